@@ -40,6 +40,23 @@ void *weft__rt_driver(weft_rt *rt);
  * thread is not one of rt's workers. */
 int weft__rt_worker_index(weft_rt *rt);
 
+/* Batched wakes from a thread that is not a worker (the reactor): wakers
+ * added to a batch are woken by one flush, which takes the injector lock
+ * once and unparks at most one sleeping worker. Wakers that are not task
+ * wakers of rt are woken directly. A zeroed batch is empty. */
+struct weft__wake_batch {
+	weft_rt *rt;
+	void *head, *tail;   /* tasks made NOTIFIED, not yet queued */
+	unsigned n;
+};
+
+void weft__wake_batch_init(struct weft__wake_batch *b, weft_rt *rt);
+/* Wakes *w (consumed; left empty) into the batch. */
+void weft__wake_batch_add(struct weft__wake_batch *b, weft_waker *w);
+/* Wake by reference into the batch (*w stays owned by the caller). */
+void weft__wake_batch_add_ref(struct weft__wake_batch *b, const weft_waker *w);
+void weft__wake_batch_flush(struct weft__wake_batch *b);
+
 /* Records the reason for a failing weft_rt_create (thread-local). */
 void weft__rt_set_create_error(const char *fmt, ...);
 
