@@ -157,8 +157,9 @@ __attribute__((noreturn)) void bench_spawn_failed(int err);
  * permit if the driver is not waiting yet, else wakes it; a wait consumes
  * the permit. It is weft_notify's notify_one / notified when the sync
  * module provides <weft/notify.h> (BENCH_HAVE_NOTIFY), and before that a
- * minimal equivalent built on the waker API (common.c). */
-#if __has_include("weft/notify.h")
+ * minimal equivalent built on the waker API (common.c; also chosen by
+ * -DBENCH_FALLBACK_SIGNAL, to compare the two). */
+#if __has_include("weft/notify.h") && !defined(BENCH_FALLBACK_SIGNAL)
 #define BENCH_HAVE_NOTIFY 1
 #include "weft/notify.h"
 #else
@@ -170,7 +171,7 @@ struct bench_signal {
 	weft_notify notify;
 };
 struct bench_signal_wait {
-	weft_notified fut;
+	weft_notify_wait wait;
 };
 #else
 struct bench_signal {

@@ -266,17 +266,17 @@ void bench_signal_raise(struct bench_signal *s)
 void bench_signal_wait_init(struct bench_signal_wait *w,
 			    struct bench_signal *s)
 {
-	weft_notified_init(&w->fut, &s->notify);
+	weft_notify_wait_init(&w->wait, &s->notify);
 }
 
 weft_poll bench_signal_wait_poll(struct bench_signal_wait *w, weft_cx *cx)
 {
-	return weft_notified_poll(&w->fut, cx);
+	return weft_notify_wait_poll(&w->wait, cx);
 }
 
 void bench_signal_wait_drop(struct bench_signal_wait *w)
 {
-	weft_notified_drop(&w->fut);
+	weft_notify_wait_drop(&w->wait);
 }
 
 #else /* !BENCH_HAVE_NOTIFY */

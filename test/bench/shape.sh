@@ -1,0 +1,97 @@
+#!/bin/sh
+# test/bench/shape.sh - every implemented workload of weft-bench runs,
+# passes its own correctness checks and prints rows of the right shape.
+#
+#   test/bench/shape.sh PATH/TO/weft-bench
+#
+# Runs each in-process workload that `weft-bench --list` names with --quick
+# at a reduced size (--n), through the same code path as a real run, and
+# checks: exit status 0, nothing but JSON rows on stdout, each row exactly
+# {"peer":"weft","workload":W,"n":N[,"tasks"|"producers":K],"metric":M,
+# "value":V} with V to one decimal, and the metrics the peers README gives
+# for W. Also checks that a workload not built yet says "not implemented"
+# and exits 3, and that a bad command line exits 2. The servers
+# (tcp_echo_server, http_server) are the network tests' business.
+# Exit 0 pass, 1 fail (meson test's convention; 77 would be skip).
+set -u
+
+bin=${1:?usage: shape.sh PATH/TO/weft-bench}
+fail=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+bad() { echo "FAIL: $*" >&2; fail=1; }
+
+# expected "metric[:extra]" list per workload (peers README, "Output")
+metrics_of() {
+  case "$1" in
+    spawn_many|spawn_remote) echo "ns_per_task" ;;
+    yield_many) echo "ns_per_yield:tasks" ;;
+    ping_pong) echo "ns_per_round_trip" ;;
+    chained_spawn) echo "ns_per_spawn" ;;
+    mpsc_throughput) echo "ns_per_msg:producers ns_per_msg:producers" ;;
+    oneshot) echo "ns_per_op" ;;
+    sleep_many) echo "wall_ms mean_lateness_us" ;;
+    idle_memory) echo "bytes_per_task" ;;
+    *) echo "?" ;;
+  esac
+}
+
+# reduced sizes: small enough for sanitizer builds, large enough that
+# both workers take part
+size_of() {
+  case "$1" in
+    idle_memory) echo 20000 ;;
+    yield_many) echo 20000 ;;  # 200 tasks x 100 yields
+    mpsc_throughput) echo 40000 ;;
+    sleep_many) echo 2000 ;;
+    *) echo 5000 ;;
+  esac
+}
+
+list=$("$bin" --list) || { echo "FAIL: weft-bench --list" >&2; exit 1; }
+ran=0
+for w in $list; do
+  case "$w" in tcp_echo_server|http_server) continue ;; esac
+  n=$(size_of "$w")
+  if ! "$bin" "$w" --quick --n "$n" >"$tmp/out" 2>"$tmp/err"; then
+    bad "$w --quick --n $n exited non-zero: $(tail -n 5 "$tmp/err")"
+    continue
+  fi
+  ran=$((ran + 1))
+  want=$(metrics_of "$w")
+  got=""
+  while IFS= read -r row; do
+    if ! printf '%s\n' "$row" | grep -Eq \
+      '^\{"peer":"weft","workload":"'"$w"'","n":[1-9][0-9]*(,"(tasks|producers)":[1-9][0-9]*)?,"metric":"[a-z_]+","value":-?[0-9]+\.[0-9]\}$'; then
+      bad "$w: malformed row: $row"
+      continue
+    fi
+    m=$(printf '%s\n' "$row" | sed 's/.*"metric":"\([a-z_]*\)".*/\1/')
+    case "$row" in
+      *'"tasks":'*) m="$m:tasks" ;;
+      *'"producers":'*) m="$m:producers" ;;
+    esac
+    got="${got:+$got }$m"
+  done <"$tmp/out"
+  [ "$got" = "$want" ] || bad "$w: rows give metrics '$got', expected '$want'"
+  echo "ok $w: $(tr '\n' ' ' <"$tmp/out")"
+done
+[ "$ran" -gt 0 ] || bad "no workload ran"
+
+# workloads not built yet: "not implemented", exit 3
+for w in spawn_many spawn_remote yield_many ping_pong chained_spawn mpsc_throughput \
+         oneshot sleep_many idle_memory tcp_echo_server http_server; do
+  case " $(echo $list) " in *" $w "*) continue ;; esac
+  "$bin" "$w" --quick >"$tmp/out" 2>"$tmp/err"
+  rc=$?
+  [ "$rc" -eq 3 ] && grep -q "not implemented" "$tmp/err" && [ ! -s "$tmp/out" ] ||
+    bad "$w (not built) exited $rc, stderr '$(cat "$tmp/err")'"
+done
+
+# bad command lines
+"$bin" no_such_workload >/dev/null 2>&1; [ $? -eq 2 ] || bad "unknown workload should exit 2"
+first=$(echo $list | cut -d' ' -f1)
+"$bin" "$first" --bogus >/dev/null 2>&1; [ $? -eq 2 ] || bad "unknown option should exit 2"
+
+exit $fail
