@@ -173,6 +173,16 @@ static inline bool weft_coop_proceed(weft_cx *cx)
 #define WEFT__CAT(a, b) WEFT__CAT2(a, b)
 #define WEFT__LABEL(n) WEFT__CAT(weft_resume_l_, n)
 
+/* Stores a resume label. gcc 12's -Wdangling-pointer takes a label
+ * address for the address of a local; it is not one, so silence it here. */
+#define WEFT__SET_RESUME(f, label)                                        \
+	_Pragma("GCC diagnostic push")                                   \
+	_Pragma("GCC diagnostic ignored \"-Wpragmas\"")                  \
+	_Pragma("GCC diagnostic ignored \"-Wunknown-warning-option\"")   \
+	_Pragma("GCC diagnostic ignored \"-Wdangling-pointer\"")         \
+	(f)->weft_resume_ = &&label;                                     \
+	_Pragma("GCC diagnostic pop")
+
 /* The first member of every frame: where to resume (NULL = start). */
 #define WEFT_ASYNC void *weft_resume_
 
@@ -203,7 +213,7 @@ void weft__poll_after_ready(const char *file, int line);
 	do {                                                             \
 	L:                                                               \
 		if ((expr) == WEFT_PENDING) {                            \
-			(f)->weft_resume_ = &&L;                         \
+			WEFT__SET_RESUME(f, L)                         \
 			return WEFT_PENDING;                             \
 		}                                                        \
 	} while (0)
@@ -220,7 +230,7 @@ void weft__poll_after_ready(const char *file, int line);
 		weft_poll weft_p_ = (expr);                              \
 		(cx)->out = weft_saved_out_;                             \
 		if (weft_p_ == WEFT_PENDING) {                           \
-			(f)->weft_resume_ = &&L;                         \
+			WEFT__SET_RESUME(f, L)                         \
 			return WEFT_PENDING;                             \
 		}                                                        \
 	} while (0)
@@ -229,7 +239,7 @@ void weft__poll_after_ready(const char *file, int line);
 #define WEFT_YIELD(f, cx) WEFT__YIELD(f, cx, WEFT__LABEL(__COUNTER__))
 #define WEFT__YIELD(f, cx, L)                                            \
 	do {                                                             \
-		(f)->weft_resume_ = &&L;                                 \
+		WEFT__SET_RESUME(f, L)                                 \
 		weft_cx_yield(cx);                                       \
 		return WEFT_PENDING;                                     \
 	L:;                                                              \
@@ -241,14 +251,14 @@ void weft__poll_after_ready(const char *file, int line);
 	do {                                                             \
 		if ((cx)->out)                                           \
 			*(cx)->out = (intptr_t)(value);                  \
-		(f)->weft_resume_ = &&weft_done_;                        \
+		WEFT__SET_RESUME(f, weft_done_)                        \
 		return WEFT_READY;                                       \
 	} while (0)
 
 /* Closes an async body: completes with no value. Required once per body. */
 #define WEFT_END(f)                                                      \
 	weft_done_:                                                      \
-	(f)->weft_resume_ = &&weft_done_;                                \
+	WEFT__SET_RESUME(f, weft_done_)                                \
 	return WEFT_READY
 
 /* Generic poll and drop signatures. Frame-typed functions are cast to

@@ -1,0 +1,236 @@
+/* runtime/internal.h - the runtime's private structures: task header,
+ * deque, injector, idle set, worker, runtime object. Shared by the files of
+ * runtime/ only.
+ */
+#ifndef WEFT_RUNTIME_INTERNAL_H
+#define WEFT_RUNTIME_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "weft/rt.h"
+#include "runtime/driver.h"
+
+#define WEFT__CACHELINE 64
+#define WEFT__ALIGNED __attribute__((aligned(WEFT__CACHELINE)))
+
+#if defined(__x86_64__) || defined(__i386__)
+#define weft__cpu_relax() __builtin_ia32_pause()
+#else
+#define weft__cpu_relax() ((void)0)
+#endif
+
+/* ------------------------------------------------------------------ task
+ *
+ * State word (one atomic u64, changed only by CAS or one fetch-op):
+ *
+ *   bit 0 RUNNING        a worker is polling the frame
+ *   bit 1 NOTIFIED       queued, or woken while running (re-queue after poll)
+ *   bit 2 COMPLETE       finished (output written) or cancelled
+ *   bit 3 CANCELLED      abort requested / the task ended cancelled
+ *   bit 4 JOIN_INTEREST  a join handle exists
+ *   bit 5 JOIN_WAKER     join_waker holds the joiner's waker (the task side
+ *                        may read it; the handle may not touch it)
+ *   bit 6 JOIN_TAKEN     the output was handed to the join handle
+ *   bits 7.. refcount    join handle + each waker + the queue/run reference
+ */
+#define WEFT__RUNNING      (1ull << 0)
+#define WEFT__NOTIFIED     (1ull << 1)
+#define WEFT__COMPLETE     (1ull << 2)
+#define WEFT__CANCELLED    (1ull << 3)
+#define WEFT__JOIN_INTEREST (1ull << 4)
+#define WEFT__JOIN_WAKER   (1ull << 5)
+#define WEFT__JOIN_TAKEN   (1ull << 6)
+#define WEFT__REF_SHIFT    7
+#define WEFT__REF_ONE      (1ull << WEFT__REF_SHIFT)
+#define WEFT__FLAGS_MASK   (WEFT__REF_ONE - 1)
+
+struct weft__owner;
+
+/* One allocation: this 64-byte header, then the frame (16-aligned). After
+ * the frame's drop function ran at completion, the frame's first 8 bytes
+ * hold the output. */
+struct weft__task {
+	_Atomic uint64_t state;
+	const weft_task_type *type;      /* poll, drop, frame size */
+	struct weft__task *next;         /* run-queue link: injector, batches */
+	struct weft__task *owned_prev;   /* owner list links; owner thread only */
+	struct weft__task *owned_next;   /* (reused as remote-free link at 0 refs) */
+	weft_waker join_waker;           /* see JOIN_WAKER */
+	struct weft__owner *owner;       /* list holding it, and its runtime */
+};
+
+_Static_assert(sizeof(struct weft__task) == 64, "task header is 64 bytes");
+
+static inline void *weft__task_frame(struct weft__task *t)
+{
+	return (char *)t + sizeof(*t);
+}
+
+static inline struct weft__task *weft__join_task(const weft_join *j)
+{
+	return (struct weft__task *)(uintptr_t)j;
+}
+
+/* The list of live tasks spawned on one worker (or from foreign threads).
+ * Only the owner thread links and unlinks (the foreign list: under
+ * rt->foreign_lock); other threads hand dead tasks back through
+ * remote_free, which the owner drains. */
+struct weft__owner {
+	struct weft__task *head;
+	size_t live;                     /* tasks in the list */
+	weft_rt *rt;
+	int index;                       /* worker index, -1 = foreign */
+	/* Treiber stack, pushed by any thread (CAS), drained by the owner
+	 * with one exchange, so no ABA. */
+	_Atomic(struct weft__task *) remote_free WEFT__ALIGNED;
+};
+
+extern const weft_waker_vtable weft__task_waker_vt;
+
+void weft__task_run(struct weft__task *t, void *worker);
+void weft__task_ref_dec(struct weft__task *t);
+void weft__task_free_now(struct weft__task *t);
+void weft__owner_drain_remote(struct weft__owner *o);
+
+/* ----------------------------------------------------------------- deque */
+
+struct weft__deque_buf {
+	size_t mask;
+	struct weft__deque_buf *prev;      /* older buffers, freed at destroy */
+	_Atomic(struct weft__task *) slot[];
+};
+
+/* Growable Chase-Lev array. The owner pushes at bottom; the owner and the
+ * thieves take from top (the owner takes one, thieves half). */
+struct weft__deque {
+	_Atomic size_t top WEFT__ALIGNED;
+	_Atomic size_t bottom WEFT__ALIGNED;
+	_Atomic(struct weft__deque_buf *) buf;
+};
+
+int weft__deque_init(struct weft__deque *dq, size_t cap);
+void weft__deque_destroy(struct weft__deque *dq);
+int weft__deque_push(struct weft__deque *dq, struct weft__task *t);
+struct weft__task *weft__deque_pop(struct weft__deque *dq);
+struct weft__task *weft__deque_steal_into(struct weft__deque *from,
+					  struct weft__deque *to);
+size_t weft__deque_len(struct weft__deque *dq);
+
+/* -------------------------------------------------------------- injector */
+
+struct weft__injector {
+	pthread_mutex_t lock;
+	struct weft__task *head, *tail;  /* under lock */
+	_Atomic size_t len;              /* written under lock, read lock-free */
+};
+
+void weft__injector_init(struct weft__injector *q);
+void weft__injector_destroy(struct weft__injector *q);
+void weft__injector_push(struct weft__injector *q, struct weft__task *head,
+			 struct weft__task *tail, size_t n);
+struct weft__task *weft__injector_pop(struct weft__injector *q);
+size_t weft__injector_pop_batch(struct weft__injector *q,
+				struct weft__task **first, size_t max);
+static inline bool weft__injector_is_empty(struct weft__injector *q)
+{
+	/* relaxed: a hint; callers that must not miss work re-check under
+	 * the lock or after the idle protocol's seq_cst fence */
+	return atomic_load_explicit(&q->len, memory_order_relaxed) == 0;
+}
+
+/* ------------------------------------------------------------ idle set */
+
+struct weft__idle {
+	/* low 16 bits: workers not parked; high 16: workers searching */
+	_Atomic uint32_t state WEFT__ALIGNED;
+	pthread_mutex_t lock;
+	unsigned *sleepers;            /* under lock: indices of parked workers */
+	unsigned nsleepers;
+	unsigned nworkers;
+};
+
+int weft__idle_init(struct weft__idle *idle, unsigned nworkers);
+void weft__idle_destroy(struct weft__idle *idle);
+void weft__idle_notify_one(weft_rt *rt);
+bool weft__idle_try_searching(struct weft__idle *idle);
+bool weft__idle_end_searching(struct weft__idle *idle);
+void weft__idle_park_begin(struct weft__idle *idle, unsigned index,
+			   bool searching);
+bool weft__idle_park_cancel(struct weft__idle *idle, unsigned index);
+void weft__idle_unpark_all(weft_rt *rt);
+void weft__idle_unpark_index(weft_rt *rt, unsigned index);
+
+/* ---------------------------------------------------------------- worker */
+
+struct weft__worker {
+	struct weft__deque dq;
+	/* owner-only fields */
+	struct weft__task *lifo WEFT__ALIGNED; /* woken by the running task */
+	weft_rt *rt;
+	unsigned index;
+	uint32_t tick;
+	uint32_t rng;
+	bool searching;
+	bool in_poll;
+	struct weft__owner owner;
+	/* futex: 1 while parked, 0 once unparked; written by the waker */
+	_Atomic uint32_t park_word WEFT__ALIGNED;
+	pthread_t thread;
+	bool started;
+};
+
+void *weft__worker_main(void *arg);
+void weft__worker_schedule(struct weft__task *t, bool yield);
+struct weft__worker *weft__worker_current(void);
+bool weft__worker_run_once(struct weft__worker *w);
+bool weft__worker_run_once_ex(struct weft__worker *w,
+			      const _Atomic uint32_t *extra);
+void weft__worker_park(struct weft__worker *w, const _Atomic uint32_t *stop);
+void weft__worker_unpark(struct weft__worker *w);
+void weft__worker_enter(struct weft__worker *w);
+void weft__worker_leave(struct weft__worker *w);
+
+/* --------------------------------------------------------------- runtime */
+
+struct weft__blocking;
+
+struct weft_rt {
+	struct weft__injector inj;
+	struct weft__idle idle;
+	unsigned nworkers;             /* worker slots (>= 1) */
+	unsigned nthreads;             /* worker threads (0 = current-thread) */
+	struct weft__worker *workers;  /* nworkers entries */
+	_Atomic uint32_t stop WEFT__ALIGNED; /* workers leave their loops */
+	_Atomic uint32_t shutdown;     /* spawn refused */
+	_Atomic bool stopped;          /* workers joined: frees take `lock` */
+	bool destroyed;                /* the owner called destroy */
+	bool freeing;                  /* rt_free is under way */
+	pthread_mutex_t lock;          /* foreign list, shutdown, post-stop frees */
+	struct weft__owner foreign;    /* tasks spawned off the workers */
+	weft_allocator alloc;
+	bool has_alloc;
+	weft_rt_builder cfg;
+	const struct weft__driver_ops *driver_ops;
+	void *driver;
+	struct weft__blocking *blocking;
+	_Atomic(struct weft__worker *) block_on_owner; /* current-thread: taken */
+};
+
+void *weft__alloc(weft_rt *rt, size_t size);
+void weft__free(weft_rt *rt, void *p, size_t size);
+void *weft__malloc(size_t size);
+void weft__mfree(void *p, size_t size);
+
+void weft__rt_maybe_free(weft_rt *rt);
+int weft__blocking_init(weft_rt *rt);
+void weft__blocking_shutdown(weft_rt *rt);
+
+/* futex helpers */
+void weft__futex_wait(_Atomic uint32_t *word, uint32_t expect);
+void weft__futex_wake(_Atomic uint32_t *word, int n);
+
+#endif /* WEFT_RUNTIME_INTERNAL_H */

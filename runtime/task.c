@@ -1,0 +1,638 @@
+/* runtime/task.c - task records: state transitions, the task waker,
+ * spawn, join handles, abort, and freeing.
+ *
+ * The state word (internal.h) changes only by CAS loops or single
+ * fetch-ops, so every transition is one atomic step. Transitions:
+ *
+ *   spawn            -> NOTIFIED | refs(queue [+ join]) [| JOIN_INTEREST]
+ *   run:  to_running   NOTIFIED -> RUNNING          (queue ref = run ref)
+ *         to_idle      RUNNING -> idle, run ref dropped
+ *                      RUNNING|NOTIFIED -> NOTIFIED, run ref = queue ref
+ *                      CANCELLED seen -> cancel path
+ *         complete     RUNNING -> COMPLETE [| CANCELLED], run ref dropped
+ *   wake_by_ref      idle -> NOTIFIED, +1 ref, queued
+ *                    RUNNING -> RUNNING|NOTIFIED (re-queued after poll)
+ *                    NOTIFIED or COMPLETE -> unchanged
+ *   wake (by value)  as wake_by_ref, consuming the waker's ref
+ *   abort            idle -> NOTIFIED|CANCELLED (+1 ref, queued)
+ *                    RUNNING or NOTIFIED -> |CANCELLED (|NOTIFIED)
+ *   join waker       handle sets JOIN_WAKER after writing join_waker;
+ *                    clears it (CAS, fails once COMPLETE) to replace it.
+ *
+ * Memory-order pairs:
+ *  1. complete's RMW (acq_rel, release half) publishes the output ->
+ *     join_poll's acquire load of the state reads it.
+ *  2. the handle's CAS setting JOIN_WAKER (release) publishes join_waker ->
+ *     complete's RMW (acquire half) reads it before waking.
+ *  3. ref_dec's fetch_sub (acq_rel): every use of the task by a reference
+ *     holder happens before the free by the last one.
+ *  4. wake's CAS (acq_rel) orders what the waker wrote before the wake
+ *     (a sent message) before the task's next poll, through the queue.
+ *
+ * Freeing: each worker owns a list of the tasks spawned on it (shutdown
+ * walks these lists). The thread that drops the last reference frees the
+ * task if it owns its list; otherwise it pushes the task on the owner's
+ * remote_free stack (one CAS), and the owner unlinks and frees it at its
+ * next maintenance. After the workers stop, frees take rt->lock instead.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/internal.h"
+
+static inline uint64_t refs(uint64_t s)
+{
+	return s >> WEFT__REF_SHIFT;
+}
+
+static inline size_t frame_size(const weft_task_type *type)
+{
+	size_t sz = type->size < sizeof(intptr_t) ? sizeof(intptr_t)
+						  : type->size;
+
+	return (sz + 15) & ~(size_t)15;
+}
+
+static inline size_t task_bytes(const struct weft__task *t)
+{
+	return sizeof(*t) + frame_size(t->type);
+}
+
+static inline weft_rt *task_rt(const struct weft__task *t)
+{
+	return t->owner->rt;
+}
+
+void weft__poll_after_ready(const char *file, int line)
+{
+	fprintf(stderr, "weft: %s:%d: future polled after it returned READY\n",
+		file, line);
+	abort();
+}
+
+/* --------------------------------------------------------- owner lists */
+
+static void owner_link(struct weft__owner *o, struct weft__task *t)
+{
+	t->owner = o;
+	t->owned_prev = NULL;
+	t->owned_next = o->head;
+	if (o->head)
+		o->head->owned_prev = t;
+	o->head = t;
+	o->live++;
+}
+
+static void owner_unlink(struct weft__owner *o, struct weft__task *t)
+{
+	if (t->owned_prev)
+		t->owned_prev->owned_next = t->owned_next;
+	else
+		o->head = t->owned_next;
+	if (t->owned_next)
+		t->owned_next->owned_prev = t->owned_prev;
+	o->live--;
+}
+
+/* Unlinks and frees a task; the caller owns o's list at this moment. */
+void weft__task_free_now(struct weft__task *t)
+{
+	weft_rt *rt = task_rt(t);
+
+	owner_unlink(t->owner, t);
+	weft__free(rt, t, task_bytes(t));
+}
+
+void weft__owner_drain_remote(struct weft__owner *o)
+{
+	/* acquire: the pushers' last uses of each task (pair 3) and their
+	 * links; pairs with the release CAS in task_release */
+	struct weft__task *t = atomic_exchange_explicit(&o->remote_free, NULL,
+							memory_order_acquire);
+
+	while (t) {
+		struct weft__task *next = t->next;
+
+		weft__task_free_now(t);
+		t = next;
+	}
+}
+
+/* The last reference is gone: run the frame's drop if it never completed,
+ * drop a leftover join waker, and free (or hand to the owner). */
+static void task_dealloc(struct weft__task *t)
+{
+	/* relaxed: ref_dec's acq_rel made every earlier write visible */
+	uint64_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
+	struct weft__owner *o = t->owner;
+	weft_rt *rt = o->rt;
+	struct weft__worker *w;
+
+	if (!(s & WEFT__COMPLETE) && t->type->drop)
+		t->type->drop(weft__task_frame(t));
+	if (s & WEFT__JOIN_WAKER)
+		weft_waker_drop(&t->join_waker);
+
+	/* acquire: pairs with the release store in weft_rt_shutdown */
+	if (atomic_load_explicit(&rt->stopped, memory_order_acquire)) {
+		pthread_mutex_lock(&rt->lock);
+		weft__task_free_now(t);
+		pthread_mutex_unlock(&rt->lock);
+		weft__rt_maybe_free(rt);
+		return;
+	}
+	if (o->index < 0) {
+		pthread_mutex_lock(&rt->lock);
+		weft__task_free_now(t);
+		pthread_mutex_unlock(&rt->lock);
+		return;
+	}
+	w = weft__worker_current();
+	if (w && &w->owner == o) {
+		weft__task_free_now(t);
+		return;
+	}
+	/* relaxed load + release CAS: publishes t->next and our last use of
+	 * the task to weft__owner_drain_remote's acquire exchange */
+	t->next = atomic_load_explicit(&o->remote_free, memory_order_relaxed);
+	while (!atomic_compare_exchange_weak_explicit(
+		&o->remote_free, &t->next, t, memory_order_release,
+		memory_order_relaxed))
+		;
+}
+
+void weft__task_ref_dec(struct weft__task *t)
+{
+	/* acq_rel: pair 3 */
+	uint64_t prev = atomic_fetch_sub_explicit(&t->state, WEFT__REF_ONE,
+						  memory_order_acq_rel);
+
+	if (refs(prev) == 1)
+		task_dealloc(t);
+}
+
+static inline void ref_inc(struct weft__task *t)
+{
+	/* relaxed: a new reference is made from an existing one, which keeps
+	 * the task alive meanwhile (as Arc::clone) */
+	atomic_fetch_add_explicit(&t->state, WEFT__REF_ONE,
+				  memory_order_relaxed);
+}
+
+/* -------------------------------------------------------------- wakers */
+
+/* Returns true if the task must be queued (the caller's ref goes with it
+ * when by_val, or a new ref was added when !by_val). */
+static bool wake_transition(struct weft__task *t, bool by_val, bool *dealloc)
+{
+	uint64_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
+	uint64_t n;
+	bool submit;
+
+	*dealloc = false;
+	for (;;) {
+		if (s & (WEFT__COMPLETE | WEFT__NOTIFIED)) {
+			n = by_val ? s - WEFT__REF_ONE : s;
+			submit = false;
+		} else if (s & WEFT__RUNNING) {
+			n = (s | WEFT__NOTIFIED) - (by_val ? WEFT__REF_ONE : 0);
+			submit = false;
+		} else {
+			n = (s | WEFT__NOTIFIED) + (by_val ? 0 : WEFT__REF_ONE);
+			submit = true;
+		}
+		if (n == s)
+			return false;
+		/* acq_rel: pair 4 (release), and pair 3 when dropping a ref */
+		if (atomic_compare_exchange_weak_explicit(
+			    &t->state, &s, n, memory_order_acq_rel,
+			    memory_order_relaxed))
+			break;
+	}
+	if (!submit && by_val && refs(n) == 0)
+		*dealloc = true;
+	return submit;
+}
+
+static weft_waker task_waker_clone(const void *data)
+{
+	struct weft__task *t = (struct weft__task *)(uintptr_t)data;
+
+	ref_inc(t);
+	return (weft_waker){ &weft__task_waker_vt, t };
+}
+
+static void task_waker_wake(void *data)
+{
+	struct weft__task *t = data;
+	bool dealloc;
+
+	if (wake_transition(t, true, &dealloc))
+		weft__worker_schedule(t, false);
+	else if (dealloc)
+		task_dealloc(t);
+}
+
+static void task_waker_wake_by_ref(const void *data)
+{
+	struct weft__task *t = (struct weft__task *)(uintptr_t)data;
+	bool dealloc;
+
+	if (wake_transition(t, false, &dealloc))
+		weft__worker_schedule(t, false);
+}
+
+static void task_waker_drop(void *data)
+{
+	weft__task_ref_dec(data);
+}
+
+const weft_waker_vtable weft__task_waker_vt = {
+	.clone = task_waker_clone,
+	.wake = task_waker_wake,
+	.wake_by_ref = task_waker_wake_by_ref,
+	.drop = task_waker_drop,
+};
+
+/* ---------------------------------------------------------- wake batch */
+
+void weft__wake_batch_init(struct weft__wake_batch *b, weft_rt *rt)
+{
+	b->rt = rt;
+	b->head = b->tail = NULL;
+	b->n = 0;
+}
+
+static void batch_append(struct weft__wake_batch *b, struct weft__task *t)
+{
+	t->next = NULL;
+	if (b->tail)
+		((struct weft__task *)b->tail)->next = t;
+	else
+		b->head = t;
+	b->tail = t;
+	b->n++;
+}
+
+static bool is_task_of(const weft_waker *w, weft_rt *rt)
+{
+	return w->vt == &weft__task_waker_vt &&
+	       task_rt((const struct weft__task *)w->data) == rt;
+}
+
+void weft__wake_batch_add(struct weft__wake_batch *b, weft_waker *w)
+{
+	struct weft__task *t;
+	bool dealloc;
+
+	if (!is_task_of(w, b->rt)) {
+		weft_waker_wake(w);
+		return;
+	}
+	t = w->data;
+	*w = WEFT_WAKER_NONE;
+	if (wake_transition(t, true, &dealloc))
+		batch_append(b, t);
+	else if (dealloc)
+		task_dealloc(t);
+}
+
+void weft__wake_batch_add_ref(struct weft__wake_batch *b, const weft_waker *w)
+{
+	struct weft__task *t;
+	bool dealloc;
+
+	if (!is_task_of(w, b->rt)) {
+		weft_waker_wake_by_ref(w);
+		return;
+	}
+	t = w->data;
+	if (wake_transition(t, false, &dealloc))
+		batch_append(b, t);
+}
+
+void weft__wake_batch_flush(struct weft__wake_batch *b)
+{
+	if (!b->n)
+		return;
+	weft__injector_push(&b->rt->inj, b->head, b->tail, b->n);
+	weft__idle_notify_one(b->rt);
+	b->head = b->tail = NULL;
+	b->n = 0;
+}
+
+/* ------------------------------------------------------------- running */
+
+/* Writes the task's end: output into the frame area, COMPLETE (and
+ * CANCELLED), wakes the joiner, drops the run reference. */
+static void task_complete(struct weft__task *t, intptr_t out, bool cancelled)
+{
+	uint64_t prev;
+
+	if (t->type->drop)
+		t->type->drop(weft__task_frame(t));
+	memcpy(weft__task_frame(t), &out, sizeof(out));
+	prev = atomic_load_explicit(&t->state, memory_order_relaxed);
+	for (;;) {
+		uint64_t n = (prev & ~(WEFT__RUNNING | WEFT__NOTIFIED)) |
+			     WEFT__COMPLETE | (cancelled ? WEFT__CANCELLED : 0);
+
+		/* acq_rel: pair 1 (release: output), pair 2 (acquire: the
+		 * join waker written before JOIN_WAKER was set) */
+		if (atomic_compare_exchange_weak_explicit(
+			    &t->state, &prev, n, memory_order_acq_rel,
+			    memory_order_relaxed))
+			break;
+	}
+	if ((prev & (WEFT__JOIN_INTEREST | WEFT__JOIN_WAKER)) ==
+	    (WEFT__JOIN_INTEREST | WEFT__JOIN_WAKER))
+		weft_waker_wake_by_ref(&t->join_waker);
+	weft__task_ref_dec(t);
+}
+
+enum to_idle { IDLE, IDLE_RESCHEDULE, IDLE_CANCEL, IDLE_DEALLOC };
+
+static enum to_idle transition_to_idle(struct weft__task *t)
+{
+	uint64_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
+	uint64_t n;
+	enum to_idle r;
+
+	for (;;) {
+		if (s & WEFT__CANCELLED)
+			return IDLE_CANCEL;
+		if (s & WEFT__NOTIFIED) {
+			n = s & ~WEFT__RUNNING;
+			r = IDLE_RESCHEDULE;
+		} else {
+			n = (s & ~WEFT__RUNNING) - WEFT__REF_ONE;
+			r = refs(n) == 0 ? IDLE_DEALLOC : IDLE;
+		}
+		/* acq_rel: release publishes the frame's writes of this poll
+		 * to the next poller (maybe another worker); acquire pairs
+		 * with wakers' CAS (pair 4) */
+		if (atomic_compare_exchange_weak_explicit(
+			    &t->state, &s, n, memory_order_acq_rel,
+			    memory_order_relaxed))
+			return r;
+	}
+}
+
+/* Runs one poll of a task taken from a run queue (the caller's queue
+ * reference becomes the run reference). */
+void weft__task_run(struct weft__task *t, void *worker)
+{
+	uint64_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
+	struct weft__worker *w = worker;
+	intptr_t out = 0;
+	weft_cx cx;
+	weft_poll p;
+
+	/* to_running: NOTIFIED -> RUNNING. acquire: the previous poll's
+	 * writes (released by its to_idle) and the wakers' (pair 4) */
+	for (;;) {
+		uint64_t n = (s | WEFT__RUNNING) & ~WEFT__NOTIFIED;
+
+		if (s & WEFT__COMPLETE) {
+			/* cannot be queued once complete; be safe */
+			weft__task_ref_dec(t);
+			return;
+		}
+		if (atomic_compare_exchange_weak_explicit(
+			    &t->state, &s, n, memory_order_acquire,
+			    memory_order_relaxed))
+			break;
+	}
+	if (s & WEFT__CANCELLED) {
+		task_complete(t, 0, true);
+		return;
+	}
+
+	cx.waker = (weft_waker){ &weft__task_waker_vt, t };
+	cx.out = &out;
+	cx.budget = WEFT_COOP_BUDGET;
+	cx.flags = 0;
+	cx.worker = w;
+	cx.rt = task_rt(t);
+	p = t->type->poll(weft__task_frame(t), &cx);
+	if (p == WEFT_READY) {
+		task_complete(t, out, false);
+		return;
+	}
+	switch (transition_to_idle(t)) {
+	case IDLE:
+		break;
+	case IDLE_RESCHEDULE:
+		/* woken during its own poll: a yield, or a wake from another
+		 * thread; either way it goes behind the queued tasks */
+		weft__worker_schedule(t, true);
+		break;
+	case IDLE_CANCEL:
+		task_complete(t, 0, true);
+		break;
+	case IDLE_DEALLOC:
+		/* nobody can wake it again: it is dropped unfinished */
+		task_dealloc(t);
+		break;
+	}
+}
+
+/* --------------------------------------------------------------- spawn */
+
+int weft_spawn(weft_rt *rt, const weft_task_type *type, const void *init,
+	       weft_join **join)
+{
+	struct weft__worker *w;
+	struct weft__task *t;
+	size_t fsz;
+
+	if (join)
+		*join = NULL;
+	if (!rt || !type || !type->poll)
+		return -EINVAL;
+	/* relaxed: a hint; the foreign path re-checks under rt->lock, and the
+	 * worker path cannot race with shutdown (workers stop first) */
+	if (atomic_load_explicit(&rt->shutdown, memory_order_relaxed))
+		return -ESHUTDOWN;
+	fsz = frame_size(type);
+	t = weft__alloc(rt, sizeof(*t) + fsz);
+	if (!t)
+		return -ENOMEM;
+	atomic_init(&t->state, WEFT__NOTIFIED | WEFT__REF_ONE |
+				       (join ? WEFT__REF_ONE |
+						       WEFT__JOIN_INTEREST
+					     : 0));
+	t->type = type;
+	t->next = NULL;
+	t->join_waker = WEFT_WAKER_NONE;
+	if (init)
+		memcpy(weft__task_frame(t), init, type->size);
+	else
+		memset(weft__task_frame(t), 0, type->size);
+
+	w = weft__worker_current();
+	if (w && w->rt == rt) {
+		owner_link(&w->owner, t);
+	} else {
+		pthread_mutex_lock(&rt->lock);
+		if (atomic_load_explicit(&rt->shutdown, memory_order_relaxed)) {
+			pthread_mutex_unlock(&rt->lock);
+			weft__free(rt, t, sizeof(*t) + fsz);
+			return -ESHUTDOWN;
+		}
+		owner_link(&rt->foreign, t);
+		pthread_mutex_unlock(&rt->lock);
+	}
+	if (join)
+		*join = (weft_join *)t;
+	weft__worker_schedule(t, true);
+	return 0;
+}
+
+/* ---------------------------------------------------------- join handle */
+
+/* Installs cx's waker as the join waker. Returns false if the task
+ * completed meanwhile (then the caller reads the output). */
+static bool join_set_waker(struct weft__task *t, const weft_cx *cx)
+{
+	uint64_t s = atomic_load_explicit(&t->state, memory_order_acquire);
+
+	if (s & WEFT__COMPLETE)
+		return false;
+	if (s & WEFT__JOIN_WAKER) {
+		if (weft_waker_will_wake(&t->join_waker, &cx->waker))
+			return true;
+		/* take the slot back; fails if the task completed */
+		for (;;) {
+			if (s & WEFT__COMPLETE)
+				return false;
+			/* acquire: the slot is ours again */
+			if (atomic_compare_exchange_weak_explicit(
+				    &t->state, &s, s & ~WEFT__JOIN_WAKER,
+				    memory_order_acquire, memory_order_acquire))
+				break;
+		}
+		weft_waker_drop(&t->join_waker);
+	}
+	t->join_waker = weft_waker_clone(&cx->waker);
+	s = atomic_load_explicit(&t->state, memory_order_relaxed);
+	for (;;) {
+		if (s & WEFT__COMPLETE) {
+			weft_waker_drop(&t->join_waker);
+			return false;
+		}
+		/* release: pair 2; acquire on failure: pair 1 if COMPLETE */
+		if (atomic_compare_exchange_weak_explicit(
+			    &t->state, &s, s | WEFT__JOIN_WAKER,
+			    memory_order_release, memory_order_acquire))
+			return true;
+	}
+}
+
+weft_poll weft_join_poll(weft_join *j, weft_cx *cx, int *err, intptr_t *out)
+{
+	struct weft__task *t = weft__join_task(j);
+	uint64_t s;
+	intptr_t v;
+
+	if (!t || !cx) {
+		if (err)
+			*err = -EINVAL;
+		return WEFT_READY;
+	}
+	/* acquire: pair 1 */
+	s = atomic_load_explicit(&t->state, memory_order_acquire);
+	if (!(s & WEFT__COMPLETE)) {
+		if (join_set_waker(t, cx))
+			return WEFT_PENDING;
+		s = atomic_load_explicit(&t->state, memory_order_acquire);
+	}
+	if (s & WEFT__JOIN_TAKEN) {
+		if (err)
+			*err = -EINVAL;
+		return WEFT_READY;
+	}
+	/* relaxed: only the handle's owner sets JOIN_TAKEN */
+	atomic_fetch_or_explicit(&t->state, WEFT__JOIN_TAKEN,
+				 memory_order_relaxed);
+	if (s & WEFT__CANCELLED) {
+		if (err)
+			*err = -ECANCELED;
+		return WEFT_READY;
+	}
+	memcpy(&v, weft__task_frame(t), sizeof(v));
+	if (err)
+		*err = 0;
+	if (out)
+		*out = v;
+	return WEFT_READY;
+}
+
+bool weft_join_is_finished(const weft_join *j)
+{
+	const struct weft__task *t = weft__join_task(j);
+
+	return t && (atomic_load_explicit(&((struct weft__task *)t)->state,
+					  memory_order_acquire) &
+		     WEFT__COMPLETE);
+}
+
+void weft_join_abort(weft_join *j)
+{
+	struct weft__task *t = weft__join_task(j);
+	uint64_t s, n;
+	bool submit;
+
+	if (!t)
+		return;
+	s = atomic_load_explicit(&t->state, memory_order_relaxed);
+	for (;;) {
+		submit = false;
+		if (s & (WEFT__COMPLETE | WEFT__CANCELLED))
+			return;
+		if (s & WEFT__RUNNING)
+			n = s | WEFT__CANCELLED | WEFT__NOTIFIED;
+		else if (s & WEFT__NOTIFIED)
+			n = s | WEFT__CANCELLED;
+		else {
+			n = (s | WEFT__CANCELLED | WEFT__NOTIFIED) +
+			    WEFT__REF_ONE;
+			submit = true;
+		}
+		/* acq_rel: as a wake (pair 4) */
+		if (atomic_compare_exchange_weak_explicit(
+			    &t->state, &s, n, memory_order_acq_rel,
+			    memory_order_relaxed))
+			break;
+	}
+	if (submit)
+		weft__worker_schedule(t, true);
+}
+
+void weft_join_drop(weft_join *j)
+{
+	struct weft__task *t = weft__join_task(j);
+	uint64_t s;
+
+	if (!t)
+		return;
+	s = atomic_load_explicit(&t->state, memory_order_relaxed);
+	for (;;) {
+		uint64_t n;
+
+		if (s & WEFT__COMPLETE)
+			break;
+		n = s & ~(WEFT__JOIN_INTEREST | WEFT__JOIN_WAKER);
+		/* acquire: we may now own join_waker again */
+		if (atomic_compare_exchange_weak_explicit(
+			    &t->state, &s, n, memory_order_acquire,
+			    memory_order_relaxed)) {
+			if (s & WEFT__JOIN_WAKER)
+				weft_waker_drop(&t->join_waker);
+			break;
+		}
+	}
+	weft__task_ref_dec(t);
+}

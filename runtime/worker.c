@@ -1,0 +1,361 @@
+/* runtime/worker.c - the worker loop: where each task poll happens.
+ *
+ * One worker per thread (the block_on thread is worker 0 in the
+ * current-thread flavour). A worker owns its deque, its LIFO slot and its
+ * owned-task list; tls_worker names the worker of the calling thread.
+ *
+ * Picking the next task (next_local, search):
+ *   1. every 61st tick: maintenance (free tasks other threads released,
+ *      flush the I/O driver) and one task from the injector first, so
+ *      injected tasks run even under a local flood (tokio and Go use 61);
+ *   2. the LIFO slot, right after the poll that filled it, at most
+ *      LIFO_MAX times in a row (message-passing locality without starving
+ *      the queue);
+ *   3. the local deque, oldest first;
+ *   4. a batch from the injector;
+ *   5. searching: steal half of another worker's deque, spinning for up to
+ *      spin_ns before parking (a futex wake costs ~60 us here).
+ * Scheduling (weft__worker_schedule): a task woken by the running task on
+ * this worker goes to the LIFO slot (the previous occupant to the deque);
+ * spawned and yielded tasks go to the back of the deque; anything
+ * scheduled from another thread goes to the injector. Each push that other
+ * workers could take calls weft__idle_notify_one (idle.c).
+ */
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime/internal.h"
+
+#define LIFO_MAX 3
+#define FAIR_INTERVAL 61
+#define INJECT_BATCH 32
+
+static _Thread_local struct weft__worker *tls_worker;
+
+struct weft__worker *weft__worker_current(void)
+{
+	return tls_worker;
+}
+
+void weft__worker_enter(struct weft__worker *w)
+{
+	tls_worker = w;
+}
+
+void weft__worker_leave(struct weft__worker *w)
+{
+	(void)w;
+	tls_worker = NULL;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint32_t rng_next(struct weft__worker *w)
+{
+	uint32_t x = w->rng;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	w->rng = x;
+	return x;
+}
+
+static void push_local(struct weft__worker *w, struct weft__task *t)
+{
+	if (weft__deque_push(&w->dq, t) < 0)
+		weft__injector_push(&w->rt->inj, t, t, 1);
+}
+
+void weft__worker_schedule(struct weft__task *t, bool yield)
+{
+	weft_rt *rt = t->owner->rt;
+	struct weft__worker *w = tls_worker;
+
+	if (w && w->rt == rt) {
+		if (!yield && w->in_poll) {
+			struct weft__task *prev = w->lifo;
+
+			w->lifo = t;
+			if (!prev)
+				return;
+			t = prev;
+		}
+		push_local(w, t);
+		weft__idle_notify_one(rt);
+		return;
+	}
+	weft__injector_push(&rt->inj, t, t, 1);
+	weft__idle_notify_one(rt);
+}
+
+static void driver_flush(struct weft__worker *w)
+{
+	weft_rt *rt = w->rt;
+
+	if (rt->driver)
+		rt->driver_ops->flush(rt->driver, w->index);
+}
+
+static void maintenance(struct weft__worker *w)
+{
+	/* relaxed: a hint; the exchange in drain is what synchronises */
+	if (atomic_load_explicit(&w->owner.remote_free, memory_order_relaxed))
+		weft__owner_drain_remote(&w->owner);
+	driver_flush(w);
+}
+
+/* Moves an injector batch into the deque; returns its first task. */
+static struct weft__task *take_injected(struct weft__worker *w)
+{
+	weft_rt *rt = w->rt;
+	struct weft__task *first, *t;
+	size_t max = INJECT_BATCH;
+	size_t n;
+
+	if (weft__injector_is_empty(&rt->inj))
+		return NULL;
+	if (rt->nworkers > 1) {
+		size_t share = atomic_load_explicit(&rt->inj.len,
+						    memory_order_relaxed) /
+			       rt->nworkers + 1;
+		if (share < max)
+			max = share;
+	}
+	n = weft__injector_pop_batch(&rt->inj, &first, max);
+	if (!n)
+		return NULL;
+	for (t = first->next; t;) {
+		struct weft__task *next = t->next;
+
+		push_local(w, t);
+		t = next;
+	}
+	if (n > 1)
+		weft__idle_notify_one(rt);
+	return first;
+}
+
+static struct weft__task *next_local(struct weft__worker *w)
+{
+	struct weft__task *t;
+
+	if (++w->tick % FAIR_INTERVAL == 0) {
+		maintenance(w);
+		t = weft__injector_pop(&w->rt->inj);
+		if (t)
+			return t;
+	}
+	t = weft__deque_pop(&w->dq);
+	if (t)
+		return t;
+	driver_flush(w);
+	return take_injected(w);
+}
+
+static struct weft__task *steal_work(struct weft__worker *w)
+{
+	weft_rt *rt = w->rt;
+	unsigned n = rt->nworkers;
+	unsigned start = n > 1 ? rng_next(w) % n : 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		unsigned v = (start + i) % n;
+		struct weft__task *t;
+
+		if (v == w->index)
+			continue;
+		t = weft__deque_steal_into(&rt->workers[v].dq, &w->dq);
+		if (t)
+			return t;
+	}
+	return take_injected(w);
+}
+
+static bool stopping(const struct weft__worker *w)
+{
+	/* acquire: pairs with the release store in weft_rt_shutdown */
+	return atomic_load_explicit(&w->rt->stop, memory_order_acquire);
+}
+
+static uint64_t spin_ns(void)
+{
+	static _Thread_local int64_t cached = -1;
+
+	if (cached < 0) {
+		const char *e = getenv("WEFT_SPIN_US");
+
+		cached = e ? atoll(e) * 1000 : 50 * 1000;
+	}
+	return (uint64_t)cached;
+}
+
+static struct weft__task *search(struct weft__worker *w,
+				 const _Atomic uint32_t *extra)
+{
+	uint64_t deadline = 0;
+	unsigned iter = 0;
+
+	for (;;) {
+		struct weft__task *t;
+
+		if (!w->searching && weft__idle_try_searching(&w->rt->idle))
+			w->searching = true;
+		t = w->searching ? steal_work(w) : take_injected(w);
+		if (t)
+			return t;
+		if (stopping(w) ||
+		    (extra && atomic_load_explicit(extra,
+						   memory_order_acquire)))
+			return NULL;
+		if ((iter++ & 15) == 0) {
+			uint64_t now = now_ns();
+
+			if (!deadline)
+				deadline = now + spin_ns();
+			else if (now >= deadline)
+				return NULL;
+		}
+		for (int k = 0; k < 32; k++)
+			weft__cpu_relax();
+	}
+}
+
+static void run_task(struct weft__worker *w, struct weft__task *t)
+{
+	unsigned lifo_runs = 0;
+
+	for (;;) {
+		w->in_poll = true;
+		weft__task_run(t, w);
+		w->in_poll = false;
+		t = w->lifo;
+		if (!t)
+			return;
+		w->lifo = NULL;
+		if (++lifo_runs > LIFO_MAX) {
+			push_local(w, t);
+			weft__idle_notify_one(w->rt);
+			return;
+		}
+	}
+}
+
+/* One scheduling step: finds a task (spinning for a while if need be) and
+ * runs it. Returns false when there was nothing to run (the caller parks),
+ * or when *extra became non-zero. */
+bool weft__worker_run_once_ex(struct weft__worker *w,
+			      const _Atomic uint32_t *extra)
+{
+	struct weft__task *t = next_local(w);
+
+	if (!t)
+		t = search(w, extra);
+	if (!t)
+		return false;
+	if (w->searching) {
+		w->searching = false;
+		if (weft__idle_end_searching(&w->rt->idle))
+			weft__idle_notify_one(w->rt);
+	}
+	run_task(w, t);
+	return true;
+}
+
+bool weft__worker_run_once(struct weft__worker *w)
+{
+	return weft__worker_run_once_ex(w, NULL);
+}
+
+static bool work_visible(struct weft__worker *w)
+{
+	weft_rt *rt = w->rt;
+
+	if (!weft__injector_is_empty(&rt->inj))
+		return true;
+	for (unsigned i = 0; i < rt->nworkers; i++)
+		if (weft__deque_len(&rt->workers[i].dq))
+			return true;
+	return false;
+}
+
+/* Parks until notified (see idle.c for the protocol). `extra`, when not
+ * NULL, is one more condition that cancels the park (block_on's flag). */
+void weft__worker_park(struct weft__worker *w, const _Atomic uint32_t *extra)
+{
+	struct weft__idle *idle = &w->rt->idle;
+
+	maintenance(w);
+	/* relaxed: our own word; the notifier's store of 0 comes later in
+	 * the lock order of idle->lock */
+	atomic_store_explicit(&w->park_word, 1, memory_order_relaxed);
+	weft__idle_park_begin(idle, w->index, w->searching);
+	w->searching = false;
+	/* seq_cst: the parker half of the Dekker pair in idle.c */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (work_visible(w) || stopping(w) ||
+	    (extra && atomic_load_explicit(extra, memory_order_relaxed))) {
+		if (weft__idle_park_cancel(idle, w->index))
+			return;
+		/* a notifier popped us and counted us searching; wait for its
+		 * store so the word is clean for the next park */
+		while (atomic_load_explicit(&w->park_word,
+					    memory_order_acquire) != 0)
+			weft__cpu_relax();
+		w->searching = true;
+		return;
+	}
+	/* acquire: pairs with weft__worker_unpark's release store */
+	while (atomic_load_explicit(&w->park_word, memory_order_acquire) == 1) {
+		if (stopping(w))
+			return;
+		weft__futex_wait(&w->park_word, 1);
+	}
+	w->searching = true;
+}
+
+static void pin_self(struct weft__worker *w)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t set;
+
+	if (ncpu < 1)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(w->index % (unsigned)ncpu, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+void *weft__worker_main(void *arg)
+{
+	struct weft__worker *w = arg;
+	weft_rt *rt = w->rt;
+	char name[16];
+
+	tls_worker = w;
+	snprintf(name, sizeof(name), "%.10s-%u",
+		 rt->cfg.thread_name ? rt->cfg.thread_name : "weft-w",
+		 w->index);
+	pthread_setname_np(pthread_self(), name);
+	if (!rt->cfg.no_pin)
+		pin_self(w);
+	if (rt->cfg.on_thread_start)
+		rt->cfg.on_thread_start(rt->cfg.hook_arg);
+	while (!stopping(w)) {
+		if (!weft__worker_run_once(w))
+			weft__worker_park(w, NULL);
+	}
+	if (rt->cfg.on_thread_stop)
+		rt->cfg.on_thread_stop(rt->cfg.hook_arg);
+	tls_worker = NULL;
+	return NULL;
+}
