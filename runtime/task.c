@@ -460,10 +460,10 @@ int weft_spawn(weft_rt *rt, const weft_task_type *type, const void *init,
 	t = weft__alloc(rt, sizeof(*t) + fsz);
 	if (!t)
 		return -ENOMEM;
-	atomic_init(&t->state, WEFT__NOTIFIED | WEFT__REF_ONE |
-				       (join ? WEFT__REF_ONE |
-						       WEFT__JOIN_INTEREST
-					     : 0));
+	/* one reference for the run queue, one for the join handle */
+	atomic_init(&t->state,
+		    WEFT__NOTIFIED + WEFT__REF_ONE +
+			    (join ? WEFT__REF_ONE + WEFT__JOIN_INTEREST : 0));
 	t->type = type;
 	t->next = NULL;
 	t->join_waker = WEFT_WAKER_NONE;
