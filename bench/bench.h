@@ -155,11 +155,12 @@ __attribute__((noreturn)) void bench_spawn_failed(int err);
 
 /* A one-permit signal with one waiter (the driver): raising it stores the
  * permit if the driver is not waiting yet, else wakes it; a wait consumes
- * the permit. It is weft_notify's notify_one / notified when the sync
- * module provides <weft/notify.h> (BENCH_HAVE_NOTIFY), and before that a
- * minimal equivalent built on the waker API (common.c; also chosen by
- * -DBENCH_FALLBACK_SIGNAL, to compare the two). */
-#if __has_include("weft/notify.h") && !defined(BENCH_FALLBACK_SIGNAL)
+ * the permit. It is weft_notify's notify_one / notified when the library
+ * is built with sync/notify.c (bench/meson.build then defines
+ * BENCH_USE_NOTIFY), and before that a minimal equivalent built on the
+ * waker API (common.c; also chosen by -DBENCH_FALLBACK_SIGNAL, to compare
+ * the two). */
+#if defined(BENCH_USE_NOTIFY) && !defined(BENCH_FALLBACK_SIGNAL)
 #define BENCH_HAVE_NOTIFY 1
 #include "weft/notify.h"
 #else
