@@ -216,10 +216,14 @@ static inline void bench_counter_arm(struct bench_counter *c, uint64_t target)
 /* The end of every counted task. */
 static inline void bench_counter_bump(struct bench_counter *c)
 {
+	/* target is read before the increment: once the increment is done
+	 * the driver may already be arming the next repetition */
+	uint64_t target = c->target;
+
 	/* acq_rel: the last increment acquires every earlier task's writes
 	 * (README asks acq_rel or stronger) before it signals the driver */
 	if (atomic_fetch_add_explicit(&c->count, 1, memory_order_acq_rel) + 1 ==
-	    c->target)
+	    target)
 		bench_signal_raise(&c->done);
 }
 
