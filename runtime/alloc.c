@@ -1,7 +1,9 @@
 /* runtime/alloc.c - where task frames come from.
  *
- * jemalloc's sized allocation (mallocx/sdallocx: per-thread caches, no size
- * lookup on free) when built with allocator=jemalloc, the system allocator
+ * jemalloc when built with allocator=jemalloc: malloc (its fast path is
+ * shorter than mallocx's: callgrind, 31 against 93 instructions per call in
+ * the spawn loop) and sized sdallocx (no size lookup on free), both served
+ * from per-thread caches. The system allocator
  * otherwise, or the builder's allocator hook when one is set (tests use it
  * to inject allocation failures). Any thread may call these.
  */
@@ -16,7 +18,7 @@
 void *weft__malloc(size_t size)
 {
 #ifdef WEFT_USE_JEMALLOC
-	return mallocx(size, 0);
+	return malloc(size);
 #else
 	return malloc(size);
 #endif

@@ -33,7 +33,10 @@
 #define FAIR_INTERVAL 61
 #define INJECT_BATCH 32
 
-static _Thread_local struct weft__worker *tls_worker;
+/* initial-exec: one %fs-relative load even in the shared library (the
+ * default model there calls __tls_get_addr on every spawn and wake) */
+static _Thread_local struct weft__worker *tls_worker
+	__attribute__((tls_model("initial-exec")));
 
 struct weft__worker *weft__worker_current(void)
 {
