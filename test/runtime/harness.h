@@ -1,0 +1,276 @@
+/* test/runtime/harness.h - helpers shared by the runtime tests: runtime
+ * construction (io disabled, unpinned), a counting test waker, a gate (a
+ * one-shot event a task can await), joining a task from a non-worker
+ * thread, bounded waits used only as failure guards, and a counting
+ * allocator hook. Included by each test/runtime/<unit>.c.
+ */
+#ifndef WEFT_TEST_RUNTIME_HARNESS_H
+#define WEFT_TEST_RUNTIME_HARNESS_H
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "weft/combinators.h"
+#include "weft/core.h"
+#include "weft/rt.h"
+
+#ifdef WEFT_STRESS
+#define STRESS(small, big) (big)
+#else
+#define STRESS(small, big) (small)
+#endif
+
+/* Per-test failure guard: a hang (a starved task, a lost wake-up) fails
+ * the test instead of blocking the suite. Generous for TSan. */
+#define RT_TIMEOUT 120
+
+/* Spins (yielding, then napping) until cond holds; false after ~60 s.
+ * A failure guard only: no test passes or fails on how long this takes. */
+#define WAIT_UNTIL(cond)                                                  \
+	__extension__({                                                   \
+		bool ok_ = false;                                         \
+		for (long i_ = 0; i_ < 1200000; i_++) {                   \
+			if (cond) {                                       \
+				ok_ = true;                               \
+				break;                                    \
+			}                                                 \
+			if (i_ < 2000)                                    \
+				sched_yield();                            \
+			else                                              \
+				usleep(50);                               \
+		}                                                         \
+		ok_;                                                      \
+	})
+
+/* ------------------------------------------------------------ runtimes */
+
+static inline weft_rt *rt_new(unsigned workers, bool current_thread)
+{
+	weft_rt_builder b;
+	weft_rt *rt = NULL;
+
+	weft_rt_builder_init(&b);
+	b.workers = workers;
+	b.current_thread = current_thread;
+	b.no_pin = true;
+	b.enable_io = false;
+	cr_assert_eq(weft_rt_create(&rt, &b), 0, "weft_rt_create: %s",
+		     weft_rt_create_error());
+	return rt;
+}
+
+static inline weft_rt *rt_multi(unsigned workers)
+{
+	return rt_new(workers, false);
+}
+
+static inline weft_rt *rt_current(void)
+{
+	return rt_new(0, true);
+}
+
+/* ---------------------------------------------------------- test waker */
+
+/* Counts wakes and live clones; a test ends with live == 0. */
+typedef struct tw {
+	atomic_int wakes;
+	atomic_int live;
+} tw;
+
+static weft_waker tw_clone(const void *d);
+static void tw_wake(void *d)
+{
+	atomic_fetch_add(&((tw *)d)->wakes, 1);
+	atomic_fetch_sub(&((tw *)d)->live, 1);
+}
+static void tw_wake_by_ref(const void *d)
+{
+	atomic_fetch_add(&((tw *)(uintptr_t)d)->wakes, 1);
+}
+static void tw_drop(void *d)
+{
+	atomic_fetch_sub(&((tw *)d)->live, 1);
+}
+static const weft_waker_vtable tw_vt = { tw_clone, tw_wake, tw_wake_by_ref,
+					 tw_drop };
+static weft_waker tw_clone(const void *d)
+{
+	atomic_fetch_add(&((tw *)(uintptr_t)d)->live, 1);
+	return (weft_waker){ &tw_vt, (void *)(uintptr_t)d };
+}
+
+/* A hand-polled context around a tw (combinator and join-handle tests). */
+typedef struct tcx {
+	tw t;
+	weft_waker w;
+	weft_cx cx;
+	intptr_t out;
+} tcx;
+
+static inline weft_cx *tcx_init(tcx *k)
+{
+	atomic_init(&k->t.wakes, 0);
+	atomic_init(&k->t.live, 0);
+	k->w = (weft_waker){ &tw_vt, &k->t };
+	k->out = 0;
+	weft_cx_init(&k->cx, &k->w, &k->out);
+	return &k->cx;
+}
+
+/* ---------------------------------------------------------------- gate */
+
+/* A one-shot event: gate_poll is READY once gate_open ran. Safe from any
+ * thread; the registered waker is woken by value on open. */
+typedef struct gate {
+	pthread_mutex_t m;
+	bool open;
+	weft_waker w;
+} gate;
+
+static inline void gate_init(gate *g)
+{
+	pthread_mutex_init(&g->m, NULL);
+	g->open = false;
+	g->w = WEFT_WAKER_NONE;
+}
+
+static inline void gate_open(gate *g)
+{
+	weft_waker w;
+
+	pthread_mutex_lock(&g->m);
+	g->open = true;
+	w = g->w;
+	g->w = WEFT_WAKER_NONE;
+	pthread_mutex_unlock(&g->m);
+	weft_waker_wake(&w);
+}
+
+static inline weft_poll gate_poll(gate *g, weft_cx *cx)
+{
+	weft_poll p = WEFT_READY;
+
+	pthread_mutex_lock(&g->m);
+	if (!g->open) {
+		weft_waker_register(&g->w, cx);
+		p = WEFT_PENDING;
+	}
+	pthread_mutex_unlock(&g->m);
+	return p;
+}
+
+/* Drops a waker still registered (the waiter was cancelled). */
+static inline void gate_destroy(gate *g)
+{
+	weft_waker_drop(&g->w);
+	pthread_mutex_destroy(&g->m);
+}
+
+struct gate_fut {
+	WEFT_ASYNC;
+	gate *g;
+};
+
+static inline weft_poll gate_fut_poll(struct gate_fut *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f);
+	WEFT_AWAIT(f, gate_poll(f->g, cx));
+	WEFT_END(f);
+}
+
+/* Blocks the calling (non-worker) thread until g opens. */
+static inline void gate_block_on(weft_rt *rt, gate *g)
+{
+	struct gate_fut f = { .g = g };
+
+	cr_assert_eq(WEFT_BLOCK_ON(rt, NULL, gate_fut_poll, &f), 0);
+}
+
+/* ------------------------------------------------------------- joining */
+
+struct joiner {
+	WEFT_ASYNC;
+	weft_join_fut jf;
+};
+
+static inline weft_poll joiner_poll(struct joiner *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f);
+	WEFT_AWAIT(f, weft_join_fut_poll(&f->jf, cx));
+	WEFT_END(f);
+}
+
+/* Joins j from the calling (non-worker) thread through block_on; returns
+ * the join's error and stores the output in *out. Does not drop j. */
+static inline int join_on(weft_rt *rt, weft_join *j, intptr_t *out)
+{
+	struct joiner f = { .jf = { .j = j, .err = 1, .out = -1 } };
+
+	cr_assert_eq(WEFT_BLOCK_ON(rt, NULL, joiner_poll, &f), 0);
+	if (out)
+		*out = f.jf.out;
+	return f.jf.err;
+}
+
+/* ----------------------------------------------------------- allocator */
+
+/* Counting allocator hook: fails allocation number fail_at (1-based; 0 =
+ * never) and tracks what is outstanding. */
+typedef struct calloc_hook {
+	atomic_long calls;
+	atomic_long live;
+	atomic_long live_bytes;
+	long fail_at;
+} calloc_hook;
+
+static inline void *hook_alloc(size_t size, void *ctx)
+{
+	calloc_hook *h = ctx;
+	long n = atomic_fetch_add(&h->calls, 1) + 1;
+
+	if (h->fail_at && n == h->fail_at)
+		return NULL;
+	atomic_fetch_add(&h->live, 1);
+	atomic_fetch_add(&h->live_bytes, (long)size);
+	return malloc(size);
+}
+
+static inline void hook_free(void *p, size_t size, void *ctx)
+{
+	calloc_hook *h = ctx;
+
+	atomic_fetch_sub(&h->live, 1);
+	atomic_fetch_sub(&h->live_bytes, (long)size);
+	free(p);
+}
+
+static inline weft_rt *rt_with_alloc(unsigned workers, bool current_thread,
+				     const weft_allocator *a)
+{
+	weft_rt_builder b;
+	weft_rt *rt = NULL;
+
+	weft_rt_builder_init(&b);
+	b.workers = workers;
+	b.current_thread = current_thread;
+	b.no_pin = true;
+	b.enable_io = false;
+	b.allocator = a;
+	cr_assert_eq(weft_rt_create(&rt, &b), 0);
+	return rt;
+}
+
+/* A counter pair most test frames point at. */
+typedef struct probe {
+	atomic_int polls;
+	atomic_int drops;
+} probe;
+
+#endif /* WEFT_TEST_RUNTIME_HARNESS_H */
