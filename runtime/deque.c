@@ -9,6 +9,10 @@
  * pair of tasks waking each other, and on x86 its seq_cst fence costs as
  * much as the CAS that the top take pays.
  *
+ * Built with -Ddeque=fixed the buffer never grows: a push into a full
+ * deque fails with -ENOSPC and the worker moves the older half to the
+ * injector (tokio's scheme); docs/benchmarks.md compares the two.
+ *
  * Indices only grow (64-bit, never wrap in practice): top only by CAS,
  * bottom only by the owner. Slots [top, bottom) hold tasks. A buffer that
  * is outgrown stays allocated (linked through prev) until the deque is
@@ -111,6 +115,9 @@ int weft__deque_push(struct weft__deque *dq, struct weft__task *task)
 	size_t t = atomic_load_explicit(&dq->top, memory_order_acquire);
 
 	if (b - t > buf->mask) {
+#ifdef WEFT_DEQUE_FIXED
+		return -ENOSPC;
+#endif
 		buf = deque_grow(dq, buf, t, b);
 		if (!buf)
 			return -ENOMEM;
@@ -166,6 +173,14 @@ static size_t deque_take(struct weft__deque *dq, struct weft__task **out,
 			    memory_order_relaxed))
 			return n;
 	}
+}
+
+/* Owner only, fixed-capacity build: moves the older half of a full deque
+ * to out[] (at most max); returns how many. */
+size_t weft__deque_take_half(struct weft__deque *dq, struct weft__task **out,
+			     size_t max)
+{
+	return deque_take(dq, out, max, true);
 }
 
 struct weft__task *weft__deque_pop(struct weft__deque *dq)

@@ -119,6 +119,8 @@ struct weft__task *weft__deque_pop(struct weft__deque *dq);
 struct weft__task *weft__deque_steal_into(struct weft__deque *from,
 					  struct weft__deque *to);
 size_t weft__deque_len(struct weft__deque *dq);
+size_t weft__deque_take_half(struct weft__deque *dq, struct weft__task **out,
+			     size_t max);
 
 /* -------------------------------------------------------------- injector */
 

@@ -73,10 +73,25 @@ static uint32_t rng_next(struct weft__worker *w)
 	return x;
 }
 
+/* A deque push that cannot grow (fixed build: full; growable: out of
+ * memory) sends the older half of the deque and t to the injector. */
+static void overflow(struct weft__worker *w, struct weft__task *t)
+{
+	struct weft__task *half[128];
+	size_t n = weft__deque_take_half(&w->dq, half, 128);
+	struct weft__task *head = t;
+
+	for (size_t i = n; i-- > 0;) {
+		half[i]->next = head;
+		head = half[i];
+	}
+	weft__injector_push(&w->rt->inj, head, t, n + 1);
+}
+
 static void push_local(struct weft__worker *w, struct weft__task *t)
 {
 	if (weft__deque_push(&w->dq, t) < 0)
-		weft__injector_push(&w->rt->inj, t, t, 1);
+		overflow(w, t);
 }
 
 void weft__worker_schedule(struct weft__task *t, bool yield)

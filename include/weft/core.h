@@ -186,10 +186,10 @@ static inline bool weft_coop_proceed(weft_cx *cx)
 /* The first member of every frame: where to resume (NULL = start). */
 #define WEFT_ASYNC void *weft_resume_
 
+void weft__poll_after_ready(const char *file, int line);
 #ifdef NDEBUG
 #define WEFT__CHECK_NOT_DONE(f) ((void)0)
 #else
-void weft__poll_after_ready(const char *file, int line);
 #define WEFT__CHECK_NOT_DONE(f)                                          \
 	do {                                                             \
 		if ((f)->weft_resume_ == &&weft_done_)                   \
