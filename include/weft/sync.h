@@ -1,7 +1,10 @@
-/* weft/sync.h - placeholder until the module lands. */
+/* weft/sync.h - the sync module: one header per primitive, all included
+ * here. Every primitive uses only the waker API of core.h; every waiting
+ * future is cancellation-safe (see docs/sync.md). */
 #ifndef WEFT_SYNC_H
 #define WEFT_SYNC_H
 
 #include "core.h"
+#include "notify.h"
 
 #endif /* WEFT_SYNC_H */
