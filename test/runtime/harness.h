@@ -267,6 +267,16 @@ static inline weft_rt *rt_with_alloc(unsigned workers, bool current_thread,
 	return rt;
 }
 
+/* Returns PENDING without arranging a wake (the caller has handed its
+ * waker elsewhere), resuming after this point on the next poll. */
+#define PARK(f) PARK_(f, WEFT__LABEL(__COUNTER__))
+#define PARK_(f, L)                                                       \
+	do {                                                              \
+		WEFT__SET_RESUME(f, L)                                    \
+		return WEFT_PENDING;                                      \
+	L:;                                                               \
+	} while (0)
+
 /* A counter pair most test frames point at. */
 typedef struct probe {
 	atomic_int polls;

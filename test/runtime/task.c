@@ -1,0 +1,659 @@
+/* test/runtime/task.c - task state transitions seen through public
+ * behaviour: join output, detach, join twice, wakers from foreign threads
+ * racing with completion, waking queued / finished / running tasks.
+ * A few checks read the state word (runtime/internal.h) to show that a
+ * no-op wake queued nothing and took no reference.
+ */
+#include "test/runtime/harness.h"
+#include "runtime/internal.h"
+
+static uint64_t task_state(weft_join *j)
+{
+	return atomic_load(&weft__join_task(j)->state);
+}
+
+static uint64_t task_refs(weft_join *j)
+{
+	return task_state(j) >> WEFT__REF_SHIFT;
+}
+
+/* ------------------------------------------------------- value tasks */
+
+/* Yields `yields` times, then returns v. */
+struct value_task {
+	WEFT_ASYNC;
+	probe *p;
+	intptr_t v;
+	int yields;
+	int i;
+};
+
+static weft_poll value_poll(struct value_task *f, weft_cx *cx)
+{
+	atomic_fetch_add(&f->p->polls, 1);
+	WEFT_BEGIN(f);
+	for (f->i = 0; f->i < f->yields; f->i++)
+		WEFT_YIELD(f, cx);
+	WEFT_RETURN(f, cx, f->v);
+	WEFT_END(f);
+}
+
+static void value_drop(struct value_task *f)
+{
+	atomic_fetch_add(&f->p->drops, 1);
+}
+
+static void join_many(weft_rt *rt, int n)
+{
+	probe *p = calloc((size_t)n, sizeof(*p));
+	weft_join **j = calloc((size_t)n, sizeof(*j));
+
+	for (int i = 0; i < n; i++)
+		cr_assert_eq(WEFT_SPAWN(rt, &j[i], value_poll, value_drop,
+					struct value_task,
+					{ .p = &p[i], .v = 3 * i,
+					  .yields = i % 5 }),
+			     0);
+	for (int i = 0; i < n; i++) {
+		intptr_t out = -1;
+
+		cr_assert_eq(join_on(rt, j[i], &out), 0);
+		cr_assert_eq(out, 3 * i);
+		cr_assert(weft_join_is_finished(j[i]));
+		cr_assert_eq(atomic_load(&p[i].polls), i % 5 + 1);
+		cr_assert_eq(atomic_load(&p[i].drops), 1);
+		weft_join_drop(j[i]);
+	}
+	free(j);
+	free(p);
+}
+
+Test(task, join_returns_output_multi_thread, .timeout = RT_TIMEOUT)
+{
+	weft_rt *rt = rt_multi(2);
+
+	join_many(rt, 500);
+	weft_rt_destroy(rt);
+}
+
+Test(task, join_returns_output_current_thread, .timeout = RT_TIMEOUT)
+{
+	weft_rt *rt = rt_current();
+
+	join_many(rt, 500);
+	weft_rt_destroy(rt);
+}
+
+struct parent {
+	WEFT_ASYNC;
+	probe *p;
+	weft_join_fut jf;
+	weft_rt *seen_rt;
+};
+
+/* Spawns a child from inside a task (the worker's spawn path) and awaits
+ * its output. */
+static weft_poll parent_poll(struct parent *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f);
+	f->seen_rt = weft_rt_current();
+	if (WEFT_SPAWN(weft_rt_current(), &f->jf.j, value_poll, value_drop,
+		       struct value_task, { .p = f->p, .v = 21, .yields = 3 }))
+		WEFT_RETURN(f, cx, -1);
+	WEFT_AWAIT(f, weft_join_fut_poll(&f->jf, cx));
+	weft_join_drop(f->jf.j);
+	WEFT_RETURN(f, cx, f->jf.err ? -2 : 2 * f->jf.out);
+	WEFT_END(f);
+}
+
+static void parent_case(weft_rt *rt)
+{
+	probe p = { 0 };
+	weft_join *j;
+	intptr_t out = 0;
+	struct parent init = { .p = &p };
+
+	cr_assert_eq(weft_spawn(rt, &(weft_task_type){ (weft_poll_fn)parent_poll,
+						       NULL, sizeof(init) },
+				&init, &j),
+		     0);
+	cr_assert_eq(join_on(rt, j, &out), 0);
+	cr_assert_eq(out, 42);
+	cr_assert_eq(atomic_load(&p.polls), 4);
+	cr_assert_eq(atomic_load(&p.drops), 1);
+	weft_join_drop(j);
+	weft_rt_destroy(rt);
+}
+
+Test(task, task_spawns_and_joins_child_multi_thread, .timeout = RT_TIMEOUT)
+{
+	parent_case(rt_multi(2));
+}
+
+Test(task, task_spawns_and_joins_child_current_thread, .timeout = RT_TIMEOUT)
+{
+	parent_case(rt_current());
+}
+
+/* ------------------------------------------------------------ detach */
+
+struct gated {
+	WEFT_ASYNC;
+	probe *p;
+	gate *g;
+	atomic_int *done;
+};
+
+static weft_poll gated_poll(struct gated *f, weft_cx *cx)
+{
+	atomic_fetch_add(&f->p->polls, 1);
+	WEFT_BEGIN(f);
+	WEFT_AWAIT(f, gate_poll(f->g, cx));
+	atomic_store(f->done, 1);
+	WEFT_RETURN(f, cx, 1);
+	WEFT_END(f);
+}
+
+static void gated_drop(struct gated *f)
+{
+	atomic_fetch_add(&f->p->drops, 1);
+}
+
+static bool gate_has_waiter(gate *g)
+{
+	bool set;
+
+	pthread_mutex_lock(&g->m);
+	set = weft_waker_is_set(&g->w);
+	pthread_mutex_unlock(&g->m);
+	return set;
+}
+
+Test(task, dropping_handle_before_completion_detaches, .timeout = RT_TIMEOUT)
+{
+	weft_rt *rt = rt_multi(2);
+	probe p = { 0 };
+	atomic_int done = 0;
+	weft_join *j;
+	gate g;
+
+	gate_init(&g);
+	cr_assert_eq(WEFT_SPAWN(rt, &j, gated_poll, gated_drop, struct gated,
+				{ .p = &p, .g = &g, .done = &done }),
+		     0);
+	cr_assert(WAIT_UNTIL(gate_has_waiter(&g)));
+	cr_assert_not(weft_join_is_finished(j));
+	weft_join_drop(j);  /* detach: the parked task must still finish */
+	gate_open(&g);
+	cr_assert(WAIT_UNTIL(atomic_load(&p.drops) == 1));
+	cr_assert_eq(atomic_load(&done), 1);
+	cr_assert_eq(atomic_load(&p.polls), 2);
+	weft_rt_destroy(rt);
+	cr_assert_eq(atomic_load(&p.drops), 1);
+	gate_destroy(&g);
+}
+
+Test(task, dropping_handle_after_completion_frees_task, .timeout = RT_TIMEOUT)
+{
+	weft_rt *rt = rt_multi(2);
+	probe p = { 0 };
+	weft_join *j;
+
+	cr_assert_eq(WEFT_SPAWN(rt, &j, value_poll, value_drop,
+				struct value_task, { .p = &p, .v = 9 }),
+		     0);
+	cr_assert(WAIT_UNTIL(weft_join_is_finished(j)));
+	cr_assert_eq(atomic_load(&p.drops), 1);
+	/* the handle is the last reference: dropping it frees the task
+	 * (LeakSanitizer in the ASan build) */
+	cr_assert_eq(task_refs(j), 1);
+	weft_join_drop(j);
+	weft_rt_destroy(rt);
+	cr_assert_eq(atomic_load(&p.polls), 1);
+	cr_assert_eq(atomic_load(&p.drops), 1);
+}
+
+Test(task, detached_spawn_runs_to_completion, .timeout = RT_TIMEOUT)
+{
+	weft_rt *rt = rt_multi(2);
+	probe p[64] = { 0 };
+
+	for (int i = 0; i < 64; i++)
+		cr_assert_eq(WEFT_SPAWN(rt, NULL, value_poll, value_drop,
+					struct value_task,
+					{ .p = &p[i], .yields = 2 }),
+			     0);
+	for (int i = 0; i < 64; i++) {
+		cr_assert(WAIT_UNTIL(atomic_load(&p[i].drops) == 1));
+		cr_assert_eq(atomic_load(&p[i].polls), 3);
+	}
+	weft_rt_destroy(rt);
+}
+
+/* ------------------------------------------------------- join twice */
+
+Test(task, second_join_after_ready_reports_einval, .timeout = RT_TIMEOUT)
+{
+	weft_rt *rt = rt_multi(2);
+	probe p = { 0 };
+	weft_join *j;
+	intptr_t out = -1;
+	int err = 1;
+	tcx k;
+
+	cr_assert_eq(WEFT_SPAWN(rt, &j, value_poll, value_drop,
+				struct value_task, { .p = &p, .v = 77 }),
+		     0);
+	cr_assert_eq(join_on(rt, j, &out), 0);
+	cr_assert_eq(out, 77);
+	out = -1;
+	cr_assert_eq(weft_join_poll(j, tcx_init(&k), &err, &out), WEFT_READY);
+	cr_assert_eq(err, -EINVAL);
+	cr_assert_eq(out, -1, "a second READY must not hand the output again");
+	cr_assert_eq(atomic_load(&k.t.live), 0, "no waker kept");
+	weft_join_drop(j);
+	weft_rt_destroy(rt);
+}
+
+Test(task, join_poll_with_null_handle_reports_einval)
+{
+	int err = 0;
+	tcx k;
+
+	cr_assert_eq(weft_join_poll(NULL, tcx_init(&k), &err, NULL), WEFT_READY);
+	cr_assert_eq(err, -EINVAL);
+	cr_assert_not(weft_join_is_finished(NULL));
+	weft_join_abort(NULL);
+	weft_join_drop(NULL);
+}
+
+Test(task, join_waker_replaced_by_a_new_joiner, .timeout = RT_TIMEOUT)
+{
+	weft_rt *rt = rt_multi(2);
+	probe p = { 0 };
+	atomic_int done = 0;
+	weft_join *j;
+	tcx a, b;
+	int err = 1;
+	intptr_t out = 0;
+	gate g;
+
+	gate_init(&g);
+	cr_assert_eq(WEFT_SPAWN(rt, &j, gated_poll, gated_drop, struct gated,
+				{ .p = &p, .g = &g, .done = &done }),
+		     0);
+	cr_assert(WAIT_UNTIL(gate_has_waiter(&g)));
+	/* joiner a registers, then joiner b takes over: only b is woken */
+	cr_assert_eq(weft_join_poll(j, tcx_init(&a), &err, &out), WEFT_PENDING);
+	cr_assert_eq(atomic_load(&a.t.live), 1);
+	cr_assert_eq(weft_join_poll(j, tcx_init(&b), &err, &out), WEFT_PENDING);
+	cr_assert_eq(atomic_load(&a.t.live), 0, "old join waker dropped");
+	cr_assert_eq(atomic_load(&b.t.live), 1);
+	gate_open(&g);
+	cr_assert(WAIT_UNTIL(atomic_load(&b.t.wakes) == 1));
+	cr_assert_eq(atomic_load(&a.t.wakes), 0);
+	cr_assert_eq(weft_join_poll(j, &b.cx, &err, &out), WEFT_READY);
+	cr_assert_eq(err, 0);
+	cr_assert_eq(out, 1);
+	weft_join_drop(j);
+	weft_rt_destroy(rt);
+	cr_assert_eq(atomic_load(&b.t.live), 0, "join waker released");
+	gate_destroy(&g);
+}
+
+/* ---------------------------------- wakers from foreign threads racing */
+
+struct racer_rec {
+	weft_waker w;       /* the clone handed to the thread */
+	pthread_t th;
+	atomic_int polls;
+	atomic_int drops;
+	int ready_at;       /* poll number that returns READY */
+};
+
+static void *racer_thread(void *arg)
+{
+	struct racer_rec *r = arg;
+
+	for (int k = 0; k < 200; k++) {
+		weft_waker c;
+
+		weft_waker_wake_by_ref(&r->w);
+		c = weft_waker_clone(&r->w);
+		weft_waker_wake(&c);
+		if (k % 16 == 0)
+			sched_yield();
+	}
+	weft_waker_drop(&r->w);  /* may be the task's last reference */
+	return NULL;
+}
+
+struct racer {
+	WEFT_ASYNC;
+	struct racer_rec *r;
+};
+
+static weft_poll racer_poll(struct racer *f, weft_cx *cx)
+{
+	int n = atomic_fetch_add(&f->r->polls, 1) + 1;
+
+	if (n == 1) {
+		f->r->w = weft_waker_clone(&cx->waker);
+		cr_assert_eq(pthread_create(&f->r->th, NULL, racer_thread,
+					    f->r), 0);
+	}
+	if (n >= f->r->ready_at)
+		return WEFT_READY;
+	return WEFT_PENDING;  /* the thread's wakes will come */
+}
+
+static void racer_drop(struct racer *f)
+{
+	atomic_fetch_add(&f->r->drops, 1);
+}
+
+static void race_wakers(int ready_at, bool keep_handle)
+{
+	weft_rt *rt = rt_multi(2);
+	enum { ROUNDS = 20, PER = 10 };
+	struct racer_rec *recs = calloc(ROUNDS * PER, sizeof(*recs));
+
+	for (int r = 0; r < ROUNDS; r++) {
+		weft_join *j[PER] = { 0 };
+
+		for (int i = 0; i < PER; i++) {
+			struct racer_rec *rec = &recs[r * PER + i];
+
+			rec->ready_at = ready_at;
+			cr_assert_eq(WEFT_SPAWN(rt, keep_handle ? &j[i] : NULL,
+						racer_poll, racer_drop,
+						struct racer, { .r = rec }),
+				     0);
+		}
+		for (int i = 0; i < PER; i++) {
+			struct racer_rec *rec = &recs[r * PER + i];
+
+			if (keep_handle) {
+				cr_assert_eq(join_on(rt, j[i], NULL), 0);
+				weft_join_drop(j[i]);
+			}
+			cr_assert(WAIT_UNTIL(atomic_load(&rec->drops) == 1));
+			pthread_join(rec->th, NULL);
+		}
+	}
+	weft_rt_destroy(rt);
+	for (int i = 0; i < ROUNDS * PER; i++) {
+		cr_assert_eq(atomic_load(&recs[i].polls), ready_at,
+			     "task %d polled %d times", i,
+			     atomic_load(&recs[i].polls));
+		cr_assert_eq(atomic_load(&recs[i].drops), 1);
+	}
+	free(recs);
+}
+
+Test(task, foreign_wakes_racing_first_poll_completion, .timeout = RT_TIMEOUT)
+{
+	race_wakers(1, true);
+}
+
+Test(task, foreign_wakes_racing_second_poll_completion, .timeout = RT_TIMEOUT)
+{
+	race_wakers(2, true);
+}
+
+Test(task, foreign_wakes_racing_completion_of_detached_task,
+     .timeout = RT_TIMEOUT)
+{
+	race_wakers(2, false);
+}
+
+/* ---------------------------- waking queued, finished, running tasks */
+
+struct sleeper {
+	WEFT_ASYNC;
+	probe *p;
+	weft_waker *slot;
+};
+
+/* First poll: hands a waker clone to *slot and parks. Second: READY 5. */
+static weft_poll sleeper_poll(struct sleeper *f, weft_cx *cx)
+{
+	atomic_fetch_add(&f->p->polls, 1);
+	WEFT_BEGIN(f);
+	*f->slot = weft_waker_clone(&cx->waker);
+	PARK(f);
+	WEFT_RETURN(f, cx, 5);
+	WEFT_END(f);
+}
+
+static void sleeper_drop(struct sleeper *f)
+{
+	atomic_fetch_add(&f->p->drops, 1);
+}
+
+struct noop_obs {
+	uint64_t refs_queued, notified_queued;
+	uint64_t refs_done, notified_done;
+	int polls_after_join;
+	int err;
+	intptr_t out;
+};
+
+struct waker_noop_orch {
+	WEFT_ASYNC;
+	weft_rt *rt;
+	probe *p;
+	weft_waker slot;
+	weft_join_fut jf;
+	struct noop_obs *obs;
+	int i;
+};
+
+static weft_poll waker_noop_poll(struct waker_noop_orch *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f);
+	if (WEFT_SPAWN(f->rt, &f->jf.j, sleeper_poll, sleeper_drop,
+		       struct sleeper, { .p = f->p, .slot = &f->slot }) != 0)
+		WEFT_RETURN(f, cx, -1);
+	while (!weft_waker_is_set(&f->slot))
+		WEFT_YIELD(f, cx);
+	/* the sleeper is parked: the first wake queues it, the rest of these
+	 * find it NOTIFIED and must do nothing (no ref, no second queueing) */
+	for (f->i = 0; f->i < 100; f->i++) {
+		weft_waker c = weft_waker_clone(&f->slot);
+
+		weft_waker_wake_by_ref(&f->slot);
+		weft_waker_wake(&c);
+	}
+	f->obs->refs_queued = task_refs(f->jf.j);
+	f->obs->notified_queued = task_state(f->jf.j) & WEFT__NOTIFIED;
+	WEFT_AWAIT(f, weft_join_fut_poll(&f->jf, cx));
+	f->obs->err = f->jf.err;
+	f->obs->out = f->jf.out;
+	/* finished: wakes are no-ops */
+	for (f->i = 0; f->i < 100; f->i++) {
+		weft_waker c = weft_waker_clone(&f->slot);
+
+		weft_waker_wake_by_ref(&f->slot);
+		weft_waker_wake(&c);
+	}
+	f->obs->refs_done = task_refs(f->jf.j);
+	f->obs->notified_done = task_state(f->jf.j) & WEFT__NOTIFIED;
+	/* give a wrongly re-queued task the chance to be polled again */
+	for (f->i = 0; f->i < 10; f->i++)
+		WEFT_YIELD(f, cx);
+	f->obs->polls_after_join = atomic_load(&f->p->polls);
+	weft_waker_drop(&f->slot);
+	weft_join_drop(f->jf.j);
+	WEFT_RETURN(f, cx, 0);
+	WEFT_END(f);
+}
+
+Test(task, waking_queued_or_finished_task_is_noop, .timeout = RT_TIMEOUT)
+{
+	weft_rt *rt = rt_current();
+	probe p = { 0 };
+	struct noop_obs obs = { 0 };
+	weft_join *orch;
+	intptr_t out = -1;
+
+	cr_assert_eq(WEFT_SPAWN(rt, &orch, waker_noop_poll, NULL,
+				struct waker_noop_orch,
+				{ .rt = rt, .p = &p, .obs = &obs }),
+		     0);
+	cr_assert_eq(join_on(rt, orch, &out), 0);
+	cr_assert_eq(out, 0);
+	/* queued: handle + slot waker + queue reference, nothing more */
+	cr_assert_eq(obs.refs_queued, 3);
+	cr_assert_neq(obs.notified_queued, 0);
+	cr_assert_eq(obs.err, 0);
+	cr_assert_eq(obs.out, 5);
+	/* finished: handle + slot waker */
+	cr_assert_eq(obs.refs_done, 2);
+	cr_assert_eq(obs.notified_done, 0);
+	cr_assert_eq(obs.polls_after_join, 2);
+	cr_assert_eq(atomic_load(&p.polls), 2);
+	cr_assert_eq(atomic_load(&p.drops), 1);
+	weft_join_drop(orch);
+	weft_rt_destroy(rt);
+}
+
+/* Wakes itself (by ref and by value) many times during its first poll,
+ * then returns PENDING: it must be polled exactly once more. */
+struct self_waker {
+	WEFT_ASYNC;
+	probe *p;
+};
+
+static weft_poll self_waker_poll(struct self_waker *f, weft_cx *cx)
+{
+	atomic_fetch_add(&f->p->polls, 1);
+	WEFT_BEGIN(f);
+	for (int k = 0; k < 50; k++) {
+		weft_waker c = weft_waker_clone(&cx->waker);
+
+		weft_waker_wake_by_ref(&cx->waker);
+		weft_waker_wake(&c);
+	}
+	PARK(f);
+	WEFT_RETURN(f, cx, 11);
+	WEFT_END(f);
+}
+
+static void self_waker_drop(struct self_waker *f)
+{
+	atomic_fetch_add(&f->p->drops, 1);
+}
+
+static void self_wake_case(weft_rt *rt)
+{
+	probe p[32] = { 0 };
+	weft_join *j[32];
+
+	for (int i = 0; i < 32; i++)
+		cr_assert_eq(WEFT_SPAWN(rt, &j[i], self_waker_poll,
+					self_waker_drop, struct self_waker,
+					{ .p = &p[i] }),
+			     0);
+	for (int i = 0; i < 32; i++) {
+		intptr_t out = 0;
+
+		cr_assert_eq(join_on(rt, j[i], &out), 0);
+		cr_assert_eq(out, 11);
+		weft_join_drop(j[i]);
+	}
+	weft_rt_destroy(rt);
+	for (int i = 0; i < 32; i++) {
+		cr_assert_eq(atomic_load(&p[i].polls), 2);
+		cr_assert_eq(atomic_load(&p[i].drops), 1);
+	}
+}
+
+Test(task, self_wake_while_running_repolls_once_multi_thread,
+     .timeout = RT_TIMEOUT)
+{
+	self_wake_case(rt_multi(2));
+}
+
+Test(task, self_wake_while_running_repolls_once_current_thread,
+     .timeout = RT_TIMEOUT)
+{
+	self_wake_case(rt_current());
+}
+
+/* A foreign thread wakes the task many times while the task sits in its
+ * first poll (it waits for the thread inside the poll). */
+struct busy_rec {
+	weft_waker w;
+	atomic_int running;
+	atomic_int thread_done;
+	atomic_int polls;
+	atomic_int drops;
+	atomic_int guard_tripped;
+};
+
+static void *busy_waker_thread(void *arg)
+{
+	struct busy_rec *r = arg;
+
+	while (!atomic_load(&r->running))
+		sched_yield();
+	for (int k = 0; k < 100; k++) {
+		weft_waker c = weft_waker_clone(&r->w);
+
+		weft_waker_wake_by_ref(&r->w);
+		weft_waker_wake(&c);
+	}
+	weft_waker_drop(&r->w);
+	atomic_store(&r->thread_done, 1);
+	return NULL;
+}
+
+struct busy {
+	WEFT_ASYNC;
+	struct busy_rec *r;
+};
+
+static weft_poll busy_poll(struct busy *f, weft_cx *cx)
+{
+	atomic_fetch_add(&f->r->polls, 1);
+	WEFT_BEGIN(f);
+	f->r->w = weft_waker_clone(&cx->waker);
+	atomic_store(&f->r->running, 1);
+	if (!WAIT_UNTIL(atomic_load(&f->r->thread_done)))
+		atomic_store(&f->r->guard_tripped, 1);
+	PARK(f);
+	WEFT_RETURN(f, cx, 3);
+	WEFT_END(f);
+}
+
+static void busy_drop(struct busy *f)
+{
+	atomic_fetch_add(&f->r->drops, 1);
+}
+
+Test(task, foreign_wake_while_running_repolls_once, .timeout = RT_TIMEOUT)
+{
+	weft_rt *rt = rt_multi(2);
+
+	for (int round = 0; round < 50; round++) {
+		struct busy_rec r = { 0 };
+		weft_join *j;
+		pthread_t th;
+		intptr_t out = 0;
+
+		cr_assert_eq(pthread_create(&th, NULL, busy_waker_thread, &r),
+			     0);
+		cr_assert_eq(WEFT_SPAWN(rt, &j, busy_poll, busy_drop,
+					struct busy, { .r = &r }),
+			     0);
+		cr_assert_eq(join_on(rt, j, &out), 0);
+		pthread_join(th, NULL);
+		cr_assert_eq(out, 3);
+		cr_assert_eq(atomic_load(&r.guard_tripped), 0);
+		cr_assert_eq(atomic_load(&r.polls), 2);
+		cr_assert_eq(atomic_load(&r.drops), 1);
+		weft_join_drop(j);
+	}
+	weft_rt_destroy(rt);
+}
