@@ -32,6 +32,7 @@
 #define LIFO_MAX 3
 #define FAIR_INTERVAL 61
 #define INJECT_BATCH 32
+#define SPIN_PURE_NS 5000
 
 /* initial-exec: one %fs-relative load even in the shared library (the
  * default model there calls __tls_get_addr on every spawn and wake) */
@@ -220,7 +221,8 @@ static uint64_t spin_ns(void)
 static struct weft__task *search(struct weft__worker *w,
 				 const _Atomic uint32_t *extra)
 {
-	uint64_t deadline = 0;
+	uint64_t deadline = 0, yield_after = 0;
+	bool yielding = false;
 	unsigned iter = 0;
 
 	for (;;) {
@@ -238,13 +240,23 @@ static struct weft__task *search(struct weft__worker *w,
 		if ((iter++ & 15) == 0) {
 			uint64_t now = now_ns();
 
-			if (!deadline)
+			if (!deadline) {
 				deadline = now + spin_ns();
-			else if (now >= deadline)
+				yield_after = now + SPIN_PURE_NS;
+			} else if (now >= deadline) {
 				return NULL;
+			}
+			/* past the first few microseconds, let other threads
+			 * on this CPU (the reactor, a client) run between
+			 * looks: on a machine with fewer cores than threads
+			 * pure spinning would delay the very work we wait for */
+			yielding = now >= yield_after;
 		}
-		for (int k = 0; k < 32; k++)
-			weft__cpu_relax();
+		if (yielding)
+			sched_yield();
+		else
+			for (int k = 0; k < 32; k++)
+				weft__cpu_relax();
 	}
 }
 

@@ -1,0 +1,159 @@
+/* bench/instr.c - instruction counts of the scheduler's hot paths, for
+ * valgrind --tool=callgrind (counts are repeatable, unlike times here).
+ *
+ *   weft-instr spawn N   one task spawns N empty tasks, then joins a last
+ *                        one (FIFO: all N ran): N x (spawn + run + free)
+ *   weft-instr wake N    one task yields N times: N x (wake of a running
+ *                        task + re-queue + poll)
+ *   weft-instr pingpong N  two tasks wake each other N times through
+ *                        stored wakers: N x (wake of an idle task + poll)
+ *
+ * Current-thread flavour, so the counts do not depend on thread timing.
+ * bench/instr.sh runs each at two sizes and prints the difference per
+ * operation, which cancels start-up and shutdown.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "weft.h"
+
+struct nop {
+	WEFT_ASYNC;
+};
+
+static weft_poll nop_poll(struct nop *f, weft_cx *cx)
+{
+	(void)cx;
+	WEFT_BEGIN(f);
+	WEFT_END(f);
+}
+
+struct spawner {
+	WEFT_ASYNC;
+	weft_rt *rt;
+	long n, i;
+	weft_join_fut last;
+};
+
+static weft_poll spawner_poll(struct spawner *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f);
+	for (f->i = 0; f->i < f->n; f->i++)
+		if (WEFT_SPAWN(f->rt, NULL, nop_poll, NULL, struct nop, { 0 }))
+			abort();
+	if (WEFT_SPAWN(f->rt, &f->last.j, nop_poll, NULL, struct nop, { 0 }))
+		abort();
+	WEFT_AWAIT(f, weft_join_fut_poll(&f->last, cx));
+	weft_join_drop(f->last.j);
+	WEFT_END(f);
+}
+
+struct yielder {
+	WEFT_ASYNC;
+	long n, i;
+};
+
+static weft_poll yielder_poll(struct yielder *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f);
+	for (f->i = 0; f->i < f->n; f->i++)
+		WEFT_YIELD(f, cx);
+	WEFT_END(f);
+}
+
+/* Two tasks, each waits for its turn; the mover wakes the other through
+ * the waker it stored. */
+struct court {
+	long turn;             /* whose turn: 0 or 1 */
+	weft_waker waiting[2];
+};
+
+struct player {
+	WEFT_ASYNC;
+	struct court *c;
+	int me;
+	long n, i;
+};
+
+static weft_poll my_turn(struct player *f, weft_cx *cx)
+{
+	if (f->c->turn == f->me)
+		return WEFT_READY;
+	weft_waker_register(&f->c->waiting[f->me], cx);
+	return WEFT_PENDING;
+}
+
+static weft_poll player_poll(struct player *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f);
+	for (f->i = 0; f->i < f->n; f->i++) {
+		WEFT_AWAIT(f, my_turn(f, cx));
+		f->c->turn = !f->me;
+		weft_waker_wake_by_ref(&f->c->waiting[!f->me]);
+	}
+	weft_waker_drop(&f->c->waiting[f->me]);
+	WEFT_END(f);
+}
+
+struct pair {
+	WEFT_ASYNC;
+	weft_rt *rt;
+	struct court c;
+	long n;
+	weft_join_fut a, b;
+};
+
+static weft_poll pair_poll(struct pair *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f);
+	if (WEFT_SPAWN(f->rt, &f->a.j, player_poll, NULL, struct player,
+		       { .c = &f->c, .me = 0, .n = f->n }) ||
+	    WEFT_SPAWN(f->rt, &f->b.j, player_poll, NULL, struct player,
+		       { .c = &f->c, .me = 1, .n = f->n }))
+		abort();
+	WEFT_AWAIT(f, weft_join_fut_poll(&f->a, cx));
+	WEFT_AWAIT(f, weft_join_fut_poll(&f->b, cx));
+	weft_join_drop(f->a.j);
+	weft_join_drop(f->b.j);
+	WEFT_END(f);
+}
+
+int main(int argc, char **argv)
+{
+	weft_rt_builder b;
+	weft_rt *rt;
+	long n;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: weft-instr spawn|wake|pingpong N\n");
+		return 2;
+	}
+	n = atol(argv[2]);
+	weft_rt_builder_init(&b);
+	b.current_thread = true;
+	b.enable_io = false;
+	if (weft_rt_create(&rt, &b))
+		return 1;
+	if (!strcmp(argv[1], "spawn")) {
+		struct spawner s = { .rt = rt, .n = n };
+
+		WEFT_BLOCK_ON(rt, NULL, spawner_poll, &s);
+	} else if (!strcmp(argv[1], "wake")) {
+		weft_join_fut j;
+
+		if (WEFT_SPAWN(rt, &j.j, yielder_poll, NULL, struct yielder,
+			       { .n = n }))
+			return 1;
+		WEFT_BLOCK_ON(rt, NULL, weft_join_fut_poll, &j);
+		weft_join_drop(j.j);
+	} else if (!strcmp(argv[1], "pingpong")) {
+		struct pair p = { .rt = rt, .n = n };
+
+		WEFT_BLOCK_ON(rt, NULL, pair_poll, &p);
+	} else {
+		return 2;
+	}
+	weft_rt_destroy(rt);
+	return 0;
+}
