@@ -6,5 +6,6 @@
 
 #include "core.h"
 #include "notify.h"
+#include "oneshot.h"
 
 #endif /* WEFT_SYNC_H */
