@@ -215,6 +215,7 @@ struct weft_rt {
 	struct weft__owner foreign;    /* tasks spawned off the workers */
 	weft_allocator alloc;
 	bool has_alloc;
+	bool malloc_is_jemalloc;       /* see alloc.c */
 	weft_rt_builder cfg;
 	const struct weft__driver_ops *driver_ops;
 	void *driver;
@@ -226,6 +227,7 @@ void *weft__alloc(weft_rt *rt, size_t size);
 void weft__free(weft_rt *rt, void *p, size_t size);
 void *weft__malloc(size_t size);
 void weft__mfree(void *p, size_t size);
+bool weft__alloc_probe(void);
 
 void weft__rt_maybe_free(weft_rt *rt);
 int weft__blocking_init(weft_rt *rt);

@@ -168,6 +168,7 @@ int weft_rt_create(weft_rt **out, const weft_rt_builder *b)
 		rt->alloc = *b->allocator;
 		rt->has_alloc = true;
 	}
+	rt->malloc_is_jemalloc = weft__alloc_probe();
 	rt->nthreads = b->current_thread ? 0
 			: (b->workers ? b->workers : online_cpus());
 	rt->nworkers = rt->nthreads ? rt->nthreads : 1;
