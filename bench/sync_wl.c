@@ -16,6 +16,7 @@
 #include "bench.h"
 
 #ifdef BENCH_USE_NOTIFY
+#include "weft/notify.h"
 
 /* ---------------------------------------------------------- 9 idle_memory */
 
