@@ -1,35 +1,35 @@
-/* reactor/driver.c - placeholder I/O driver: does nothing. Replaced by the
- * io_uring reactor. */
-#include <errno.h>
-#include <stddef.h>
+/* reactor/driver.c - the io_uring reactor as the runtime's I/O driver
+ * (runtime/driver.h): start creates the reactor thread and its ring, flush
+ * hands a worker's staged submissions to it, stop drains and joins it. */
+#include "reactor/reactor.h"
 
-#include "runtime/driver.h"
-
-static int noop_start(weft_rt *rt, unsigned entries, unsigned nworkers,
-		      void **state)
+static int io_start(weft_rt *rt, unsigned entries, unsigned nworkers,
+		    void **state)
 {
-	(void)rt; (void)entries; (void)nworkers;
-	*state = NULL;
-	return 0;
+	struct weft__reactor *r = NULL;
+	int ret = weft__reactor_start(rt, entries, nworkers, &r);
+
+	*state = r;
+	return ret;
 }
 
-static void noop_flush(void *state, unsigned worker)
+static void io_flush(void *state, unsigned worker)
 {
-	(void)state; (void)worker;
+	weft__reactor_flush(state, worker);
 }
 
-static void noop_stop(void *state)
+static void io_stop(void *state)
 {
-	(void)state;
+	weft__reactor_stop(state);
 }
 
-static const struct weft__driver_ops noop_ops = {
-	.start = noop_start,
-	.flush = noop_flush,
-	.stop = noop_stop,
+static const struct weft__driver_ops io_ops = {
+	.start = io_start,
+	.flush = io_flush,
+	.stop = io_stop,
 };
 
 const struct weft__driver_ops *weft__io_driver(void)
 {
-	return &noop_ops;
+	return &io_ops;
 }

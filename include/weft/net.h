@@ -1,7 +1,203 @@
-/* weft/net.h - placeholder until the module lands. */
+/* weft/net.h - sockets on io_uring: TCP and Unix stream listeners and
+ * streams, UDP. IPv4 and IPv6.
+ *
+ * Handles (weft_listener, weft_stream, weft_udp) are counted descriptors:
+ * _close releases the caller's handle at once; the descriptor is closed
+ * when no operation on it is still in the kernel. Operation futures are
+ * structs to embed in a frame (_init, _poll, _drop); each owns what the
+ * kernel may touch (its buffer, its address), so dropping one at any point
+ * is safe: the operation is cancelled (IORING_OP_ASYNC_CANCEL) and its
+ * record freed on its final completion. Call _drop from the enclosing
+ * frame's drop function; after READY it is a no-op.
+ *
+ * Receives land in the operation's buffer (at most 64 KiB per operation)
+ * and are copied to the caller's buffer when the future completes. Sends
+ * are tried at once with a non-blocking send(2); only what the socket does
+ * not take is copied into an operation (at most 256 KiB at a time, so a
+ * slow reader never makes weft buffer without bound). Sends never raise
+ * SIGPIPE (MSG_NOSIGNAL): a reset peer gives -EPIPE or -ECONNRESET.
+ *
+ * Results are byte counts or negative errno values.
+ */
 #ifndef WEFT_NET_H
 #define WEFT_NET_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
 #include "core.h"
+#include "time.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct weft__op;
+typedef struct weft_listener weft_listener;   /* TCP or Unix, listening */
+typedef struct weft_stream weft_stream;       /* TCP or Unix, connected */
+typedef struct weft_udp weft_udp;
+
+/* ------------------------------------------------------------- listener */
+
+typedef struct weft_listen_opts {
+	int backlog;          /* 0 = 1024 */
+	bool reuseaddr;       /* SO_REUSEADDR (TCP) */
+	bool reuseport;       /* SO_REUSEPORT (TCP) */
+	bool v6only;          /* IPV6_V6ONLY (IPv6) */
+} weft_listen_opts;
+
+/* Binds and listens (synchronous). opts may be NULL (backlog 1024,
+ * SO_REUSEADDR on). Returns 0 or -errno. */
+int weft_tcp_listen(weft_listener **out, const struct sockaddr *addr,
+		    socklen_t len, const weft_listen_opts *opts);
+/* Binds a Unix stream socket at path (not unlinked first). */
+int weft_unix_listen(weft_listener **out, const char *path,
+		     const weft_listen_opts *opts);
+int weft_listener_local_addr(const weft_listener *l,
+			     struct sockaddr_storage *ss, socklen_t *len);
+int weft_listener_fd(const weft_listener *l);
+/* Stops accepting; queued connections not yet accepted are closed. */
+void weft_listener_close(weft_listener *l);
+
+/* Accepts one connection. Connections arrive through one multishot accept
+ * per listener (single-shot when the kernel lacks it) into a bounded queue.
+ * One task at a time should accept on a listener. On EMFILE, ENFILE,
+ * ENOBUFS or ENOMEM the error is returned once and the listener waits
+ * 10 ms, then 20, ... up to 1 s before accepting again (no spinning). */
+typedef struct weft_accept {
+	weft_listener *l;
+	weft_stream *stream;   /* after READY with err == 0 */
+	int err;
+	bool backing_off;      /* private */
+	weft_sleep backoff;    /* private */
+} weft_accept;
+
+void weft_accept_init(weft_accept *a, weft_listener *l);
+weft_poll weft_accept_poll(weft_accept *a, weft_cx *cx);
+void weft_accept_drop(weft_accept *a);
+
+/* -------------------------------------------------------------- connect */
+
+/* Connects a new TCP socket (or Unix socket) to addr; with timeout > 0 the
+ * attempt is cancelled after it (err = -ETIMEDOUT). */
+typedef struct weft_connect {
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	weft_duration timeout;
+	struct weft__op *op;   /* private */
+	weft_sleep timer;      /* private */
+	weft_stream *stream;   /* after READY with err == 0 */
+	int err;
+} weft_connect;
+
+void weft_tcp_connect_init(weft_connect *c, const struct sockaddr *addr,
+			   socklen_t len, weft_duration timeout);
+void weft_unix_connect_init(weft_connect *c, const char *path,
+			    weft_duration timeout);
+weft_poll weft_connect_poll(weft_connect *c, weft_cx *cx);
+void weft_connect_drop(weft_connect *c);
+
+/* --------------------------------------------------------------- stream */
+
+int weft_stream_fd(const weft_stream *s);
+int weft_stream_peer_addr(const weft_stream *s, struct sockaddr_storage *ss,
+			  socklen_t *len);
+int weft_stream_local_addr(const weft_stream *s, struct sockaddr_storage *ss,
+			   socklen_t *len);
+int weft_tcp_set_nodelay(weft_stream *s, bool on);
+/* shutdown(2): SHUT_RD, SHUT_WR or SHUT_RDWR. Returns 0 or -errno. */
+int weft_stream_shutdown(weft_stream *s, int how);
+/* Releases the handle (see the file comment). */
+void weft_stream_close(weft_stream *s);
+/* Wraps a connected stream socket (ownership passes). NULL on ENOMEM. */
+weft_stream *weft_stream_from_fd(int fd);
+
+/* Receives up to len bytes; res 0 is end of stream. */
+typedef struct weft_recv {
+	weft_stream *s;
+	void *buf;
+	size_t len;
+	struct weft__op *op;
+	ssize_t res;
+} weft_recv;
+
+void weft_recv_init(weft_recv *r, weft_stream *s, void *buf, size_t len);
+weft_poll weft_recv_poll(weft_recv *r, weft_cx *cx);
+void weft_recv_drop(weft_recv *r);
+
+/* Sends some of buf (res may be short), or all of it (weft_send_all: res
+ * is len or a negative errno). Also used for writev (the iovecs are read
+ * at every attempt: keep them and their bytes alive until READY). */
+typedef struct weft_send {
+	weft_stream *s;
+	const struct iovec *iov;   /* private: iov/iovcnt, or one_iov */
+	int iovcnt;
+	bool all;
+	struct iovec one_iov;
+	size_t total, done;
+	struct weft__op *op;
+	ssize_t res;
+} weft_send;
+
+void weft_send_init(weft_send *w, weft_stream *s, const void *buf, size_t len);
+void weft_send_all_init(weft_send *w, weft_stream *s, const void *buf,
+			size_t len);
+/* Gathering write of the iovecs (at most IOV_MAX); all = send every byte. */
+void weft_writev_init(weft_send *w, weft_stream *s, const struct iovec *iov,
+		      int iovcnt, bool all);
+weft_poll weft_send_poll(weft_send *w, weft_cx *cx);
+void weft_send_drop(weft_send *w);
+
+/* ------------------------------------------------------------------ UDP */
+
+/* Binds a UDP socket (addr NULL: unbound IPv4). */
+int weft_udp_bind(weft_udp **out, const struct sockaddr *addr, socklen_t len);
+int weft_udp_connect(weft_udp *u, const struct sockaddr *addr, socklen_t len);
+int weft_udp_local_addr(const weft_udp *u, struct sockaddr_storage *ss,
+			socklen_t *len);
+int weft_udp_fd(const weft_udp *u);
+void weft_udp_close(weft_udp *u);
+
+/* Sends one datagram to addr (NULL on a connected socket). The bytes and
+ * the address are copied when the socket cannot take them at once. */
+typedef struct weft_udp_send {
+	weft_udp *u;
+	const void *buf;
+	size_t len;
+	struct sockaddr_storage to;
+	socklen_t tolen;
+	struct weft__op *op;
+	ssize_t res;
+} weft_udp_send;
+
+void weft_udp_send_to_init(weft_udp_send *s, weft_udp *u, const void *buf,
+			   size_t len, const struct sockaddr *to,
+			   socklen_t tolen);
+weft_poll weft_udp_send_poll(weft_udp_send *s, weft_cx *cx);
+void weft_udp_send_drop(weft_udp_send *s);
+
+/* Receives one datagram (truncated to len, at most 64 KiB) and its
+ * sender's address. */
+typedef struct weft_udp_recv {
+	weft_udp *u;
+	void *buf;
+	size_t len;
+	struct sockaddr_storage from;
+	socklen_t fromlen;
+	struct weft__op *op;
+	ssize_t res;
+} weft_udp_recv;
+
+void weft_udp_recv_from_init(weft_udp_recv *r, weft_udp *u, void *buf,
+			     size_t len);
+weft_poll weft_udp_recv_poll(weft_udp_recv *r, weft_cx *cx);
+void weft_udp_recv_drop(weft_udp_recv *r);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* WEFT_NET_H */

@@ -1,0 +1,256 @@
+/* reactor/file.c - files on io_uring (weft/io.h): openat, read and write at
+ * an offset, fsync. Each operation owns its buffer (the record's tail): a
+ * read is copied out on completion, a write's bytes are copied in before
+ * submission, the open path too. No atomics here.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+
+#include "weft/io.h"
+#include "reactor/fd.h"
+#include "reactor/reactor.h"
+
+#define FD_OF(h) ((struct weft__fd *)(h))
+#define CHUNK (1024u * 1024)
+
+int weft_file_fd(const weft_file *f)
+{
+	return FD_OF(f)->fd;
+}
+
+void weft_file_close(weft_file *f)
+{
+	if (f)
+		weft__fd_put(FD_OF(f));
+}
+
+weft_file *weft_file_from_fd(int fd)
+{
+	return (weft_file *)weft__fd_new(fd, 0);
+}
+
+/* Allocates an I/O record and makes it wait for cx; NULL with *err set. */
+static struct weft__op *file_op(weft_cx *cx, struct weft__fd *fd, size_t cap,
+				int *err)
+{
+	struct weft__reactor *r = weft__reactor_of(cx);
+	struct weft__op *op;
+
+	*err = r ? -ENOMEM : -ENODEV;
+	if (!r || !(op = weft__op_alloc(r, WEFT__OP_IO, fd, cap)))
+		return NULL;
+	op->waker = weft_waker_clone(&cx->waker);
+	*err = 0;
+	return op;
+}
+
+/* Polls a record; on READY drops it and returns its result in *res. */
+static weft_poll file_wait(struct weft__op **opp, weft_cx *cx, int32_t *res)
+{
+	if (weft__op_poll(*opp, cx, res) == WEFT_PENDING)
+		return WEFT_PENDING;
+	return WEFT_READY;
+}
+
+static void op_release(struct weft__op **opp)
+{
+	if (*opp) {
+		weft__op_drop(*opp);
+		*opp = NULL;
+	}
+}
+
+/* ----------------------------------------------------------------- open */
+
+void weft_file_open_init(weft_file_open *o, const char *path, int flags,
+			 mode_t mode)
+{
+	o->path = path;
+	o->flags = flags;
+	o->mode = mode;
+	o->op = NULL;
+	o->file = NULL;
+	o->err = 0;
+}
+
+weft_poll weft_file_open_poll(weft_file_open *o, weft_cx *cx)
+{
+	int32_t res;
+	int err;
+
+	if (!o->op) {
+		size_t n = o->path ? strlen(o->path) + 1 : 0;
+
+		if (!n) {
+			o->err = -EINVAL;
+			return WEFT_READY;
+		}
+		o->op = file_op(cx, NULL, n, &err);
+		if (!o->op) {
+			o->err = err;
+			return WEFT_READY;
+		}
+		memcpy(o->op->buf, o->path, n);
+		io_uring_prep_openat(&o->op->sqe, AT_FDCWD,
+				     (const char *)o->op->buf,
+				     o->flags | O_CLOEXEC, o->mode);
+		weft__op_submit(o->op);
+		return WEFT_PENDING;
+	}
+	if (file_wait(&o->op, cx, &res) == WEFT_PENDING)
+		return WEFT_PENDING;
+	o->op->res = -EBADF; /* taken: DONE, not armed, ours alone now */
+	op_release(&o->op);
+	if (res < 0) {
+		o->err = res;
+		return WEFT_READY;
+	}
+	o->file = weft_file_from_fd(res);
+	o->err = o->file ? 0 : -ENOMEM;
+	return WEFT_READY;
+}
+
+void weft_file_open_drop(weft_file_open *o)
+{
+	/* an open that completes after this is closed when its record is
+	 * freed (weft__op_free) */
+	op_release(&o->op);
+}
+
+/* ----------------------------------------------------------------- read */
+
+void weft_file_read_init(weft_file_read *r, weft_file *f, void *buf,
+			 size_t len, uint64_t off)
+{
+	r->file = f;
+	r->buf = buf;
+	r->len = len < CHUNK ? len : CHUNK;
+	r->off = off;
+	r->op = NULL;
+	r->res = 0;
+}
+
+weft_poll weft_file_read_poll(weft_file_read *r, weft_cx *cx)
+{
+	int32_t res;
+	int err;
+
+	if (!r->op) {
+		r->op = file_op(cx, FD_OF(r->file), r->len, &err);
+		if (!r->op) {
+			r->res = err;
+			return WEFT_READY;
+		}
+		io_uring_prep_read(&r->op->sqe, FD_OF(r->file)->fd, r->op->buf,
+				   (unsigned)r->len, r->off);
+		weft__op_submit(r->op);
+		return WEFT_PENDING;
+	}
+	if (file_wait(&r->op, cx, &res) == WEFT_PENDING)
+		return WEFT_PENDING;
+	if (res > 0)
+		memcpy(r->buf, r->op->buf, (size_t)res);
+	r->res = res;
+	op_release(&r->op);
+	return WEFT_READY;
+}
+
+void weft_file_read_drop(weft_file_read *r)
+{
+	op_release(&r->op);
+}
+
+/* ---------------------------------------------------------------- write */
+
+void weft_file_write_init(weft_file_write *w, weft_file *f, const void *buf,
+			  size_t len, uint64_t off)
+{
+	w->file = f;
+	w->buf = buf;
+	w->len = len;
+	w->off = off;
+	w->done = 0;
+	w->op = NULL;
+	w->res = 0;
+}
+
+weft_poll weft_file_write_poll(weft_file_write *w, weft_cx *cx)
+{
+	int32_t res;
+	int err;
+
+	for (;;) {
+		if (!w->op) {
+			size_t n = w->len - w->done;
+
+			if (n == 0) {
+				w->res = (ssize_t)w->len;
+				return WEFT_READY;
+			}
+			if (n > CHUNK)
+				n = CHUNK;
+			w->op = file_op(cx, FD_OF(w->file), n, &err);
+			if (!w->op) {
+				w->res = err;
+				return WEFT_READY;
+			}
+			memcpy(w->op->buf, (const char *)w->buf + w->done, n);
+			io_uring_prep_write(&w->op->sqe, FD_OF(w->file)->fd,
+					    w->op->buf, (unsigned)n,
+					    w->off + w->done);
+			weft__op_submit(w->op);
+			return WEFT_PENDING;
+		}
+		if (file_wait(&w->op, cx, &res) == WEFT_PENDING)
+			return WEFT_PENDING;
+		op_release(&w->op);
+		if (res <= 0) {
+			w->res = res < 0 ? res : -EIO;
+			return WEFT_READY;
+		}
+		w->done += (size_t)res;
+	}
+}
+
+void weft_file_write_drop(weft_file_write *w)
+{
+	op_release(&w->op);
+}
+
+/* ---------------------------------------------------------------- fsync */
+
+void weft_file_fsync_init(weft_file_fsync *s, weft_file *f, unsigned flags)
+{
+	s->file = f;
+	s->flags = flags;
+	s->op = NULL;
+	s->res = 0;
+}
+
+weft_poll weft_file_fsync_poll(weft_file_fsync *s, weft_cx *cx)
+{
+	int32_t res;
+	int err;
+
+	if (!s->op) {
+		s->op = file_op(cx, FD_OF(s->file), 0, &err);
+		if (!s->op) {
+			s->res = err;
+			return WEFT_READY;
+		}
+		io_uring_prep_fsync(&s->op->sqe, FD_OF(s->file)->fd, s->flags);
+		weft__op_submit(s->op);
+		return WEFT_PENDING;
+	}
+	if (file_wait(&s->op, cx, &res) == WEFT_PENDING)
+		return WEFT_PENDING;
+	s->res = res;
+	op_release(&s->op);
+	return WEFT_READY;
+}
+
+void weft_file_fsync_drop(weft_file_fsync *s)
+{
+	op_release(&s->op);
+}

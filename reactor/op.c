@@ -1,0 +1,364 @@
+/* reactor/op.c - the operation record's life (see reactor.h for the flags).
+ *
+ * Owner side (any thread): alloc, fill the SQE template, submit, poll,
+ * drop. Reactor side: attend (popped from the stack), complete (a CQE),
+ * fire (a timer), abandon (shutdown).
+ *
+ * Every flag change happens under the record's spinlock (weft__op_lock:
+ * acquire / weft__op_unlock: release), so the owner and the reactor agree
+ * on who frees: the one that sees GONE && !ARMED && !QUEUED. The lock is
+ * held for a few instructions and never across a call that can block or
+ * take another lock; wakers taken out under it are woken or dropped after
+ * it is released.
+ *
+ * Other pairs:
+ *   weft__reactor_push (release CAS) -> reactor drain (acquire exchange):
+ *     the SQE template and `next` written before the push are seen by the
+ *     reactor.
+ *   r->live: relaxed increments (the creator already holds a count, the
+ *     reactor's own); acq_rel decrement in weft__op_free pairs with the one
+ *     in weft__reactor_stop, so whichever drops the last count frees r
+ *     after the other's uses.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "reactor/fd.h"
+#include "reactor/reactor.h"
+
+static size_t op_size(int kind, size_t cap)
+{
+	if (kind == WEFT__OP_TIMER)
+		return offsetof(struct weft__op, sqe);
+	return sizeof(struct weft__op) + cap;
+}
+
+struct weft__op *weft__op_alloc(struct weft__reactor *r, int kind,
+				struct weft__fd *fd, size_t cap)
+{
+	struct weft__op *op = malloc(op_size(kind, cap));
+	size_t hdr = kind == WEFT__OP_TIMER ? offsetof(struct weft__op, sqe)
+					    : offsetof(struct weft__op, buf);
+
+	if (!op)
+		return NULL;
+	memset(op, 0, hdr);
+	atomic_flag_clear_explicit(&op->lock, memory_order_relaxed);
+	op->r = r;
+	op->kind = (uint8_t)kind;
+	op->fd = fd ? weft__fd_get(fd) : NULL;
+	op->cap = kind == WEFT__OP_TIMER ? 0 : (uint32_t)cap;
+	/* relaxed: a count only; r stays alive through the creator's own
+	 * reference (see file comment) */
+	atomic_fetch_add_explicit(&r->live, 1, memory_order_relaxed);
+	return op;
+}
+
+void weft__op_free(struct weft__op *op)
+{
+	struct weft__reactor *r = op->r;
+
+	if (op->kind == WEFT__OP_ACCEPT) {
+		for (uint32_t i = 0; i < op->u.acc.len; i++)
+			close(op->u.acc.fds[(op->u.acc.head + i) %
+					    WEFT__ACCEPT_QCAP]);
+	}
+	/* an open nobody took the result of (file.c marks a taken one) */
+	if (op->kind == WEFT__OP_IO && op->sqe.opcode == IORING_OP_OPENAT &&
+	    (op->flags & WEFT__OPF_DONE) && op->res >= 0)
+		close(op->res);
+	weft__fd_put(op->fd);
+	free(op);
+	/* acq_rel: pairs with weft__reactor_stop's decrement; the last one
+	 * frees r after every other user of it is done */
+	if (atomic_fetch_sub_explicit(&r->live, 1, memory_order_acq_rel) == 1)
+		weft__reactor_free(r);
+}
+
+void weft__op_submit(struct weft__op *op)
+{
+	/* not shared yet: no lock needed; the push publishes it */
+	op->flags = WEFT__OPF_QUEUED | WEFT__OPF_WANT;
+	weft__reactor_push(op->r, op);
+}
+
+weft_poll weft__op_poll(struct weft__op *op, weft_cx *cx, int32_t *res)
+{
+	bool done;
+
+	weft__op_lock(op);
+	done = op->flags & WEFT__OPF_DONE;
+	if (done)
+		*res = op->res;
+	else
+		weft_waker_register(&op->waker, cx);
+	weft__op_unlock(op);
+	if (done && !weft_coop_proceed(cx))
+		return WEFT_PENDING;
+	return done ? WEFT_READY : WEFT_PENDING;
+}
+
+bool weft__op_want_locked(struct weft__op *op)
+{
+	if (op->flags & (WEFT__OPF_ARMED | WEFT__OPF_QUEUED | WEFT__OPF_GONE))
+		return false;
+	op->flags |= WEFT__OPF_WANT | WEFT__OPF_QUEUED;
+	return true;
+}
+
+void weft__op_drop(struct weft__op *op)
+{
+	weft_waker w;
+	bool push = false, dofree = false;
+
+	weft__op_lock(op);
+	op->flags |= WEFT__OPF_GONE;
+	w = op->waker;
+	op->waker = WEFT_WAKER_NONE;
+	if (op->flags & WEFT__OPF_QUEUED) {
+		/* the reactor will see GONE when it pops it */
+	} else if (op->flags & WEFT__OPF_ARMED) {
+		op->flags |= WEFT__OPF_QUEUED;
+		push = true;
+	} else {
+		dofree = true;
+	}
+	weft__op_unlock(op);
+	weft_waker_drop(&w);
+	if (push)
+		weft__reactor_push(op->r, op);
+	if (dofree)
+		weft__op_free(op);
+}
+
+/* Hands a taken waker to the batch, or drops it once the reactor stops
+ * (the runtime's workers are gone by then). */
+static void op_wake(struct weft__reactor *r, weft_waker *w,
+		    struct weft__wake_batch *b)
+{
+	if (!weft_waker_is_set(w))
+		return;
+	/* relaxed: set by weft__reactor_stop before its eventfd write, which
+	 * the reactor observed through the ring before getting here */
+	if (atomic_load_explicit(&r->stopping, memory_order_relaxed))
+		weft_waker_drop(w);
+	else
+		weft__wake_batch_add(b, w);
+}
+
+static struct io_uring_sqe *reactor_sqe(struct weft__reactor *r)
+{
+	struct io_uring_sqe *sqe;
+
+	while (!(sqe = io_uring_get_sqe(&r->ring)))
+		io_uring_submit(&r->ring);
+	return sqe;
+}
+
+static void op_send_cancel(struct weft__reactor *r, struct weft__op *op)
+{
+	struct io_uring_sqe *sqe = reactor_sqe(r);
+
+	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, 0);
+	sqe->user_data = WEFT__UD_CANCEL;
+	r->inflight++;
+}
+
+static void op_arm_io(struct weft__reactor *r, struct weft__op *op)
+{
+	struct io_uring_sqe *sqe = reactor_sqe(r);
+
+	*sqe = op->sqe;
+	if (op->kind == WEFT__OP_ACCEPT &&
+	    (r->features & WEFT__FEAT_MULTISHOT_ACCEPT))
+		sqe->ioprio |= IORING_ACCEPT_MULTISHOT;
+	sqe->user_data = (uint64_t)(uintptr_t)op;
+	weft__link_list_add(&r->armed_io, &op->wl);
+	r->inflight++;
+}
+
+void weft__op_attend(struct weft__reactor *r, struct weft__op *op,
+		     struct weft__wake_batch *b)
+{
+	enum { NOTHING, FREE, CANCEL, UNTIME, ARM, REFUSE } act = NOTHING;
+	weft_waker w = WEFT_WAKER_NONE;
+	/* relaxed: only read on the reactor thread after stop's wake-up */
+	bool stopping = atomic_load_explicit(&r->stopping,
+					     memory_order_relaxed);
+
+	weft__op_lock(op);
+	op->flags &= ~WEFT__OPF_QUEUED;
+	if (op->flags & WEFT__OPF_GONE) {
+		if (!(op->flags & WEFT__OPF_ARMED)) {
+			act = FREE;
+		} else if (op->kind == WEFT__OP_TIMER) {
+			op->flags &= ~WEFT__OPF_ARMED;
+			act = UNTIME;
+		} else if (!(op->flags & WEFT__OPF_CANCELING)) {
+			op->flags |= WEFT__OPF_CANCELING;
+			act = CANCEL;
+		}
+	} else if ((op->flags & WEFT__OPF_WANT) &&
+		   !(op->flags & WEFT__OPF_ARMED)) {
+		op->flags &= ~WEFT__OPF_WANT;
+		if (stopping) {
+			op->flags |= WEFT__OPF_DONE;
+			op->res = -ECANCELED;
+			w = op->waker;
+			op->waker = WEFT_WAKER_NONE;
+			act = REFUSE;
+		} else {
+			op->flags |= WEFT__OPF_ARMED;
+			act = ARM;
+		}
+	}
+	weft__op_unlock(op);
+
+	switch (act) {
+	case FREE:
+		weft__op_free(op);
+		break;
+	case UNTIME:
+		weft__wheel_remove(&r->wheel, &op->wl);
+		weft__op_free(op);
+		break;
+	case CANCEL:
+		op_send_cancel(r, op);
+		break;
+	case ARM:
+		if (op->kind != WEFT__OP_TIMER)
+			op_arm_io(r, op);
+		else if (!weft__wheel_insert(&r->wheel, &op->wl))
+			weft__op_fire_timer(r, op, b);
+		break;
+	case REFUSE:
+		weft_waker_drop(&w);
+		break;
+	case NOTHING:
+		break;
+	}
+}
+
+void weft__op_fire_timer(struct weft__reactor *r, struct weft__op *op,
+			 struct weft__wake_batch *b)
+{
+	weft_waker w;
+	bool dofree;
+
+	weft__op_lock(op);
+	op->flags &= ~WEFT__OPF_ARMED;
+	op->flags |= WEFT__OPF_DONE;
+	op->res = 0;
+	w = op->waker;
+	op->waker = WEFT_WAKER_NONE;
+	dofree = (op->flags & (WEFT__OPF_GONE | WEFT__OPF_QUEUED)) ==
+		 WEFT__OPF_GONE;
+	weft__op_unlock(op);
+	op_wake(r, &w, b);
+	if (dofree)
+		weft__op_free(op);
+}
+
+/* An accepted connection (or error) for an accept record; lock held.
+ * Returns an fd to close (nobody will take it), or -1. */
+static int accept_result_locked(struct weft__reactor *r, struct weft__op *op,
+				int32_t res, bool more, bool *cancel)
+{
+	uint32_t *len = &op->u.acc.len;
+
+	if (res >= 0) {
+		if ((op->flags & WEFT__OPF_GONE) || *len == WEFT__ACCEPT_QCAP)
+			return res;
+		op->u.acc.fds[(op->u.acc.head + *len) % WEFT__ACCEPT_QCAP] = res;
+		(*len)++;
+		/* backpressure: stop the multishot before the queue fills;
+		 * the owner re-arms it when it has drained the queue */
+		if (more && *len >= WEFT__ACCEPT_QCAP / 2 &&
+		    !(op->flags & WEFT__OPF_CANCELING)) {
+			op->flags |= WEFT__OPF_CANCELING;
+			*cancel = true;
+		}
+		return -1;
+	}
+	if (res == -EINVAL && (r->features & WEFT__FEAT_MULTISHOT_ACCEPT)) {
+		/* the kernel refused the multishot flag: fall back for good;
+		 * the owner's next poll re-arms single-shot */
+		r->features &= ~WEFT__FEAT_MULTISHOT_ACCEPT;
+		return -1;
+	}
+	if (res != -ECANCELED && !op->u.acc.err)
+		op->u.acc.err = res;
+	return -1;
+}
+
+void weft__op_complete(struct weft__reactor *r, struct weft__op *op,
+		       const struct io_uring_cqe *cqe,
+		       struct weft__wake_batch *b)
+{
+	bool more = cqe->flags & IORING_CQE_F_MORE;
+	bool cancel = false, dofree;
+	int stray = -1;
+	weft_waker w;
+
+	if (!more) {
+		weft__link_list_del(&op->wl);
+		r->inflight--;
+	}
+	weft__op_lock(op);
+	if (!more)
+		op->flags &= ~(WEFT__OPF_ARMED | WEFT__OPF_CANCELING);
+	if (op->kind == WEFT__OP_ACCEPT) {
+		stray = accept_result_locked(r, op, cqe->res, more, &cancel);
+	} else if (!more) {
+		op->res = cqe->res;
+		op->flags |= WEFT__OPF_DONE;
+	}
+	w = op->waker;
+	op->waker = WEFT_WAKER_NONE;
+	dofree = !more && (op->flags & (WEFT__OPF_GONE | WEFT__OPF_QUEUED)) ==
+				  WEFT__OPF_GONE;
+	weft__op_unlock(op);
+	if (stray >= 0)
+		close(stray);
+	if (cancel)
+		op_send_cancel(r, op);
+	op_wake(r, &w, b);
+	if (dofree)
+		weft__op_free(op);
+}
+
+void weft__op_abandon(struct weft__reactor *r, struct weft__op *op,
+		      struct weft__wake_batch *b)
+{
+	weft_waker w;
+	bool dofree;
+
+	(void)b;
+	weft__op_lock(op);
+	op->flags &= ~WEFT__OPF_ARMED;
+	op->flags |= WEFT__OPF_DONE;
+	op->res = -ECANCELED;
+	w = op->waker;
+	op->waker = WEFT_WAKER_NONE;
+	dofree = (op->flags & (WEFT__OPF_GONE | WEFT__OPF_QUEUED)) ==
+		 WEFT__OPF_GONE;
+	weft__op_unlock(op);
+	weft_waker_drop(&w);
+	if (dofree)
+		weft__op_free(op);
+}
+
+/* Used by weft__reactor_stop: cancels an armed I/O record once. */
+void weft__op_cancel_for_stop(struct weft__reactor *r, struct weft__op *op)
+{
+	bool send;
+
+	weft__op_lock(op);
+	send = !(op->flags & WEFT__OPF_CANCELING);
+	op->flags |= WEFT__OPF_CANCELING;
+	weft__op_unlock(op);
+	if (send)
+		op_send_cancel(r, op);
+}

@@ -1,0 +1,219 @@
+/* reactor/reactor.h - private: the reactor object and the operation record
+ * shared by every file of reactor/.
+ *
+ * Threads and ownership
+ * ---------------------
+ * The reactor thread owns the io_uring (both the submission and the
+ * completion side: it is the ring's single issuer), the timer wheel and the
+ * list of armed records. Every other thread talks to it only by handing it
+ * operation records that "need attention":
+ *
+ *   worker i      -> stage[i] (plain list, worker i only) -> flush(i) pushes
+ *                    the whole list onto `stack` with one CAS
+ *   other thread  -> pushes onto `stack` directly, then wakes the reactor
+ *
+ * The reactor drains `stack` with one exchange, then looks at each record's
+ * flags to decide what to do (arm it, cancel it, free it).
+ *
+ * Operation record (struct weft__op)
+ * ----------------------------------
+ * A record is shared by its owner (a future, or a listener) and the reactor.
+ * It owns what the kernel may touch: the SQE template, its buffer (the tail
+ * `buf`), its msghdr/sockaddr, and a counted reference to the fd object. It
+ * is freed by whichever side observes  GONE && !ARMED && !QUEUED  under the
+ * record lock, so nothing the kernel may still write is freed early and no
+ * fd is closed under an in-flight operation.
+ *
+ *   QUEUED     on a staging list or the stack; `next` belongs to the pusher
+ *              until the reactor pops it. Set by whoever pushes, cleared by
+ *              the reactor when it pops. Never pushed twice.
+ *   WANT       the owner asks the reactor to arm it (submit / insert timer)
+ *   ARMED      in the kernel (final CQE not seen) or in the wheel
+ *   DONE       a final result is in `res`
+ *   GONE       the owner dropped it (its waker is dropped too)
+ *   CANCELING  an ASYNC_CANCEL was submitted for it
+ */
+#ifndef WEFT_REACTOR_H
+#define WEFT_REACTOR_H
+
+#include <liburing.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "weft/core.h"
+#include "weft/rt.h"
+#include "runtime/driver.h"
+#include "reactor/wheel.h"
+
+#define WEFT__OPF_QUEUED    0x01u
+#define WEFT__OPF_WANT      0x02u
+#define WEFT__OPF_ARMED     0x04u
+#define WEFT__OPF_DONE      0x08u
+#define WEFT__OPF_GONE      0x10u
+#define WEFT__OPF_CANCELING 0x20u
+
+enum weft__op_kind {
+	WEFT__OP_TIMER = 1, /* wheel entry; fires at `wl.when` */
+	WEFT__OP_IO,        /* one SQE (the template), one final CQE */
+	WEFT__OP_ACCEPT,    /* (multishot) accept feeding a bounded fd queue */
+};
+
+/* user_data values that are not records (records are 8-aligned). */
+#define WEFT__UD_CANCEL  ((uint64_t)1)  /* an ASYNC_CANCEL's own CQE */
+#define WEFT__UD_EVENTFD ((uint64_t)2)  /* the reactor's wake-up read */
+
+struct weft__fd;
+struct weft__reactor;
+
+/* Accept queue capacity: at this many unclaimed connections the multishot
+ * accept is cancelled (backpressure: the kernel backlog holds the rest). */
+#define WEFT__ACCEPT_QCAP 64u
+
+struct weft__op {
+	struct weft__op *next;        /* QUEUED link; owned by the pusher */
+	struct weft__reactor *r;      /* set at alloc; immutable */
+	struct weft__fd *fd;          /* counted ref or NULL; immutable */
+	atomic_flag lock;             /* guards flags, res, waker, acc */
+	uint8_t kind;                 /* enum weft__op_kind; immutable */
+	uint16_t flags;               /* WEFT__OPF_*, under lock */
+	int32_t res;                  /* final CQE res, under lock */
+	weft_waker waker;             /* owner's task; under lock */
+	struct weft__wheel_link wl;   /* wheel or armed-list links: reactor only */
+	/* ---- timers stop here (they are allocated up to `sqe`) ---- */
+	struct io_uring_sqe sqe;      /* template filled by the owner before the
+	                               * first push; read by the reactor */
+	union {
+		struct {              /* kind ACCEPT, under lock */
+			uint32_t head, len;
+			int32_t err;  /* an error not yet reported */
+			int fds[WEFT__ACCEPT_QCAP];
+		} acc;
+		struct {              /* msg ops: the kernel reads/writes these */
+			struct msghdr msg;
+			struct iovec iov;
+			struct sockaddr_storage addr;
+		} m;
+	} u;
+	uint32_t cap;                 /* bytes in buf */
+	unsigned char buf[] __attribute__((aligned(16)));
+};
+
+/* Per-worker staging list: worker i is the only thread that touches
+ * stage[i] (it pushes during its tick and hands the list over in flush). */
+struct weft__stage {
+	struct weft__op *head, *tail;
+	char pad[64 - 2 * sizeof(void *)];
+} __attribute__((aligned(64)));
+
+/* Kernel features (probed at start; a test hook can force them off). */
+#define WEFT__FEAT_MULTISHOT_ACCEPT 0x01u
+#define WEFT__FEAT_DEFER_TASKRUN    0x02u  /* SINGLE_ISSUER|DEFER_TASKRUN */
+#define WEFT__FEAT_EXT_ARG          0x04u  /* wait with a timeout, no SQE */
+#define WEFT__FEAT_RING             0x08u  /* test hook only: no ring at all */
+
+struct weft__reactor {
+	/* shared, written once before the thread starts */
+	weft_rt *rt;
+	unsigned nworkers;
+	struct weft__stage *stage;          /* nworkers entries */
+
+	/* handoff to the reactor (see weft__reactor_push) */
+	_Atomic(struct weft__op *) stack __attribute__((aligned(64)));
+	atomic_bool sleeping;               /* reactor is (about to be) blocked
+	                                     * in io_uring_enter */
+	atomic_bool stopping;
+	int efd;                            /* eventfd that wakes the reactor */
+
+	/* records alive (allocated, not freed); the reactor object itself is
+	 * freed by stop() or, if records outlive it, by the last free */
+	atomic_long live __attribute__((aligned(64)));
+	atomic_bool stopped;
+
+	/* reactor thread only */
+	struct io_uring ring __attribute__((aligned(64)));
+	pthread_t thread;
+	unsigned features;
+	uint64_t efd_buf;
+	bool efd_armed;
+	unsigned inflight;                  /* SQEs whose final CQE is due,
+	                                     * cancels and the eventfd read too */
+	struct weft__wheel wheel;
+	struct weft__wheel_link armed_io;   /* list head of armed I/O records */
+
+	/* start handshake: the thread creates the ring (single issuer) */
+	sem_t ready;
+	int init_err;
+	char init_msg[160];
+	unsigned entries;
+};
+
+/* ---- reactor.c */
+/* The reactor serving cx (cx->rt, else the calling thread's runtime), or
+ * NULL when no runtime with I/O enabled is reachable. */
+struct weft__reactor *weft__reactor_of(const weft_cx *cx);
+/* Hands op (QUEUED already set by the caller) to the reactor: staged on
+ * the calling worker, or pushed and the reactor woken. */
+void weft__reactor_push(struct weft__reactor *r, struct weft__op *op);
+void weft__reactor_flush(struct weft__reactor *r, unsigned worker);
+int weft__reactor_start(weft_rt *rt, unsigned entries, unsigned nworkers,
+			struct weft__reactor **out);
+void weft__reactor_stop(struct weft__reactor *r);
+/* Frees r (the last record, or stop, calls it). */
+void weft__reactor_free(struct weft__reactor *r);
+uint64_t weft__now_ns(void);
+
+/* ---- op.c: record lifecycle */
+struct weft__op *weft__op_alloc(struct weft__reactor *r, int kind,
+				struct weft__fd *fd, size_t cap);
+/* Publishes a filled record to the reactor (WANT|QUEUED). */
+void weft__op_submit(struct weft__op *op);
+/* READY when the record is DONE (*res receives the result), else registers
+ * cx's waker and returns PENDING. Spends one unit of coop budget on READY. */
+weft_poll weft__op_poll(struct weft__op *op, weft_cx *cx, int32_t *res);
+/* The owner lets go: cancels it if armed; freed on its final completion. */
+void weft__op_drop(struct weft__op *op);
+/* Reactor side. */
+void weft__op_attend(struct weft__reactor *r, struct weft__op *op,
+		     struct weft__wake_batch *b);
+void weft__op_complete(struct weft__reactor *r, struct weft__op *op,
+		       const struct io_uring_cqe *cqe,
+		       struct weft__wake_batch *b);
+void weft__op_fire_timer(struct weft__reactor *r, struct weft__op *op,
+			 struct weft__wake_batch *b);
+void weft__op_abandon(struct weft__reactor *r, struct weft__op *op,
+		      struct weft__wake_batch *b);
+void weft__op_free(struct weft__op *op);
+/* Shutdown: sends one ASYNC_CANCEL for an armed I/O record. */
+void weft__op_cancel_for_stop(struct weft__reactor *r, struct weft__op *op);
+/* Requests a re-arm of an accept record (owner side, lock held: returns
+ * whether the caller must push it). */
+bool weft__op_want_locked(struct weft__op *op);
+
+static inline void weft__op_lock(struct weft__op *op)
+{
+	/* acquire: sees everything the previous holder wrote before its
+	 * release in weft__op_unlock(); pairs with that release */
+	while (atomic_flag_test_and_set_explicit(&op->lock,
+						 memory_order_acquire))
+		;
+}
+
+static inline void weft__op_unlock(struct weft__op *op)
+{
+	/* release: publishes flags/res/waker to the next weft__op_lock() */
+	atomic_flag_clear_explicit(&op->lock, memory_order_release);
+}
+
+/* ---- probe.c */
+/* Forced-off features (test hook), read by weft__reactor_start. */
+void weft__reactor_test_disable(unsigned feats);
+unsigned weft__reactor_test_disabled(void);
+/* Creates r->ring with the best flags this kernel supports and checks the
+ * opcodes weft needs. Returns 0 or -errno with r->init_msg set. */
+int weft__probe_ring(struct weft__reactor *r);
+
+#endif /* WEFT_REACTOR_H */

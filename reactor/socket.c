@@ -1,0 +1,405 @@
+/* reactor/socket.c - listeners, accept and connect (weft/net.h); TCP and
+ * Unix stream sockets share all of it.
+ *
+ * A listener's accept record (kind ACCEPT) is created by the first accept
+ * and owned by the listener handle until weft_listener_close. The reactor
+ * keeps one multishot accept armed on it and appends connections to the
+ * record's bounded queue (op.c); an accept future takes from the queue and
+ * asks for a re-arm when the multishot has ended (error, backpressure, or a
+ * single-shot kernel). After EMFILE/ENFILE/ENOBUFS/ENOMEM the re-arm waits
+ * a growing back-off (10 ms doubling to 1 s), so a full fd table never
+ * makes the accept loop spin.
+ *
+ * The public handle types are the counted descriptor (fd.h) under another
+ * name. No atomics here beyond the record lock (op.c).
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "weft/net.h"
+#include "reactor/fd.h"
+#include "reactor/reactor.h"
+
+#define FD_OF(h) ((struct weft__fd *)(h))
+
+#define BACKOFF_MIN_MS 10u
+#define BACKOFF_MAX_MS 1000u
+
+/* ------------------------------------------------------------- listener */
+
+static int listen_on(weft_listener **out, int domain,
+		     const struct sockaddr *addr, socklen_t len,
+		     const weft_listen_opts *o)
+{
+	weft_listen_opts def = { .backlog = 1024, .reuseaddr = true };
+	int fd, one = 1, ret;
+	struct weft__fd *f;
+
+	if (!out || !addr)
+		return -EINVAL;
+	if (!o)
+		o = &def;
+	fd = socket(domain, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (domain != AF_UNIX) {
+		if ((o->reuseaddr && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR,
+						&one, sizeof(one))) ||
+		    (o->reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT,
+						&one, sizeof(one))) ||
+		    (domain == AF_INET6 && o->v6only &&
+		     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+				sizeof(one))))
+			goto out_errno;
+	}
+	if (bind(fd, addr, len) ||
+	    listen(fd, o->backlog > 0 ? o->backlog : 1024))
+		goto out_errno;
+	f = weft__fd_new(fd, domain);
+	if (!f)
+		return -ENOMEM;
+	*out = (weft_listener *)f;
+	return 0;
+out_errno:
+	ret = -errno;
+	close(fd);
+	return ret;
+}
+
+int weft_tcp_listen(weft_listener **out, const struct sockaddr *addr,
+		    socklen_t len, const weft_listen_opts *opts)
+{
+	if (!addr || (addr->sa_family != AF_INET && addr->sa_family != AF_INET6))
+		return -EINVAL;
+	return listen_on(out, addr->sa_family, addr, len, opts);
+}
+
+static int unix_addr(struct sockaddr_un *sun, const char *path,
+		     socklen_t *len)
+{
+	size_t n;
+
+	if (!path)
+		return -EINVAL;
+	n = strlen(path);
+	if (n == 0 || n >= sizeof(sun->sun_path))
+		return -ENAMETOOLONG;
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	memcpy(sun->sun_path, path, n);
+	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+	return 0;
+}
+
+int weft_unix_listen(weft_listener **out, const char *path,
+		     const weft_listen_opts *opts)
+{
+	struct sockaddr_un sun;
+	socklen_t len;
+	int ret = unix_addr(&sun, path, &len);
+
+	if (ret)
+		return ret;
+	return listen_on(out, AF_UNIX, (struct sockaddr *)&sun, len, opts);
+}
+
+int weft_listener_local_addr(const weft_listener *l,
+			     struct sockaddr_storage *ss, socklen_t *len)
+{
+	*len = sizeof(*ss);
+	return getsockname(FD_OF(l)->fd, (struct sockaddr *)ss, len) ? -errno
+								       : 0;
+}
+
+int weft_listener_fd(const weft_listener *l)
+{
+	return FD_OF(l)->fd;
+}
+
+void weft_listener_close(weft_listener *l)
+{
+	struct weft__fd *f = FD_OF(l);
+
+	if (!f)
+		return;
+	if (f->acc) {
+		weft__op_drop(f->acc);
+		f->acc = NULL;
+	}
+	weft__fd_put(f);
+}
+
+/* --------------------------------------------------------------- accept */
+
+void weft_accept_init(weft_accept *a, weft_listener *l)
+{
+	a->l = l;
+	a->stream = NULL;
+	a->err = 0;
+	a->backing_off = false;
+	weft_sleep_until_init(&a->backoff, 0);
+}
+
+void weft_accept_drop(weft_accept *a)
+{
+	weft_sleep_drop(&a->backoff);
+	a->backing_off = false;
+}
+
+static bool is_resource_error(int err)
+{
+	return err == -EMFILE || err == -ENFILE || err == -ENOBUFS ||
+	       err == -ENOMEM;
+}
+
+static struct weft__op *accept_record(struct weft__fd *f, weft_cx *cx)
+{
+	struct weft__reactor *r;
+	struct weft__op *op;
+
+	if (f->acc)
+		return f->acc;
+	r = weft__reactor_of(cx);
+	if (!r)
+		return NULL;
+	op = weft__op_alloc(r, WEFT__OP_ACCEPT, f, 0);
+	if (!op)
+		return NULL;
+	io_uring_prep_accept(&op->sqe, f->fd, NULL, NULL, SOCK_CLOEXEC);
+	f->acc = op;
+	return op;
+}
+
+/* One look at the queue; lock held by the caller. Returns 1 with a
+ * stream or an error in a, 0 to wait; *push when a re-arm must be pushed. */
+static int accept_take_locked(weft_accept *a, struct weft__fd *f,
+			      struct weft__op *op, bool *push)
+{
+	if (op->u.acc.len) {
+		int fd = op->u.acc.fds[op->u.acc.head];
+
+		op->u.acc.head = (op->u.acc.head + 1) % WEFT__ACCEPT_QCAP;
+		op->u.acc.len--;
+		f->backoff_ms = 0;
+		a->stream = (weft_stream *)weft__fd_new(fd, f->domain);
+		a->err = a->stream ? 0 : -ENOMEM;
+		return 1;
+	}
+	if (op->u.acc.err) {
+		a->err = op->u.acc.err;
+		op->u.acc.err = 0;
+		if (is_resource_error(a->err)) {
+			f->backoff_ms = f->backoff_ms ? f->backoff_ms * 2
+						      : BACKOFF_MIN_MS;
+			if (f->backoff_ms > BACKOFF_MAX_MS)
+				f->backoff_ms = BACKOFF_MAX_MS;
+			f->backoff_until = weft_now() +
+					   (uint64_t)f->backoff_ms * WEFT_MS;
+		}
+		return 1;
+	}
+	if (!(op->flags & WEFT__OPF_ARMED) && weft_now() >= f->backoff_until)
+		*push = weft__op_want_locked(op);
+	return 0;
+}
+
+weft_poll weft_accept_poll(weft_accept *a, weft_cx *cx)
+{
+	struct weft__fd *f = FD_OF(a->l);
+	struct weft__op *op;
+	bool push = false, armed;
+	int got;
+
+	if (!f) {
+		a->err = -EINVAL;
+		return WEFT_READY;
+	}
+	if (a->backing_off) {
+		if (weft_sleep_poll(&a->backoff, cx) == WEFT_PENDING)
+			return WEFT_PENDING;
+		a->backing_off = false;
+	}
+	op = accept_record(f, cx);
+	if (!op) {
+		a->err = weft__reactor_of(cx) ? -ENOMEM : -ENODEV;
+		return WEFT_READY;
+	}
+	weft__op_lock(op);
+	got = accept_take_locked(a, f, op, &push);
+	if (!got)
+		weft_waker_register(&op->waker, cx);
+	armed = op->flags & (WEFT__OPF_ARMED | WEFT__OPF_QUEUED);
+	weft__op_unlock(op);
+	if (push)
+		weft__reactor_push(op->r, op);
+	if (got)
+		return weft_coop_proceed(cx) ? WEFT_READY : WEFT_PENDING;
+	if (!armed && !push) {
+		/* backing off: wake up when the re-arm is due */
+		weft_sleep_until_init(&a->backoff, f->backoff_until);
+		a->backing_off = true;
+		if (weft_sleep_poll(&a->backoff, cx) == WEFT_READY)
+			a->backing_off = false;
+		if (!a->backing_off)
+			return weft_accept_poll(a, cx);
+	}
+	return WEFT_PENDING;
+}
+
+/* -------------------------------------------------------------- connect */
+
+void weft_tcp_connect_init(weft_connect *c, const struct sockaddr *addr,
+			   socklen_t len, weft_duration timeout)
+{
+	memset(c, 0, sizeof(*c));
+	if (addr && len <= sizeof(c->addr)) {
+		memcpy(&c->addr, addr, len);
+		c->addrlen = len;
+	}
+	c->timeout = timeout;
+}
+
+void weft_unix_connect_init(weft_connect *c, const char *path,
+			    weft_duration timeout)
+{
+	struct sockaddr_un sun;
+	socklen_t len;
+
+	memset(c, 0, sizeof(*c));
+	c->timeout = timeout;
+	if (unix_addr(&sun, path, &len) == 0) {
+		memcpy(&c->addr, &sun, len);
+		c->addrlen = len;
+	}
+}
+
+static int connect_start(weft_connect *c, weft_cx *cx)
+{
+	struct weft__reactor *r = weft__reactor_of(cx);
+	int domain = c->addr.ss_family, fd;
+	struct weft__fd *f;
+	struct weft__op *op;
+
+	if (!c->addrlen || (domain != AF_INET && domain != AF_INET6 &&
+			    domain != AF_UNIX))
+		return -EINVAL;
+	if (!r)
+		return -ENODEV;
+	fd = socket(domain, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	f = weft__fd_new(fd, domain);
+	if (!f)
+		return -ENOMEM;
+	op = weft__op_alloc(r, WEFT__OP_IO, f, 0);
+	weft__fd_put(f); /* the record holds it now */
+	if (!op)
+		return -ENOMEM;
+	memcpy(&op->u.m.addr, &c->addr, c->addrlen);
+	io_uring_prep_connect(&op->sqe, fd, (struct sockaddr *)&op->u.m.addr,
+			      c->addrlen);
+	op->waker = weft_waker_clone(&cx->waker);
+	c->op = op;
+	if (c->timeout)
+		weft_sleep_init(&c->timer, c->timeout);
+	weft__op_submit(op);
+	return 0;
+}
+
+weft_poll weft_connect_poll(weft_connect *c, weft_cx *cx)
+{
+	int32_t res;
+
+	if (!c->op) {
+		c->err = connect_start(c, cx);
+		if (c->err)
+			return WEFT_READY;
+	}
+	if (weft__op_poll(c->op, cx, &res) == WEFT_PENDING) {
+		if (!c->timeout ||
+		    weft_sleep_poll(&c->timer, cx) == WEFT_PENDING)
+			return WEFT_PENDING;
+		weft_connect_drop(c);
+		c->err = -ETIMEDOUT;
+		return WEFT_READY;
+	}
+	weft_sleep_drop(&c->timer);
+	if (res == 0) {
+		c->stream = (weft_stream *)weft__fd_get(c->op->fd);
+		c->err = 0;
+	} else {
+		c->err = res;
+	}
+	weft__op_drop(c->op);
+	c->op = NULL;
+	return WEFT_READY;
+}
+
+void weft_connect_drop(weft_connect *c)
+{
+	weft_sleep_drop(&c->timer);
+	if (c->op) {
+		weft__op_drop(c->op);
+		c->op = NULL;
+	}
+}
+
+/* ---------------------------------------------------------- stream misc */
+
+int weft_stream_fd(const weft_stream *s)
+{
+	return FD_OF(s)->fd;
+}
+
+weft_stream *weft_stream_from_fd(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int domain = AF_INET;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+		domain = ss.ss_family;
+	return (weft_stream *)weft__fd_new(fd, domain);
+}
+
+int weft_stream_peer_addr(const weft_stream *s, struct sockaddr_storage *ss,
+			  socklen_t *len)
+{
+	*len = sizeof(*ss);
+	return getpeername(FD_OF(s)->fd, (struct sockaddr *)ss, len) ? -errno
+								       : 0;
+}
+
+int weft_stream_local_addr(const weft_stream *s, struct sockaddr_storage *ss,
+			   socklen_t *len)
+{
+	*len = sizeof(*ss);
+	return getsockname(FD_OF(s)->fd, (struct sockaddr *)ss, len) ? -errno
+								       : 0;
+}
+
+int weft_tcp_set_nodelay(weft_stream *s, bool on)
+{
+	int v = on;
+
+	if (FD_OF(s)->domain == AF_UNIX)
+		return -EOPNOTSUPP;
+	return setsockopt(FD_OF(s)->fd, IPPROTO_TCP, TCP_NODELAY, &v,
+			  sizeof(v)) ? -errno : 0;
+}
+
+int weft_stream_shutdown(weft_stream *s, int how)
+{
+	return shutdown(FD_OF(s)->fd, how) ? -errno : 0;
+}
+
+void weft_stream_close(weft_stream *s)
+{
+	if (s)
+		weft__fd_put(FD_OF(s));
+}

@@ -1,0 +1,164 @@
+/* reactor/time.c - sleep, interval and timeout futures (weft/time.h).
+ *
+ * A sleep allocates a timer record at its first pending poll and hands it
+ * to the reactor (staged on the worker: no lock is taken per timer). The
+ * record's tick is the deadline rounded up to the next millisecond, so the
+ * reactor, which fires a tick once the clock has reached it, never wakes a
+ * sleep early. Dropping a pending sleep asks the reactor to unlink and
+ * free the record (op.c). No atomics here.
+ */
+#include <errno.h>
+
+#include "weft/time.h"
+#include "reactor/reactor.h"
+
+weft_instant weft_now(void)
+{
+	return weft__now_ns();
+}
+
+void weft_sleep_until_init(weft_sleep *s, weft_instant deadline)
+{
+	s->deadline = deadline;
+	s->op = NULL;
+	s->err = 0;
+}
+
+void weft_sleep_init(weft_sleep *s, weft_duration d)
+{
+	weft_sleep_until_init(s, weft_now() + d);
+}
+
+void weft_sleep_drop(weft_sleep *s)
+{
+	if (s->op) {
+		weft__op_drop(s->op);
+		s->op = NULL;
+	}
+}
+
+void weft_sleep_reset(weft_sleep *s, weft_instant deadline)
+{
+	weft_sleep_drop(s);
+	weft_sleep_until_init(s, deadline);
+}
+
+static weft_poll sleep_register(weft_sleep *s, weft_cx *cx)
+{
+	struct weft__reactor *r = weft__reactor_of(cx);
+	struct weft__op *op;
+
+	if (!r) {
+		s->err = -ENODEV;
+		return WEFT_READY;
+	}
+	op = weft__op_alloc(r, WEFT__OP_TIMER, NULL, 0);
+	if (!op) {
+		s->err = -ENOMEM;
+		return WEFT_READY;
+	}
+	op->wl.when = (s->deadline + WEFT_MS - 1) / WEFT_MS;
+	op->waker = weft_waker_clone(&cx->waker); /* not shared yet */
+	s->op = op;
+	weft__op_submit(op);
+	return WEFT_PENDING;
+}
+
+weft_poll weft_sleep_poll(weft_sleep *s, weft_cx *cx)
+{
+	int32_t res;
+
+	if (!s->op) {
+		if (weft_now() < s->deadline)
+			return sleep_register(s, cx);
+		if (!weft_coop_proceed(cx))
+			return WEFT_PENDING;
+		return WEFT_READY;
+	}
+	if (weft__op_poll(s->op, cx, &res) == WEFT_PENDING)
+		return WEFT_PENDING;
+	weft__op_drop(s->op);
+	s->op = NULL;
+	s->err = res;
+	return WEFT_READY;
+}
+
+/* -------------------------------------------------------------- interval */
+
+void weft_interval_init(weft_interval *iv, weft_instant start,
+			weft_duration period, weft_missed_tick missed)
+{
+	iv->period = period ? period : WEFT_MS;
+	iv->missed = missed;
+	iv->tick = start;
+	weft_sleep_until_init(&iv->sleep, start);
+}
+
+static weft_instant interval_next(const weft_interval *iv, weft_instant now)
+{
+	weft_instant tick = iv->tick, p = iv->period;
+
+	if (now < tick + p)
+		return tick + p;
+	switch (iv->missed) {
+	case WEFT_MISSED_DELAY:
+		return now + p;
+	case WEFT_MISSED_SKIP:
+		return tick + p * ((now - tick) / p + 1);
+	case WEFT_MISSED_BURST:
+	default:
+		return tick + p;
+	}
+}
+
+weft_poll weft_interval_tick_poll(weft_interval *iv, weft_cx *cx)
+{
+	if (weft_sleep_poll(&iv->sleep, cx) == WEFT_PENDING)
+		return WEFT_PENDING;
+	iv->tick = iv->sleep.deadline;
+	weft_sleep_until_init(&iv->sleep, interval_next(iv, weft_now()));
+	return WEFT_READY;
+}
+
+void weft_interval_drop(weft_interval *iv)
+{
+	weft_sleep_drop(&iv->sleep);
+}
+
+/* --------------------------------------------------------------- timeout */
+
+void weft_timeout_init(weft_timeout *t, weft_poll_fn poll, weft_drop_fn drop,
+		       void *child, weft_duration limit)
+{
+	t->poll = poll;
+	t->drop = drop;
+	t->child = child;
+	t->err = 0;
+	t->finished = false;
+	weft_sleep_init(&t->sleep, limit);
+}
+
+weft_poll weft_timeout_poll(weft_timeout *t, weft_cx *cx)
+{
+	if (t->poll(t->child, cx) == WEFT_READY) {
+		weft_sleep_drop(&t->sleep);
+		t->err = 0;
+		t->finished = true;
+		return WEFT_READY;
+	}
+	if (weft_sleep_poll(&t->sleep, cx) == WEFT_PENDING)
+		return WEFT_PENDING;
+	if (t->drop)
+		t->drop(t->child);
+	t->err = t->sleep.err ? t->sleep.err : -ETIMEDOUT;
+	t->finished = true;
+	return WEFT_READY;
+}
+
+void weft_timeout_drop(weft_timeout *t)
+{
+	weft_sleep_drop(&t->sleep);
+	if (!t->finished && t->drop)
+		t->drop(t->child);
+	t->finished = true;
+}

@@ -1,0 +1,81 @@
+/* test/reactor/helpers.h - small helpers shared by the reactor tests:
+ * runtime creation, loopback addresses, RLIMIT_NOFILE. */
+#ifndef WEFT_TEST_REACTOR_HELPERS_H
+#define WEFT_TEST_REACTOR_HELPERS_H
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "weft.h"
+
+static inline weft_rt *test_rt(unsigned workers)
+{
+	weft_rt_builder b;
+	weft_rt *rt = NULL;
+	int ret;
+
+	weft_rt_builder_init(&b);
+	b.workers = workers;
+	b.current_thread = workers == 0;
+	b.no_pin = true;
+	b.io_entries = 256;
+	ret = weft_rt_create(&rt, &b);
+	cr_assert_eq(ret, 0, "weft_rt_create: %d (%s)", ret,
+		     weft_rt_create_error());
+	return rt;
+}
+
+static inline socklen_t test_loopback(struct sockaddr_storage *ss, int family,
+				      unsigned short port)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_addr = in6addr_loopback;
+		a->sin6_port = htons(port);
+		return sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)ss;
+
+		a->sin_family = AF_INET;
+		a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		a->sin_port = htons(port);
+		return sizeof(*a);
+	}
+}
+
+/* Listens on the loopback address of family, port 0; *addr gets the real
+ * address to connect to. */
+static inline weft_listener *test_listen(int family,
+					 struct sockaddr_storage *addr,
+					 socklen_t *len)
+{
+	struct sockaddr_storage ss;
+	socklen_t n = test_loopback(&ss, family, 0);
+	weft_listener *l = NULL;
+	int ret = weft_tcp_listen(&l, (struct sockaddr *)&ss, n, NULL);
+
+	cr_assert_eq(ret, 0, "listen: %d", ret);
+	cr_assert_eq(weft_listener_local_addr(l, addr, len), 0);
+	return l;
+}
+
+static inline int test_fd_count(void)
+{
+	int n = 0;
+
+	for (int fd = 0; fd < 4096; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
+			n++;
+	return n;
+}
+
+#endif

@@ -1,0 +1,169 @@
+/* test/reactor/sleep.c - sleep and sleep_until: never early, in order,
+ * dropped sleeps cancelled, many timers from several workers. */
+#include <fcntl.h>
+#include <stdatomic.h>
+
+#include "helpers.h"
+
+struct sleeper {
+	WEFT_ASYNC;
+	weft_sleep s;
+	weft_duration d;
+	weft_instant deadline;
+	atomic_int *order;
+	int *slot;
+	long *late;
+};
+
+static weft_poll sleeper_poll(struct sleeper *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f);
+	f->deadline = weft_now() + f->d;
+	weft_sleep_until_init(&f->s, f->deadline);
+	WEFT_AWAIT(f, weft_sleep_poll(&f->s, cx));
+	cr_assert_eq(f->s.err, 0);
+	if (f->late)
+		*f->late = (long)(weft_now() - f->deadline);
+	cr_assert_geq(weft_now(), f->deadline, "woke early");
+	if (f->order)
+		*f->slot = atomic_fetch_add(f->order, 1);
+	WEFT_END(f);
+}
+
+static void sleeper_drop(struct sleeper *f)
+{
+	weft_sleep_drop(&f->s);
+}
+
+Test(sleep, never_early_block_on)
+{
+	weft_rt *rt = test_rt(2);
+
+	for (int i = 0; i < 20; i++) {
+		struct sleeper f = { .d = (weft_duration)(i % 5) * WEFT_MS +
+					  300 * WEFT_US };
+		long late = 0;
+
+		f.late = &late;
+		cr_assert_eq(WEFT_BLOCK_ON(rt, NULL, sleeper_poll, &f), 0);
+		cr_assert_geq(late, 0);
+	}
+	weft_rt_destroy(rt);
+}
+
+Test(sleep, zero_and_past_deadlines_complete)
+{
+	weft_rt *rt = test_rt(1);
+	struct sleeper f = { .d = 0 };
+
+	cr_assert_eq(WEFT_BLOCK_ON(rt, NULL, sleeper_poll, &f), 0);
+	weft_rt_destroy(rt);
+}
+
+#define N_ORDER 50
+
+Test(sleep, timers_fire_in_deadline_order)
+{
+	/* one worker: tasks run in the order the reactor woke them */
+	weft_rt *rt = test_rt(1);
+	weft_join *j[N_ORDER];
+	int slot[N_ORDER];
+	atomic_int order = 0;
+
+	for (int i = 0; i < N_ORDER; i++) {
+		/* distinct deadlines 3 ms apart, spawned in reverse order */
+		weft_duration d = (weft_duration)(N_ORDER - i) * 3 * WEFT_MS;
+
+		cr_assert_eq(WEFT_SPAWN(rt, &j[i], sleeper_poll, sleeper_drop,
+					struct sleeper,
+					{ .d = d, .order = &order,
+					  .slot = &slot[i] }), 0);
+	}
+	for (int i = 0; i < N_ORDER; i++) {
+		weft_join_fut jf = { j[i], 0, 0 };
+
+		cr_assert_eq(WEFT_BLOCK_ON(rt, NULL, weft_join_fut_poll, &jf), 0);
+		cr_assert_eq(jf.err, 0);
+		weft_join_drop(j[i]);
+	}
+	/* larger index = shorter sleep = earlier */
+	for (int i = 1; i < N_ORDER; i++)
+		cr_assert_lt(slot[i], slot[i - 1], "timer %d fired before %d", i - 1, i);
+	weft_rt_destroy(rt);
+}
+
+Test(sleep, aborted_sleepers_are_freed)
+{
+	weft_rt *rt = test_rt(2);
+	weft_join *j[100];
+
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(WEFT_SPAWN(rt, &j[i], sleeper_poll, sleeper_drop,
+					struct sleeper,
+					{ .d = 3600 * WEFT_SEC }), 0);
+	for (int i = 0; i < 100; i++) {
+		weft_join_fut jf = { j[i], 0, 0 };
+
+		weft_join_abort(j[i]);
+		cr_assert_eq(WEFT_BLOCK_ON(rt, NULL, weft_join_fut_poll, &jf), 0);
+		cr_assert_eq(jf.err, -ECANCELED);
+		weft_join_drop(j[i]);
+	}
+	weft_rt_destroy(rt); /* LSan: every record freed */
+}
+
+Test(sleep, shutdown_with_pending_sleepers)
+{
+	weft_rt *rt = test_rt(2);
+
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(WEFT_SPAWN(rt, NULL, sleeper_poll, sleeper_drop,
+					struct sleeper,
+					{ .d = 3600 * WEFT_SEC }), 0);
+	weft_rt_destroy(rt);
+}
+
+#ifdef WEFT_STRESS
+#define N_MANY 100000
+#else
+#define N_MANY 10000
+#endif
+
+struct many {
+	WEFT_ASYNC;
+	weft_sleep s;
+	weft_instant deadline;
+	unsigned d;
+	atomic_long *late;
+	atomic_int *left;
+};
+
+static weft_poll many_poll(struct many *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f);
+	f->deadline = weft_now() + f->d * WEFT_MS;
+	weft_sleep_until_init(&f->s, f->deadline);
+	WEFT_AWAIT(f, weft_sleep_poll(&f->s, cx));
+	cr_assert_geq(weft_now(), f->deadline);
+	atomic_fetch_add(f->late, (long)(weft_now() - f->deadline));
+	atomic_fetch_sub(f->left, 1);
+	WEFT_END(f);
+}
+
+Test(sleep, many_timers_from_two_workers)
+{
+	weft_rt *rt = test_rt(2);
+	atomic_long late = 0;
+	atomic_int left = N_MANY;
+
+	for (int i = 0; i < N_MANY; i++)
+		cr_assert_eq(WEFT_SPAWN(rt, NULL, many_poll, NULL, struct many,
+					{ .d = 1 + (unsigned)i % 50,
+					  .late = &late, .left = &left }), 0);
+	while (atomic_load(&left) > 0) {
+		struct sleeper f = { .d = 5 * WEFT_MS };
+
+		WEFT_BLOCK_ON(rt, NULL, sleeper_poll, &f);
+	}
+	weft_rt_destroy(rt);
+}
