@@ -1,0 +1,496 @@
+/* bench/net.c - the reactor's workloads (../shared/peers/README.md):
+ * 8 sleep_many, and the servers of 10 tcp_echo and 11 http_plaintext.
+ *
+ * sleep_many: N = 100 000 detached tasks, task i sleeps until now + d_i ms
+ * (SplitMix64 seed 42, d_i in 1..=100, computed before timing), adds its
+ * signed lateness to a shared atomic and does count-and-signal.
+ *
+ * Servers: bound to 127.0.0.1:--port only, on the two-worker runtime; the
+ * accept loop is a spawned task; accepted sockets get TCP_NODELAY. They
+ * exit on SIGTERM (a signalfd-free watcher thread: sigwait) or after
+ * --max-seconds. tcp_echo: one task per connection, read up to 4096 bytes,
+ * write them all back, until EOF or error. http: the hand-parsed style of
+ * the tokio peer (README 11): 8 KiB read buffer, every complete request
+ * head in the buffer answered into one output buffer written with one
+ * send_all, leftovers kept, HTTP/1.0 and Connection: close honoured, 400
+ * and close on a request with a body, Date cached per worker thread.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "weft/net.h"
+#include "weft/time.h"
+
+/* ------------------------------------------------------------ sleep_many */
+
+#define SLEEP_N 100000u
+
+struct sleepers {
+	weft_rt *rt;
+	uint64_t n;
+	unsigned *dur_ms;
+	_Atomic int64_t late_ns;
+	struct bench_counter ctr;
+	struct bench_samples wall, late;
+};
+
+struct sleep_task {
+	WEFT_ASYNC;
+	struct sleepers *st;
+	unsigned d;
+	weft_instant deadline;
+	weft_sleep s;
+};
+
+static weft_poll sleep_task_poll(struct sleep_task *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f);
+	f->deadline = weft_now() + (weft_duration)f->d * WEFT_MS;
+	weft_sleep_until_init(&f->s, f->deadline);
+	WEFT_AWAIT(f, weft_sleep_poll(&f->s, cx));
+	if (f->s.err)
+		bench_fail("sleep: %s", strerror(-f->s.err));
+	/* relaxed: a sum; the counter's acq_rel increment publishes it */
+	atomic_fetch_add_explicit(&f->st->late_ns,
+				  (int64_t)(weft_now() - f->deadline),
+				  memory_order_relaxed);
+	bench_counter_bump(&f->st->ctr);
+	WEFT_END(f);
+}
+
+struct sleep_driver {
+	WEFT_ASYNC;
+	struct sleepers *st;
+	unsigned rep;
+	uint64_t t0;
+	struct bench_signal_wait wait;
+};
+
+static weft_poll sleep_driver_poll(struct sleep_driver *f, weft_cx *cx)
+{
+	struct sleepers *st = f->st;
+
+	WEFT_BEGIN(f);
+	for (f->rep = 0; f->rep <= st->wall.reps; f->rep++) {
+		bench_counter_arm(&st->ctr, st->n);
+		/* relaxed: published to the tasks by weft_spawn */
+		atomic_store_explicit(&st->late_ns, 0, memory_order_relaxed);
+		f->t0 = bench_now_ns();
+		for (uint64_t i = 0; i < st->n; i++)
+			BENCH_SPAWN(st->rt, sleep_task_poll, struct sleep_task,
+				    { .st = st, .d = st->dur_ms[i] });
+		bench_signal_wait_init(&f->wait, &st->ctr.done);
+		WEFT_AWAIT(f, bench_signal_wait_poll(&f->wait, cx));
+		bench_samples_add(&st->wall, f->rep,
+				  (double)(bench_now_ns() - f->t0) / 1e6);
+		/* relaxed: the signal's wait acquired the last increment */
+		bench_samples_add(&st->late, f->rep,
+				  (double)atomic_load_explicit(
+					  &st->late_ns, memory_order_relaxed) /
+					  (double)st->n / 1000.0);
+	}
+	WEFT_END(f);
+}
+
+int bench_sleep_many(int argc, char **argv)
+{
+	struct bench_opts o;
+	struct sleepers st;
+	uint64_t seed = 42;
+	int rc = bench_opts_parse(argc, argv, &o);
+
+	if (rc)
+		return rc;
+	memset(&st, 0, sizeof(st));
+	st.n = bench_size(&o, SLEEP_N);
+	st.dur_ms = malloc(st.n * sizeof(*st.dur_ms));
+	if (!st.dur_ms)
+		bench_fail("out of memory");
+	for (uint64_t i = 0; i < st.n; i++)
+		st.dur_ms[i] = 1 + (unsigned)(bench_splitmix64(&seed) % 100);
+	bench_samples_init(&st.wall, bench_reps(&o, 5));
+	bench_samples_init(&st.late, bench_reps(&o, 5));
+	bench_signal_init(&st.ctr.done);
+	st.rt = bench_rt_create();
+	BENCH_DRIVE(st.rt, sleep_driver_poll, struct sleep_driver, { .st = &st });
+	weft_rt_destroy(st.rt);
+	bench_signal_destroy(&st.ctr.done);
+	free(st.dur_ms);
+	bench_emit("sleep_many", st.n, "", "wall_ms",
+		   bench_samples_median(&st.wall));
+	bench_emit("sleep_many", st.n, "", "mean_lateness_us",
+		   bench_samples_median(&st.late));
+	return BENCH_EXIT_OK;
+}
+
+/* --------------------------------------------------------------- servers */
+
+/* Exits the process on SIGTERM/SIGINT or after max_seconds. Runs on its
+ * own thread; the signals are blocked everywhere else (before the runtime
+ * creates its threads, so they inherit the mask). */
+static void *server_watch(void *arg)
+{
+	unsigned secs = *(unsigned *)arg;
+	struct timespec ts = { .tv_sec = secs, .tv_nsec = 0 };
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sig = sigtimedwait(&set, NULL, &ts);
+	if (sig < 0)
+		fprintf(stderr, "%s: --max-seconds reached, exiting\n",
+			bench_current_workload);
+	_exit(0);
+	return NULL;
+}
+
+static unsigned watch_secs;
+
+static void server_setup(const struct bench_opts *o)
+{
+	pthread_t t;
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN); /* belt and braces: sends use MSG_NOSIGNAL */
+	watch_secs = o->max_seconds;
+	if (pthread_create(&t, NULL, server_watch, &watch_secs))
+		bench_fail("cannot start the watcher thread");
+	pthread_detach(t);
+}
+
+typedef int (*conn_spawn_fn)(weft_rt *rt, weft_stream *s);
+
+struct acceptor {
+	WEFT_ASYNC;
+	weft_rt *rt;
+	weft_listener *l;
+	conn_spawn_fn spawn;
+	weft_accept acc;
+	weft_sleep pause;
+};
+
+static weft_poll acceptor_poll(struct acceptor *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f);
+	for (;;) {
+		weft_accept_init(&f->acc, f->l);
+		WEFT_AWAIT(f, weft_accept_poll(&f->acc, cx));
+		if (f->acc.err) {
+			fprintf(stderr, "%s: accept: %s\n",
+				bench_current_workload, strerror(-f->acc.err));
+			weft_sleep_init(&f->pause, 10 * WEFT_MS);
+			WEFT_AWAIT(f, weft_sleep_poll(&f->pause, cx));
+			continue;
+		}
+		weft_tcp_set_nodelay(f->acc.stream, true);
+		if (f->spawn(f->rt, f->acc.stream))
+			weft_stream_close(f->acc.stream);
+	}
+	WEFT_END(f);
+}
+
+static int serve(int argc, char **argv, const char *name, conn_spawn_fn spawn)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct bench_opts o;
+	weft_listener *l;
+	weft_join *j;
+	weft_rt *rt;
+	int rc = bench_opts_parse(argc, argv, &o);
+
+	if (rc)
+		return rc;
+	if (!o.port) {
+		fprintf(stderr, "%s: --port is required\n", name);
+		return BENCH_EXIT_USAGE;
+	}
+	server_setup(&o);
+	sin.sin_port = htons((unsigned short)o.port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	rt = bench_rt_create();
+	rc = weft_tcp_listen(&l, (struct sockaddr *)&sin, sizeof(sin), NULL);
+	if (rc)
+		bench_fail("bind 127.0.0.1:%u: %s", o.port, strerror(-rc));
+	fprintf(stderr, "weft %s listening on 127.0.0.1:%u\n", name, o.port);
+	rc = WEFT_SPAWN(rt, &j, acceptor_poll, NULL, struct acceptor,
+			{ .rt = rt, .l = l, .spawn = spawn });
+	if (rc)
+		bench_spawn_failed(rc);
+	{
+		weft_join_fut jf = { j, 0, 0 };
+
+		WEFT_BLOCK_ON(rt, NULL, weft_join_fut_poll, &jf);
+	}
+	return BENCH_EXIT_FAIL;
+}
+
+/* ------------------------------------------------------------- tcp_echo */
+
+struct echo_conn {
+	WEFT_ASYNC;
+	weft_stream *s;
+	weft_recv rx;
+	weft_send tx;
+	char buf[4096];
+};
+
+static weft_poll echo_conn_poll(struct echo_conn *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f);
+	for (;;) {
+		weft_recv_init(&f->rx, f->s, f->buf, sizeof(f->buf));
+		WEFT_AWAIT(f, weft_recv_poll(&f->rx, cx));
+		if (f->rx.res <= 0)
+			break;
+		weft_send_all_init(&f->tx, f->s, f->buf,
+				   (size_t)f->rx.res);
+		WEFT_AWAIT(f, weft_send_poll(&f->tx, cx));
+		if (f->tx.res < 0)
+			break;
+	}
+	WEFT_END(f);
+}
+
+static void echo_conn_drop(struct echo_conn *f)
+{
+	weft_recv_drop(&f->rx);  /* no-ops unless pending */
+	weft_send_drop(&f->tx);
+	weft_stream_close(f->s);
+}
+
+static int echo_spawn(weft_rt *rt, weft_stream *s)
+{
+	return WEFT_SPAWN(rt, NULL, echo_conn_poll, echo_conn_drop,
+			  struct echo_conn, { .s = s });
+}
+
+int bench_tcp_echo_server(int argc, char **argv)
+{
+	return serve(argc, argv, "tcp_echo_server", echo_spawn);
+}
+
+/* ----------------------------------------------------------------- http */
+
+#define HTTP_BUF 8192
+
+static const char *const http_days[7] = { "Thu", "Fri", "Sat", "Sun",
+					  "Mon", "Tue", "Wed" };
+static const char *const http_months[12] = { "Jan", "Feb", "Mar", "Apr",
+					     "May", "Jun", "Jul", "Aug",
+					     "Sep", "Oct", "Nov", "Dec" };
+
+/* IMF-fixdate of a Unix time, 29 bytes (no terminator needed). */
+static void http_date(uint64_t secs, char out[30])
+{
+	int64_t days = (int64_t)(secs / 86400), sod = (int64_t)(secs % 86400);
+	int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153, day = doy - (153 * mp + 2) / 5 + 1;
+	int64_t month = mp < 10 ? mp + 3 : mp - 9;
+	int64_t year = yoe + era * 400 + (month <= 2);
+
+	snprintf(out, 30, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+		 http_days[days % 7], (int)day, http_months[month - 1],
+		 (int)year, (int)(sod / 3600), (int)(sod / 60 % 60),
+		 (int)(sod % 60));
+}
+
+/* Per worker thread: the second the cached Date was made for. */
+static _Thread_local uint64_t date_sec = UINT64_MAX;
+static _Thread_local char date_buf[30];
+
+static const char *http_cached_date(void)
+{
+	uint64_t now = (uint64_t)time(NULL);
+
+	if (now != date_sec) {
+		date_sec = now;
+		http_date(now, date_buf);
+	}
+	return date_buf;
+}
+
+static const char resp_head[] =
+	"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n"
+	"Content-Type: text/plain\r\nDate: ";
+static const char resp_400[] = "HTTP/1.1 400 Bad Request\r\n"
+			       "Content-Length: 0\r\nConnection: close\r\n\r\n";
+
+static size_t push_response(char *out, bool close_it)
+{
+	size_t n = 0;
+
+#define PUT(s, len) (memcpy(out + n, (s), (len)), n += (len))
+	PUT(resp_head, sizeof(resp_head) - 1);
+	PUT(http_cached_date(), 29);
+	if (close_it)
+		PUT("\r\nConnection: close\r\n\r\n", 23);
+	else
+		PUT("\r\n\r\n", 4);
+	PUT("Hello, World!", 13);
+#undef PUT
+	return n;
+}
+
+static bool eq_nocase(const char *a, size_t n, const char *lit)
+{
+	return strlen(lit) == n && !strncasecmp(a, lit, n);
+}
+
+/* 1: close after answering, 0: keep alive, -1: refuse (400). */
+static int close_after(const char *h, size_t len)
+{
+	const char *end = h + len, *line = h, *nl;
+	size_t ll;
+	int close_it;
+
+	nl = memchr(line, '\n', len);
+	ll = (nl ? (size_t)(nl - line) : len);
+	if (ll && line[ll - 1] == '\r')
+		ll--;
+	if (ll >= 9 && !memcmp(line + ll - 9, " HTTP/1.1", 9))
+		close_it = 0;
+	else if (ll >= 9 && !memcmp(line + ll - 9, " HTTP/1.0", 9))
+		close_it = 1;
+	else
+		return -1;
+	while (nl && nl + 1 < end) {
+		const char *colon, *v, *ve;
+
+		line = nl + 1;
+		nl = memchr(line, '\n', (size_t)(end - line));
+		ll = nl ? (size_t)(nl - line) : (size_t)(end - line);
+		if (ll && line[ll - 1] == '\r')
+			ll--;
+		colon = memchr(line, ':', ll);
+		if (!colon)
+			return -1;
+		v = colon + 1;
+		ve = line + ll;
+		while (v < ve && (*v == ' ' || *v == '\t'))
+			v++;
+		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+			ve--;
+		if (eq_nocase(line, (size_t)(colon - line), "connection")) {
+			if (eq_nocase(v, (size_t)(ve - v), "close"))
+				close_it = 1;
+			else if (eq_nocase(v, (size_t)(ve - v), "keep-alive"))
+				close_it = 0;
+		} else if (eq_nocase(line, (size_t)(colon - line),
+				     "content-length")) {
+			if (!(ve - v == 1 && *v == '0'))
+				return -1;
+		} else if (eq_nocase(line, (size_t)(colon - line),
+				     "transfer-encoding")) {
+			return -1;
+		}
+	}
+	return close_it;
+}
+
+static const char *find_head_end(const char *b, size_t n)
+{
+	return memmem(b, n, "\r\n\r\n", 4);
+}
+
+struct http_conn {
+	WEFT_ASYNC;
+	weft_stream *s;
+	size_t filled, start, wlen;
+	bool close_it;
+	weft_recv rx;
+	weft_send tx;
+	char rbuf[HTTP_BUF];
+	char wbuf[HTTP_BUF / 16 * 160]; /* room for a response per 16 bytes */
+};
+
+/* Answers every complete head in rbuf[0..filled); returns -1 on a refused
+ * request (400 queued), else 0. */
+static int http_answer(struct http_conn *f)
+{
+	const char *e;
+
+	f->start = 0;
+	while ((e = find_head_end(f->rbuf + f->start, f->filled - f->start))) {
+		size_t hl = (size_t)(e - (f->rbuf + f->start));
+		int c = close_after(f->rbuf + f->start, hl);
+
+		if (c < 0) {
+			memcpy(f->wbuf, resp_400, sizeof(resp_400) - 1);
+			f->wlen = sizeof(resp_400) - 1;
+			f->close_it = true;
+			return -1;
+		}
+		f->close_it = c;
+		f->wlen += push_response(f->wbuf + f->wlen, f->close_it);
+		f->start += hl + 4;
+		if (f->close_it)
+			break;
+	}
+	return 0;
+}
+
+static weft_poll http_conn_poll(struct http_conn *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f);
+	for (;;) {
+		weft_recv_init(&f->rx, f->s, f->rbuf + f->filled,
+			       HTTP_BUF - f->filled);
+		WEFT_AWAIT(f, weft_recv_poll(&f->rx, cx));
+		if (f->rx.res <= 0)
+			break;
+		f->filled += (size_t)f->rx.res;
+		f->wlen = 0;
+		f->close_it = false;
+		http_answer(f);
+		if (f->wlen) {
+			weft_send_all_init(&f->tx, f->s, f->wbuf, f->wlen);
+			WEFT_AWAIT(f, weft_send_poll(&f->tx, cx));
+			if (f->tx.res < 0)
+				break;
+		}
+		if (f->close_it)
+			break;
+		memmove(f->rbuf, f->rbuf + f->start, f->filled - f->start);
+		f->filled -= f->start;
+		if (f->filled == HTTP_BUF)
+			break; /* a head larger than the buffer */
+	}
+	WEFT_END(f);
+}
+
+static void http_conn_drop(struct http_conn *f)
+{
+	weft_recv_drop(&f->rx);
+	weft_send_drop(&f->tx);
+	weft_stream_close(f->s);
+}
+
+static int http_spawn(weft_rt *rt, weft_stream *s)
+{
+	return WEFT_SPAWN(rt, NULL, http_conn_poll, http_conn_drop,
+			  struct http_conn, { .s = s });
+}
+
+int bench_http_server(int argc, char **argv)
+{
+	return serve(argc, argv, "http_server", http_spawn);
+}
