@@ -7,5 +7,6 @@
 #include "core.h"
 #include "notify.h"
 #include "oneshot.h"
+#include "mpsc.h"
 
 #endif /* WEFT_SYNC_H */
