@@ -113,10 +113,11 @@ static void parent_case(weft_rt *rt)
 	intptr_t out = 0;
 	struct parent init = { .p = &p };
 
-	cr_assert_eq(weft_spawn(rt, &(weft_task_type){ (weft_poll_fn)parent_poll,
-						       NULL, sizeof(init) },
-				&init, &j),
-		     0);
+	static const weft_task_type parent_type = {
+		(weft_poll_fn)parent_poll, NULL, sizeof(struct parent)
+	};
+
+	cr_assert_eq(weft_spawn(rt, &parent_type, &init, &j), 0);
 	cr_assert_eq(join_on(rt, j, &out), 0);
 	cr_assert_eq(out, 42);
 	cr_assert_eq(atomic_load(&p.polls), 4);
