@@ -8,5 +8,8 @@
 #include "notify.h"
 #include "oneshot.h"
 #include "mpsc.h"
+#include "semaphore.h"
+#include "mutex.h"
+#include "rwlock.h"
 
 #endif /* WEFT_SYNC_H */

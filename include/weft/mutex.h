@@ -1,0 +1,74 @@
+/* weft/mutex.h - an async mutex: FIFO, built on a one-permit weft_semaphore.
+ *
+ * The lock future is the guard's birth: when weft_mutex_lock_poll returns
+ * READY the task holds the mutex until it calls weft_mutex_unlock (the
+ * guard's drop). The mutex protects whatever data the caller associates
+ * with it; lock and unlock order memory like a pthread mutex (the unlocker's
+ * writes happen before the next holder's reads).
+ *
+ * Cancellation: weft_mutex_lock_drop on a waiting lock leaves the queue;
+ * on one that was handed the mutex but not yet polled it unlocks again, so
+ * the mutex is never left held by nobody.
+ */
+#ifndef WEFT_MUTEX_H
+#define WEFT_MUTEX_H
+
+#include "semaphore.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct weft_mutex {
+	weft_semaphore sem;
+} weft_mutex;
+
+/* Initialises an unlocked mutex (embedded; cannot fail). */
+static inline void weft_mutex_init(weft_mutex *m)
+{
+	weft_semaphore_init(&m->sem, 1);
+}
+
+static inline void weft_mutex_destroy(weft_mutex *m)
+{
+	weft_semaphore_destroy(&m->sem);
+}
+
+/* Returns 0 (now held) or -EAGAIN (held, or others are queued). */
+static inline int weft_mutex_try_lock(weft_mutex *m)
+{
+	return weft_semaphore_try_acquire(&m->sem, 1);
+}
+
+/* Releases the mutex held by the caller (the guard's drop). */
+static inline void weft_mutex_unlock(weft_mutex *m)
+{
+	weft_semaphore_release(&m->sem, 1);
+}
+
+typedef struct weft_mutex_lock {
+	weft_semaphore_acquire a;
+} weft_mutex_lock;
+
+static inline void weft_mutex_lock_init(weft_mutex_lock *l, weft_mutex *m)
+{
+	weft_semaphore_acquire_init(&l->a, &m->sem, 1);
+}
+
+/* READY once the mutex is held (never fails). */
+static inline weft_poll weft_mutex_lock_poll(weft_mutex_lock *l, weft_cx *cx)
+{
+	return weft_semaphore_acquire_poll(&l->a, cx);
+}
+
+/* Cancels a lock that has not returned READY (see top). */
+static inline void weft_mutex_lock_drop(weft_mutex_lock *l)
+{
+	weft_semaphore_acquire_drop(&l->a);
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WEFT_MUTEX_H */

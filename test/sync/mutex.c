@@ -1,0 +1,108 @@
+/* test/sync/mutex.c - weft_mutex: FIFO hand-over, cancellation while
+ * waiting and after hand-over, and a thread stress on a plain counter
+ * (TSan checks the lock orders memory). */
+#include <errno.h>
+
+#include "harness.h"
+#include "weft/mutex.h"
+
+Test(mutex, lock_is_handed_to_waiters_in_order)
+{
+	weft_mutex m;
+	weft_mutex_lock l[3];
+	tt k[3];
+
+	weft_mutex_init(&m);
+	cr_assert_eq(weft_mutex_try_lock(&m), 0);
+	cr_assert_eq(weft_mutex_try_lock(&m), -EAGAIN);
+	for (int i = 0; i < 3; i++) {
+		tt_init(&k[i]);
+		weft_mutex_lock_init(&l[i], &m);
+		cr_assert_eq(weft_mutex_lock_poll(&l[i], tt_cx(&k[i])),
+			     WEFT_PENDING);
+	}
+	for (int i = 0; i < 3; i++) {
+		weft_mutex_unlock(&m);
+		for (int j = 0; j < 3; j++)
+			cr_assert_eq(tt_wakes(&k[j]), j <= i ? 1 : 0);
+		cr_assert_eq(weft_mutex_try_lock(&m), -EAGAIN);
+		cr_assert_eq(weft_mutex_lock_poll(&l[i], tt_cx(&k[i])),
+			     WEFT_READY);
+	}
+	weft_mutex_unlock(&m);
+	cr_assert_eq(weft_mutex_try_lock(&m), 0);
+	weft_mutex_unlock(&m);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(tt_live(&k[i]), 0);
+}
+
+Test(mutex, dropped_lock_never_leaves_mutex_held_by_nobody)
+{
+	weft_mutex m;
+	weft_mutex_lock a, b;
+	tt k;
+
+	tt_init(&k);
+	weft_mutex_init(&m);
+	weft_mutex_try_lock(&m);
+	weft_mutex_lock_init(&a, &m);
+	weft_mutex_lock_init(&b, &m);
+	cr_assert_eq(weft_mutex_lock_poll(&a, tt_cx(&k)), WEFT_PENDING);
+	cr_assert_eq(weft_mutex_lock_poll(&b, tt_cx(&k)), WEFT_PENDING);
+	weft_mutex_lock_drop(&a);  /* while waiting */
+	weft_mutex_unlock(&m);     /* goes to b */
+	cr_assert_eq(tt_wakes(&k), 1);
+	weft_mutex_lock_drop(&b);  /* handed over, not yet polled */
+	cr_assert_eq(weft_mutex_try_lock(&m), 0, "b's drop unlocked it");
+	weft_mutex_unlock(&m);
+	cr_assert_eq(tt_live(&k), 0);
+}
+
+#define ITERS STRESS(20000, 500000)
+
+struct shared {
+	weft_mutex m;
+	long counter; /* plain: only touched under m */
+};
+
+static void *worker(void *arg)
+{
+	struct shared *sh = arg;
+	tt k;
+
+	tt_init(&k);
+	for (int i = 0; i < ITERS; i++) {
+		weft_mutex_lock l;
+		int seen = tt_wakes(&k);
+
+		weft_mutex_lock_init(&l, &sh->m);
+		while (weft_mutex_lock_poll(&l, tt_cx(&k)) == WEFT_PENDING) {
+			if (i % 5 == 0) { /* abandon and retry */
+				weft_mutex_lock_drop(&l);
+				weft_mutex_lock_init(&l, &sh->m);
+				continue;
+			}
+			seen = tt_wait_wake(&k, seen);
+		}
+		sh->counter++;
+		weft_mutex_unlock(&sh->m);
+	}
+	return (void *)(intptr_t)tt_live(&k);
+}
+
+Test(mutex, threads_increment_a_plain_counter_exactly, .timeout = 300)
+{
+	struct shared sh = { .counter = 0 };
+	pthread_t th[3];
+
+	weft_mutex_init(&sh.m);
+	for (int i = 0; i < 3; i++)
+		pthread_create(&th[i], NULL, worker, &sh);
+	for (int i = 0; i < 3; i++) {
+		void *live;
+
+		pthread_join(th[i], &live);
+		cr_assert_eq((intptr_t)live, 0);
+	}
+	cr_assert_eq(sh.counter, 3L * ITERS);
+}

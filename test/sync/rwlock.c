@@ -1,0 +1,128 @@
+/* test/sync/rwlock.c - weft_rwlock: shared readers, exclusive writers,
+ * write preference (a waiting writer stops later readers), cancellation
+ * of a partly granted writer, and a thread stress checking invariants. */
+#include <errno.h>
+
+#include "harness.h"
+#include "weft/rwlock.h"
+
+Test(rwlock, readers_share_and_waiting_writer_blocks_new_readers)
+{
+	weft_rwlock l;
+	weft_rwlock_lock w, r;
+	tt kw, kr;
+
+	tt_init(&kw);
+	tt_init(&kr);
+	weft_rwlock_init(&l);
+	cr_assert_eq(weft_rwlock_try_read(&l), 0);
+	cr_assert_eq(weft_rwlock_try_read(&l), 0);
+	cr_assert_eq(weft_rwlock_try_write(&l), -EAGAIN);
+	weft_rwlock_write_init(&w, &l);
+	cr_assert_eq(weft_rwlock_lock_poll(&w, tt_cx(&kw)), WEFT_PENDING);
+	cr_assert_eq(weft_rwlock_try_read(&l), -EAGAIN, "write-preferring");
+	weft_rwlock_read_init(&r, &l);
+	cr_assert_eq(weft_rwlock_lock_poll(&r, tt_cx(&kr)), WEFT_PENDING);
+	weft_rwlock_read_unlock(&l);
+	cr_assert_eq(tt_wakes(&kw), 0);
+	weft_rwlock_read_unlock(&l);
+	cr_assert_eq(tt_wakes(&kw), 1);
+	cr_assert_eq(weft_rwlock_lock_poll(&w, tt_cx(&kw)), WEFT_READY);
+	cr_assert_eq(tt_wakes(&kr), 0);
+	weft_rwlock_write_unlock(&l);
+	cr_assert_eq(tt_wakes(&kr), 1);
+	cr_assert_eq(weft_rwlock_lock_poll(&r, tt_cx(&kr)), WEFT_READY);
+	weft_rwlock_read_unlock(&l);
+	cr_assert_eq(weft_rwlock_try_write(&l), 0);
+	weft_rwlock_write_unlock(&l);
+	cr_assert_eq(tt_live(&kw) + tt_live(&kr), 0);
+}
+
+Test(rwlock, writer_dropped_while_partly_granted_frees_readers)
+{
+	weft_rwlock l;
+	weft_rwlock_lock w, r;
+	tt k;
+
+	tt_init(&k);
+	weft_rwlock_init(&l);
+	cr_assert_eq(weft_rwlock_try_read(&l), 0);
+	weft_rwlock_write_init(&w, &l);
+	cr_assert_eq(weft_rwlock_lock_poll(&w, tt_cx(&k)), WEFT_PENDING);
+	weft_rwlock_read_init(&r, &l);
+	cr_assert_eq(weft_rwlock_lock_poll(&r, tt_cx(&k)), WEFT_PENDING);
+	weft_rwlock_lock_drop(&w);
+	cr_assert_eq(tt_wakes(&k), 1, "the queued reader goes in");
+	cr_assert_eq(weft_rwlock_lock_poll(&r, tt_cx(&k)), WEFT_READY);
+	weft_rwlock_read_unlock(&l);
+	weft_rwlock_read_unlock(&l);
+	cr_assert_eq(weft_rwlock_try_write(&l), 0);
+	weft_rwlock_write_unlock(&l);
+	cr_assert_eq(tt_live(&k), 0);
+}
+
+#define ITERS STRESS(5000, 200000)
+
+struct shared {
+	weft_rwlock l;
+	long a, b;          /* plain; writers keep a == b */
+	atomic_int readers; /* inside a read section */
+	atomic_int bad;
+};
+
+static void *worker(void *arg)
+{
+	struct shared *sh = arg;
+	unsigned rng = (unsigned)(uintptr_t)&rng;
+	tt k;
+
+	tt_init(&k);
+	for (int i = 0; i < ITERS; i++) {
+		weft_rwlock_lock f;
+		bool write;
+		int seen = tt_wakes(&k);
+
+		rng = rng * 1103515245u + 12345u;
+		write = (rng >> 16) % 4 == 0;
+		if (write)
+			weft_rwlock_write_init(&f, &sh->l);
+		else
+			weft_rwlock_read_init(&f, &sh->l);
+		while (weft_rwlock_lock_poll(&f, tt_cx(&k)) == WEFT_PENDING)
+			seen = tt_wait_wake(&k, seen);
+		if (write) {
+			if (atomic_load(&sh->readers))
+				atomic_fetch_add(&sh->bad, 1);
+			sh->a++;
+			sh->b++;
+			weft_rwlock_write_unlock(&sh->l);
+		} else {
+			atomic_fetch_add(&sh->readers, 1);
+			if (sh->a != sh->b)
+				atomic_fetch_add(&sh->bad, 1);
+			atomic_fetch_sub(&sh->readers, 1);
+			weft_rwlock_read_unlock(&sh->l);
+		}
+	}
+	return (void *)(intptr_t)tt_live(&k);
+}
+
+Test(rwlock, threads_see_consistent_data, .timeout = 300)
+{
+	struct shared sh = { .a = 0, .b = 0 };
+	pthread_t th[3];
+
+	weft_rwlock_init(&sh.l);
+	atomic_init(&sh.readers, 0);
+	atomic_init(&sh.bad, 0);
+	for (int i = 0; i < 3; i++)
+		pthread_create(&th[i], NULL, worker, &sh);
+	for (int i = 0; i < 3; i++) {
+		void *live;
+
+		pthread_join(th[i], &live);
+		cr_assert_eq((intptr_t)live, 0);
+	}
+	cr_assert_eq(atomic_load(&sh.bad), 0);
+	cr_assert_eq(weft_rwlock_try_write(&sh.l), 0);
+}
