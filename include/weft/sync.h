@@ -11,5 +11,6 @@
 #include "semaphore.h"
 #include "mutex.h"
 #include "rwlock.h"
+#include "cancel.h"
 
 #endif /* WEFT_SYNC_H */

@@ -409,7 +409,7 @@ Test(mpsc, odd_sized_values_and_coop_budget)
 struct prod {
 	weft_mpsc_tx *tx;
 	int id;
-	int live; /* leaked wakers at the end */
+	tt k; /* owned by the test: wakes may still land after return */
 };
 
 /* Sends id<<32 | seq for seq in [0, PER), in order, mixing every way of
@@ -418,9 +418,7 @@ static void *producer(void *arg)
 {
 	struct prod *p = arg;
 	unsigned rng = (unsigned)p->id * 7919u + 1;
-	tt k;
-
-	tt_init(&k);
+#define k (p->k)
 	for (uint64_t seq = 0; seq < PER;) {
 		uint64_t v = ((uint64_t)p->id << 32) | seq;
 		int seen = tt_wakes(&k);
@@ -473,8 +471,8 @@ static void *producer(void *arg)
 		}
 		}
 	}
+#undef k
 	weft_mpsc_tx_drop(p->tx);
-	p->live = tt_live(&k);
 	return NULL;
 }
 
@@ -493,6 +491,7 @@ Test(mpsc, producers_keep_fifo_and_nothing_is_lost_or_doubled,
 	for (int i = 0; i < NPROD; i++) {
 		p[i].tx = i ? weft_mpsc_tx_clone(tx) : tx;
 		p[i].id = i;
+		tt_init(&p[i].k);
 		pthread_create(&th[i], NULL, producer, &p[i]);
 	}
 	for (;;) {
@@ -520,10 +519,11 @@ Test(mpsc, producers_keep_fifo_and_nothing_is_lost_or_doubled,
 			total++;
 		}
 	}
-	for (int i = 0; i < NPROD; i++) {
+	for (int i = 0; i < NPROD; i++)
 		pthread_join(th[i], NULL);
+	for (int i = 0; i < NPROD; i++) {
 		cr_assert_eq(next[i], PER);
-		cr_assert_eq(p[i].live, 0);
+		cr_assert_eq(tt_live(&p[i].k), 0);
 	}
 	cr_assert_eq(total, (uint64_t)NPROD * PER);
 	weft_mpsc_rx_drop(rx);

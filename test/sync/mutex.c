@@ -63,14 +63,15 @@ Test(mutex, dropped_lock_never_leaves_mutex_held_by_nobody)
 struct shared {
 	weft_mutex m;
 	long counter; /* plain: only touched under m */
+	tt k[4];          /* per thread, owned by the test */
+	atomic_int next; /* hands out k */
 };
 
 static void *worker(void *arg)
 {
 	struct shared *sh = arg;
-	tt k;
-
-	tt_init(&k);
+	tt *kp = &sh->k[atomic_fetch_add(&sh->next, 1)];
+#define k (*kp)
 	for (int i = 0; i < ITERS; i++) {
 		weft_mutex_lock l;
 		int seen = tt_wakes(&k);
@@ -87,7 +88,8 @@ static void *worker(void *arg)
 		sh->counter++;
 		weft_mutex_unlock(&sh->m);
 	}
-	return (void *)(intptr_t)tt_live(&k);
+#undef k
+	return NULL;
 }
 
 Test(mutex, threads_increment_a_plain_counter_exactly, .timeout = 300)
@@ -95,14 +97,16 @@ Test(mutex, threads_increment_a_plain_counter_exactly, .timeout = 300)
 	struct shared sh = { .counter = 0 };
 	pthread_t th[3];
 
+	atomic_init(&sh.next, 0);
+	for (int i = 0; i < 4; i++)
+		tt_init(&sh.k[i]);
 	weft_mutex_init(&sh.m);
 	for (int i = 0; i < 3; i++)
 		pthread_create(&th[i], NULL, worker, &sh);
 	for (int i = 0; i < 3; i++) {
-		void *live;
-
-		pthread_join(th[i], &live);
-		cr_assert_eq((intptr_t)live, 0);
+		pthread_join(th[i], NULL);
 	}
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(tt_live(&sh.k[i]), 0);
 	cr_assert_eq(sh.counter, 3L * ITERS);
 }

@@ -122,15 +122,16 @@ struct shared {
 	weft_semaphore s;
 	atomic_int held;  /* permits held right now */
 	atomic_int over;  /* times more than PERMITS were held */
+	tt k[4];          /* per thread, owned by the test */
+	atomic_int next; /* hands out k */
 };
 
 static void *worker(void *arg)
 {
 	struct shared *sh = arg;
 	unsigned rng = (unsigned)(uintptr_t)&rng;
-	tt k;
-
-	tt_init(&k);
+	tt *kp = &sh->k[atomic_fetch_add(&sh->next, 1)];
+#define k (*kp)
 	for (int i = 0; i < ITERS; i++) {
 		weft_semaphore_acquire a;
 		uint32_t n;
@@ -155,7 +156,8 @@ static void *worker(void *arg)
 		atomic_fetch_sub(&sh->held, (int)n);
 		weft_semaphore_release(&sh->s, n);
 	}
-	return (void *)(intptr_t)tt_live(&k);
+#undef k
+	return NULL;
 }
 
 Test(semaphore, threads_never_exceed_permits_and_leak_none, .timeout = 300)
@@ -163,17 +165,19 @@ Test(semaphore, threads_never_exceed_permits_and_leak_none, .timeout = 300)
 	struct shared sh;
 	pthread_t th[4];
 
+	atomic_init(&sh.next, 0);
+	for (int i = 0; i < 4; i++)
+		tt_init(&sh.k[i]);
 	weft_semaphore_init(&sh.s, PERMITS);
 	atomic_init(&sh.held, 0);
 	atomic_init(&sh.over, 0);
 	for (int i = 0; i < 4; i++)
 		pthread_create(&th[i], NULL, worker, &sh);
 	for (int i = 0; i < 4; i++) {
-		void *live;
-
-		pthread_join(th[i], &live);
-		cr_assert_eq((intptr_t)live, 0);
+		pthread_join(th[i], NULL);
 	}
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(tt_live(&sh.k[i]), 0);
 	cr_assert_eq(atomic_load(&sh.over), 0);
 	cr_assert_eq(weft_semaphore_available(&sh.s), PERMITS);
 }

@@ -1,0 +1,101 @@
+/* weft/cancel.h - cancellation tokens (tokio-util's CancellationToken).
+ *
+ * A token is a counted handle on a node of a tree. weft_cancel_child makes
+ * a new node under a token: cancelling a node cancels its whole subtree,
+ * never its parent. Cancellation is permanent. weft_cancel_clone makes
+ * another handle on the same node. When a node loses its last handle its
+ * children are re-attached to its parent, so they are still cancelled with
+ * the parent.
+ *
+ * weft_cancelled is the future that completes once the token is
+ * cancelled. Cancelling wakes each waiting future exactly once. Dropping a
+ * waiting future (weft_cancelled_drop) unlinks it; nothing else to give
+ * back.
+ *
+ * A drop guard (weft_cancel_guard) owns a handle and cancels the token
+ * when dropped, unless disarmed first.
+ */
+#ifndef WEFT_CANCEL_H
+#define WEFT_CANCEL_H
+
+#include <stdbool.h>
+
+#include "core.h"
+#include "waiter.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct weft_cancel_token weft_cancel_token;
+
+/* Creates a root token (one handle). Returns 0, -EINVAL (out NULL),
+ * -ENOMEM. */
+int weft_cancel_new(weft_cancel_token **out);
+
+/* Creates a child of parent (one handle on a new node). The child is
+ * already cancelled if parent is. Returns 0, -EINVAL, -ENOMEM. */
+int weft_cancel_child(weft_cancel_token *parent, weft_cancel_token **out);
+
+/* Another handle on the same node. Cannot fail. */
+weft_cancel_token *weft_cancel_clone(weft_cancel_token *t);
+
+/* Releases a handle (does not cancel). */
+void weft_cancel_drop(weft_cancel_token *t);
+
+/* Cancels t's node and every node below it, waking every waiting future
+ * once. Idempotent. */
+void weft_cancel(weft_cancel_token *t);
+
+bool weft_cancel_is_cancelled(const weft_cancel_token *t);
+
+/* A wait for cancellation. */
+typedef struct weft_cancelled {
+	weft__waiter w;
+	weft_cancel_token *t;
+} weft_cancelled;
+
+void weft_cancelled_init(weft_cancelled *f, weft_cancel_token *t);
+
+/* READY once the token is cancelled; never errs. */
+weft_poll weft_cancelled_poll(weft_cancelled *f, weft_cx *cx);
+
+/* Cancels the wait (harmless before the first poll and after READY). */
+void weft_cancelled_drop(weft_cancelled *f);
+
+/* Drop guard: owns one handle. */
+typedef struct weft_cancel_guard {
+	weft_cancel_token *t;
+} weft_cancel_guard;
+
+/* Takes ownership of the handle t. */
+static inline void weft_cancel_guard_init(weft_cancel_guard *g,
+					  weft_cancel_token *t)
+{
+	g->t = t;
+}
+
+/* Gives the handle back without cancelling; the guard becomes empty. */
+static inline weft_cancel_token *weft_cancel_guard_disarm(weft_cancel_guard *g)
+{
+	weft_cancel_token *t = g->t;
+
+	g->t = NULL;
+	return t;
+}
+
+/* Cancels (unless disarmed) and releases the handle. */
+static inline void weft_cancel_guard_drop(weft_cancel_guard *g)
+{
+	if (g->t) {
+		weft_cancel(g->t);
+		weft_cancel_drop(g->t);
+		g->t = NULL;
+	}
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WEFT_CANCEL_H */
