@@ -12,5 +12,6 @@
 #include "mutex.h"
 #include "rwlock.h"
 #include "cancel.h"
+#include "watch.h"
 
 #endif /* WEFT_SYNC_H */

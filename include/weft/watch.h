@@ -1,0 +1,86 @@
+/* weft/watch.h - a single-value channel that keeps only the latest value
+ * (tokio's watch). One sender, any number of receivers.
+ *
+ * Each receiver remembers the version it has seen. weft_watch_changed
+ * completes when a newer value exists (several sends in between coalesce
+ * into one change) and marks it seen; weft_watch_borrow copies the current
+ * value and marks it seen too.
+ *
+ * Cancellation: the changed future waits on an intrusive list; dropping it
+ * while waiting unlinks it, and nothing is consumed until it returns READY
+ * (the version is marked seen only then), so a dropped wait loses no
+ * change.
+ */
+#ifndef WEFT_WATCH_H
+#define WEFT_WATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core.h"
+#include "waiter.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct weft_watch weft_watch;
+
+/* A receiver: embed it; it is a counted handle on the channel. */
+typedef struct weft_watch_rx {
+	weft_watch *w;
+	uint64_t seen; /* version last seen */
+} weft_watch_rx;
+
+/* Creates a channel holding *init (elem_size bytes); *tx is the sender,
+ * *rx the first receiver. Returns 0, -EINVAL (NULLs, elem_size 0 or
+ * > 2^20), -ENOMEM. */
+int weft_watch_create(size_t elem_size, const void *init, weft_watch **tx,
+		      weft_watch_rx *rx);
+
+/* Stores a new value and wakes every waiting receiver. Returns 0, or
+ * -EPIPE when no receiver is left (the value is not stored), -EINVAL. */
+int weft_watch_send(weft_watch *tx, const void *value);
+
+/* Drops the sender: waiting and later changed futures report -EPIPE once
+ * they have seen the last value. */
+void weft_watch_tx_drop(weft_watch *tx);
+
+/* A new receiver that has seen the current value. */
+void weft_watch_subscribe(weft_watch *tx, weft_watch_rx *rx);
+
+/* Another receiver with the same seen version as rx. */
+void weft_watch_rx_clone(const weft_watch_rx *rx, weft_watch_rx *out);
+
+void weft_watch_rx_drop(weft_watch_rx *rx);
+
+/* Copies the current value into out and marks it seen. */
+void weft_watch_borrow(weft_watch_rx *rx, void *out);
+
+/* 1 if a value newer than the seen one exists, 0 if not, -EPIPE if not and
+ * the sender is gone. */
+int weft_watch_has_changed(const weft_watch_rx *rx);
+
+/* A wait for a newer value. */
+typedef struct weft_watch_changed {
+	weft__waiter w;
+	weft_watch_rx *rx;
+	int err; /* at READY: 0 (a newer value, now seen) or -EPIPE */
+} weft_watch_changed;
+
+void weft_watch_changed_init(weft_watch_changed *c, weft_watch_rx *rx);
+
+/* READY with c->err = 0 when a value newer than rx's seen one exists
+ * (marked seen), or -EPIPE when the sender is gone and nothing newer is
+ * there. Completing without waiting spends one coop unit. */
+weft_poll weft_watch_changed_poll(weft_watch_changed *c, weft_cx *cx);
+
+/* Cancels the wait; harmless before the first poll and after READY. */
+void weft_watch_changed_drop(weft_watch_changed *c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WEFT_WATCH_H */
