@@ -13,5 +13,7 @@
 #include "rwlock.h"
 #include "cancel.h"
 #include "watch.h"
+#include "broadcast.h"
+#include "barrier.h"
 
 #endif /* WEFT_SYNC_H */

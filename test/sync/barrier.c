@@ -1,0 +1,112 @@
+/* test/sync/barrier.c - weft_barrier: release on the n-th arrival with
+ * exactly one leader, reuse across generations, un-arrival of a dropped
+ * wait, and threads looping through many generations. */
+#include <errno.h>
+
+#include "harness.h"
+#include "weft/barrier.h"
+
+Test(barrier, nth_arrival_releases_all_with_one_leader)
+{
+	weft_barrier b;
+	weft_barrier_wait w[3];
+	tt k;
+	int leaders = 0;
+
+	tt_init(&k);
+	cr_assert_eq(weft_barrier_init(&b, 0), -EINVAL);
+	cr_assert_eq(weft_barrier_init(&b, 3), 0);
+	for (int gen = 0; gen < 2; gen++) {
+		for (int i = 0; i < 3; i++)
+			weft_barrier_wait_init(&w[i], &b);
+		cr_assert_eq(weft_barrier_wait_poll(&w[0], tt_cx(&k)), WEFT_PENDING);
+		cr_assert_eq(weft_barrier_wait_poll(&w[1], tt_cx(&k)), WEFT_PENDING);
+		cr_assert_eq(weft_barrier_wait_poll(&w[2], tt_cx(&k)), WEFT_READY);
+		cr_assert_eq(tt_wakes(&k), 2 * (gen + 1));
+		for (int i = 0; i < 3; i++) {
+			cr_assert_eq(weft_barrier_wait_poll(&w[i], tt_cx(&k)),
+				     WEFT_READY);
+			leaders += w[i].leader;
+		}
+	}
+	cr_assert_eq(leaders, 2);
+	cr_assert_eq(tt_live(&k), 0);
+}
+
+Test(barrier, dropped_wait_un_arrives)
+{
+	weft_barrier b;
+	weft_barrier_wait a, c, d;
+	tt k;
+
+	tt_init(&k);
+	weft_barrier_init(&b, 2);
+	weft_barrier_wait_init(&a, &b);
+	cr_assert_eq(weft_barrier_wait_poll(&a, tt_cx(&k)), WEFT_PENDING);
+	weft_barrier_wait_drop(&a);
+	weft_barrier_wait_init(&c, &b);
+	cr_assert_eq(weft_barrier_wait_poll(&c, tt_cx(&k)), WEFT_PENDING,
+		     "a no longer counts");
+	weft_barrier_wait_init(&d, &b);
+	cr_assert_eq(weft_barrier_wait_poll(&d, tt_cx(&k)), WEFT_READY);
+	weft_barrier_wait_drop(&c); /* released, not yet polled: no effect */
+	weft_barrier_wait_init(&a, &b);
+	cr_assert_eq(weft_barrier_wait_poll(&a, tt_cx(&k)), WEFT_PENDING);
+	weft_barrier_wait_drop(&a);
+	cr_assert_eq(tt_live(&k), 0);
+}
+
+#define GENS STRESS(2000, 100000)
+#define PARTIES 3
+
+struct st {
+	weft_barrier b;
+	tt k[PARTIES];
+	atomic_int leaders;
+	atomic_int phase[GENS + 1];
+	int bad;
+};
+
+static void *party(void *arg)
+{
+	struct st *s = ((void **)arg)[0];
+	int i = (int)(intptr_t)((void **)arg)[1];
+
+	for (int g = 0; g < GENS; g++) {
+		weft_barrier_wait w;
+		int seen = tt_wakes(&s->k[i]);
+
+		atomic_fetch_add(&s->phase[g], 1);
+		weft_barrier_wait_init(&w, &s->b);
+		while (weft_barrier_wait_poll(&w, tt_cx(&s->k[i])) == WEFT_PENDING)
+			seen = tt_wait_wake(&s->k[i], seen);
+		/* everyone arrived at generation g before anyone leaves it */
+		if (atomic_load(&s->phase[g]) != PARTIES)
+			s->bad = 1;
+		if (w.leader)
+			atomic_fetch_add(&s->leaders, 1);
+	}
+	return NULL;
+}
+
+Test(barrier, threads_cross_many_generations, .timeout = 120)
+{
+	struct st *s = calloc(1, sizeof(*s));
+	pthread_t th[PARTIES];
+	void *args[PARTIES][2];
+
+	weft_barrier_init(&s->b, PARTIES);
+	for (int i = 0; i < PARTIES; i++) {
+		tt_init(&s->k[i]);
+		args[i][0] = s;
+		args[i][1] = (void *)(intptr_t)i;
+		pthread_create(&th[i], NULL, party, args[i]);
+	}
+	for (int i = 0; i < PARTIES; i++)
+		pthread_join(th[i], NULL);
+	cr_assert_eq(s->bad, 0);
+	cr_assert_eq(atomic_load(&s->leaders), GENS);
+	for (int i = 0; i < PARTIES; i++)
+		cr_assert_eq(tt_live(&s->k[i]), 0);
+	free(s);
+}
