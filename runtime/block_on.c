@@ -141,7 +141,9 @@ static int run_current(struct parker *p, weft_rt *rt, weft_cx *cx,
 			cx->flags = 0;
 			if (poll(frame, cx) == WEFT_READY)
 				break;
-			continue;
+			/* no `continue`: a future that woke itself (a yield)
+			 * must still let one task run before its next poll,
+			 * or it starves every spawned task */
 		}
 		if (weft__worker_run_once_ex(w, &p->notified))
 			continue;
