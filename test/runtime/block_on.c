@@ -1,0 +1,300 @@
+/* test/runtime/block_on.c - weft_block_on in both flavours: its output,
+ * its errors (-EINVAL, -EDEADLK from a worker, -ESHUTDOWN), the
+ * current-thread flavour running tasks only inside block_on, and a spawn
+ * from a foreign thread waking a parked current-thread block_on.
+ */
+#include "test/runtime/harness.h"
+
+struct value_fut {
+	WEFT_ASYNC;
+	intptr_t v;
+	int yields;
+	int i;
+};
+
+static weft_poll value_fut_poll(struct value_fut *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f);
+	for (f->i = 0; f->i < f->yields; f->i++)
+		WEFT_YIELD(f, cx);
+	WEFT_RETURN(f, cx, f->v);
+	WEFT_END(f);
+}
+
+Test(block_on, multi_thread_returns_the_output, .timeout = RT_TIMEOUT)
+{
+	weft_rt *rt = rt_multi(2);
+
+	for (int y = 0; y < 5; y++) {
+		struct value_fut f = { .v = 100 + y, .yields = y };
+		intptr_t out = 0;
+
+		cr_assert_eq(WEFT_BLOCK_ON(rt, &out, value_fut_poll, &f), 0);
+		cr_assert_eq(out, 100 + y);
+	}
+	/* out may be NULL */
+	struct value_fut f = { .v = 1 };
+	cr_assert_eq(WEFT_BLOCK_ON(rt, NULL, value_fut_poll, &f), 0);
+	weft_rt_destroy(rt);
+}
+
+Test(block_on, current_thread_returns_the_output, .timeout = RT_TIMEOUT)
+{
+	weft_rt *rt = rt_current();
+	struct value_fut f = { .v = -5, .yields = 3 };
+	intptr_t out = 0;
+
+	cr_assert_eq(weft_rt_workers(rt), 0);
+	cr_assert_eq(WEFT_BLOCK_ON(rt, &out, value_fut_poll, &f), 0);
+	cr_assert_eq(out, -5);
+	weft_rt_destroy(rt);
+}
+
+Test(block_on, null_arguments_return_einval)
+{
+	weft_rt *rt = rt_current();
+	struct value_fut f = { 0 };
+
+	cr_assert_eq(weft_block_on(NULL, (weft_poll_fn)value_fut_poll, &f, NULL),
+		     -EINVAL);
+	cr_assert_eq(weft_block_on(rt, NULL, &f, NULL), -EINVAL);
+	weft_rt_destroy(rt);
+}
+
+Test(block_on, after_shutdown_returns_eshutdown)
+{
+	weft_rt *rt = rt_multi(1);
+	struct value_fut f = { .v = 1 };
+	intptr_t out = 99;
+
+	weft_rt_shutdown(rt);
+	cr_assert_eq(WEFT_BLOCK_ON(rt, &out, value_fut_poll, &f), -ESHUTDOWN);
+	cr_assert_eq(out, 99);
+	weft_rt_destroy(rt);
+}
+
+/* A task that calls block_on on its own runtime. */
+struct nested {
+	WEFT_ASYNC;
+	weft_rt *rt;
+};
+
+static weft_poll nested_poll(struct nested *f, weft_cx *cx)
+{
+	struct value_fut inner = { .v = 1 };
+	int rc;
+
+	WEFT_BEGIN(f);
+	rc = WEFT_BLOCK_ON(f->rt, NULL, value_fut_poll, &inner);
+	WEFT_RETURN(f, cx, rc);
+	WEFT_END(f);
+}
+
+static void deadlock_case(weft_rt *rt)
+{
+	weft_join *j;
+	intptr_t out = 0;
+
+	cr_assert_eq(WEFT_SPAWN(rt, &j, nested_poll, NULL, struct nested,
+				{ .rt = rt }),
+		     0);
+	cr_assert_eq(join_on(rt, j, &out), 0);
+	cr_assert_eq(out, -EDEADLK);
+	weft_join_drop(j);
+	weft_rt_destroy(rt);
+}
+
+Test(block_on, from_a_worker_returns_edeadlk, .timeout = RT_TIMEOUT)
+{
+	deadlock_case(rt_multi(2));
+}
+
+Test(block_on, from_a_task_inside_current_thread_block_on_returns_edeadlk,
+     .timeout = RT_TIMEOUT)
+{
+	deadlock_case(rt_current());
+}
+
+/* ------------------------------------------------ current-thread flavour */
+
+struct where {
+	WEFT_ASYNC;
+	atomic_int *ran;
+	pthread_t *thread;
+};
+
+static weft_poll where_poll(struct where *f, weft_cx *cx)
+{
+	*f->thread = pthread_self();
+	atomic_fetch_add(f->ran, 1);
+	return WEFT_READY;
+}
+
+Test(block_on, current_thread_runs_tasks_only_inside_block_on,
+     .timeout = RT_TIMEOUT)
+{
+	weft_rt *rt = rt_current();
+	atomic_int ran = 0;
+	pthread_t th[8];
+	weft_join *j[8];
+
+	for (int i = 0; i < 8; i++)
+		cr_assert_eq(WEFT_SPAWN(rt, &j[i], where_poll, NULL,
+					struct where,
+					{ .ran = &ran, .thread = &th[i] }),
+			     0);
+	/* no thread exists that could run them (a wrong runtime would get a
+	 * chance to during this nap; passing never depends on it) */
+	usleep(20000);
+	cr_assert_eq(atomic_load(&ran), 0);
+	for (int i = 0; i < 8; i++) {
+		cr_assert_eq(join_on(rt, j[i], NULL), 0);
+		cr_assert(pthread_equal(th[i], pthread_self()),
+			  "task ran on the block_on thread");
+		weft_join_drop(j[i]);
+	}
+	cr_assert_eq(atomic_load(&ran), 8);
+	weft_rt_destroy(rt);
+}
+
+/* The block_on future starts a foreign thread that spawns a task; the
+ * future waits on a gate only that task opens. If the spawn did not wake
+ * the parked block_on thread, nothing would ever open the gate. */
+struct foreign_spawn_ctx {
+	weft_rt *rt;
+	gate g;
+	int delay_us;
+	atomic_int spawn_rc;
+};
+
+struct opener {
+	WEFT_ASYNC;
+	gate *g;
+};
+
+static weft_poll opener_poll(struct opener *f, weft_cx *cx)
+{
+	gate_open(f->g);
+	return WEFT_READY;
+}
+
+static void *foreign_spawner(void *arg)
+{
+	struct foreign_spawn_ctx *c = arg;
+
+	if (c->delay_us)
+		usleep((useconds_t)c->delay_us);
+	atomic_store(&c->spawn_rc,
+		     WEFT_SPAWN(c->rt, NULL, opener_poll, NULL, struct opener,
+				{ .g = &c->g }));
+	return NULL;
+}
+
+struct spawn_waiter {
+	WEFT_ASYNC;
+	struct foreign_spawn_ctx *c;
+	pthread_t th;
+};
+
+static weft_poll spawn_waiter_poll(struct spawn_waiter *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f);
+	if (pthread_create(&f->th, NULL, foreign_spawner, f->c))
+		WEFT_RETURN(f, cx, -1);
+	WEFT_AWAIT(f, gate_poll(&f->c->g, cx));
+	WEFT_RETURN(f, cx, 1);
+	WEFT_END(f);
+}
+
+Test(block_on, current_thread_woken_by_spawn_from_foreign_thread,
+     .timeout = RT_TIMEOUT)
+{
+	weft_rt *rt = rt_current();
+
+	for (int round = 0; round < 20; round++) {
+		struct foreign_spawn_ctx c = { .rt = rt,
+					       .delay_us = (round % 5) * 2000 };
+		struct spawn_waiter f = { .c = &c };
+		intptr_t out = 0;
+
+		gate_init(&c.g);
+		atomic_init(&c.spawn_rc, 1);
+		cr_assert_eq(WEFT_BLOCK_ON(rt, &out, spawn_waiter_poll, &f), 0);
+		cr_assert_eq(out, 1);
+		pthread_join(f.th, NULL);
+		cr_assert_eq(atomic_load(&c.spawn_rc), 0);
+		gate_destroy(&c.g);
+	}
+	weft_rt_destroy(rt);
+}
+
+/* A waker clone kept past block_on's return stays valid. */
+struct waker_keeper {
+	WEFT_ASYNC;
+	weft_waker *keep;
+};
+
+static weft_poll waker_keeper_poll(struct waker_keeper *f, weft_cx *cx)
+{
+	*f->keep = weft_waker_clone(&cx->waker);
+	return WEFT_READY;
+}
+
+static void keeper_case(weft_rt *rt)
+{
+	weft_waker keep = WEFT_WAKER_NONE;
+	struct waker_keeper f = { .keep = &keep };
+
+	cr_assert_eq(WEFT_BLOCK_ON(rt, NULL, waker_keeper_poll, &f), 0);
+	cr_assert(weft_waker_is_set(&keep));
+	weft_waker_wake_by_ref(&keep);
+	weft_waker_wake(&keep);  /* consumes the last reference */
+	weft_rt_destroy(rt);
+	rt_leak_check();
+}
+
+Test(block_on, waker_outliving_block_on_multi_thread, .timeout = RT_TIMEOUT)
+{
+	keeper_case(rt_multi(1));
+}
+
+Test(block_on, waker_outliving_block_on_current_thread, .timeout = RT_TIMEOUT)
+{
+	keeper_case(rt_current());
+}
+
+/* Two threads block_on the same multi-thread runtime at once. */
+struct bo_thread {
+	weft_rt *rt;
+	int id;
+	intptr_t out;
+	int rc;
+};
+
+static void *bo_thread_main(void *arg)
+{
+	struct bo_thread *b = arg;
+	struct value_fut f = { .v = b->id * 1000, .yields = 50 };
+
+	b->rc = WEFT_BLOCK_ON(b->rt, &b->out, value_fut_poll, &f);
+	return NULL;
+}
+
+Test(block_on, concurrent_callers_each_get_their_output, .timeout = RT_TIMEOUT)
+{
+	weft_rt *rt = rt_multi(2);
+	struct bo_thread b[4];
+	pthread_t th[4];
+
+	for (int i = 0; i < 4; i++) {
+		b[i] = (struct bo_thread){ .rt = rt, .id = i + 1, .rc = 1 };
+		cr_assert_eq(pthread_create(&th[i], NULL, bo_thread_main, &b[i]),
+			     0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		cr_assert_eq(b[i].rc, 0);
+		cr_assert_eq(b[i].out, (i + 1) * 1000);
+	}
+	weft_rt_destroy(rt);
+}
