@@ -211,7 +211,7 @@ struct weft__task *weft__deque_steal_into(struct weft__deque *from,
 			for (size_t k = i; k + 1 < n; k++)
 				got[k]->next = got[k + 1];
 			got[n - 1]->next = NULL;
-			weft__injector_push(&h->owner->rt->inj, h, got[n - 1],
+			weft__injector_push(&weft__task_owner(h)->rt->inj, h, got[n - 1],
 					    n - i);
 			break;
 		}

@@ -49,6 +49,8 @@
 #define WEFT__FLAGS_MASK   (WEFT__REF_ONE - 1)
 
 struct weft__owner;
+struct weft__task;
+static inline struct weft__owner *weft__task_owner(const struct weft__task *t);
 
 /* One allocation: this 64-byte header, then the frame (16-aligned). After
  * the frame's drop function ran at completion, the frame's first 8 bytes
@@ -60,7 +62,12 @@ struct weft__task {
 	struct weft__task *owned_prev;   /* owner list links; owner thread only */
 	struct weft__task *owned_next;   /* (reused as remote-free link at 0 refs) */
 	weft_waker join_waker;           /* see JOIN_WAKER */
-	struct weft__owner *owner;       /* list holding it, and its runtime */
+	/* the list holding it (and so its runtime). A task spawned from a
+	 * foreign thread points at rt->foreign unlinked until the worker
+	 * that first runs it adopts it (weft__task_run); atomic because
+	 * wakers on other threads read it meanwhile for the runtime, which
+	 * both values name */
+	_Atomic(struct weft__owner *) owner;
 };
 
 _Static_assert(sizeof(struct weft__task) == 64, "task header is 64 bytes");
@@ -68,6 +75,14 @@ _Static_assert(sizeof(struct weft__task) == 64, "task header is 64 bytes");
 static inline void *weft__task_frame(struct weft__task *t)
 {
 	return (char *)t + sizeof(*t);
+}
+
+static inline struct weft__owner *weft__task_owner(const struct weft__task *t)
+{
+	/* relaxed: only the runtime is read through it off the owner thread,
+	 * and every owner of a task names the same runtime */
+	return atomic_load_explicit(&((struct weft__task *)(uintptr_t)t)->owner,
+				    memory_order_relaxed);
 }
 
 static inline struct weft__task *weft__join_task(const weft_join *j)
@@ -95,6 +110,7 @@ void weft__task_run(struct weft__task *t, void *worker);
 void weft__task_ref_dec(struct weft__task *t);
 void weft__task_free_now(struct weft__task *t);
 void weft__owner_drain_remote(struct weft__owner *o);
+void weft__task_adopt(struct weft__owner *o, struct weft__task *t);
 
 /* ----------------------------------------------------------------- deque */
 
@@ -125,9 +141,11 @@ size_t weft__deque_take_half(struct weft__deque *dq, struct weft__task **out,
 /* -------------------------------------------------------------- injector */
 
 struct weft__injector {
-	pthread_mutex_t lock;
-	struct weft__task *head, *tail;  /* under lock */
-	_Atomic size_t len;              /* written under lock, read lock-free */
+	/* Treiber stack of pushed tasks, newest first (any thread) */
+	_Atomic(struct weft__task *) pushed WEFT__ALIGNED;
+	pthread_mutex_t lock WEFT__ALIGNED; /* consumers */
+	struct weft__task *head, *tail;  /* FIFO, under lock */
+	_Atomic size_t len;              /* FIFO length, written under lock */
 };
 
 void weft__injector_init(struct weft__injector *q);
@@ -136,12 +154,14 @@ void weft__injector_push(struct weft__injector *q, struct weft__task *head,
 			 struct weft__task *tail, size_t n);
 struct weft__task *weft__injector_pop(struct weft__injector *q);
 size_t weft__injector_pop_batch(struct weft__injector *q,
-				struct weft__task **first, size_t max);
+				struct weft__task **first, size_t max,
+				unsigned share);
 static inline bool weft__injector_is_empty(struct weft__injector *q)
 {
-	/* relaxed: a hint; callers that must not miss work re-check under
-	 * the lock or after the idle protocol's seq_cst fence */
-	return atomic_load_explicit(&q->len, memory_order_relaxed) == 0;
+	/* relaxed: a hint; callers that must not miss work call this after
+	 * the idle protocol's seq_cst fence (idle.c) */
+	return atomic_load_explicit(&q->pushed, memory_order_relaxed) == NULL &&
+	       atomic_load_explicit(&q->len, memory_order_relaxed) == 0;
 }
 
 /* ------------------------------------------------------------ idle set */
@@ -221,6 +241,8 @@ struct weft_rt {
 	void *driver;
 	struct weft__blocking *blocking;
 	_Atomic(struct weft__worker *) block_on_owner; /* current-thread: taken */
+	/* foreign spawns between their shutdown check and their push */
+	_Atomic uint32_t foreign_inflight WEFT__ALIGNED;
 };
 
 void *weft__alloc(weft_rt *rt, size_t size);

@@ -320,18 +320,47 @@ static bool mark_cancelled(struct weft__task *t)
 	}
 }
 
+/* Takes every queued task out of the run queues, each with its queue
+ * reference. */
+static void collect_queued(weft_rt *rt, struct task_vec *qv)
+{
+	struct weft__task *t;
+
+	for (unsigned i = 0; i < rt->nworkers; i++) {
+		struct weft__worker *w = &rt->workers[i];
+
+		if (w->lifo) {
+			vec_push(qv, w->lifo);
+			w->lifo = NULL;
+		}
+		while ((t = weft__deque_pop(&w->dq)))
+			vec_push(qv, t);
+	}
+	while ((t = weft__injector_pop(&rt->inj)))
+		vec_push(qv, t);
+}
+
 static void cancel_all(weft_rt *rt)
 {
-	struct task_vec tv = { 0 };
+	struct task_vec tv = { 0 }, qv = { 0 };
 	bool *was;
 
+	/* foreign spawns never run are in no list yet: adopt them into the
+	 * foreign list so the walk below finds them */
+	collect_queued(rt, &qv);
 	pthread_mutex_lock(&rt->lock);
+	for (size_t i = 0; i < qv.n; i++)
+		if (weft__task_owner(qv.v[i]) == &rt->foreign &&
+		    !qv.v[i]->owned_prev && rt->foreign.head != qv.v[i])
+			weft__task_adopt(&rt->foreign, qv.v[i]);
 	for (unsigned i = 0; i < rt->nworkers; i++)
 		collect_owner(&rt->workers[i].owner, &tv);
 	collect_owner(&rt->foreign, &tv);
 	pthread_mutex_unlock(&rt->lock);
 
-	drop_queue_refs(rt);
+	for (size_t i = 0; i < qv.n; i++)
+		weft__task_ref_dec(qv.v[i]);
+	free(qv.v);
 	was = calloc(tv.n ? tv.n : 1, sizeof(*was));
 	if (!was)
 		abort();
@@ -368,10 +397,16 @@ void weft_rt_shutdown(weft_rt *rt)
 		pthread_mutex_unlock(&rt->lock);
 		return;
 	}
-	/* relaxed: readers that must not miss it read it under rt->lock */
-	atomic_store_explicit(&rt->shutdown, 1, memory_order_relaxed);
+	/* seq_cst: read by foreign spawns after their inflight increment */
+	atomic_store_explicit(&rt->shutdown, 1, memory_order_seq_cst);
 	pthread_mutex_unlock(&rt->lock);
 
+	/* seq_cst: the Dekker pair with weft_spawn's foreign path; then wait
+	 * for the spawns that passed their check to finish their push
+	 * (acquire: pairs with their release decrement) */
+	atomic_thread_fence(memory_order_seq_cst);
+	while (atomic_load_explicit(&rt->foreign_inflight, memory_order_acquire))
+		weft__cpu_relax();
 	threads_stop(rt);
 	weft__blocking_shutdown(rt);
 	pthread_mutex_lock(&rt->lock);

@@ -33,7 +33,11 @@
  * walks these lists). The thread that drops the last reference frees the
  * task if it owns its list; otherwise it pushes the task on the owner's
  * remote_free stack (one CAS), and the owner unlinks and frees it at its
- * next maintenance. After the workers stop, frees take rt->lock instead.
+ * next maintenance. A task spawned from a foreign thread is in no list
+ * until the worker that first runs it adopts it (it cannot be freed
+ * before: the queue holds a reference); shutdown links those still queued
+ * into rt->foreign.
+ * After the workers stop, frees take rt->lock instead.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -62,7 +66,7 @@ static inline size_t task_bytes(const struct weft__task *t)
 
 static inline weft_rt *task_rt(const struct weft__task *t)
 {
-	return t->owner->rt;
+	return weft__task_owner(t)->rt;
 }
 
 void weft__poll_after_ready(const char *file, int line)
@@ -76,7 +80,7 @@ void weft__poll_after_ready(const char *file, int line)
 
 static void owner_link(struct weft__owner *o, struct weft__task *t)
 {
-	t->owner = o;
+	atomic_store_explicit(&t->owner, o, memory_order_relaxed);
 	t->owned_prev = NULL;
 	t->owned_next = o->head;
 	if (o->head)
@@ -96,12 +100,18 @@ static void owner_unlink(struct weft__owner *o, struct weft__task *t)
 	o->live--;
 }
 
+/* Links a task into o's list; the caller owns the list. */
+void weft__task_adopt(struct weft__owner *o, struct weft__task *t)
+{
+	owner_link(o, t);
+}
+
 /* Unlinks and frees a task; the caller owns o's list at this moment. */
 void weft__task_free_now(struct weft__task *t)
 {
 	weft_rt *rt = task_rt(t);
 
-	owner_unlink(t->owner, t);
+	owner_unlink(weft__task_owner(t), t);
 	weft__free(rt, t, task_bytes(t));
 }
 
@@ -126,7 +136,7 @@ static void task_dealloc(struct weft__task *t)
 {
 	/* relaxed: ref_dec's acq_rel made every earlier write visible */
 	uint64_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
-	struct weft__owner *o = t->owner;
+	struct weft__owner *o = weft__task_owner(t);
 	weft_rt *rt = o->rt;
 	struct weft__worker *w;
 
@@ -141,12 +151,6 @@ static void task_dealloc(struct weft__task *t)
 		weft__task_free_now(t);
 		pthread_mutex_unlock(&rt->lock);
 		weft__rt_maybe_free(rt);
-		return;
-	}
-	if (o->index < 0) {
-		pthread_mutex_lock(&rt->lock);
-		weft__task_free_now(t);
-		pthread_mutex_unlock(&rt->lock);
 		return;
 	}
 	w = weft__worker_current();
@@ -405,6 +409,8 @@ void weft__task_run(struct weft__task *t, void *worker)
 			    memory_order_relaxed))
 			break;
 	}
+	if (w && weft__task_owner(t) == &w->rt->foreign)
+		owner_link(&w->owner, t);
 	if (s & WEFT__CANCELLED) {
 		task_complete(t, 0, true);
 		return;
@@ -452,8 +458,8 @@ int weft_spawn(weft_rt *rt, const weft_task_type *type, const void *init,
 		*join = NULL;
 	if (!rt || !type || !type->poll)
 		return -EINVAL;
-	/* relaxed: a hint; the foreign path re-checks under rt->lock, and the
-	 * worker path cannot race with shutdown (workers stop first) */
+	/* relaxed: a hint; the foreign path re-checks it (seq_cst) below, and
+	 * the worker path cannot race with shutdown (workers stop first) */
 	if (atomic_load_explicit(&rt->shutdown, memory_order_relaxed))
 		return -ESHUTDOWN;
 	fsz = frame_size(type);
@@ -475,19 +481,32 @@ int weft_spawn(weft_rt *rt, const weft_task_type *type, const void *init,
 	w = weft__worker_current();
 	if (w && w->rt == rt) {
 		owner_link(&w->owner, t);
-	} else {
-		pthread_mutex_lock(&rt->lock);
-		if (atomic_load_explicit(&rt->shutdown, memory_order_relaxed)) {
-			pthread_mutex_unlock(&rt->lock);
-			weft__free(rt, t, sizeof(*t) + fsz);
-			return -ESHUTDOWN;
-		}
-		owner_link(&rt->foreign, t);
-		pthread_mutex_unlock(&rt->lock);
+		if (join)
+			*join = (weft_join *)t;
+		weft__worker_schedule(t, true);
+		return 0;
+	}
+	/* A foreign spawn takes no lock: the task goes to the injector
+	 * unlinked and the worker that first runs it adopts it. Shutdown
+	 * waits for foreign_inflight to reach 0 after setting `shutdown`
+	 * (seq_cst on both sides: either we see the flag or shutdown sees
+	 * us and waits for our push), then finds the task in the injector. */
+	atomic_init(&t->owner, &rt->foreign);
+	t->owned_prev = t->owned_next = NULL;
+	atomic_fetch_add_explicit(&rt->foreign_inflight, 1,
+				  memory_order_seq_cst);
+	if (atomic_load_explicit(&rt->shutdown, memory_order_seq_cst)) {
+		atomic_fetch_sub_explicit(&rt->foreign_inflight, 1,
+					  memory_order_release);
+		weft__free(rt, t, sizeof(*t) + fsz);
+		return -ESHUTDOWN;
 	}
 	if (join)
 		*join = (weft_join *)t;
 	weft__worker_schedule(t, true);
+	/* release: our push before shutdown's acquire load of the count */
+	atomic_fetch_sub_explicit(&rt->foreign_inflight, 1,
+				  memory_order_release);
 	return 0;
 }
 

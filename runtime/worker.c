@@ -97,7 +97,7 @@ static void push_local(struct weft__worker *w, struct weft__task *t)
 
 void weft__worker_schedule(struct weft__task *t, bool yield)
 {
-	weft_rt *rt = t->owner->rt;
+	weft_rt *rt = weft__task_owner(t)->rt;
 	struct weft__worker *w = tls_worker;
 
 	if (w && w->rt == rt) {
@@ -138,19 +138,12 @@ static struct weft__task *take_injected(struct weft__worker *w)
 {
 	weft_rt *rt = w->rt;
 	struct weft__task *first, *t;
-	size_t max = INJECT_BATCH;
 	size_t n;
 
 	if (weft__injector_is_empty(&rt->inj))
 		return NULL;
-	if (rt->nworkers > 1) {
-		size_t share = atomic_load_explicit(&rt->inj.len,
-						    memory_order_relaxed) /
-			       rt->nworkers + 1;
-		if (share < max)
-			max = share;
-	}
-	n = weft__injector_pop_batch(&rt->inj, &first, max);
+	n = weft__injector_pop_batch(&rt->inj, &first, INJECT_BATCH,
+				     rt->nworkers);
 	if (!n)
 		return NULL;
 	for (t = first->next; t;) {
