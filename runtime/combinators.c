@@ -70,6 +70,8 @@ void weft_join_all_drop(weft_join_all *j)
 		drop_branch(&j->branches[i]);
 }
 
+static _Thread_local uint32_t select_seed;
+
 int weft_select_init(weft_select *s, weft_branch *branches, size_t n,
 		     unsigned flags)
 {
@@ -81,7 +83,12 @@ int weft_select_init(weft_select *s, weft_branch *branches, size_t n,
 	s->branches = branches;
 	s->n = n;
 	s->flags = flags;
-	s->rng = (uint32_t)(uintptr_t)s ^ 0x9e3779b9u;
+	/* a per-thread sequence mixed with the address: a select re-created
+	 * at the same address (a loop, a reused frame) must not start at the
+	 * same branch every time */
+	select_seed += 0x9e3779b9u;
+	s->rng = ((uint32_t)(uintptr_t)s ^ select_seed) * 0x85ebca6bu;
+	s->rng ^= s->rng >> 13;
 	if (!s->rng)
 		s->rng = 1;
 	s->winner = -1;
