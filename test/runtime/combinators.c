@@ -1,0 +1,293 @@
+/* test/runtime/combinators.c - join_all and select over child futures
+ * held inline: outputs land in branch.out, each branch is polled until it
+ * is done and never after (fused), select's winner, its losers dropped
+ * exactly once, biased order, and a fair start that does not always pick
+ * the same branch. Hand-polled with a counting waker, plus one run inside
+ * a spawned task.
+ */
+#include "test/runtime/harness.h"
+
+/* Ready on poll n + 1 with value v; otherwise wakes itself and waits. */
+struct cd {
+	int n;
+	intptr_t v;
+	int polls;
+	int polls_after_done;
+	int drops;
+	bool done;
+	int id;
+	char *log;
+	int *loglen;
+};
+
+static weft_poll cd_poll(struct cd *c, weft_cx *cx)
+{
+	if (c->done) {
+		c->polls_after_done++;
+		return WEFT_READY;
+	}
+	c->polls++;
+	if (c->log)
+		c->log[(*c->loglen)++] = (char)('0' + c->id);
+	if (c->polls > c->n) {
+		c->done = true;
+		if (cx->out)
+			*cx->out = c->v;
+		return WEFT_READY;
+	}
+	weft_waker_wake_by_ref(&cx->waker);
+	return WEFT_PENDING;
+}
+
+static void cd_drop(struct cd *c)
+{
+	c->drops++;
+}
+
+/* ------------------------------------------------------------ join_all */
+
+Test(combinators, join_all_collects_every_output)
+{
+	enum { N = 8 };
+	struct cd c[N];
+	weft_branch br[N];
+	weft_join_all ja;
+	tcx k;
+	weft_cx *cx = tcx_init(&k);
+	int polls = 0;
+
+	for (int i = 0; i < N; i++) {
+		c[i] = (struct cd){ .n = (i * 3) % 5, .v = 10 * i };
+		br[i] = WEFT_BRANCH(cd_poll, cd_drop, &c[i]);
+	}
+	cr_assert_eq(weft_join_all_init(&ja, br, N), 0);
+	while (weft_join_all_poll(&ja, cx) == WEFT_PENDING)
+		cr_assert_lt(++polls, 100);
+	cr_assert_eq(polls, 4, "the slowest branch needs 5 polls");
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(br[i].out, 10 * i);
+		cr_assert(br[i].done);
+		cr_assert_eq(c[i].polls, c[i].n + 1);
+		cr_assert_eq(c[i].polls_after_done, 0, "branch %d polled after "
+			     "done", i);
+		cr_assert_eq(c[i].drops, 0, "join does not drop children");
+	}
+	cr_assert_eq(k.out, 0, "children's outputs do not reach cx->out");
+	cr_assert_eq(atomic_load(&k.t.live), 0);
+}
+
+Test(combinators, join_all_of_nothing_is_ready_and_bad_args_rejected)
+{
+	weft_join_all ja;
+	weft_branch bad = WEFT_BRANCH(NULL, NULL, NULL);
+	tcx k;
+
+	cr_assert_eq(weft_join_all_init(&ja, NULL, 0), 0);
+	cr_assert_eq(weft_join_all_poll(&ja, tcx_init(&k)), WEFT_READY);
+	cr_assert_eq(weft_join_all_init(&ja, NULL, 3), -EINVAL);
+	cr_assert_eq(weft_join_all_init(NULL, &bad, 1), -EINVAL);
+	cr_assert_eq(weft_join_all_init(&ja, &bad, 1), -EINVAL);
+}
+
+Test(combinators, join_all_drop_runs_each_drop_once)
+{
+	struct cd c[4];
+	weft_branch br[4];
+	weft_join_all ja;
+	tcx k;
+
+	for (int i = 0; i < 4; i++) {
+		c[i] = (struct cd){ .n = i };
+		br[i] = WEFT_BRANCH(cd_poll, i == 3 ? NULL : cd_drop, &c[i]);
+	}
+	cr_assert_eq(weft_join_all_init(&ja, br, 4), 0);
+	cr_assert_eq(weft_join_all_poll(&ja, tcx_init(&k)), WEFT_PENDING);
+	weft_join_all_drop(&ja);
+	weft_join_all_drop(&ja);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(c[i].drops, 1);
+}
+
+/* -------------------------------------------------------------- select */
+
+Test(combinators, select_reports_winner_and_drops_losers_once)
+{
+	struct cd c[5];
+	weft_branch br[5];
+	weft_select s;
+	tcx k;
+	weft_cx *cx = tcx_init(&k);
+	int polls = 1;
+
+	for (int i = 0; i < 5; i++) {
+		c[i] = (struct cd){ .n = i == 3 ? 2 : 1000, .v = 100 + i };
+		br[i] = WEFT_BRANCH(cd_poll, cd_drop, &c[i]);
+	}
+	cr_assert_eq(weft_select_init(&s, br, 5, 0), 0);
+	cr_assert_eq(s.winner, -1);
+	while (weft_select_poll(&s, cx) == WEFT_PENDING)
+		cr_assert_lt(++polls, 100);
+	cr_assert_eq(polls, 3);
+	cr_assert_eq(s.winner, 3);
+	cr_assert_eq(br[3].out, 103);
+	cr_assert_eq(c[3].drops, 0, "the winner is not dropped");
+	for (int i = 0; i < 5; i++)
+		if (i != 3) {
+			cr_assert_eq(c[i].drops, 1, "loser %d", i);
+			cr_assert(br[i].dropped);
+		}
+	/* fused: polling again polls nothing and keeps the winner */
+	for (int i = 0; i < 5; i++)
+		c[i].polls = 0;
+	cr_assert_eq(weft_select_poll(&s, cx), WEFT_READY);
+	cr_assert_eq(s.winner, 3);
+	for (int i = 0; i < 5; i++) {
+		cr_assert_eq(c[i].polls, 0);
+		cr_assert_eq(c[i].polls_after_done, 0);
+	}
+	/* dropping the finished select drops only what is left: the winner */
+	weft_select_drop(&s);
+	weft_select_drop(&s);
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(c[i].drops, 1);
+}
+
+Test(combinators, select_drop_before_completion_drops_all_once)
+{
+	struct cd c[3];
+	weft_branch br[3];
+	weft_select s;
+	tcx k;
+
+	for (int i = 0; i < 3; i++) {
+		c[i] = (struct cd){ .n = 10 };
+		br[i] = WEFT_BRANCH(cd_poll, cd_drop, &c[i]);
+	}
+	cr_assert_eq(weft_select_init(&s, br, 3, 0), 0);
+	cr_assert_eq(weft_select_poll(&s, tcx_init(&k)), WEFT_PENDING);
+	weft_select_drop(&s);
+	weft_select_drop(&s);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(c[i].drops, 1);
+}
+
+Test(combinators, select_rejects_bad_arguments)
+{
+	weft_select s;
+	weft_branch bad = WEFT_BRANCH(NULL, NULL, NULL);
+
+	cr_assert_eq(weft_select_init(&s, NULL, 1, 0), -EINVAL);
+	cr_assert_eq(weft_select_init(&s, &bad, 0, 0), -EINVAL);
+	cr_assert_eq(weft_select_init(&s, &bad, 1, 0), -EINVAL);
+	cr_assert_eq(weft_select_init(NULL, &bad, 1, 0), -EINVAL);
+}
+
+Test(combinators, biased_select_polls_in_index_order)
+{
+	char log[64];
+	int len = 0;
+	struct cd c[4];
+	weft_branch br[4];
+	weft_select s;
+	tcx k;
+	weft_cx *cx = tcx_init(&k);
+
+	for (int i = 0; i < 4; i++) {
+		c[i] = (struct cd){ .n = 2, .id = i, .log = log,
+				    .loglen = &len, .v = i };
+		br[i] = WEFT_BRANCH(cd_poll, cd_drop, &c[i]);
+	}
+	cr_assert_eq(weft_select_init(&s, br, 4, WEFT_SELECT_BIASED), 0);
+	while (weft_select_poll(&s, cx) == WEFT_PENDING)
+		;
+	log[len] = '\0';
+	/* every branch becomes ready on its third poll: branch 0 wins, and
+	 * the third round stops at it */
+	cr_assert_str_eq(log, "012301230");
+	cr_assert_eq(s.winner, 0);
+}
+
+static int fair_pick(void)
+{
+	struct cd c[4];
+	weft_branch br[4];
+	weft_select s;
+	tcx k;
+
+	for (int i = 0; i < 4; i++) {
+		c[i] = (struct cd){ .n = 0, .v = i };
+		br[i] = WEFT_BRANCH(cd_poll, cd_drop, &c[i]);
+	}
+	cr_assert_eq(weft_select_init(&s, br, 4, 0), 0);
+	cr_assert_eq(weft_select_poll(&s, tcx_init(&k)), WEFT_READY);
+	return s.winner;
+}
+
+Test(combinators, fair_select_start_varies_over_runs)
+{
+	int hits[4] = { 0 }, distinct = 0;
+
+	/* every branch is ready at once, so the winner is the start: the
+	 * same select placed at the same address must not always start at
+	 * the same branch */
+	for (int run = 0; run < 200; run++)
+		hits[fair_pick()]++;
+	for (int i = 0; i < 4; i++)
+		distinct += hits[i] > 0;
+	cr_assert_gt(distinct, 1, "hits %d %d %d %d", hits[0], hits[1],
+		     hits[2], hits[3]);
+}
+
+/* ------------------------------------------- inside a spawned task */
+
+struct two_of {
+	WEFT_ASYNC;
+	struct cd a, b, c;
+	weft_branch br[3];
+	weft_join_all ja;
+	weft_branch sb[2];
+	struct cd x, y;
+	weft_select sel;
+};
+
+/* join_all over three children, then select between two, all held
+ * inline in the task's (pinned) frame. */
+static weft_poll two_of_poll(struct two_of *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f);
+	f->br[0] = WEFT_BRANCH(cd_poll, cd_drop, &f->a);
+	f->br[1] = WEFT_BRANCH(cd_poll, cd_drop, &f->b);
+	f->br[2] = WEFT_BRANCH(cd_poll, cd_drop, &f->c);
+	if (weft_join_all_init(&f->ja, f->br, 3))
+		WEFT_RETURN(f, cx, -1);
+	WEFT_AWAIT(f, weft_join_all_poll(&f->ja, cx));
+	f->sb[0] = WEFT_BRANCH(cd_poll, cd_drop, &f->x);
+	f->sb[1] = WEFT_BRANCH(cd_poll, cd_drop, &f->y);
+	if (weft_select_init(&f->sel, f->sb, 2, 0))
+		WEFT_RETURN(f, cx, -1);
+	WEFT_AWAIT(f, weft_select_poll(&f->sel, cx));
+	WEFT_RETURN(f, cx, f->br[0].out + f->br[1].out + f->br[2].out +
+			   f->sb[f->sel.winner].out + 1000 * f->sel.winner +
+			   10000 * (f->x.drops + f->y.drops));
+	WEFT_END(f);
+}
+
+Test(combinators, join_all_then_select_inside_a_task, .timeout = RT_TIMEOUT)
+{
+	weft_rt *rt = rt_multi(2);
+	weft_join *j;
+	intptr_t out = 0;
+
+	cr_assert_eq(WEFT_SPAWN(rt, &j, two_of_poll, NULL, struct two_of,
+				{ .a = { .n = 3, .v = 1 },
+				  .b = { .n = 0, .v = 2 },
+				  .c = { .n = 7, .v = 4 },
+				  .x = { .n = 1000000, .v = 50 },
+				  .y = { .n = 5, .v = 70 } }),
+		     0);
+	cr_assert_eq(join_on(rt, j, &out), 0);
+	/* 1+2+4, winner y (index 1) with 70, the loser x dropped once */
+	cr_assert_eq(out, 7 + 70 + 1000 + 10000);
+	weft_join_drop(j);
+	weft_rt_destroy(rt);
+}
