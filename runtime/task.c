@@ -340,7 +340,11 @@ static void task_complete(struct weft__task *t, intptr_t out, bool cancelled)
 	memcpy(weft__task_frame(t), &out, sizeof(out));
 	prev = atomic_load_explicit(&t->state, memory_order_relaxed);
 	for (;;) {
-		uint64_t n = (prev & ~(WEFT__RUNNING | WEFT__NOTIFIED)) |
+		/* an abort that came during the poll that returned READY
+		 * found no later poll point: the output stands, so its
+		 * CANCELLED bit is cleared */
+		uint64_t n = (prev & ~(WEFT__RUNNING | WEFT__NOTIFIED |
+				       WEFT__CANCELLED)) |
 			     WEFT__COMPLETE | (cancelled ? WEFT__CANCELLED : 0);
 
 		/* acq_rel: pair 1 (release: output), pair 2 (acquire: the
