@@ -17,6 +17,7 @@ enum mode {
 	PARK_ONCE,      /* hands a waker clone to *slot, parks; READY after */
 	SPIN_THEN_YIELD,/* sets *running, waits for *release, yields forever */
 	RETURN_AT_ONCE, /* READY 1 on the first poll */
+	SPIN_THEN_RETURN,/* sets *running, waits for *release, READY 1 */
 };
 
 struct victim {
@@ -44,6 +45,10 @@ static weft_poll victim_poll(struct victim *f, weft_cx *cx)
 		WAIT_UNTIL(atomic_load(f->release));
 		break;
 	case RETURN_AT_ONCE:
+		WEFT_RETURN(f, cx, 1);
+	case SPIN_THEN_RETURN:
+		atomic_store(f->running, 1);
+		WAIT_UNTIL(atomic_load(f->release));
 		WEFT_RETURN(f, cx, 1);
 	}
 	for (;;)
@@ -274,6 +279,32 @@ Test(abort, another_thread_aborts_while_task_runs, .timeout = RT_TIMEOUT)
 		atomic_store(&release, 1);
 		/* the poll in progress was its last */
 		assert_cancelled(rt, j, &p, 1);
+		weft_join_drop(j);
+	}
+	weft_rt_destroy(rt);
+}
+
+/* An abort that arrives during the poll that completes the task has no
+ * next poll point to act at: the task finished, its output stands. */
+Test(abort, during_the_completing_poll_keeps_the_output, .timeout = RT_TIMEOUT)
+{
+	weft_rt *rt = rt_multi(2);
+
+	for (int round = 0; round < 10; round++) {
+		probe p = { 0 };
+		atomic_int running = 0, release = 0;
+		intptr_t out = 0;
+		weft_join *j = spawn_victim(rt, (struct victim){ .p = &p,
+			.mode = SPIN_THEN_RETURN, .running = &running,
+			.release = &release });
+
+		cr_assert(WAIT_UNTIL(atomic_load(&running)));
+		weft_join_abort(j);
+		atomic_store(&release, 1);
+		cr_assert_eq(join_on(rt, j, &out), 0);
+		cr_assert_eq(out, 1);
+		cr_assert_eq(atomic_load(&p.drops), 1);
+		cr_assert_eq(atomic_load(&p.polls), 1);
 		weft_join_drop(j);
 	}
 	weft_rt_destroy(rt);
