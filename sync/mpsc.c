@@ -1,33 +1,72 @@
 /* sync/mpsc.c - bounded and unbounded multi-producer single-consumer
  * channels.
  *
- * Design: one short lock (weft__lock) guards a ring buffer of values, the
- * FIFO of waiting senders, and the receiver's waker. Each critical section
- * is a few stores and one element copy; wakers run after the unlock. This
- * is Go's channel shape, and it keeps cancellation simple: a waiting
- * future is either still on the list (its owner unlinks it under the lock)
- * or was completed under the lock before its state said so.
+ * Design. The consumer never takes the lock to receive; producers of a
+ * bounded channel with room claim a slot with one CAS and no lock.
  *
- * Bounded back-pressure, with handoff: when the receiver frees a slot and
- * senders wait, it pops the oldest waiter under the same lock and either
- * copies that sender's value (weft_mpsc_send) straight into the freed slot,
- * or counts the slot as reserved for it (weft_mpsc_reserve), then wakes it
- * once. So a woken sender never has to retry, a new sender cannot overtake
- * waiting ones (it queues when the list is not empty), and the number of
- * values plus reserved slots never exceeds cap.
- *
- * Receiver wakeups are batched by construction: the receiver registers its
- * waker only when it finds the ring empty, and the first sender to push
- * moves it out, so a burst of sends wakes the receiver once.
+ *  - Bounded ring: exactly cap slots, each {stamp, value}. A position is a
+ *    stamp lap * one_lap + index (one_lap = the power of two above cap), so
+ *    the index wraps at cap with no division. Slot i is free for position p
+ *    when its stamp is p, holds p's value when it is p + 1, and becomes free
+ *    for the next lap (p + one_lap) when the consumer has read it.
+ *  - `tail` is the producers' word: next position << 2 | CLOSED | SLOW.
+ *    Fast path (SLOW and CLOSED clear): check the slot is free, CAS tail
+ *    forward, write the value, publish the stamp. CLOSED in the same word
+ *    makes a send either land before a close (and be drained) or fail.
+ *  - SLOW is set while anything must be decided under the lock: senders
+ *    wait (FIFO, no overtaking) or permits are held (reserved slots count
+ *    against cap), and briefly by any lock holder that counts the room
+ *    ("freeze"). While SLOW is set only lock holders move tail, so
+ *    values + in-flight claims + reserved <= cap is checked exactly.
+ *  - Unbounded: a list of blocks of blk_n slots. Producers append under
+ *    the lock (growth and -ENOMEM stay simple); the consumer reads without
+ *    it, follows `next` at a block's end and keeps one spare block.
+ *  - Back-pressure with handoff: a consumer that freed a slot while
+ *    tx_waiting is set takes the lock and gives the room to the oldest
+ *    waiter: it copies a waiting send's value into the ring or counts a
+ *    slot reserved for a waiting reserve, then wakes it once. A woken
+ *    sender never retries. A waiter that finds room itself (after its
+ *    fence) runs the same handoff, so FIFO holds either way.
+ *  - Receiver sleep: it registers its waker under the lock, sets
+ *    rx_parked, and re-checks the ring after a fence. A producer that
+ *    published checks rx_parked after a fence; the first that swaps it to
+ *    0 takes the waker (under the lock) and wakes it, so a burst of sends
+ *    wakes the receiver once.
  *
  * Lifetime: tx_count counts sender handles (clone: relaxed increment, like
  * any reference count taken from a live handle; drop: acq_rel decrement).
  * The handle that takes it to zero sets tx_done under the lock; rx_drop
  * sets rx_gone under the lock; whoever sets the second flag frees.
  *
- * Atomic pairs: waiter state (see sync/wait.h): weft__waiter_wake_locked()'s
- * release store -> weft__waiter_state()'s acquire in the send/reserve
- * future. Everything else is ordered by the lock.
+ * Atomic pairs:
+ *  1. slot stamp: the producer's release store of p + 1 (mp_publish) ->
+ *     the consumer's acquire load (mp_head_ready): the value is visible.
+ *  2. slot stamp: the consumer's release store of p + one_lap (mp_take) ->
+ *     the producer's acquire load (mp_send_fast): the old value was read
+ *     before it is overwritten.
+ *  3. head: the consumer's release store (mp_take) -> the acquire load in
+ *     mp_has_room_locked(): every slot before head is free.
+ *  4. Dekker, receiver sleep: mp_park_rx() stores rx_parked, seq_cst
+ *     fence, re-reads the head slot; mp_wake_rx() runs after a publish:
+ *     seq_cst fence, reads rx_parked. One of the two sees the other.
+ *  5. Dekker, waiting senders: mp_wait_locked() stores tx_waiting, seq_cst
+ *     fence, reads head (mp_refill); mp_after_take() stores head, seq_cst
+ *     fence, reads tx_waiting. Either the waiter sees the room or the
+ *     consumer sees the waiter and hands the room over.
+ *  6. tx_done: release store under the lock (weft_mpsc_tx_drop) ->
+ *     acquire load in mp_finished(): every send of every handle is done.
+ *  7. spare block: the consumer's release exchange (mp_recycle) -> the
+ *     producer's acquire exchange (mp_push_unbounded): the consumer's reads
+ *     of the block precede its reuse. blk->next: release store in
+ *     mp_push_unbounded -> acquire load in mp_head_slot (base and the
+ *     block's initialisation are visible).
+ *  8. waiter state: weft__waiter_wake_locked()'s release store ->
+ *     weft__waiter_state()'s acquire in the send/reserve future (wait.h).
+ *  Everything else (the lists, reserved, rx_waker, tail_blk) is ordered by
+ *  the lock.
+ *
+ * Stamps live in 62 bits of tail and grow by at most 2 per message: they
+ * would wrap after 2^61 messages (73 years at 1 ns each); not handled.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -39,22 +78,55 @@
 
 enum { MP_W_SEND = 1, MP_W_RESERVE = 2 };
 
+#define MP_CLOSED 1u /* tail: no more sends (close or rx_drop) */
+#define MP_SLOW 2u   /* tail: claims only under the lock */
+#define MP_FLAGS 3u
+
+/* A slot: the stamp, then elem_size bytes (stride rounds to 8). */
+typedef struct mp_slot {
+	_Atomic uint64_t stamp;
+	unsigned char data[];
+} mp_slot;
+
+/* An unbounded block of blk_n slots for positions base .. base+blk_n-1. */
+typedef struct mp_blk {
+	_Atomic(struct mp_blk *) next; /* producer (lock) links; consumer reads */
+	uint64_t base;                 /* written before linking */
+	unsigned char slots[];
+} mp_blk;
+
 typedef struct mp {
-	weft__lock lock;
+	/* producers' hot line */
+	_Alignas(64) _Atomic uint64_t tail; /* next position << 2 | flags */
+
+	/* consumer's hot line */
+	_Alignas(64) _Atomic uint64_t head; /* consumer writes (release) */
+	mp_blk *head_blk;                   /* consumer only (unbounded) */
+
+	/* read-mostly: set at creation */
+	_Alignas(64) unsigned char *buf; /* bounded: cap slots */
 	uint32_t elem_size;
-	_Atomic uint32_t tx_count; /* sender handles */
+	uint32_t stride;   /* bytes per slot */
+	uint64_t cap;      /* bounded: values + reserved <= cap */
+	uint64_t one_lap;  /* bounded: power of two > cap */
+	uint32_t lap_shift;/* log2(one_lap) */
+	uint32_t blk_n;    /* unbounded: slots per block */
 	bool bounded;
-	bool closed;   /* lock: no more sends (close or rx_drop) */
-	bool tx_done;  /* lock: the last sender handle is gone */
-	bool rx_gone;  /* lock: the receiver handle is gone */
-	size_t cap;        /* bounded: values + reserved <= cap */
-	size_t ring_cap;   /* slots allocated, a power of two */
-	size_t head;       /* lock: index of the oldest value */
-	size_t len;        /* lock: values buffered */
-	size_t reserved;   /* lock: slots promised to permits */
-	char *buf;         /* lock: ring_cap * elem_size bytes */
-	weft__wlink senders; /* lock: waiting send/reserve futures, FIFO */
-	weft_waker rx_waker; /* lock: set while the receiver waits */
+
+	/* handshake flags: written rarely, read per message */
+	_Alignas(64) _Atomic uint32_t rx_parked; /* receiver sleeps */
+	_Atomic uint32_t tx_waiting;             /* senders queued (lock) */
+	_Atomic uint32_t tx_done;                /* last sender gone */
+
+	/* the lock and what it guards */
+	_Alignas(64) weft__lock lock;
+	_Atomic uint32_t tx_count; /* sender handles */
+	bool rx_gone;              /* lock: the receiver handle is gone */
+	uint64_t reserved;         /* lock: slots promised to permits */
+	weft__wlink senders;       /* lock: waiting send/reserve, FIFO */
+	weft_waker rx_waker;       /* lock: the receiver's waker */
+	mp_blk *tail_blk;          /* lock: the block producers fill */
+	_Atomic(mp_blk *) spare;   /* a free block kept for reuse */
 } mp;
 
 static inline mp *mp_of_tx(weft_mpsc_tx *tx)
@@ -67,13 +139,41 @@ static inline mp *mp_of_rx(weft_mpsc_rx *rx)
 	return (mp *)rx;
 }
 
-static size_t pow2_at_least(size_t n)
+static uint64_t pow2_above(uint64_t n)
 {
-	size_t p = 1;
+	uint64_t p = 2;
 
-	while (p < n)
+	while (p <= n)
 		p <<= 1;
 	return p;
+}
+
+static mp_blk *mp_blk_new(const mp *m)
+{
+	/* calloc: stamps 0 never match a position + 1 */
+	return calloc(1, sizeof(mp_blk) + (size_t)m->blk_n * m->stride);
+}
+
+static int mp_alloc_ring(mp *m)
+{
+	if (!m->bounded) {
+		m->blk_n = 16384 / m->stride;
+		m->blk_n = m->blk_n < 4 ? 4 : m->blk_n > 256 ? 256 : m->blk_n;
+		m->head_blk = m->tail_blk = mp_blk_new(m);
+		return m->head_blk ? 0 : -ENOMEM;
+	}
+	m->one_lap = pow2_above(m->cap);
+	m->lap_shift = (uint32_t)__builtin_ctzll(m->one_lap);
+	m->buf = malloc(m->cap * m->stride);
+	if (!m->buf)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < m->cap; i++) {
+		mp_slot *s = (mp_slot *)(m->buf + i * m->stride);
+
+		/* relaxed: initialisation, published with the handles */
+		atomic_store_explicit(&s->stamp, i, memory_order_relaxed);
+	}
+	return 0;
 }
 
 static int mp_create(size_t elem_size, size_t cap, bool bounded,
@@ -85,19 +185,19 @@ static int mp_create(size_t elem_size, size_t cap, bool bounded,
 		return -EINVAL;
 	if (bounded && (cap == 0 || cap > (1u << 31)))
 		return -EINVAL;
-	m = calloc(1, sizeof(*m));
+	m = aligned_alloc(64, (sizeof(*m) + 63) & ~(size_t)63);
 	if (!m)
 		return -ENOMEM;
-	m->ring_cap = pow2_at_least(bounded ? cap : 16);
-	m->buf = malloc(m->ring_cap * elem_size);
-	if (!m->buf)
-		goto out_free;
-	weft__lock_init(&m->lock);
+	memset(m, 0, sizeof(*m));
 	m->elem_size = (uint32_t)elem_size;
-	/* relaxed: initialisation, published by returning the handles */
-	atomic_store_explicit(&m->tx_count, 1, memory_order_relaxed);
+	m->stride = (uint32_t)(sizeof(mp_slot) + ((elem_size + 7) & ~7ul));
 	m->bounded = bounded;
 	m->cap = cap;
+	if (mp_alloc_ring(m))
+		goto out_free;
+	weft__lock_init(&m->lock);
+	/* relaxed: initialisation, published by returning the handles */
+	atomic_store_explicit(&m->tx_count, 1, memory_order_relaxed);
 	weft__list_init(&m->senders);
 	*tx = (weft_mpsc_tx *)m;
 	*rx = (weft_mpsc_rx *)m;
@@ -121,96 +221,203 @@ int weft_mpsc_unbounded(size_t elem_size, weft_mpsc_tx **tx,
 
 static void mp_free(mp *m)
 {
+	mp_blk *b = m->head_blk, *n;
+
+	while (b) {
+		/* relaxed: the last handle is gone; the lock ordered all */
+		n = atomic_load_explicit(&b->next, memory_order_relaxed);
+		free(b);
+		b = n;
+	}
+	/* relaxed: as above */
+	free(atomic_load_explicit(&m->spare, memory_order_relaxed));
 	free(m->buf);
 	free(m);
 }
 
-/* ------------------------------------------------------- ring, lock held */
+/* ------------------------------------------------------------ positions */
 
 static inline void mp_copy(void *dst, const void *src, uint32_t size)
 {
-	if (size == 8)
-		memcpy(dst, src, 8); /* a single move */
-	else
+	switch (size) { /* constant sizes compile to plain moves */
+	case 4:
+		memcpy(dst, src, 4);
+		break;
+	case 8:
+		memcpy(dst, src, 8);
+		break;
+	case 16:
+		memcpy(dst, src, 16);
+		break;
+	default:
 		memcpy(dst, src, size);
-}
-
-static inline bool mp_has_room(const mp *m)
-{
-	return !m->bounded || m->len + m->reserved < m->cap;
-}
-
-/* Doubles an unbounded ring. Returns 0 or -ENOMEM. */
-static int mp_grow(mp *m)
-{
-	size_t es = m->elem_size, first = m->ring_cap - m->head;
-	char *nb = malloc(2 * m->ring_cap * es);
-
-	if (!nb)
-		return -ENOMEM;
-	if (first > m->len)
-		first = m->len;
-	memcpy(nb, m->buf + m->head * es, first * es);
-	memcpy(nb + first * es, m->buf, (m->len - first) * es);
-	free(m->buf);
-	m->buf = nb;
-	m->head = 0;
-	m->ring_cap *= 2;
-	return 0;
-}
-
-/* Appends a value; the caller checked the room (bounded). */
-static inline int mp_push(mp *m, const void *value)
-{
-	if (m->len == m->ring_cap) {
-		int err = mp_grow(m);
-
-		if (err)
-			return err;
 	}
-	size_t pos = (m->head + m->len) & (m->ring_cap - 1);
-
-	mp_copy(m->buf + pos * m->elem_size, value, m->elem_size);
-	m->len++;
-	return 0;
 }
 
-static inline void mp_pop(mp *m, void *out)
+/* The position after s (bounded: the index wraps at cap). */
+static inline uint64_t mp_next(const mp *m, uint64_t s)
 {
-	if (out)
-		mp_copy(out, m->buf + m->head * m->elem_size, m->elem_size);
-	m->head = (m->head + 1) & (m->ring_cap - 1);
-	m->len--;
+	if (!m->bounded || (s & (m->one_lap - 1)) + 1 < m->cap)
+		return s + 1;
+	return (s & ~(m->one_lap - 1)) + m->one_lap;
 }
 
-/* Takes the receiver's waker to wake after the unlock. */
-static inline weft_waker mp_take_rx_waker(mp *m)
+/* Values between two positions. */
+static inline uint64_t mp_count(const mp *m, uint64_t t, uint64_t h)
 {
-	weft_waker w = m->rx_waker;
+	if (!m->bounded)
+		return t - h;
+	return ((t >> m->lap_shift) - (h >> m->lap_shift)) * m->cap +
+	       (t & (m->one_lap - 1)) - (h & (m->one_lap - 1));
+}
 
+static inline mp_slot *mp_ring_slot(const mp *m, uint64_t s)
+{
+	return (mp_slot *)(m->buf + (s & (m->one_lap - 1)) * m->stride);
+}
+
+static inline mp_slot *mp_blk_slot(const mp *m, mp_blk *b, uint64_t s)
+{
+	return (mp_slot *)(b->slots + (s - b->base) * m->stride);
+}
+
+/* Writes the value of position s into sl and publishes it. */
+static inline void mp_publish(const mp *m, mp_slot *sl, uint64_t s,
+			      const void *value)
+{
+	mp_copy(sl->data, value, m->elem_size);
+	/* release: publishes the value; pairs with the acquire in
+	 * mp_head_ready() (pair 1) */
+	atomic_store_explicit(&sl->stamp, s + 1, memory_order_release);
+}
+
+static inline uint64_t mp_tail(mp *m)
+{
+	/* acquire: orders the head/slot reads that follow after the flags
+	 * (CLOSED) we act on; tail itself carries no data */
+	return atomic_load_explicit(&m->tail, memory_order_acquire);
+}
+
+/* ----------------------------------------------------- receiver wakeups */
+
+/* After publishing: wakes the receiver if it sleeps (pair 4). */
+static void mp_wake_rx(mp *m)
+{
+	weft_waker w;
+
+	/* seq_cst: our stamp store before the rx_parked load; pairs with
+	 * the fence in mp_park_rx(). Release/acquire cannot order a store
+	 * before a later load. */
+	atomic_thread_fence(memory_order_seq_cst);
+	/* relaxed: a hint, decided by the exchange below */
+	if (!atomic_load_explicit(&m->rx_parked, memory_order_relaxed))
+		return;
+	/* relaxed: the waker itself is read under the lock; the exchange
+	 * only elects the one sender that wakes */
+	if (!atomic_exchange_explicit(&m->rx_parked, 0, memory_order_relaxed))
+		return;
+	weft__lock_acquire(&m->lock);
+	w = m->rx_waker;
 	m->rx_waker = WEFT_WAKER_NONE;
-	return w;
+	weft__lock_release(&m->lock);
+	weft_waker_wake(&w);
 }
 
-/* Hands free slots to waiting senders, oldest first, until the ring is
- * full, nobody waits, or the batch is full. */
-static void mp_refill(mp *m, weft__wake_batch *b)
+/* The receiver goes to sleep: registers its waker, then the caller
+ * re-checks the ring (pair 4). */
+static void mp_park_rx(mp *m, const weft_cx *cx)
 {
-	while (mp_has_room(m) && !weft__batch_full(b)) {
+	weft__lock_acquire(&m->lock);
+	weft_waker_register(&m->rx_waker, cx);
+	/* relaxed: ordered before the re-check by the fence below, and
+	 * before a sender's waker read by the lock */
+	atomic_store_explicit(&m->rx_parked, 1, memory_order_relaxed);
+	weft__lock_release(&m->lock);
+	/* seq_cst: rx_parked before the re-read of the head slot; pairs
+	 * with the fence in mp_wake_rx() */
+	atomic_thread_fence(memory_order_seq_cst);
+}
+
+/* The re-check found work: cancels the sleep. If a sender already
+ * swapped rx_parked, it will wake us once (harmless). */
+static void mp_unpark_rx(mp *m)
+{
+	/* relaxed: only elects who owns the pending wake */
+	atomic_exchange_explicit(&m->rx_parked, 0, memory_order_relaxed);
+}
+
+/* -------------------------------------------------------- bounded, lock */
+
+/* Lock held: no lock-free claim may move tail until mp_settle_locked(). */
+static inline void mp_freeze_locked(mp *m)
+{
+	/* relaxed: the lock orders everything we read next; the RMW makes
+	 * any racing fast-path CAS fail (it expects SLOW clear) */
+	atomic_fetch_or_explicit(&m->tail, MP_SLOW, memory_order_relaxed);
+}
+
+/* Lock held: publishes whether senders wait and reopens the fast path
+ * when nothing needs the lock any more. */
+static void mp_settle_locked(mp *m)
+{
+	bool waiting = !weft__list_empty(&m->senders);
+
+	if (!m->bounded)
+		return;
+	/* relaxed: the waiter's own fence (mp_wait_locked) orders the 1;
+	 * a stale 1 only costs the consumer a lock round trip */
+	atomic_store_explicit(&m->tx_waiting, waiting, memory_order_relaxed);
+	if (!waiting && m->reserved == 0)
+		/* relaxed: as in mp_freeze_locked() */
+		atomic_fetch_and_explicit(&m->tail, ~(uint64_t)MP_SLOW,
+					  memory_order_relaxed);
+}
+
+/* Lock held, frozen: is there room for one more value or permit? */
+static bool mp_has_room_locked(mp *m)
+{
+	/* relaxed: only lock holders move tail while frozen */
+	uint64_t t = atomic_load_explicit(&m->tail, memory_order_relaxed);
+	/* acquire: every slot before head is free (pair 3) */
+	uint64_t h = atomic_load_explicit(&m->head, memory_order_acquire);
+
+	return mp_count(m, t >> 2, h) + m->reserved < m->cap;
+}
+
+/* Lock held, frozen, room checked: appends a value. */
+static void mp_claim_locked(mp *m, const void *value)
+{
+	/* relaxed: only lock holders move tail while frozen */
+	uint64_t t = atomic_load_explicit(&m->tail, memory_order_relaxed);
+	uint64_t s = t >> 2;
+
+	/* relaxed: the value is published by the stamp (pair 1) */
+	atomic_store_explicit(&m->tail, mp_next(m, s) << 2 | (t & MP_FLAGS),
+			      memory_order_relaxed);
+	mp_publish(m, mp_ring_slot(m, s), s, value);
+}
+
+/* Lock held, frozen: hands free room to waiting senders, oldest first,
+ * until the room, the waiters or the batch run out. A waiter equal to
+ * self is completed without a wake (its owner is polling). */
+static void mp_refill(mp *m, weft__wake_batch *b, weft__waiter *self)
+{
+	while (!weft__list_empty(&m->senders) && !weft__batch_full(b) &&
+	       mp_has_room_locked(m)) {
 		weft__waiter *w = weft__list_pop_front(&m->senders);
 
-		if (!w)
-			return;
-		if (w->arg == MP_W_SEND) {
-			weft_mpsc_send *s = (weft_mpsc_send *)w;
-
-			/* bounded only (unbounded senders never wait), so the
-			 * push cannot fail */
-			mp_push(m, s->value);
-		} else {
+		if (w->arg == MP_W_SEND)
+			mp_claim_locked(m, ((weft_mpsc_send *)w)->value);
+		else
 			m->reserved++;
+		if (w == self) {
+			weft_waker_drop(&w->waker);
+			/* release: as in weft__waiter_wake_locked() */
+			atomic_store_explicit(&w->state, WEFT__W_WOKEN,
+					      memory_order_release);
+		} else {
+			weft__waiter_wake_locked(w, WEFT__W_WOKEN, b);
 		}
-		weft__waiter_wake_locked(w, WEFT__W_WOKEN, b);
 	}
 }
 
@@ -219,6 +426,93 @@ static void mp_unlock_wake(mp *m, weft__wake_batch *b)
 {
 	weft__lock_release(&m->lock);
 	weft__batch_wake(b);
+}
+
+/* Lock held, frozen: queues w, then runs the handoff in case room
+ * appeared (pair 5). */
+static void mp_wait_locked(mp *m, weft__waiter *w, const weft_cx *cx,
+			   weft__wake_batch *b)
+{
+	weft__waiter_enqueue_locked(&m->senders, w, cx);
+	/* relaxed: ordered before the head read by the fence */
+	atomic_store_explicit(&m->tx_waiting, 1, memory_order_relaxed);
+	/* seq_cst: tx_waiting before the head read in mp_refill(); pairs
+	 * with the fence in mp_after_take() */
+	atomic_thread_fence(memory_order_seq_cst);
+	mp_refill(m, b, w);
+}
+
+/* Lock-free send: 1 sent, 0 take the lock (full, waiters, permits),
+ * -EPIPE closed. */
+static int mp_send_fast(mp *m, const void *value)
+{
+	/* relaxed: a guess, checked by the CAS */
+	uint64_t t = atomic_load_explicit(&m->tail, memory_order_relaxed);
+
+	for (;;) {
+		if (t & MP_FLAGS)
+			return t & MP_CLOSED ? -EPIPE : 0;
+		uint64_t s = t >> 2;
+		mp_slot *sl = mp_ring_slot(m, s);
+		/* acquire: the consumer read the slot's old value before
+		 * freeing it (pair 2) */
+		int64_t d = (int64_t)(atomic_load_explicit(
+				&sl->stamp, memory_order_acquire) - s);
+
+		if (d == 0) {
+			/* relaxed: the CAS only elects the slot's writer;
+			 * the value is published by the stamp (pair 1) */
+			if (atomic_compare_exchange_weak_explicit(
+				    &m->tail, &t, mp_next(m, s) << 2,
+				    memory_order_relaxed, memory_order_relaxed)) {
+				mp_publish(m, sl, s, value);
+				return 1;
+			}
+		} else if (d < 0) {
+			return 0; /* the previous lap is still there: full */
+		} else {
+			/* relaxed: someone took s; look again */
+			t = atomic_load_explicit(&m->tail, memory_order_relaxed);
+		}
+	}
+}
+
+/* ------------------------------------------------------ unbounded, lock */
+
+/* Lock held, not closed: appends a value. Returns 0 or -ENOMEM. */
+static int mp_push_unbounded(mp *m, const void *value)
+{
+	/* relaxed: only lock holders move an unbounded tail */
+	uint64_t t = atomic_load_explicit(&m->tail, memory_order_relaxed);
+	uint64_t s = t >> 2;
+	mp_blk *b = m->tail_blk;
+
+	if (s - b->base == m->blk_n) {
+		/* acquire: the consumer is done with the block (pair 7) */
+		mp_blk *nb = atomic_exchange_explicit(&m->spare, NULL,
+						      memory_order_acquire);
+
+		if (!nb && !(nb = mp_blk_new(m)))
+			return -ENOMEM;
+		nb->base = s;
+		/* relaxed: published with the link below */
+		atomic_store_explicit(&nb->next, NULL, memory_order_relaxed);
+		/* release: base and the block before the link (pair 7) */
+		atomic_store_explicit(&b->next, nb, memory_order_release);
+		m->tail_blk = b = nb;
+	}
+	/* relaxed: the value is published by the stamp (pair 1) */
+	atomic_store_explicit(&m->tail, (s + 1) << 2 | (t & MP_FLAGS),
+			      memory_order_relaxed);
+	mp_publish(m, mp_blk_slot(m, b, s), s, value);
+	return 0;
+}
+
+/* Consumer: a fully read block goes to the spare slot (or is freed). */
+static void mp_recycle(mp *m, mp_blk *b)
+{
+	/* release: our reads of b before a producer reuses it (pair 7) */
+	free(atomic_exchange_explicit(&m->spare, b, memory_order_release));
 }
 
 /* ---------------------------------------------------------------- sender */
@@ -235,7 +529,7 @@ weft_mpsc_tx *weft_mpsc_tx_clone(weft_mpsc_tx *tx)
 void weft_mpsc_tx_drop(weft_mpsc_tx *tx)
 {
 	mp *m = mp_of_tx(tx);
-	weft_waker w;
+	weft_waker w = WEFT_WAKER_NONE;
 	bool free_it;
 
 	if (!m)
@@ -245,8 +539,13 @@ void weft_mpsc_tx_drop(weft_mpsc_tx *tx)
 	if (atomic_fetch_sub_explicit(&m->tx_count, 1, memory_order_acq_rel) != 1)
 		return;
 	weft__lock_acquire(&m->lock);
-	m->tx_done = true;
-	w = mp_take_rx_waker(m);
+	/* release: every send before it; pairs with mp_finished() (6) */
+	atomic_store_explicit(&m->tx_done, 1, memory_order_release);
+	/* relaxed: the lock orders this against mp_park_rx() */
+	if (atomic_exchange_explicit(&m->rx_parked, 0, memory_order_relaxed)) {
+		w = m->rx_waker;
+		m->rx_waker = WEFT_WAKER_NONE;
+	}
 	free_it = m->rx_gone;
 	weft__lock_release(&m->lock);
 	if (free_it)
@@ -257,43 +556,43 @@ void weft_mpsc_tx_drop(weft_mpsc_tx *tx)
 
 bool weft_mpsc_is_closed(weft_mpsc_tx *tx)
 {
-	mp *m = mp_of_tx(tx);
-	bool c;
-
-	weft__lock_acquire(&m->lock);
-	c = m->closed;
-	weft__lock_release(&m->lock);
-	return c;
+	return mp_tail(mp_of_tx(tx)) & MP_CLOSED;
 }
 
-/* Lock held, room checked: pushes and moves out the receiver's waker. */
-static int mp_send_locked(mp *m, const void *value, weft_waker *rxw)
+/* Any send under the lock: 0, -EAGAIN (bounded: full or senders
+ * waiting), -EPIPE, -ENOMEM. */
+static int mp_send_locked(mp *m, const void *value)
 {
-	int err = mp_push(m, value);
-
-	if (!err)
-		*rxw = mp_take_rx_waker(m);
-	return err;
+	/* relaxed: CLOSED is set under the lock we hold */
+	if (atomic_load_explicit(&m->tail, memory_order_relaxed) & MP_CLOSED)
+		return -EPIPE;
+	if (!m->bounded)
+		return mp_push_unbounded(m, value);
+	if (!weft__list_empty(&m->senders) || !mp_has_room_locked(m))
+		return -EAGAIN;
+	mp_claim_locked(m, value);
+	return 0;
 }
 
 int weft_mpsc_try_send(weft_mpsc_tx *tx, const void *value)
 {
 	mp *m = mp_of_tx(tx);
-	weft_waker rxw = WEFT_WAKER_NONE;
 	int err;
 
 	if (!m || !value)
 		return -EINVAL;
-	weft__lock_acquire(&m->lock);
-	if (m->closed)
-		err = -EPIPE;
-	else if (!mp_has_room(m) || !weft__list_empty(&m->senders))
-		err = -EAGAIN;
-	else
-		err = mp_send_locked(m, value, &rxw);
-	weft__lock_release(&m->lock);
-	weft_waker_wake(&rxw);
-	return err;
+	err = m->bounded ? mp_send_fast(m, value) : 0;
+	if (err == 0) {
+		weft__lock_acquire(&m->lock);
+		if (m->bounded)
+			mp_freeze_locked(m);
+		err = mp_send_locked(m, value);
+		mp_settle_locked(m);
+		weft__lock_release(&m->lock);
+	}
+	if (err >= 0)
+		mp_wake_rx(m);
+	return err > 0 ? 0 : err;
 }
 
 void weft_mpsc_send_init(weft_mpsc_send *s, weft_mpsc_tx *tx,
@@ -305,30 +604,51 @@ void weft_mpsc_send_init(weft_mpsc_send *s, weft_mpsc_tx *tx,
 	s->err = 0;
 }
 
-/* Common first poll of send and reserve: completes at once (returns true,
- * *err set) or queues w. */
+/* Lock held, frozen, bounded, open: grants at once or queues w. */
+static bool mp_grant_or_wait_locked(mp *m, weft__waiter *w, const void *value,
+				    const weft_cx *cx, weft__wake_batch *b)
+{
+	if (weft__list_empty(&m->senders) && mp_has_room_locked(m)) {
+		if (value)
+			mp_claim_locked(m, value);
+		else
+			m->reserved++;
+		return true;
+	}
+	mp_wait_locked(m, w, cx, b);
+	return weft__waiter_state(w) != WEFT__W_QUEUED;
+}
+
+/* Common first poll of send and reserve (value NULL): completes at once
+ * (returns true, *err set) or queues w. */
 static bool mp_first_poll(mp *m, weft__waiter *w, const void *value,
 			  const weft_cx *cx, int *err)
 {
-	weft_waker rxw = WEFT_WAKER_NONE;
+	weft__wake_batch b;
 	bool done = true;
 
-	weft__lock_acquire(&m->lock);
-	if (m->closed) {
-		*err = -EPIPE;
-	} else if (mp_has_room(m) && weft__list_empty(&m->senders)) {
-		if (value) {
-			*err = mp_send_locked(m, value, &rxw);
-		} else {
-			m->reserved++;
+	if (value && m->bounded && (*err = mp_send_fast(m, value)) != 0) {
+		if (*err > 0) {
 			*err = 0;
+			mp_wake_rx(m);
 		}
-	} else {
-		weft__waiter_enqueue_locked(&m->senders, w, cx);
-		done = false;
+		return true;
 	}
-	weft__lock_release(&m->lock);
-	weft_waker_wake(&rxw);
+	*err = 0;
+	weft__batch_init(&b);
+	weft__lock_acquire(&m->lock);
+	if (m->bounded)
+		mp_freeze_locked(m);
+	/* relaxed: CLOSED is set under the lock we hold */
+	if (atomic_load_explicit(&m->tail, memory_order_relaxed) & MP_CLOSED)
+		*err = -EPIPE;
+	else if (!m->bounded)
+		*err = value ? mp_push_unbounded(m, value) : 0;
+	else
+		done = mp_grant_or_wait_locked(m, w, value, cx, &b);
+	mp_settle_locked(m);
+	mp_unlock_wake(m, &b);
+	mp_wake_rx(m);
 	return done;
 }
 
@@ -389,8 +709,10 @@ static uint32_t mp_cancel(mp *m, weft__waiter *w)
 		return st;
 	weft__lock_acquire(&m->lock);
 	st = weft__waiter_state(w);
-	if (st == WEFT__W_QUEUED)
+	if (st == WEFT__W_QUEUED) {
 		weft__list_unlink(&w->link);
+		mp_settle_locked(m);
+	}
 	weft__lock_release(&m->lock);
 	if (st == WEFT__W_QUEUED)
 		weft_waker_drop(&w->waker);
@@ -430,24 +752,29 @@ void weft_mpsc_reserve_drop(weft_mpsc_reserve *r)
 int weft_mpsc_permit_send(weft_mpsc_tx *tx, const void *value)
 {
 	mp *m = mp_of_tx(tx);
-	weft_waker rxw = WEFT_WAKER_NONE;
-	weft__wake_batch b;
 	int err;
 
 	if (!m || !value)
 		return -EINVAL;
-	weft__batch_init(&b);
 	weft__lock_acquire(&m->lock);
-	m->reserved--;
-	if (m->closed) {
+	/* relaxed: CLOSED is set under the lock we hold */
+	if (atomic_load_explicit(&m->tail, memory_order_relaxed) & MP_CLOSED) {
 		err = -EPIPE;
+		if (m->bounded)
+			m->reserved--;
+	} else if (!m->bounded) {
+		err = mp_push_unbounded(m, value);
 	} else {
-		err = mp_send_locked(m, value, &rxw);
-		if (err) /* unbounded out of memory: the slot is free again */
-			mp_refill(m, &b);
+		/* the permit's room becomes the value's: no refill */
+		mp_freeze_locked(m);
+		m->reserved--;
+		mp_claim_locked(m, value);
+		err = 0;
 	}
-	mp_unlock_wake(m, &b);
-	weft_waker_wake(&rxw);
+	mp_settle_locked(m);
+	weft__lock_release(&m->lock);
+	if (!err)
+		mp_wake_rx(m);
 	return err;
 }
 
@@ -456,115 +783,200 @@ void weft_mpsc_permit_release(weft_mpsc_tx *tx)
 	mp *m = mp_of_tx(tx);
 	weft__wake_batch b;
 
+	if (!m->bounded)
+		return; /* unbounded permits hold nothing */
 	weft__batch_init(&b);
 	weft__lock_acquire(&m->lock);
+	mp_freeze_locked(m);
 	m->reserved--;
-	mp_refill(m, &b);
+	mp_refill(m, &b, NULL);
+	mp_settle_locked(m);
 	mp_unlock_wake(m, &b);
+	mp_wake_rx(m);
 }
 
 /* -------------------------------------------------------------- receiver */
 
-/* Lock held, ring empty: is the channel over? */
-static inline bool mp_finished(const mp *m)
+/* Consumer: the slot of the oldest position, or NULL (unbounded: the
+ * next block is not linked yet). */
+static inline mp_slot *mp_head_slot(mp *m, uint64_t h)
 {
-	return m->closed || m->tx_done;
+	mp_blk *b = m->head_blk, *nb;
+
+	if (m->bounded)
+		return mp_ring_slot(m, h);
+	if (h - b->base < m->blk_n)
+		return mp_blk_slot(m, b, h);
+	/* acquire: the block's base and slots (pair 7) */
+	nb = atomic_load_explicit(&b->next, memory_order_acquire);
+	if (!nb)
+		return NULL;
+	m->head_blk = nb;
+	mp_recycle(m, b);
+	return mp_blk_slot(m, nb, h);
+}
+
+/* Consumer: the oldest value's slot if it is published, else NULL. */
+static inline mp_slot *mp_head_ready(mp *m, uint64_t h)
+{
+	mp_slot *sl = mp_head_slot(m, h);
+
+	/* acquire: the producer's value (pair 1) */
+	if (sl && atomic_load_explicit(&sl->stamp, memory_order_acquire) == h + 1)
+		return sl;
+	return NULL;
+}
+
+/* Consumer: copies the value out, frees its slot, returns the next head.
+ * The head store is left to the caller (once per batch). */
+static inline uint64_t mp_take(mp *m, mp_slot *sl, uint64_t h, void *out)
+{
+	if (out)
+		mp_copy(out, sl->data, m->elem_size);
+	if (m->bounded)
+		/* release: our read of the value before a producer reuses
+		 * the slot; pairs with mp_send_fast() (pair 2) */
+		atomic_store_explicit(&sl->stamp, h + m->one_lap,
+				      memory_order_release);
+	return mp_next(m, h);
+}
+
+/* Consumer, after taking values up to h: publishes head and hands the
+ * freed room to waiting senders (pair 5). */
+static void mp_after_take(mp *m, uint64_t h)
+{
+	weft__wake_batch b;
+
+	/* release: the freed slots before head (pair 3) */
+	atomic_store_explicit(&m->head, h, memory_order_release);
+	if (!m->bounded)
+		return;
+	/* seq_cst: head before the tx_waiting load; pairs with the fence in
+	 * mp_wait_locked() */
+	atomic_thread_fence(memory_order_seq_cst);
+	/* relaxed: ordered by the fence; the lock orders the rest */
+	if (!atomic_load_explicit(&m->tx_waiting, memory_order_relaxed))
+		return;
+	weft__batch_init(&b);
+	for (;;) {
+		weft__lock_acquire(&m->lock);
+		mp_freeze_locked(m);
+		mp_refill(m, &b, NULL);
+		mp_settle_locked(m);
+		bool more = weft__batch_full(&b);
+
+		mp_unlock_wake(m, &b);
+		if (!more)
+			return;
+	}
+}
+
+/* Consumer, ring empty at head h: is the channel over (closed or every
+ * sender gone, and nothing claimed is left)? */
+static bool mp_finished(mp *m, uint64_t h)
+{
+	/* acquire: every send of the dropped handles (pair 6) */
+	bool done = atomic_load_explicit(&m->tx_done, memory_order_acquire);
+	uint64_t t = mp_tail(m);
+
+	return (done || (t & MP_CLOSED)) && t >> 2 == h;
+}
+
+/* Receives up to max values (max >= 1). Returns how many (0: empty). */
+static size_t mp_recv_some(mp *m, unsigned char *buf, size_t max)
+{
+	/* relaxed: only we write head */
+	uint64_t h = atomic_load_explicit(&m->head, memory_order_relaxed);
+	size_t k = 0;
+	mp_slot *sl;
+
+	while (k < max && (sl = mp_head_ready(m, h)) != NULL) {
+		h = mp_take(m, sl, h, buf ? buf + k * m->elem_size : NULL);
+		k++;
+	}
+	if (k)
+		mp_after_take(m, h);
+	return k;
+}
+
+/* Consumer: true when a value is ready or the channel is over. */
+static bool mp_rx_has_news(mp *m)
+{
+	/* relaxed: only we write head */
+	uint64_t h = atomic_load_explicit(&m->head, memory_order_relaxed);
+
+	return mp_head_ready(m, h) || mp_finished(m, h);
+}
+
+/* The receive state machine shared by recv and recv_many. */
+static weft_poll mp_recv(mp *m, weft_cx *cx, void *buf, size_t max,
+			 size_t *n, int *err)
+{
+	/* relaxed: only we write head */
+	uint64_t h = atomic_load_explicit(&m->head, memory_order_relaxed);
+
+	*n = 0;
+	if (mp_head_ready(m, h)) {
+		if (!weft_coop_proceed(cx))
+			return WEFT_PENDING;
+		*n = mp_recv_some(m, buf, max);
+		*err = 0;
+		return WEFT_READY;
+	}
+	if (mp_finished(m, h)) {
+		*err = -EPIPE;
+		return WEFT_READY;
+	}
+	mp_park_rx(m, cx);
+	if (!mp_rx_has_news(m))
+		return WEFT_PENDING;
+	mp_unpark_rx(m);
+	return mp_recv(m, cx, buf, max, n, err);
 }
 
 weft_poll weft_mpsc_recv_poll(weft_mpsc_rx *rx, weft_cx *cx, void *out,
 			      int *err)
 {
-	mp *m = mp_of_rx(rx);
-	weft__wake_batch b;
 	int dummy;
+	size_t n;
 
-	if (!err)
-		err = &dummy;
-	weft__lock_acquire(&m->lock);
-	if (m->len) {
-		if (!weft_coop_proceed(cx)) {
-			weft__lock_release(&m->lock);
-			return WEFT_PENDING;
-		}
-		mp_pop(m, out);
-		weft__batch_init(&b);
-		if (!weft__list_empty(&m->senders))
-			mp_refill(m, &b);
-		mp_unlock_wake(m, &b);
-		*err = 0;
-		return WEFT_READY;
-	}
-	if (mp_finished(m)) {
-		weft__lock_release(&m->lock);
-		*err = -EPIPE;
-		return WEFT_READY;
-	}
-	weft_waker_register(&m->rx_waker, cx);
-	weft__lock_release(&m->lock);
-	return WEFT_PENDING;
+	return mp_recv(mp_of_rx(rx), cx, out, 1, &n, err ? err : &dummy);
 }
 
 weft_poll weft_mpsc_recv_many_poll(weft_mpsc_rx *rx, weft_cx *cx, void *buf,
 				   size_t max, size_t *n, int *err)
 {
-	mp *m = mp_of_rx(rx);
-	weft__wake_batch b;
-	size_t k = 0;
-
-	*n = 0;
-	weft__lock_acquire(&m->lock);
-	if (m->len && max) {
-		if (!weft_coop_proceed(cx)) {
-			weft__lock_release(&m->lock);
-			return WEFT_PENDING;
-		}
-		while (k < max && m->len) {
-			mp_pop(m, (char *)buf + k * m->elem_size);
-			k++;
-		}
-		weft__batch_init(&b);
-		for (;;) {
-			mp_refill(m, &b);
-			bool more = weft__batch_full(&b);
-
-			mp_unlock_wake(m, &b);
-			if (!more)
-				break;
-			weft__lock_acquire(&m->lock);
-		}
-		*n = k;
-		*err = 0;
+	if (!max) {
+		*n = 0;
+		*err = -EINVAL;
 		return WEFT_READY;
 	}
-	if (mp_finished(m) || !max) {
-		weft__lock_release(&m->lock);
-		*err = max ? -EPIPE : -EINVAL;
-		return WEFT_READY;
-	}
-	weft_waker_register(&m->rx_waker, cx);
-	weft__lock_release(&m->lock);
-	return WEFT_PENDING;
+	return mp_recv(mp_of_rx(rx), cx, buf, max, n, err);
 }
 
 int weft_mpsc_try_recv(weft_mpsc_rx *rx, void *out)
 {
 	mp *m = mp_of_rx(rx);
-	weft__wake_batch b;
+	uint64_t h;
 
 	if (!m)
 		return -EINVAL;
-	weft__lock_acquire(&m->lock);
-	if (!m->len) {
-		int err = mp_finished(m) ? -EPIPE : -EAGAIN;
+	if (mp_recv_some(m, out, 1))
+		return 0;
+	/* relaxed: only we write head */
+	h = atomic_load_explicit(&m->head, memory_order_relaxed);
+	return mp_finished(m, h) ? -EPIPE : -EAGAIN;
+}
 
-		weft__lock_release(&m->lock);
-		return err;
-	}
-	mp_pop(m, out);
-	weft__batch_init(&b);
-	mp_refill(m, &b);
-	mp_unlock_wake(m, &b);
-	return 0;
+/* Lock held: sets CLOSED and fails every waiting sender; unlocks. */
+static void mp_close_unlock(mp *m)
+{
+	/* release: with the lock, orders the close before the waiters'
+	 * CLOSED states; the fast path sees it in its CAS */
+	atomic_fetch_or_explicit(&m->tail, MP_CLOSED, memory_order_release);
+	/* relaxed: under the lock; the list is emptied below */
+	atomic_store_explicit(&m->tx_waiting, 0, memory_order_relaxed);
+	weft__wake_all_unlock(&m->lock, &m->senders, WEFT__W_CLOSED);
 }
 
 void weft_mpsc_close(weft_mpsc_rx *rx)
@@ -572,8 +984,7 @@ void weft_mpsc_close(weft_mpsc_rx *rx)
 	mp *m = mp_of_rx(rx);
 
 	weft__lock_acquire(&m->lock);
-	m->closed = true;
-	weft__wake_all_unlock(&m->lock, &m->senders, WEFT__W_CLOSED);
+	mp_close_unlock(m);
 }
 
 void weft_mpsc_rx_drop(weft_mpsc_rx *rx)
@@ -585,18 +996,20 @@ void weft_mpsc_rx_drop(weft_mpsc_rx *rx)
 	if (!m)
 		return;
 	weft__lock_acquire(&m->lock);
-	m->closed = true;
 	m->rx_gone = true;
-	m->len = 0; /* discard what nobody will receive */
-	w = mp_take_rx_waker(m);
-	free_it = m->tx_done;
+	w = m->rx_waker; /* buffered values are simply never read */
+	m->rx_waker = WEFT_WAKER_NONE;
+	/* relaxed: nobody will wake a receiver that is gone */
+	atomic_store_explicit(&m->rx_parked, 0, memory_order_relaxed);
+	/* acquire: with the lock, every sender's last access */
+	free_it = atomic_load_explicit(&m->tx_done, memory_order_acquire);
 	if (free_it) {
 		/* no sender handle, so no waiting sender either */
 		weft__lock_release(&m->lock);
 		mp_free(m);
 	} else {
 		/* senders still hold handles, so m outlives this call */
-		weft__wake_all_unlock(&m->lock, &m->senders, WEFT__W_CLOSED);
+		mp_close_unlock(m);
 	}
 	weft_waker_drop(&w);
 }
@@ -604,10 +1017,8 @@ void weft_mpsc_rx_drop(weft_mpsc_rx *rx)
 size_t weft_mpsc_len(weft_mpsc_rx *rx)
 {
 	mp *m = mp_of_rx(rx);
-	size_t n;
+	/* relaxed: only we write head */
+	uint64_t h = atomic_load_explicit(&m->head, memory_order_relaxed);
 
-	weft__lock_acquire(&m->lock);
-	n = m->len;
-	weft__lock_release(&m->lock);
-	return n;
+	return (size_t)mp_count(m, mp_tail(m) >> 2, h);
 }

@@ -529,3 +529,179 @@ Test(mpsc, producers_keep_fifo_and_nothing_is_lost_or_doubled,
 	weft_mpsc_rx_drop(rx);
 	cr_assert_eq(tt_live(&k), 0);
 }
+
+/* ------------------------------------------- lock-free ring edges */
+
+Test(mpsc, non_power_of_two_ring_wraps_and_counts)
+{
+	weft_mpsc_tx *tx;
+	weft_mpsc_rx *rx;
+	uint64_t v, next = 0, sent = 0;
+
+	cr_assert_eq(weft_mpsc_channel(8, 3, &tx, &rx), 0);
+	for (int round = 0; round < 20; round++) {
+		while (weft_mpsc_try_send(tx, &sent) == 0)
+			sent++;
+		cr_assert_eq(weft_mpsc_len(rx), 3);
+		for (int i = 0; i <= round % 3; i++, next++) {
+			cr_assert_eq(weft_mpsc_try_recv(rx, &v), 0);
+			cr_assert_eq(v, next);
+		}
+		cr_assert_eq(weft_mpsc_len(rx), 3 - (size_t)(round % 3 + 1));
+	}
+	while (weft_mpsc_try_recv(rx, &v) == 0)
+		cr_assert_eq(v, next++);
+	cr_assert_eq(next, sent);
+	weft_mpsc_tx_drop(tx);
+	weft_mpsc_rx_drop(rx);
+}
+
+struct plain_prod {
+	weft_mpsc_tx *tx;
+	int id;
+	uint64_t per;
+	bool futures;     /* send futures (wait) or try_send (spin) */
+	uint64_t ok;      /* values the channel accepted */
+	tt k;
+};
+
+/* Sends id<<32 | seq in order until per values or -EPIPE. */
+static void *plain_producer(void *arg)
+{
+	struct plain_prod *p = arg;
+
+	for (uint64_t seq = 0; seq < p->per;) {
+		uint64_t v = ((uint64_t)p->id << 32) | seq;
+		int err;
+
+		if (p->futures) {
+			weft_mpsc_send s;
+			int seen = tt_wakes(&p->k);
+
+			weft_mpsc_send_init(&s, p->tx, &v);
+			while (weft_mpsc_send_poll(&s, tt_cx(&p->k)) == WEFT_PENDING)
+				seen = tt_wait_wake(&p->k, seen);
+			err = s.err;
+		} else {
+			while ((err = weft_mpsc_try_send(p->tx, &v)) == -EAGAIN)
+				sched_yield();
+		}
+		if (err)
+			break;
+		seq++;
+		p->ok++;
+	}
+	weft_mpsc_tx_drop(p->tx);
+	return NULL;
+}
+
+/* Runs n producers of per values each on a fresh channel and receives
+ * everything, checking FIFO per producer; close_after > 0 closes the
+ * receiver after that many values and drains. Returns values received. */
+static uint64_t run_producers(weft_mpsc_tx *tx, weft_mpsc_rx *rx, int n,
+			      uint64_t per, bool futures, uint64_t close_after)
+{
+	struct plain_prod p[NPROD];
+	pthread_t th[NPROD];
+	uint64_t next[NPROD] = { 0 }, total = 0, buf[8], sent = 0;
+	tt k;
+
+	tt_init(&k);
+	for (int i = 0; i < n; i++) {
+		p[i] = (struct plain_prod){ .tx = i ? weft_mpsc_tx_clone(tx) : tx,
+					    .id = i, .per = per,
+					    .futures = futures };
+		tt_init(&p[i].k);
+		pthread_create(&th[i], NULL, plain_producer, &p[i]);
+	}
+	for (;;) {
+		size_t got = 0;
+		int err, seen = tt_wakes(&k);
+		weft_poll r;
+
+		if (close_after && total >= close_after) {
+			weft_mpsc_close(rx);
+			close_after = 0;
+		}
+		if (total & 1)
+			r = weft_mpsc_recv_poll(rx, tt_cx(&k), buf, &err), got = 1;
+		else
+			r = weft_mpsc_recv_many_poll(rx, tt_cx(&k), buf, 8, &got,
+						     &err);
+		if (r == WEFT_PENDING) {
+			tt_wait_wake(&k, seen);
+			continue;
+		}
+		if (err == -EPIPE)
+			break;
+		for (size_t i = 0; i < got; i++) {
+			uint32_t id = (uint32_t)(buf[i] >> 32);
+
+			cr_assert_lt(id, (uint32_t)n);
+			cr_assert_eq(buf[i] & 0xffffffffu, next[id],
+				     "FIFO per producer");
+			next[id]++;
+			total++;
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		pthread_join(th[i], NULL);
+		cr_assert_eq(next[i], p[i].ok, "accepted == received");
+		cr_assert_eq(tt_live(&p[i].k), 0);
+		sent += p[i].ok;
+	}
+	cr_assert_eq(total, sent);
+	weft_mpsc_rx_drop(rx);
+	cr_assert_eq(tt_live(&k), 0);
+	return total;
+}
+
+Test(mpsc, receiver_parks_as_the_last_producer_publishes, .timeout = 300)
+{
+	weft_mpsc_tx *tx;
+	weft_mpsc_rx *rx;
+
+	/* one producer, a receiver that keeps catching up and parking: a
+	 * lost wake-up hangs the test */
+	cr_assert_eq(weft_mpsc_channel(8, 1024, &tx, &rx), 0);
+	cr_assert_eq(run_producers(tx, rx, 1, PER * 4, false, 0), PER * 4);
+	cr_assert_eq(weft_mpsc_unbounded(8, &tx, &rx), 0);
+	cr_assert_eq(run_producers(tx, rx, 1, PER * 4, false, 0), PER * 4);
+}
+
+Test(mpsc, many_producers_wrap_a_small_ring_lock_free, .timeout = 300)
+{
+	weft_mpsc_tx *tx;
+	weft_mpsc_rx *rx;
+
+	cr_assert_eq(weft_mpsc_channel(8, 3, &tx, &rx), 0);
+	cr_assert_eq(run_producers(tx, rx, NPROD, PER, false, 0),
+		     (uint64_t)NPROD * PER);
+	cr_assert_eq(weft_mpsc_channel(8, 5, &tx, &rx), 0);
+	cr_assert_eq(run_producers(tx, rx, NPROD, PER, true, 0),
+		     (uint64_t)NPROD * PER);
+}
+
+Test(mpsc, unbounded_producers_cross_blocks_in_order, .timeout = 300)
+{
+	weft_mpsc_tx *tx;
+	weft_mpsc_rx *rx;
+
+	cr_assert_eq(weft_mpsc_unbounded(8, &tx, &rx), 0);
+	cr_assert_eq(run_producers(tx, rx, NPROD, PER, false, 0),
+		     (uint64_t)NPROD * PER);
+}
+
+Test(mpsc, close_racing_with_sends_drains_every_accepted_value,
+     .timeout = 300)
+{
+	weft_mpsc_tx *tx;
+	weft_mpsc_rx *rx;
+
+	for (int round = 0; round < 4; round++) {
+		cr_assert_eq(weft_mpsc_channel(8, 16, &tx, &rx), 0);
+		run_producers(tx, rx, NPROD, PER, round & 1, PER / 2);
+		cr_assert_eq(weft_mpsc_unbounded(8, &tx, &rx), 0);
+		run_producers(tx, rx, NPROD, PER, false, PER / 2);
+	}
+}
