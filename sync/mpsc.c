@@ -82,6 +82,15 @@ enum { MP_W_SEND = 1, MP_W_RESERVE = 2 };
 #define MP_SLOW 2u   /* tail: claims only under the lock */
 #define MP_FLAGS 3u
 
+/* Free slots at which a receiver hands room to waiting senders (capped
+ * at half the ring). bench: mpsc_throughput P=4. */
+#define MP_HANDOFF_BATCH 64
+
+/* rx_state: who owns rx_waker. IDLE: the receiver (not sleeping);
+ * PARKED: the receiver sleeps, any waker may take it; WAKING: the one
+ * waker whose CAS won is moving it out. */
+enum { MP_RX_IDLE = 0, MP_RX_PARKED = 1, MP_RX_WAKING = 2 };
+
 /* A slot: the stamp, then elem_size bytes (stride rounds to 8). */
 typedef struct mp_slot {
 	_Atomic uint64_t stamp;
@@ -111,10 +120,11 @@ typedef struct mp {
 	uint64_t one_lap;  /* bounded: power of two > cap */
 	uint32_t lap_shift;/* log2(one_lap) */
 	uint32_t blk_n;    /* unbounded: slots per block */
+	uint64_t low_water;/* bounded: free slots that trigger a handoff */
 	bool bounded;
 
 	/* handshake flags: written rarely, read per message */
-	_Alignas(64) _Atomic uint32_t rx_parked; /* receiver sleeps */
+	_Alignas(64) _Atomic uint32_t rx_state;  /* MP_RX_*: receiver sleep */
 	_Atomic uint32_t tx_waiting;             /* senders queued (lock) */
 	_Atomic uint32_t tx_done;                /* last sender gone */
 
@@ -124,7 +134,8 @@ typedef struct mp {
 	bool rx_gone;              /* lock: the receiver handle is gone */
 	uint64_t reserved;         /* lock: slots promised to permits */
 	weft__wlink senders;       /* lock: waiting send/reserve, FIFO */
-	weft_waker rx_waker;       /* lock: the receiver's waker */
+	weft_waker rx_waker;       /* rx_state: the receiver's waker */
+	bool rx_closed;            /* consumer: weft_mpsc_close() ran */
 	mp_blk *tail_blk;          /* lock: the block producers fill */
 	_Atomic(mp_blk *) spare;   /* a free block kept for reuse */
 } mp;
@@ -162,6 +173,10 @@ static int mp_alloc_ring(mp *m)
 		m->head_blk = m->tail_blk = mp_blk_new(m);
 		return m->head_blk ? 0 : -ENOMEM;
 	}
+	m->low_water = m->cap / 2 < MP_HANDOFF_BATCH ? m->cap / 2 :
+						       MP_HANDOFF_BATCH;
+	if (m->low_water == 0)
+		m->low_water = 1;
 	m->one_lap = pow2_above(m->cap);
 	m->lap_shift = (uint32_t)__builtin_ctzll(m->one_lap);
 	m->buf = malloc(m->cap * m->stride);
@@ -300,50 +315,91 @@ static inline uint64_t mp_tail(mp *m)
 
 /* ----------------------------------------------------- receiver wakeups */
 
-/* After publishing: wakes the receiver if it sleeps (pair 4). */
+/* Any waker of the receiver: if it is parked, moves its waker out and
+ * returns it (the caller wakes it); else returns the empty waker. */
+static weft_waker mp_take_rx_waker(mp *m)
+{
+	uint32_t s = MP_RX_PARKED;
+	weft_waker w;
+
+	/* acquire: the receiver's rx_waker write, published by its release
+	 * store of PARKED in mp_park_rx() (pair 9). The CAS elects the one
+	 * waker; a failed CAS owns nothing, so relaxed */
+	if (!atomic_compare_exchange_strong_explicit(&m->rx_state, &s,
+						     MP_RX_WAKING,
+						     memory_order_acquire,
+						     memory_order_relaxed))
+		return WEFT_WAKER_NONE;
+	w = m->rx_waker;
+	m->rx_waker = WEFT_WAKER_NONE;
+	/* release: the waker moved out before the receiver may write the
+	 * slot again; pairs with the acquire loads in mp_park_rx() and
+	 * weft_mpsc_rx_drop() (pair 9) */
+	atomic_store_explicit(&m->rx_state, MP_RX_IDLE, memory_order_release);
+	return w;
+}
+
+/* After publishing: wakes the receiver if it sleeps (pair 4). One RMW
+ * when it is parked, none when it is not. */
 static void mp_wake_rx(mp *m)
 {
 	weft_waker w;
 
-	/* seq_cst: our stamp store before the rx_parked load; pairs with
+	/* seq_cst: our stamp store before the rx_state load; pairs with
 	 * the fence in mp_park_rx(). Release/acquire cannot order a store
 	 * before a later load. */
 	atomic_thread_fence(memory_order_seq_cst);
-	/* relaxed: a hint, decided by the exchange below */
-	if (!atomic_load_explicit(&m->rx_parked, memory_order_relaxed))
+	/* relaxed: a hint, decided by the CAS in mp_take_rx_waker() */
+	if (atomic_load_explicit(&m->rx_state, memory_order_relaxed) !=
+	    MP_RX_PARKED)
 		return;
-	/* relaxed: the waker itself is read under the lock; the exchange
-	 * only elects the one sender that wakes */
-	if (!atomic_exchange_explicit(&m->rx_parked, 0, memory_order_relaxed))
-		return;
-	weft__lock_acquire(&m->lock);
-	w = m->rx_waker;
-	m->rx_waker = WEFT_WAKER_NONE;
-	weft__lock_release(&m->lock);
+	w = mp_take_rx_waker(m);
 	weft_waker_wake(&w);
 }
 
-/* The receiver goes to sleep: registers its waker, then the caller
- * re-checks the ring (pair 4). */
-static void mp_park_rx(mp *m, const weft_cx *cx)
+/* The receiver goes to sleep without the lock: stores its waker, marks
+ * itself PARKED, then the caller re-checks the ring (pair 4). */
+static void mp_park_rx(mp *m, weft_cx *cx)
 {
-	weft__lock_acquire(&m->lock);
+	/* acquire: a waker's move of rx_waker out (pair 9) */
+	uint32_t s = atomic_load_explicit(&m->rx_state, memory_order_acquire);
+
+	/* still PARKED from an earlier poll: take the slot back to refresh
+	 * it. acquire on both outcomes: as above */
+	if (s == MP_RX_PARKED &&
+	    atomic_compare_exchange_strong_explicit(&m->rx_state, &s,
+						    MP_RX_IDLE,
+						    memory_order_acquire,
+						    memory_order_acquire))
+		s = MP_RX_IDLE;
+	if (s == MP_RX_WAKING) {
+		/* a sender is waking the waker we stored before and owns
+		 * the slot for a few instructions: make sure this task runs
+		 * again instead of waiting for it */
+		weft_waker_wake_by_ref(&cx->waker);
+		return;
+	}
 	weft_waker_register(&m->rx_waker, cx);
-	/* relaxed: ordered before the re-check by the fence below, and
-	 * before a sender's waker read by the lock */
-	atomic_store_explicit(&m->rx_parked, 1, memory_order_relaxed);
-	weft__lock_release(&m->lock);
-	/* seq_cst: rx_parked before the re-read of the head slot; pairs
-	 * with the fence in mp_wake_rx() */
+	/* release: publishes rx_waker to mp_take_rx_waker() (pair 9) */
+	atomic_store_explicit(&m->rx_state, MP_RX_PARKED, memory_order_release);
+	/* seq_cst: rx_state before the re-read of the head slot and
+	 * tx_done; pairs with the fences in mp_wake_rx() and
+	 * weft_mpsc_tx_drop() */
 	atomic_thread_fence(memory_order_seq_cst);
 }
 
-/* The re-check found work: cancels the sleep. If a sender already
- * swapped rx_parked, it will wake us once (harmless). */
+/* The re-check found work: cancels the sleep and keeps the waker for the
+ * next park. If a sender already took it, it will wake us once
+ * (harmless). */
 static void mp_unpark_rx(mp *m)
 {
-	/* relaxed: only elects who owns the pending wake */
-	atomic_exchange_explicit(&m->rx_parked, 0, memory_order_relaxed);
+	uint32_t s = MP_RX_PARKED;
+
+	/* relaxed: on success the slot was ours all along (we wrote it);
+	 * on failure a sender owns the wake */
+	atomic_compare_exchange_strong_explicit(&m->rx_state, &s, MP_RX_IDLE,
+						memory_order_relaxed,
+						memory_order_relaxed);
 }
 
 /* -------------------------------------------------------- bounded, lock */
@@ -541,11 +597,11 @@ void weft_mpsc_tx_drop(weft_mpsc_tx *tx)
 	weft__lock_acquire(&m->lock);
 	/* release: every send before it; pairs with mp_finished() (6) */
 	atomic_store_explicit(&m->tx_done, 1, memory_order_release);
-	/* relaxed: the lock orders this against mp_park_rx() */
-	if (atomic_exchange_explicit(&m->rx_parked, 0, memory_order_relaxed)) {
-		w = m->rx_waker;
-		m->rx_waker = WEFT_WAKER_NONE;
-	}
+	/* seq_cst: tx_done before the rx_state read; pairs with the fence
+	 * in mp_park_rx() (pair 4). Under the lock so that rx_drop cannot
+	 * free m while we touch it. */
+	atomic_thread_fence(memory_order_seq_cst);
+	w = mp_take_rx_waker(m);
 	free_it = m->rx_gone;
 	weft__lock_release(&m->lock);
 	if (free_it)
@@ -841,8 +897,26 @@ static inline uint64_t mp_take(mp *m, mp_slot *sl, uint64_t h, void *out)
 	return mp_next(m, h);
 }
 
-/* Consumer, after taking values up to h: publishes head and hands the
- * freed room to waiting senders (pair 5). */
+/* Consumer, senders waiting, values taken up to h: is it time to hand
+ * the room over? Hysteresis: not one slot per receive (a lock, a handoff
+ * and a wake per message with a full ring) but once low_water slots are
+ * free, so each woken sender finds room for many lock-free sends. A ring
+ * with no value ready at h hands over at once, so a sender never waits
+ * on a receiver that is about to park (or has stopped receiving) while
+ * there is room. */
+static bool mp_handoff_due(mp *m, uint64_t h)
+{
+	/* relaxed: senders wait, so SLOW is set and tail moves only under
+	 * the lock; a stale value only moves the handoff by one receive,
+	 * and mp_refill() counts the room exactly under the lock */
+	uint64_t t = atomic_load_explicit(&m->tail, memory_order_relaxed);
+
+	return m->cap - mp_count(m, t >> 2, h) >= m->low_water ||
+	       !mp_head_ready(m, h);
+}
+
+/* Consumer, after taking values up to h: publishes head and, when due,
+ * hands the freed room to waiting senders (pair 5). */
 static void mp_after_take(mp *m, uint64_t h)
 {
 	weft__wake_batch b;
@@ -856,6 +930,8 @@ static void mp_after_take(mp *m, uint64_t h)
 	atomic_thread_fence(memory_order_seq_cst);
 	/* relaxed: ordered by the fence; the lock orders the rest */
 	if (!atomic_load_explicit(&m->tx_waiting, memory_order_relaxed))
+		return;
+	if (!mp_handoff_due(m, h))
 		return;
 	weft__batch_init(&b);
 	for (;;) {
@@ -875,11 +951,13 @@ static void mp_after_take(mp *m, uint64_t h)
  * sender gone, and nothing claimed is left)? */
 static bool mp_finished(mp *m, uint64_t h)
 {
-	/* acquire: every send of the dropped handles (pair 6) */
-	bool done = atomic_load_explicit(&m->tx_done, memory_order_acquire);
-	uint64_t t = mp_tail(m);
-
-	return (done || (t & MP_CLOSED)) && t >> 2 == h;
+	/* acquire: every send of the dropped handles (pair 6). Only the
+	 * receiver closes, so rx_closed needs no load of the tail line
+	 * while the channel is open */
+	if (!m->rx_closed &&
+	    !atomic_load_explicit(&m->tx_done, memory_order_acquire))
+		return false;
+	return mp_tail(m) >> 2 == h;
 }
 
 /* Receives up to max values (max >= 1). Returns how many (0: empty). */
@@ -983,6 +1061,7 @@ void weft_mpsc_close(weft_mpsc_rx *rx)
 {
 	mp *m = mp_of_rx(rx);
 
+	m->rx_closed = true;
 	weft__lock_acquire(&m->lock);
 	mp_close_unlock(m);
 }
@@ -997,10 +1076,14 @@ void weft_mpsc_rx_drop(weft_mpsc_rx *rx)
 		return;
 	weft__lock_acquire(&m->lock);
 	m->rx_gone = true;
-	w = m->rx_waker; /* buffered values are simply never read */
-	m->rx_waker = WEFT_WAKER_NONE;
-	/* relaxed: nobody will wake a receiver that is gone */
-	atomic_store_explicit(&m->rx_parked, 0, memory_order_relaxed);
+	w = WEFT_WAKER_NONE; /* buffered values are simply never read */
+	/* acquire: a waker's move of rx_waker out (pair 9). A WAKING
+	 * sender owns the slot and empties it; otherwise it is ours */
+	if (atomic_exchange_explicit(&m->rx_state, MP_RX_IDLE,
+				     memory_order_acquire) != MP_RX_WAKING) {
+		w = m->rx_waker;
+		m->rx_waker = WEFT_WAKER_NONE;
+	}
 	/* acquire: with the lock, every sender's last access */
 	free_it = atomic_load_explicit(&m->tx_done, memory_order_acquire);
 	if (free_it) {

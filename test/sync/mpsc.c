@@ -1,7 +1,8 @@
 /* test/sync/mpsc.c - weft_mpsc: FIFO, back-pressure with handoff to the
  * oldest waiting sender, reserve/permit, close/drain, last-sender close,
  * receiver drop, unbounded growth, recv_many, every cancellation point
- * with counts, wake-exactly-once, and multi-producer thread stress. */
+ * with counts, wake-exactly-once, batched handoff (low-water mark) and
+ * multi-producer thread stress. */
 #include <errno.h>
 
 #include "harness.h"
@@ -351,6 +352,140 @@ Test(mpsc, recv_many_takes_a_batch_and_admits_waiters)
 	cr_assert_eq(tt_live(&k) + tt_live(&kr), 0);
 }
 
+/* cap 8: the receiver hands room over once 4 slots are free (half the
+ * ring), in one batch, oldest waiter first; the rest keep waiting */
+Test(mpsc, freed_room_is_handed_to_waiters_in_one_batch_oldest_first)
+{
+	weft_mpsc_tx *tx;
+	weft_mpsc_rx *rx;
+	weft_mpsc_send s[6];
+	uint64_t vals[6] = { 100, 101, 102, 103, 104, 105 }, v;
+	tt k[6], kr;
+
+	tt_init(&kr);
+	cr_assert_eq(weft_mpsc_channel(8, 8, &tx, &rx), 0);
+	for (v = 0; v < 8; v++)
+		cr_assert_eq(weft_mpsc_try_send(tx, &v), 0);
+	for (int i = 0; i < 6; i++) {
+		tt_init(&k[i]);
+		weft_mpsc_send_init(&s[i], tx, &vals[i]);
+		cr_assert_eq(weft_mpsc_send_poll(&s[i], tt_cx(&k[i])),
+			     WEFT_PENDING);
+	}
+	for (uint64_t i = 0; i < 3; i++) {
+		cr_assert_eq(recv_now(rx, &kr, &v), 0);
+		cr_assert_eq(v, i);
+		for (int j = 0; j < 6; j++)
+			cr_assert_eq(tt_wakes(&k[j]), 0, "batched, not per value");
+	}
+	cr_assert_eq(weft_mpsc_try_send(tx, &v), -EAGAIN, "no overtaking");
+	cr_assert_eq(recv_now(rx, &kr, &v), 0);
+	cr_assert_eq(v, 3);
+	for (int j = 0; j < 6; j++)
+		cr_assert_eq(tt_wakes(&k[j]), j < 4 ? 1 : 0);
+	cr_assert_eq(weft_mpsc_len(rx), 8);
+	for (uint64_t i = 4; i < 8; i++) {
+		cr_assert_eq(recv_now(rx, &kr, &v), 0);
+		cr_assert_eq(v, i);
+	}
+	for (int i = 0; i < 6; i++) {
+		cr_assert_eq(recv_now(rx, &kr, &v), 0);
+		cr_assert_eq(v, vals[i], "FIFO among waiters");
+		if (i < 4) {
+			cr_assert_eq(weft_mpsc_send_poll(&s[i], tt_cx(&k[i])),
+				     WEFT_READY);
+			cr_assert_eq(s[i].err, 0);
+		}
+	}
+	cr_assert(weft_mpsc_send_drop(&s[4]));
+	cr_assert(weft_mpsc_send_drop(&s[5]));
+	cr_assert_eq(weft_mpsc_try_recv(rx, &v), -EAGAIN);
+	weft_mpsc_tx_drop(tx);
+	weft_mpsc_rx_drop(rx);
+	for (int i = 0; i < 6; i++)
+		cr_assert_eq(tt_live(&k[i]), 0);
+	cr_assert_eq(tt_live(&kr), 0);
+}
+
+/* permits keep the free room below the handoff mark: taking the last
+ * value (the receiver is about to park) must still serve the waiter */
+Test(mpsc, waiter_below_the_mark_is_served_when_the_ring_empties)
+{
+	weft_mpsc_tx *tx;
+	weft_mpsc_rx *rx;
+	weft_mpsc_reserve r[3];
+	weft_mpsc_send s;
+	uint64_t v = 7, w = 8;
+	int err;
+	tt k, kr;
+
+	tt_init(&k);
+	tt_init(&kr);
+	cr_assert_eq(weft_mpsc_channel(8, 4, &tx, &rx), 0);
+	for (int i = 0; i < 3; i++) {
+		weft_mpsc_reserve_init(&r[i], tx);
+		cr_assert_eq(weft_mpsc_reserve_poll(&r[i], tt_cx(&k)), WEFT_READY);
+		cr_assert_eq(r[i].err, 0);
+	}
+	cr_assert_eq(weft_mpsc_try_send(tx, &v), 0);
+	weft_mpsc_send_init(&s, tx, &w);
+	cr_assert_eq(weft_mpsc_send_poll(&s, tt_cx(&k)), WEFT_PENDING);
+	cr_assert_eq(recv_now(rx, &kr, &v), 0);
+	cr_assert_eq(v, 7);
+	cr_assert_eq(tt_wakes(&k), 1, "1 free slot < mark 2, ring empty");
+	cr_assert_eq(weft_mpsc_send_poll(&s, tt_cx(&k)), WEFT_READY);
+	cr_assert_eq(s.err, 0);
+	cr_assert_eq(recv_now(rx, &kr, &v), 0);
+	cr_assert_eq(v, 8);
+	/* parked receiver, room below the mark: a new send is not stuck */
+	cr_assert_eq(weft_mpsc_recv_poll(rx, tt_cx(&kr), &v, &err),
+		     WEFT_PENDING);
+	cr_assert_eq(weft_mpsc_try_send(tx, &w), 0);
+	cr_assert_eq(tt_wakes(&kr), 1);
+	for (int i = 0; i < 3; i++)
+		weft_mpsc_permit_release(tx);
+	weft_mpsc_tx_drop(tx);
+	cr_assert_eq(recv_now(rx, &kr, &v), 0);
+	cr_assert_eq(v, 8);
+	cr_assert_eq(recv_now(rx, &kr, &v), -EPIPE);
+	weft_mpsc_rx_drop(rx);
+	cr_assert_eq(tt_live(&k) + tt_live(&kr), 0);
+}
+
+/* values left, room below the mark, a sender waiting: closing the
+ * channel fails the sender at once (value not taken) and still drains */
+Test(mpsc, waiter_below_the_mark_is_released_by_close)
+{
+	weft_mpsc_tx *tx;
+	weft_mpsc_rx *rx;
+	weft_mpsc_send s;
+	uint64_t v, w = 99;
+	tt k, kr;
+
+	tt_init(&k);
+	tt_init(&kr);
+	cr_assert_eq(weft_mpsc_channel(8, 16, &tx, &rx), 0);
+	for (v = 0; v < 16; v++)
+		cr_assert_eq(weft_mpsc_try_send(tx, &v), 0);
+	weft_mpsc_send_init(&s, tx, &w);
+	cr_assert_eq(weft_mpsc_send_poll(&s, tt_cx(&k)), WEFT_PENDING);
+	cr_assert_eq(recv_now(rx, &kr, &v), 0);
+	cr_assert_eq(v, 0);
+	weft_mpsc_close(rx);
+	cr_assert_eq(tt_wakes(&k), 1);
+	cr_assert_eq(weft_mpsc_send_poll(&s, tt_cx(&k)), WEFT_READY);
+	cr_assert_eq(s.err, -EPIPE);
+	cr_assert_not(weft_mpsc_send_drop(&s));
+	for (uint64_t i = 1; i < 16; i++) {
+		cr_assert_eq(recv_now(rx, &kr, &v), 0);
+		cr_assert_eq(v, i);
+	}
+	cr_assert_eq(recv_now(rx, &kr, &v), -EPIPE);
+	weft_mpsc_tx_drop(tx);
+	weft_mpsc_rx_drop(rx);
+	cr_assert_eq(tt_live(&k) + tt_live(&kr), 0);
+}
+
 Test(mpsc, burst_of_sends_wakes_waiting_receiver_once)
 {
 	weft_mpsc_tx *tx;
@@ -607,13 +742,16 @@ static uint64_t run_producers(weft_mpsc_tx *tx, weft_mpsc_rx *rx, int n,
 	tt k;
 
 	tt_init(&k);
+	/* every handle exists before any producer runs: a producer that
+	 * finished and dropped the only handle would close the channel */
 	for (int i = 0; i < n; i++) {
 		p[i] = (struct plain_prod){ .tx = i ? weft_mpsc_tx_clone(tx) : tx,
 					    .id = i, .per = per,
 					    .futures = futures };
 		tt_init(&p[i].k);
-		pthread_create(&th[i], NULL, plain_producer, &p[i]);
 	}
+	for (int i = 0; i < n; i++)
+		pthread_create(&th[i], NULL, plain_producer, &p[i]);
 	for (;;) {
 		size_t got = 0;
 		int err, seen = tt_wakes(&k);
