@@ -21,17 +21,26 @@
  *  - Unbounded: a list of blocks of blk_n slots. Producers append under
  *    the lock (growth and -ENOMEM stay simple); the consumer reads without
  *    it, follows `next` at a block's end and keeps one spare block.
- *  - Back-pressure with handoff: a consumer that freed a slot while
- *    tx_waiting is set takes the lock and gives the room to the oldest
- *    waiter: it copies a waiting send's value into the ring or counts a
- *    slot reserved for a waiting reserve, then wakes it once. A woken
- *    sender never retries. A waiter that finds room itself (after its
- *    fence) runs the same handoff, so FIFO holds either way.
- *  - Receiver sleep: it registers its waker under the lock, sets
- *    rx_parked, and re-checks the ring after a fence. A producer that
- *    published checks rx_parked after a fence; the first that swaps it to
- *    0 takes the waker (under the lock) and wakes it, so a burst of sends
- *    wakes the receiver once.
+ *  - Back-pressure with batched handoff: a consumer that freed slots
+ *    while tx_waiting is set hands the room over only once low_water
+ *    slots are free (min(cap / 2, 64)), or at once when no value is ready
+ *    at the new head (it is about to park or has drained the ring). Then,
+ *    under one lock, it gives the room to the waiters oldest first: it
+ *    copies a waiting send's value into the ring or counts a slot reserved
+ *    for a waiting reserve, and wakes them in one batch outside the lock.
+ *    Once nobody waits SLOW clears, so the woken producers find the rest
+ *    of the room lock-free. A woken sender never retries. A waiter that
+ *    finds room itself (after its fence) runs the same handoff, so FIFO
+ *    holds either way. The price: while the receiver still has values to
+ *    read, a waiter may wait with fewer than low_water slots free.
+ *  - Receiver sleep, no lock: rx_state says who owns rx_waker. IDLE: the
+ *    receiver; it registers its waker, stores PARKED (release), runs a
+ *    seq_cst fence and re-checks the head slot and tx_done. A producer
+ *    that published runs a fence and reads rx_state; if PARKED, one CAS
+ *    to WAKING elects it (so a burst wakes the receiver once), it wakes
+ *    the waker by reference and stores IDLE (release). The waker stays
+ *    registered, so the next park clones nothing. A receiver that finds
+ *    WAKING wakes its own task instead of touching the slot.
  *
  * Lifetime: tx_count counts sender handles (clone: relaxed increment, like
  * any reference count taken from a live handle; drop: acq_rel decrement).
@@ -46,9 +55,10 @@
  *     before it is overwritten.
  *  3. head: the consumer's release store (mp_take) -> the acquire load in
  *     mp_has_room_locked(): every slot before head is free.
- *  4. Dekker, receiver sleep: mp_park_rx() stores rx_parked, seq_cst
- *     fence, re-reads the head slot; mp_wake_rx() runs after a publish:
- *     seq_cst fence, reads rx_parked. One of the two sees the other.
+ *  4. Dekker, receiver sleep: mp_park_rx() stores rx_state, seq_cst
+ *     fence, re-reads the head slot and tx_done; mp_wake_rx() runs after
+ *     a publish (and weft_mpsc_tx_drop() after tx_done): seq_cst fence,
+ *     reads rx_state. One of the two sees the other.
  *  5. Dekker, waiting senders: mp_wait_locked() stores tx_waiting, seq_cst
  *     fence, reads head (mp_refill); mp_after_take() stores head, seq_cst
  *     fence, reads tx_waiting. Either the waiter sees the room or the
@@ -62,8 +72,16 @@
  *     block's initialisation are visible).
  *  8. waiter state: weft__waiter_wake_locked()'s release store ->
  *     weft__waiter_state()'s acquire in the send/reserve future (wait.h).
- *  Everything else (the lists, reserved, rx_waker, tail_blk) is ordered by
- *  the lock.
+ *  9. rx_waker ownership: mp_park_rx()'s release store of PARKED ->
+ *     the acquire CAS in mp_wake_rx()/mp_take_rx_waker() (the waker is
+ *     written); their release store of IDLE -> the acquire load in
+ *     mp_park_rx() and the exchange in weft_mpsc_rx_drop() (the waker
+ *     was used or moved out before the receiver rewrites or drops it).
+ *  Everything else (the lists, reserved, tail_blk) is ordered by the
+ *  lock; rx_closed and head_blk are the consumer's own.
+ *
+ * Measured (bench/weft-bench, release + LTO, 2 workers on 2 shared
+ * cores; medians, see docs/sync.md): mpsc_throughput P=1 PLACEHOLDER1
  *
  * Stamps live in 62 bits of tail and grow by at most 2 per message: they
  * would wrap after 2^61 messages (73 years at 1 ns each); not handled.
@@ -111,6 +129,7 @@ typedef struct mp {
 	/* consumer's hot line */
 	_Alignas(64) _Atomic uint64_t head; /* consumer writes (release) */
 	mp_blk *head_blk;                   /* consumer only (unbounded) */
+	bool rx_closed;                     /* consumer: weft_mpsc_close() ran */
 
 	/* read-mostly: set at creation */
 	_Alignas(64) unsigned char *buf; /* bounded: cap slots */
@@ -125,6 +144,8 @@ typedef struct mp {
 
 	/* handshake flags: written rarely, read per message */
 	_Alignas(64) _Atomic uint32_t rx_state;  /* MP_RX_*: receiver sleep */
+	weft_waker rx_waker; /* owned as rx_state says; on rx_state's line,
+			      * so a wake moves one line, not two */
 	_Atomic uint32_t tx_waiting;             /* senders queued (lock) */
 	_Atomic uint32_t tx_done;                /* last sender gone */
 
@@ -134,8 +155,6 @@ typedef struct mp {
 	bool rx_gone;              /* lock: the receiver handle is gone */
 	uint64_t reserved;         /* lock: slots promised to permits */
 	weft__wlink senders;       /* lock: waiting send/reserve, FIFO */
-	weft_waker rx_waker;       /* rx_state: the receiver's waker */
-	bool rx_closed;            /* consumer: weft_mpsc_close() ran */
 	mp_blk *tail_blk;          /* lock: the block producers fill */
 	_Atomic(mp_blk *) spare;   /* a free block kept for reuse */
 } mp;
@@ -246,6 +265,7 @@ static void mp_free(mp *m)
 	}
 	/* relaxed: as above */
 	free(atomic_load_explicit(&m->spare, memory_order_relaxed));
+	weft_waker_drop(&m->rx_waker); /* left by a rx_drop racing a wake */
 	free(m->buf);
 	free(m);
 }
@@ -315,8 +335,9 @@ static inline uint64_t mp_tail(mp *m)
 
 /* ----------------------------------------------------- receiver wakeups */
 
-/* Any waker of the receiver: if it is parked, moves its waker out and
- * returns it (the caller wakes it); else returns the empty waker. */
+/* The last sender's drop (under the lock, since m may be freed right
+ * after): if the receiver is parked, moves its waker out and returns it
+ * (the caller wakes it); else returns the empty waker. */
 static weft_waker mp_take_rx_waker(mp *m)
 {
 	uint32_t s = MP_RX_PARKED;
@@ -343,18 +364,28 @@ static weft_waker mp_take_rx_waker(mp *m)
  * when it is parked, none when it is not. */
 static void mp_wake_rx(mp *m)
 {
-	weft_waker w;
+	uint32_t s = MP_RX_PARKED;
 
 	/* seq_cst: our stamp store before the rx_state load; pairs with
 	 * the fence in mp_park_rx(). Release/acquire cannot order a store
 	 * before a later load. */
 	atomic_thread_fence(memory_order_seq_cst);
-	/* relaxed: a hint, decided by the CAS in mp_take_rx_waker() */
+	/* relaxed: a hint, decided by the CAS below */
 	if (atomic_load_explicit(&m->rx_state, memory_order_relaxed) !=
 	    MP_RX_PARKED)
 		return;
-	w = mp_take_rx_waker(m);
-	weft_waker_wake(&w);
+	/* acquire: as in mp_take_rx_waker() (pair 9) */
+	if (!atomic_compare_exchange_strong_explicit(&m->rx_state, &s,
+						     MP_RX_WAKING,
+						     memory_order_acquire,
+						     memory_order_relaxed))
+		return;
+	/* by reference: the waker stays registered, so the receiver's next
+	 * park needs no clone (one task-refcount RMW less per message) */
+	weft_waker_wake_by_ref(&m->rx_waker);
+	/* release: our use of rx_waker before the receiver may replace it
+	 * (pair 9) */
+	atomic_store_explicit(&m->rx_state, MP_RX_IDLE, memory_order_release);
 }
 
 /* The receiver goes to sleep without the lock: stores its waker, marks
@@ -1077,8 +1108,10 @@ void weft_mpsc_rx_drop(weft_mpsc_rx *rx)
 	weft__lock_acquire(&m->lock);
 	m->rx_gone = true;
 	w = WEFT_WAKER_NONE; /* buffered values are simply never read */
-	/* acquire: a waker's move of rx_waker out (pair 9). A WAKING
-	 * sender owns the slot and empties it; otherwise it is ours */
+	/* acquire: a waker's last use of rx_waker (pair 9). A WAKING
+	 * sender is still waking through the slot: it is left for mp_free()
+	 * (that sender holds a handle, so it is done by then); otherwise
+	 * the slot is ours */
 	if (atomic_exchange_explicit(&m->rx_state, MP_RX_IDLE,
 				     memory_order_acquire) != MP_RX_WAKING) {
 		w = m->rx_waker;
