@@ -81,7 +81,10 @@
  *  lock; rx_closed and head_blk are the consumer's own.
  *
  * Measured (bench/weft-bench, release + LTO, 2 workers on 2 shared
- * cores; medians, see docs/sync.md): mpsc_throughput P=1 PLACEHOLDER1
+ * cores, medians of 11 alternated runs; peers and method in
+ * docs/sync.md): mpsc_throughput P=1 13.7 ns/msg, P=4 28.3 (69.9 with
+ * one handoff and wake per message), ping_pong 78.3 ns per round trip
+ * (109.7 with the locked park/wake).
  *
  * Stamps live in 62 bits of tail and grow by at most 2 per message: they
  * would wrap after 2^61 messages (73 years at 1 ns each); not handled.
