@@ -333,7 +333,8 @@ void weft__wake_batch_flush(struct weft__wake_batch *b)
  * CANCELLED), wakes the joiner, drops the run reference. */
 static void task_complete(struct weft__task *t, intptr_t out, bool cancelled)
 {
-	uint64_t prev;
+	uint64_t prev, n;
+	bool detached;
 
 	if (t->type->drop)
 		t->type->drop(weft__task_frame(t));
@@ -343,19 +344,31 @@ static void task_complete(struct weft__task *t, intptr_t out, bool cancelled)
 		/* an abort that came during the poll that returned READY
 		 * found no later poll point: the output stands, so its
 		 * CANCELLED bit is cleared */
-		uint64_t n = (prev & ~(WEFT__RUNNING | WEFT__NOTIFIED |
-				       WEFT__CANCELLED)) |
-			     WEFT__COMPLETE | (cancelled ? WEFT__CANCELLED : 0);
-
+		n = (prev & ~(WEFT__RUNNING | WEFT__NOTIFIED |
+			      WEFT__CANCELLED)) |
+		    WEFT__COMPLETE | (cancelled ? WEFT__CANCELLED : 0);
+		/* with no join handle nobody reads the output or needs a
+		 * wake: the run reference goes in the same step (one atomic
+		 * instead of two on the common detached path) */
+		detached = !(prev & WEFT__JOIN_INTEREST);
+		if (detached)
+			n -= WEFT__REF_ONE;
 		/* acq_rel: pair 1 (release: output), pair 2 (acquire: the
-		 * join waker written before JOIN_WAKER was set) */
+		 * join waker written before JOIN_WAKER was set), and pair 3
+		 * when the reference goes too */
 		if (atomic_compare_exchange_weak_explicit(
 			    &t->state, &prev, n, memory_order_acq_rel,
 			    memory_order_relaxed))
 			break;
 	}
-	if ((prev & (WEFT__JOIN_INTEREST | WEFT__JOIN_WAKER)) ==
-	    (WEFT__JOIN_INTEREST | WEFT__JOIN_WAKER))
+	if (detached) {
+		if (refs(n) == 0)
+			task_dealloc(t);
+		return;
+	}
+	/* the handle's reference keeps the task (and join_waker) alive until
+	 * our own reference goes, after the wake */
+	if ((prev & WEFT__JOIN_WAKER))
 		weft_waker_wake_by_ref(&t->join_waker);
 	weft__task_ref_dec(t);
 }
@@ -487,7 +500,12 @@ int weft_spawn(weft_rt *rt, const weft_task_type *type, const void *init,
 		owner_link(&w->owner, t);
 		if (join)
 			*join = (weft_join *)t;
-		weft__worker_schedule(t, true);
+		/* from inside a poll the child takes the LIFO slot (it runs
+		 * right after the parent's poll, on this worker, while its
+		 * frame is hot; the previous occupant goes to the deque where
+		 * others can steal it), as tokio does: a spawn chain stays on
+		 * one core instead of bouncing (bench chained_spawn) */
+		weft__worker_schedule(t, false);
 		return 0;
 	}
 	/* A foreign spawn takes no lock: the task goes to the injector
