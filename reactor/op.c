@@ -49,7 +49,8 @@ struct weft__op *weft__op_alloc(struct weft__reactor *r, int kind,
 	op->r = r;
 	op->kind = (uint8_t)kind;
 	op->fd = fd ? weft__fd_get(fd) : NULL;
-	op->cap = kind == WEFT__OP_TIMER ? 0 : (uint32_t)cap;
+	if (kind != WEFT__OP_TIMER)  /* timers end before `sqe` */
+		op->cap = (uint32_t)cap;
 	/* relaxed: a count only; r stays alive through the creator's own
 	 * reference (see file comment) */
 	atomic_fetch_add_explicit(&r->live, 1, memory_order_relaxed);
@@ -63,7 +64,8 @@ void weft__op_free(struct weft__op *op)
 	if (op->kind == WEFT__OP_ACCEPT) {
 		for (uint32_t i = 0; i < op->u.acc.len; i++)
 			close(op->u.acc.fds[(op->u.acc.head + i) %
-					    WEFT__ACCEPT_QCAP]);
+					    op->u.acc.cap]);
+		free(op->u.acc.fds);
 	}
 	/* an open nobody took the result of (file.c marks a taken one) */
 	if (op->kind == WEFT__OP_IO && op->sqe.opcode == IORING_OP_OPENAT &&
@@ -261,6 +263,27 @@ void weft__op_fire_timer(struct weft__reactor *r, struct weft__op *op,
 		weft__op_free(op);
 }
 
+/* Makes room for one more fd in the accept ring (lock held; allocation
+ * under the spinlock is rare: only when the queue outgrows itself). */
+static bool accept_queue_room(struct weft__op *op)
+{
+	uint32_t cap = op->u.acc.cap ? op->u.acc.cap * 2 : WEFT__ACCEPT_HIGH;
+	int *fds;
+
+	if (op->u.acc.len < op->u.acc.cap)
+		return true;
+	fds = malloc(cap * sizeof(*fds));
+	if (!fds)
+		return false;
+	for (uint32_t i = 0; i < op->u.acc.len; i++)
+		fds[i] = op->u.acc.fds[(op->u.acc.head + i) % op->u.acc.cap];
+	free(op->u.acc.fds);
+	op->u.acc.fds = fds;
+	op->u.acc.cap = cap;
+	op->u.acc.head = 0;
+	return true;
+}
+
 /* An accepted connection (or error) for an accept record; lock held.
  * Returns an fd to close (nobody will take it), or -1. */
 static int accept_result_locked(struct weft__reactor *r, struct weft__op *op,
@@ -269,13 +292,13 @@ static int accept_result_locked(struct weft__reactor *r, struct weft__op *op,
 	uint32_t *len = &op->u.acc.len;
 
 	if (res >= 0) {
-		if ((op->flags & WEFT__OPF_GONE) || *len == WEFT__ACCEPT_QCAP)
+		if ((op->flags & WEFT__OPF_GONE) || !accept_queue_room(op))
 			return res;
-		op->u.acc.fds[(op->u.acc.head + *len) % WEFT__ACCEPT_QCAP] = res;
+		op->u.acc.fds[(op->u.acc.head + *len) % op->u.acc.cap] = res;
 		(*len)++;
 		/* backpressure: stop the multishot before the queue fills;
 		 * the owner re-arms it when it has drained the queue */
-		if (more && *len >= WEFT__ACCEPT_QCAP / 2 &&
+		if (more && *len >= WEFT__ACCEPT_HIGH &&
 		    !(op->flags & WEFT__OPF_CANCELING)) {
 			op->flags |= WEFT__OPF_CANCELING;
 			*cancel = true;

@@ -386,6 +386,10 @@ void weft__reactor_stop(struct weft__reactor *r)
 
 	if (!r)
 		return;
+	/* the workers are joined: hand over what they staged and never
+	 * flushed (records of cancelled tasks among them) */
+	for (unsigned w = 0; w < r->nworkers; w++)
+		weft__reactor_flush(r, w);
 	/* seq_cst: read by the reactor after the eventfd write below woke it
 	 * (the write is a syscall: a full barrier in practice) */
 	atomic_store_explicit(&r->stopping, true, memory_order_seq_cst);
@@ -400,4 +404,24 @@ void weft__reactor_stop(struct weft__reactor *r)
 	/* acq_rel: pairs with weft__op_free; see op.c */
 	if (atomic_fetch_sub_explicit(&r->live, 1, memory_order_acq_rel) == 1)
 		weft__reactor_free(r);
+}
+
+/* Debugging aid (call it from gdb on a hung process): prints the armed
+ * I/O records. Reads reactor-thread state without locks: only for a
+ * stopped process. */
+void weft__reactor_debug_dump(struct weft__reactor *r);
+void weft__reactor_debug_dump(struct weft__reactor *r)
+{
+	struct weft__wheel_link *l;
+
+	fprintf(stderr, "reactor %p: inflight %u, timers %zu, live %ld\n",
+		(void *)r, r->inflight, r->wheel.count,
+		atomic_load_explicit(&r->live, memory_order_relaxed));
+	for (l = r->armed_io.next; l != &r->armed_io; l = l->next) {
+		struct weft__op *op = OP_OF_LINK(l);
+
+		fprintf(stderr, "  op %p kind %u opcode %u fd %d flags %#x "
+			"waker %p\n", (void *)op, op->kind, op->sqe.opcode,
+			op->sqe.fd, op->flags, op->waker.data);
+	}
 }

@@ -69,9 +69,11 @@ enum weft__op_kind {
 struct weft__fd;
 struct weft__reactor;
 
-/* Accept queue capacity: at this many unclaimed connections the multishot
- * accept is cancelled (backpressure: the kernel backlog holds the rest). */
-#define WEFT__ACCEPT_QCAP 64u
+/* Accept queue: at this many unclaimed connections the multishot accept
+ * is cancelled (backpressure: the kernel backlog holds the rest). The
+ * queue itself grows past it for the completions already in flight, so no
+ * accepted connection is ever dropped. */
+#define WEFT__ACCEPT_HIGH 64u
 
 struct weft__op {
 	struct weft__op *next;        /* QUEUED link; owned by the pusher */
@@ -88,9 +90,9 @@ struct weft__op {
 	                               * first push; read by the reactor */
 	union {
 		struct {              /* kind ACCEPT, under lock */
-			uint32_t head, len;
+			uint32_t head, len, cap;
 			int32_t err;  /* an error not yet reported */
-			int fds[WEFT__ACCEPT_QCAP];
+			int *fds;     /* ring of cap accepted fds */
 		} acc;
 		struct {              /* msg ops: the kernel reads/writes these */
 			struct msghdr msg;

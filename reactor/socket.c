@@ -183,7 +183,7 @@ static int accept_take_locked(weft_accept *a, struct weft__fd *f,
 	if (op->u.acc.len) {
 		int fd = op->u.acc.fds[op->u.acc.head];
 
-		op->u.acc.head = (op->u.acc.head + 1) % WEFT__ACCEPT_QCAP;
+		op->u.acc.head = (op->u.acc.head + 1) % op->u.acc.cap;
 		op->u.acc.len--;
 		f->backoff_ms = 0;
 		a->stream = (weft_stream *)weft__fd_new(fd, f->domain);
@@ -203,7 +203,8 @@ static int accept_take_locked(weft_accept *a, struct weft__fd *f,
 		}
 		return 1;
 	}
-	if (!(op->flags & WEFT__OPF_ARMED) && weft_now() >= f->backoff_until)
+	if (!(op->flags & WEFT__OPF_ARMED) && op->u.acc.len < WEFT__ACCEPT_HIGH &&
+	    weft_now() >= f->backoff_until)
 		*push = weft__op_want_locked(op);
 	return 0;
 }
@@ -230,6 +231,13 @@ weft_poll weft_accept_poll(weft_accept *a, weft_cx *cx)
 		return WEFT_READY;
 	}
 	weft__op_lock(op);
+	if ((op->u.acc.len || op->u.acc.err) && cx->budget == 0) {
+		/* out of coop budget: yield before taking anything, so that
+		 * nothing taken is lost */
+		weft__op_unlock(op);
+		weft_cx_yield(cx);
+		return WEFT_PENDING;
+	}
 	got = accept_take_locked(a, f, op, &push);
 	if (!got)
 		weft_waker_register(&op->waker, cx);
@@ -237,8 +245,10 @@ weft_poll weft_accept_poll(weft_accept *a, weft_cx *cx)
 	weft__op_unlock(op);
 	if (push)
 		weft__reactor_push(op->r, op);
-	if (got)
-		return weft_coop_proceed(cx) ? WEFT_READY : WEFT_PENDING;
+	if (got) {
+		weft_coop_proceed(cx); /* budget checked above: spends one */
+		return WEFT_READY;
+	}
 	if (!armed && !push) {
 		/* backing off: wake up when the re-arm is due */
 		weft_sleep_until_init(&a->backoff, f->backoff_until);
