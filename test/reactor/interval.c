@@ -1,0 +1,152 @@
+/* test/reactor/interval.c - interval ticks and the missed-tick modes
+ * (burst, delay, skip), and timeout: a child that finishes in time, one
+ * that does not (cancelled: its drop runs, its timer is freed). Only
+ * "never early" and schedule arithmetic are asserted, never durations. */
+#include "helpers.h"
+
+#define P (20 * WEFT_MS)
+
+struct ticker {
+	WEFT_ASYNC;
+	weft_interval iv;
+	weft_missed_tick mode;
+	weft_instant start, ticks[5];
+	int i;
+};
+
+static weft_poll ticker_poll(struct ticker *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f);
+	f->start = weft_now();
+	weft_interval_init(&f->iv, f->start, P, f->mode);
+	for (f->i = 0; f->i < 5; f->i++) {
+		WEFT_AWAIT(f, weft_interval_tick_poll(&f->iv, cx));
+		f->ticks[f->i] = f->iv.tick;
+		cr_assert_geq(weft_now(), f->iv.tick, "tick early");
+		if (f->i == 1)
+			usleep((useconds_t)((3 * P + P / 2) / WEFT_US)); /* miss three */
+	}
+	weft_interval_drop(&f->iv);
+	WEFT_END(f);
+}
+
+static struct ticker run_ticker(weft_missed_tick mode)
+{
+	weft_rt *rt = test_rt(1);
+	struct ticker f = { .mode = mode };
+
+	cr_assert_eq(WEFT_BLOCK_ON(rt, NULL, ticker_poll, &f), 0);
+	weft_rt_destroy(rt);
+	return f;
+}
+
+Test(interval, first_tick_at_start_then_every_period)
+{
+	struct ticker f = run_ticker(WEFT_MISSED_BURST);
+
+	cr_assert_eq(f.ticks[0], f.start);
+	cr_assert_eq(f.ticks[1], f.start + P);
+}
+
+Test(interval, burst_fires_missed_ticks_on_schedule)
+{
+	struct ticker f = run_ticker(WEFT_MISSED_BURST);
+
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(f.ticks[i], f.start + (weft_instant)i * P);
+}
+
+Test(interval, delay_restarts_a_period_after_the_late_tick)
+{
+	struct ticker f = run_ticker(WEFT_MISSED_DELAY);
+
+	/* tick 2 is late (after the sleep); tick 3 is a period after it was
+	 * taken, so more than a period after its schedule */
+	cr_assert_eq(f.ticks[2], f.start + 2 * P);
+	cr_assert_geq(f.ticks[3], f.ticks[2] + 3 * P);
+	cr_assert_eq(f.ticks[4], f.ticks[3] + P);
+}
+
+Test(interval, skip_keeps_the_grid_and_drops_missed_ticks)
+{
+	struct ticker f = run_ticker(WEFT_MISSED_SKIP);
+
+	cr_assert_eq(f.ticks[2], f.start + 2 * P);
+	cr_assert_gt(f.ticks[3], f.start + 3 * P, "missed ticks not skipped");
+	cr_assert_eq((f.ticks[3] - f.start) % P, 0, "off the grid");
+	cr_assert_eq(f.ticks[4], f.ticks[3] + P);
+}
+
+/* ---------------------------------------------------------- timeout */
+
+struct slow_child {
+	WEFT_ASYNC;
+	weft_sleep s;
+	weft_duration d;
+	int *dropped;
+};
+
+static weft_poll slow_child_poll(struct slow_child *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f);
+	weft_sleep_init(&f->s, f->d);
+	WEFT_AWAIT(f, weft_sleep_poll(&f->s, cx));
+	WEFT_RETURN(f, cx, 42);
+	WEFT_END(f);
+}
+
+static void slow_child_drop(struct slow_child *f)
+{
+	weft_sleep_drop(&f->s);
+	(*f->dropped)++;
+}
+
+struct limited {
+	WEFT_ASYNC;
+	struct slow_child child;
+	weft_timeout t;
+	weft_duration limit;
+	intptr_t out;
+	weft_instant t0;
+};
+
+static weft_poll limited_poll(struct limited *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f);
+	f->t0 = weft_now();
+	weft_timeout_init(&f->t, (weft_poll_fn)slow_child_poll,
+			  (weft_drop_fn)slow_child_drop, &f->child, f->limit);
+	WEFT_AWAIT_INTO(f, cx, &f->out, weft_timeout_poll(&f->t, cx));
+	if (f->t.err)
+		cr_assert_geq(weft_now(), f->t0 + f->limit, "timed out early");
+	WEFT_END(f);
+}
+
+Test(timeout, child_finishing_first_returns_its_value)
+{
+	weft_rt *rt = test_rt(1);
+	int dropped = 0;
+	struct limited f = { .child = { .d = 1 * WEFT_MS, .dropped = &dropped },
+			     .limit = 10 * WEFT_SEC };
+
+	cr_assert_eq(WEFT_BLOCK_ON(rt, NULL, limited_poll, &f), 0);
+	cr_assert_eq(f.t.err, 0);
+	cr_assert_eq(f.out, 42);
+	cr_assert_eq(dropped, 0);
+	weft_rt_destroy(rt); /* LSan: the timeout's timer was freed */
+}
+
+Test(timeout, expiry_cancels_the_child)
+{
+	weft_rt *rt = test_rt(1);
+	int dropped = 0;
+	struct limited f = { .child = { .d = 3600 * WEFT_SEC, .dropped = &dropped },
+			     .limit = 15 * WEFT_MS };
+
+	cr_assert_eq(WEFT_BLOCK_ON(rt, NULL, limited_poll, &f), 0);
+	cr_assert_eq(f.t.err, -ETIMEDOUT);
+	cr_assert_eq(dropped, 1, "child dropped %d times", dropped);
+	weft_timeout_drop(&f.t); /* no second drop */
+	cr_assert_eq(dropped, 1);
+	weft_rt_destroy(rt); /* LSan: the child's hour-long timer was freed */
+}

@@ -1,0 +1,106 @@
+/* test/reactor/probe.c - kernel feature probing: with multishot accept
+ * forced off (the test hook), accept falls back to single-shot and still
+ * serves every connection; with DEFER_TASKRUN forced off, the ring falls
+ * back to another set-up; a ring that cannot be created fails
+ * weft_rt_create with the reason. */
+#include "helpers.h"
+#include "reactor/reactor.h"
+
+struct accept_n {
+	WEFT_ASYNC;
+	weft_listener *l;
+	int n, i;
+	weft_accept acc;
+};
+
+static weft_poll accept_n_poll(struct accept_n *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f);
+	for (f->i = 0; f->i < f->n; f->i++) {
+		weft_accept_init(&f->acc, f->l);
+		WEFT_AWAIT(f, weft_accept_poll(&f->acc, cx));
+		cr_assert_eq(f->acc.err, 0);
+		weft_stream_close(f->acc.stream);
+	}
+	WEFT_END(f);
+}
+
+static void accept_many_with(unsigned off)
+{
+	weft_rt *rt;
+	struct sockaddr_storage a;
+	socklen_t len;
+	weft_listener *l;
+	int c[20];
+	struct accept_n f = { .n = 20 };
+
+	weft__reactor_test_disable(off);
+	rt = test_rt(2);
+	weft__reactor_test_disable(0);
+	l = test_listen(AF_INET, &a, &len);
+	f.l = l;
+	for (int i = 0; i < 20; i++) {
+		c[i] = socket(AF_INET, SOCK_STREAM, 0);
+		cr_assert_eq(connect(c[i], (struct sockaddr *)&a, len), 0);
+	}
+	cr_assert_eq(WEFT_BLOCK_ON(rt, NULL, accept_n_poll, &f), 0);
+	for (int i = 0; i < 20; i++)
+		close(c[i]);
+	weft_listener_close(l);
+	weft_rt_destroy(rt);
+}
+
+Test(probe, single_shot_accept_fallback)
+{
+	accept_many_with(WEFT__FEAT_MULTISHOT_ACCEPT);
+}
+
+Test(probe, ring_without_defer_taskrun)
+{
+	accept_many_with(WEFT__FEAT_DEFER_TASKRUN);
+}
+
+Test(probe, ring_creation_failure_is_reported)
+{
+	weft_rt_builder b;
+	weft_rt *rt = NULL;
+	int ret;
+
+	weft_rt_builder_init(&b);
+	b.workers = 1;
+	weft__reactor_test_disable(WEFT__FEAT_RING);
+	ret = weft_rt_create(&rt, &b);
+	weft__reactor_test_disable(0);
+	cr_assert_lt(ret, 0);
+	cr_assert_null(rt);
+	cr_assert(strstr(weft_rt_create_error(), "io_uring"),
+		  "reason: '%s'", weft_rt_create_error());
+}
+
+struct one_sleep {
+	WEFT_ASYNC;
+	weft_sleep s;
+};
+
+static weft_poll one_sleep_poll(struct one_sleep *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f);
+	weft_sleep_init(&f->s, 50 * WEFT_MS);
+	WEFT_AWAIT(f, weft_sleep_poll(&f->s, cx));
+	WEFT_END(f);
+}
+
+Test(probe, io_disabled_runtime_gives_enodev)
+{
+	weft_rt_builder b;
+	weft_rt *rt = NULL;
+	struct one_sleep f = { 0 };
+
+	weft_rt_builder_init(&b);
+	b.workers = 1;
+	b.enable_io = false;
+	cr_assert_eq(weft_rt_create(&rt, &b), 0);
+	cr_assert_eq(WEFT_BLOCK_ON(rt, NULL, one_sleep_poll, &f), 0);
+	cr_assert_eq(f.s.err, -ENODEV);
+	weft_rt_destroy(rt);
+}
