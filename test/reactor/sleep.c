@@ -9,6 +9,7 @@ struct sleeper {
 	WEFT_ASYNC;
 	weft_sleep s;
 	weft_duration d;
+	weft_instant at;       /* absolute deadline, or 0: now + d */
 	weft_instant deadline;
 	atomic_int *order;
 	int *slot;
@@ -18,7 +19,7 @@ struct sleeper {
 static weft_poll sleeper_poll(struct sleeper *f, weft_cx *cx)
 {
 	WEFT_BEGIN(f);
-	f->deadline = weft_now() + f->d;
+	f->deadline = f->at ? f->at : weft_now() + f->d;
 	weft_sleep_until_init(&f->s, f->deadline);
 	WEFT_AWAIT(f, weft_sleep_poll(&f->s, cx));
 	cr_assert_eq(f->s.err, 0);
@@ -69,14 +70,15 @@ Test(sleep, timers_fire_in_deadline_order)
 	weft_join *j[N_ORDER];
 	int slot[N_ORDER];
 	atomic_int order = 0;
+	weft_instant t0 = weft_now() + 20 * WEFT_MS;
 
 	for (int i = 0; i < N_ORDER; i++) {
 		/* distinct deadlines 3 ms apart, spawned in reverse order */
-		weft_duration d = (weft_duration)(N_ORDER - i) * 3 * WEFT_MS;
+		weft_instant at = t0 + (weft_duration)(N_ORDER - i) * 3 * WEFT_MS;
 
 		cr_assert_eq(WEFT_SPAWN(rt, &j[i], sleeper_poll, sleeper_drop,
 					struct sleeper,
-					{ .d = d, .order = &order,
+					{ .at = at, .order = &order,
 					  .slot = &slot[i] }), 0);
 	}
 	for (int i = 0; i < N_ORDER; i++) {
