@@ -88,9 +88,13 @@ Test(sleep, timers_fire_in_deadline_order)
 		cr_assert_eq(jf.err, 0);
 		weft_join_drop(j[i]);
 	}
-	/* larger index = shorter sleep = earlier */
-	for (int i = 1; i < N_ORDER; i++)
-		cr_assert_lt(slot[i], slot[i - 1], "timer %d fired before %d", i - 1, i);
+	/* larger index = shorter sleep = earlier. Timers that fall due in
+	 * the same reactor pass are woken in one batch, and the scheduler may
+	 * run a batch in any order; the wheel's own order is exact
+	 * (test/reactor/wheel.c). So compare timers 30 ms apart or more. */
+	for (int i = 10; i < N_ORDER; i++)
+		cr_assert_lt(slot[i], slot[i - 10], "timer %d fired before %d",
+			     i - 10, i);
 	weft_rt_destroy(rt);
 }
 
