@@ -71,6 +71,7 @@ void shim_skip(const char *fmt, ...) __attribute__((noreturn));
 	SHIM_CHECK(strcmp((a), (b)) == 0, #a " equals " #b, __VA_ARGS__)
 #define cr_assert_arr_eq(a, b, size, ...)                                    \
 	SHIM_CHECK(memcmp((a), (b), (size)) == 0, #a " equals " #b, __VA_ARGS__)
+#define cr_assert_fail(...) shim_fail(__FILE__, __LINE__, "cr_assert_fail", "" __VA_ARGS__)
 #define cr_expect cr_assert
 #define cr_expect_eq cr_assert_eq
 #define cr_expect_neq cr_assert_neq
