@@ -14,12 +14,15 @@ struct sleeper {
 	atomic_int *order;
 	int *slot;
 	long *late;
+	weft_instant *reg;     /* when the sleep was registered */
 };
 
 static weft_poll sleeper_poll(struct sleeper *f, weft_cx *cx)
 {
 	WEFT_BEGIN(f);
 	f->deadline = f->at ? f->at : weft_now() + f->d;
+	if (f->reg)
+		*f->reg = weft_now();
 	weft_sleep_until_init(&f->s, f->deadline);
 	WEFT_AWAIT(f, weft_sleep_poll(&f->s, cx));
 	cr_assert_eq(f->s.err, 0);
@@ -69,17 +72,18 @@ Test(sleep, timers_fire_in_deadline_order)
 	weft_rt *rt = test_rt(1);
 	weft_join *j[N_ORDER];
 	int slot[N_ORDER];
+	weft_instant at[N_ORDER], reg[N_ORDER];
 	atomic_int order = 0;
 	weft_instant t0 = weft_now() + 20 * WEFT_MS;
+	int compared = 0;
 
 	for (int i = 0; i < N_ORDER; i++) {
 		/* distinct deadlines 3 ms apart, spawned in reverse order */
-		weft_instant at = t0 + (weft_duration)(N_ORDER - i) * 3 * WEFT_MS;
-
+		at[i] = t0 + (weft_duration)(N_ORDER - i) * 3 * WEFT_MS;
 		cr_assert_eq(WEFT_SPAWN(rt, &j[i], sleeper_poll, sleeper_drop,
 					struct sleeper,
-					{ .at = at, .order = &order,
-					  .slot = &slot[i] }), 0);
+					{ .at = at[i], .order = &order,
+					  .slot = &slot[i], .reg = &reg[i] }), 0);
 	}
 	for (int i = 0; i < N_ORDER; i++) {
 		weft_join_fut jf = { j[i], 0, 0 };
@@ -91,10 +95,18 @@ Test(sleep, timers_fire_in_deadline_order)
 	/* larger index = shorter sleep = earlier. Timers that fall due in
 	 * the same reactor pass are woken in one batch, and the scheduler may
 	 * run a batch in any order; the wheel's own order is exact
-	 * (test/reactor/wheel.c). So compare timers 30 ms apart or more. */
-	for (int i = 10; i < N_ORDER; i++)
+	 * (test/reactor/wheel.c). So compare timers 30 ms apart, and only
+	 * when the earlier one was registered well before the later one's
+	 * deadline (on a loaded machine a task may first run, and register,
+	 * after deadlines passed: then no order is promised). */
+	for (int i = 10; i < N_ORDER; i++) {
+		if (reg[i] + 5 * WEFT_MS >= at[i - 10])
+			continue;
+		compared++;
 		cr_assert_lt(slot[i], slot[i - 10], "timer %d fired before %d",
 			     i - 10, i);
+	}
+	cr_log_info("compared %d pairs", compared);
 	weft_rt_destroy(rt);
 }
 
