@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "reactor/reactor.h"
@@ -85,6 +86,12 @@ int weft__probe_ring(struct weft__reactor *r)
 {
 	unsigned off = weft__reactor_test_disabled();
 	struct io_uring_probe *probe;
+	const char *env = getenv("WEFT_IO_DISABLE");
+
+	/* WEFT_IO_DISABLE=<mask of WEFT__FEAT_*>: the same hook, for
+	 * measuring the fallbacks from the benchmark programs */
+	if (env)
+		off |= (unsigned)strtoul(env, NULL, 0);
 	int ret;
 
 	if (off & WEFT__FEAT_RING) {
