@@ -8,10 +8,9 @@
  * a Treiber stack, with one CAS (the reactor pushes a whole batch of wakes
  * that way). Consumers (workers) serialise on `lock`: a consumer that finds
  * its private FIFO (head..tail) empty takes the whole stack with one
- * exchange and reverses it into the FIFO, then takes its share. Tasks come
- * out oldest first across pushes; within one multi-task push (a wake
- * batch) the order is reversed, which the batch's one notification makes
- * harmless. No ABA: the only pop of `pushed` is the exchange of the whole
+ * exchange and reverses it into the FIFO, then takes its share. A
+ * multi-task push (a wake batch) reverses its chain before linking it, so
+ * tasks come out oldest first, within and across pushes. No ABA: the only pop of `pushed` is the exchange of the whole
  * stack.
  *
  * Pairs:
@@ -36,21 +35,36 @@ void weft__injector_destroy(struct weft__injector *q)
 	pthread_mutex_destroy(&q->lock);
 }
 
-/* Appends the chain head..tail (n tasks, linked through next). */
+/* Appends the chain head..tail (n tasks, linked through next; tail->next
+ * need not be NULL). */
 void weft__injector_push(struct weft__injector *q, struct weft__task *head,
 			 struct weft__task *tail, size_t n)
 {
-	/* relaxed: the CAS below publishes tail->next */
-	struct weft__task *top = atomic_load_explicit(&q->pushed,
-						      memory_order_relaxed);
+	struct weft__task *top;
 
+	if (n > 1) {
+		/* the stack is reversed once more when a consumer takes it:
+		 * reverse the chain now so that it comes out in its order */
+		struct weft__task *rev = NULL, *t = head;
+
+		tail = head;
+		for (size_t i = 0; i < n; i++) {
+			struct weft__task *next = t->next;
+
+			t->next = rev;
+			rev = t;
+			t = next;
+		}
+		head = rev;
+	}
+	/* relaxed: the CAS below publishes tail->next */
+	top = atomic_load_explicit(&q->pushed, memory_order_relaxed);
 	do {
 		tail->next = top;
 		/* release: pair 1 */
 	} while (!atomic_compare_exchange_weak_explicit(
 		&q->pushed, &top, head, memory_order_release,
 		memory_order_relaxed));
-	(void)n;
 }
 
 struct weft__task *weft__injector_pop(struct weft__injector *q)

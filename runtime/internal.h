@@ -192,6 +192,7 @@ struct weft__worker {
 	struct weft__deque dq;
 	/* owner-only fields */
 	struct weft__task *lifo WEFT__ALIGNED; /* woken by the running task */
+	struct weft__task *injected;   /* injector batch to run next (next-linked) */
 	weft_rt *rt;
 	unsigned index;
 	uint32_t tick;

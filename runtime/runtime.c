@@ -293,6 +293,11 @@ static void drop_queue_refs(weft_rt *rt)
 			w->lifo = NULL;
 			weft__task_ref_dec(t);
 		}
+		while (w->injected) {
+			t = w->injected;
+			w->injected = t->next;
+			weft__task_ref_dec(t);
+		}
 		while ((t = weft__deque_pop(&w->dq)))
 			weft__task_ref_dec(t);
 	}
@@ -332,6 +337,11 @@ static void collect_queued(weft_rt *rt, struct task_vec *qv)
 		if (w->lifo) {
 			vec_push(qv, w->lifo);
 			w->lifo = NULL;
+		}
+		while (w->injected) {
+			t = w->injected;
+			w->injected = t->next;
+			vec_push(qv, t);
 		}
 		while ((t = weft__deque_pop(&w->dq)))
 			vec_push(qv, t);

@@ -6,8 +6,10 @@
  *
  * Picking the next task (next_local, search):
  *   1. every 61st tick: maintenance (free tasks other threads released,
- *      flush the I/O driver) and one task from the injector first, so
- *      injected tasks run even under a local flood (tokio and Go use 61);
+ *      flush the I/O driver) and a batch (its fair share, at most 32) from
+ *      the injector, run before the deque, so injected tasks (I/O and
+ *      timer wakes) run even under a local flood (tokio and Go take one
+ *      task every 61 polls);
  *   2. the LIFO slot, right after the poll that filled it, at most
  *      LIFO_MAX times in a row (message-passing locality without starving
  *      the queue);
@@ -161,11 +163,23 @@ static struct weft__task *next_local(struct weft__worker *w)
 {
 	struct weft__task *t;
 
+	if (w->injected) {
+		/* a batch taken at the fair interval runs ahead of the deque */
+		t = w->injected;
+		w->injected = t->next;
+		return t;
+	}
 	if (++w->tick % FAIR_INTERVAL == 0) {
 		maintenance(w);
-		t = weft__injector_pop(&w->rt->inj);
-		if (t)
+		/* a batch, not one task: tasks woken by I/O and timers come
+		 * through the injector, and under a local flood one per 61
+		 * polls made timer wakes tens of ms late (sleep_many) */
+		if (!weft__injector_is_empty(&w->rt->inj) &&
+		    weft__injector_pop_batch(&w->rt->inj, &t, INJECT_BATCH,
+					     w->rt->nworkers)) {
+			w->injected = t->next;
 			return t;
+		}
 	}
 	t = weft__deque_pop(&w->dq);
 	if (t)
