@@ -400,7 +400,8 @@ static void cancel_all(weft_rt *rt)
 
 void weft_rt_shutdown(weft_rt *rt)
 {
-	if (!rt)
+	/* a worker cannot join itself: refuse instead of deadlocking */
+	if (!rt || weft__rt_worker_index(rt) >= 0)
 		return;
 	pthread_mutex_lock(&rt->lock);
 	if (atomic_load_explicit(&rt->shutdown, memory_order_relaxed)) {

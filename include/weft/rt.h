@@ -69,7 +69,8 @@ const char *weft_rt_create_error(void);
 
 /* Cancels every task (each drop function runs once; join handles report
  * -ECANCELED), stops and joins every thread, closes the reactor. Idempotent.
- * After it, spawn returns -ESHUTDOWN. Must not be called from a worker. */
+ * After it, spawn returns -ESHUTDOWN. Called from a task (a worker of rt,
+ * which it would have to join) it does nothing: shut down from outside. */
 void weft_rt_shutdown(weft_rt *rt);
 
 /* Shuts down (if not yet) and frees the runtime. Memory still referenced
@@ -85,7 +86,8 @@ unsigned weft_rt_workers(const weft_rt *rt);
 /* ---------------------------------------------------------------- spawn */
 
 /* Allocates a task of type->size bytes, copies init into it (NULL = zero
- * it), and schedules it. With join != NULL *join receives a handle; with
+ * it), and schedules it. *type is referenced, not copied: it must stay
+ * valid until the task is freed (make it static, as WEFT_SPAWN does). With join != NULL *join receives a handle; with
  * join == NULL the task is detached.
  * Returns 0, -EINVAL (rt, type or type->poll NULL), -ESHUTDOWN (runtime
  * shut down), -ENOMEM (nothing leaked; the init bytes are not consumed, so

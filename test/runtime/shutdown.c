@@ -329,3 +329,43 @@ Test(shutdown, joins_every_worker_thread, .timeout = RT_TIMEOUT)
 	cr_assert_eq(atomic_load(&stopped), 3);
 	rt_leak_check();
 }
+
+/* A task that calls weft_rt_shutdown on its own runtime would have to join
+ * its own worker: the call does nothing and the runtime keeps working. */
+struct self_shutdown {
+	WEFT_ASYNC;
+	weft_rt *rt;
+};
+
+static weft_poll self_shutdown_poll(struct self_shutdown *f, weft_cx *cx)
+{
+	static const weft_task_type nop_type = { nop_poll, NULL, 8 };
+
+	weft_join *j;
+	int rc;
+
+	WEFT_BEGIN(f);
+	weft_rt_shutdown(f->rt);
+	/* still running: spawning works */
+	rc = weft_spawn(f->rt, &nop_type, NULL, &j);
+	if (rc == 0)
+		weft_join_drop(j);
+	WEFT_RETURN(f, cx, rc);
+	WEFT_END(f);
+}
+
+Test(shutdown, shutdown_from_a_task_is_refused, .timeout = RT_TIMEOUT)
+{
+	weft_rt *rt = rt_multi(2);
+	weft_join_fut jf = { 0 };
+
+	cr_assert_eq(WEFT_SPAWN(rt, &jf.j, self_shutdown_poll, NULL,
+				struct self_shutdown, { .rt = rt }), 0);
+	cr_assert_eq(WEFT_BLOCK_ON(rt, NULL, weft_join_fut_poll, &jf), 0);
+	cr_assert_eq(jf.err, 0);
+	cr_assert_eq(jf.out, 0, "spawn after a refused shutdown: %ld",
+		     (long)jf.out);
+	weft_join_drop(jf.j);
+	weft_rt_destroy(rt);
+	rt_leak_check();
+}
