@@ -17,10 +17,11 @@
  *   4. a batch from the injector;
  *   5. searching: steal half of another worker's deque, spinning for up to
  *      spin_ns before parking (a futex wake costs ~60 us here).
- * Scheduling (weft__worker_schedule): a task woken by the running task on
- * this worker goes to the LIFO slot (the previous occupant to the deque);
- * spawned and yielded tasks go to the back of the deque; anything
- * scheduled from another thread goes to the injector. Each push that other
+ * Scheduling (weft__worker_schedule): a task woken or spawned by the
+ * running task on this worker goes to the LIFO slot (the previous occupant
+ * to the deque); yielded tasks, and tasks woken during their own poll, go
+ * to the back of the deque; anything scheduled from another thread goes to
+ * the injector. Each push that other
  * workers could take calls weft__idle_notify_one (idle.c).
  */
 #include <sched.h>
