@@ -58,9 +58,11 @@ static inline struct weft__owner *weft__task_owner(const struct weft__task *t);
 struct weft__task {
 	_Atomic uint64_t state;
 	const weft_task_type *type;      /* poll, drop, frame size */
-	struct weft__task *next;         /* run-queue link: injector, batches */
+	struct weft__task *next;         /* link: injector, wake batches, a
+					  * worker's injected batch, and the
+					  * remote-free stack at 0 refs */
 	struct weft__task *owned_prev;   /* owner list links; owner thread only */
-	struct weft__task *owned_next;   /* (reused as remote-free link at 0 refs) */
+	struct weft__task *owned_next;
 	weft_waker join_waker;           /* see JOIN_WAKER */
 	/* the list holding it (and so its runtime). A task spawned from a
 	 * foreign thread points at rt->foreign unlinked until the worker
