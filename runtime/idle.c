@@ -78,6 +78,19 @@ static bool should_wake(const struct weft__idle *idle, uint32_t s)
 	return n_searching(s) == 0 && n_unparked(s) < idle->nworkers;
 }
 
+/* Under idle->lock: takes index off the sleepers; false if it was not
+ * there (a notifier popped it first). */
+static bool sleepers_remove(struct weft__idle *idle, unsigned index)
+{
+	for (unsigned i = 0; i < idle->nsleepers; i++) {
+		if (idle->sleepers[i] == index) {
+			idle->sleepers[i] = idle->sleepers[--idle->nsleepers];
+			return true;
+		}
+	}
+	return false;
+}
+
 void weft__worker_unpark(struct weft__worker *w)
 {
 	/* release: our queue pushes before the worker's wake-up; pairs with
@@ -120,16 +133,10 @@ void weft__idle_notify_one(weft_rt *rt)
 void weft__idle_unpark_index(weft_rt *rt, unsigned index)
 {
 	struct weft__idle *idle = &rt->idle;
-	bool found = false;
+	bool found;
 
 	pthread_mutex_lock(&idle->lock);
-	for (unsigned i = 0; i < idle->nsleepers; i++) {
-		if (idle->sleepers[i] == index) {
-			idle->sleepers[i] = idle->sleepers[--idle->nsleepers];
-			found = true;
-			break;
-		}
-	}
+	found = sleepers_remove(idle, index);
 	if (found)
 		/* seq_cst: as in notify_one */
 		atomic_fetch_add_explicit(&idle->state,
@@ -183,16 +190,10 @@ void weft__idle_park_begin(struct weft__idle *idle, unsigned index,
  * being cleared). */
 bool weft__idle_park_cancel(struct weft__idle *idle, unsigned index)
 {
-	bool found = false;
+	bool found;
 
 	pthread_mutex_lock(&idle->lock);
-	for (unsigned i = 0; i < idle->nsleepers; i++) {
-		if (idle->sleepers[i] == index) {
-			idle->sleepers[i] = idle->sleepers[--idle->nsleepers];
-			found = true;
-			break;
-		}
-	}
+	found = sleepers_remove(idle, index);
 	if (found)
 		/* seq_cst: as in park_begin */
 		atomic_fetch_add_explicit(&idle->state, UNPARK_ONE,

@@ -281,30 +281,6 @@ static void collect_owner(struct weft__owner *o, struct task_vec *tv)
 	}
 }
 
-static void drop_queue_refs(weft_rt *rt)
-{
-	struct weft__task *t;
-
-	for (unsigned i = 0; i < rt->nworkers; i++) {
-		struct weft__worker *w = &rt->workers[i];
-
-		if (w->lifo) {
-			t = w->lifo;
-			w->lifo = NULL;
-			weft__task_ref_dec(t);
-		}
-		while (w->injected) {
-			t = w->injected;
-			w->injected = t->next;
-			weft__task_ref_dec(t);
-		}
-		while ((t = weft__deque_pop(&w->dq)))
-			weft__task_ref_dec(t);
-	}
-	while ((t = weft__injector_pop(&rt->inj)))
-		weft__task_ref_dec(t);
-}
-
 static bool mark_cancelled(struct weft__task *t)
 {
 	uint64_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
@@ -348,6 +324,17 @@ static void collect_queued(weft_rt *rt, struct task_vec *qv)
 	}
 	while ((t = weft__injector_pop(&rt->inj)))
 		vec_push(qv, t);
+}
+
+/* Drops the queue reference of every queued task. */
+static void drop_queue_refs(weft_rt *rt)
+{
+	struct task_vec qv = { 0 };
+
+	collect_queued(rt, &qv);
+	for (size_t i = 0; i < qv.n; i++)
+		weft__task_ref_dec(qv.v[i]);
+	free(qv.v);
 }
 
 static void cancel_all(weft_rt *rt)
