@@ -135,7 +135,8 @@ intptr_t bench_drive(weft_rt *rt, const weft_task_type *type, const void *init);
 #define BENCH_DRIVE(rt, poll, type, ...)                                     \
 	__extension__({                                                      \
 		static const weft_task_type bench_tt_ = {                    \
-			(weft_poll_fn)(poll), NULL, sizeof(type) };          \
+			(weft_poll_fn)(poll), NULL, sizeof(type),            \
+			_Alignof(type) };                                    \
 		bench_drive((rt), &bench_tt_, &(type)__VA_ARGS__);           \
 	})
 

@@ -34,6 +34,7 @@
  *   bit 4 JOIN_INTEREST  a join handle exists
  *   bit 5 JOIN_WAKER     join_waker holds the joiner's waker (the task side
  *                        may read it; the handle may not touch it)
+ *                        (its encoding: task.c, "join waker slot")
  *   bit 6 JOIN_TAKEN     the output was handed to the join handle
  *   bits 7.. refcount    join handle + each waker + the queue/run reference
  */
@@ -52,18 +53,21 @@ struct weft__owner;
 struct weft__task;
 static inline struct weft__owner *weft__task_owner(const struct weft__task *t);
 
-/* One allocation: this 64-byte header, then the frame (16-aligned). After
- * the frame's drop function ran at completion, the frame's first 8 bytes
- * hold the output. */
+/* One allocation: this 56-byte header, then the frame right after it.
+ * A frame that needs more than 8-byte alignment gets 8 bytes of padding
+ * in front of the header (weft__task_lead). After the frame's drop
+ * function ran at completion, the frame's first 8 bytes hold the output. */
 struct weft__task {
 	_Atomic uint64_t state;
-	const weft_task_type *type;      /* poll, drop, frame size */
+	const weft_task_type *type;      /* poll, drop, frame size, align */
 	struct weft__task *next;         /* link: injector, wake batches, a
 					  * worker's injected batch, and the
 					  * remote-free stack at 0 refs */
 	struct weft__task *owned_prev;   /* owner list links; owner thread only */
 	struct weft__task *owned_next;
-	weft_waker join_waker;           /* see JOIN_WAKER */
+	/* the joiner's waker in one word (see JOIN_WAKER): a task pointer
+	 * tagged WEFT__JW_TASK, a pointer to a boxed weft_waker, or 0 */
+	uintptr_t join_waker;
 	/* the list holding it (and so its runtime). A task spawned from a
 	 * foreign thread points at rt->foreign unlinked until the worker
 	 * that first runs it adopts it (weft__task_run); atomic because
@@ -72,7 +76,24 @@ struct weft__task {
 	_Atomic(struct weft__owner *) owner;
 };
 
-_Static_assert(sizeof(struct weft__task) == 64, "task header is 64 bytes");
+_Static_assert(sizeof(struct weft__task) == 56, "task header is 56 bytes");
+
+/* Bytes of padding in front of the header of a task of this type, 0 or 8,
+ * so that its frame starts 56 or 64 bytes into the allocation (which is
+ * at least 16-aligned). 0 when the frame needs at most 8 (idle_memory: 56
+ * + a 56-byte frame fits jemalloc's 112-byte class, where a frame at 64
+ * would need the 128-byte one); else 8, and the frame is 16-aligned.
+ * align 0 (a type initialised without it) counts as 16 (the unsigned wrap
+ * of align - 1); more than 16 is not provided (rt.h).
+ * The header always ends where the frame starts: task <-> frame is the
+ * constant 56 and only spawn and free, which read the type, deal with the
+ * padding (the poll path computes no offset: yield and ping-pong counts
+ * of bench/instr.sh unchanged). Written without a branch: spawn and free
+ * compute it for every task. */
+static inline size_t weft__task_lead(const weft_task_type *type)
+{
+	return (size_t)(type->align - 1 >= 8) << 3;
+}
 
 static inline void *weft__task_frame(struct weft__task *t)
 {
@@ -108,8 +129,14 @@ struct weft__owner {
 
 extern const weft_waker_vtable weft__task_waker_vt;
 
+/* join_waker tag: the word is a task pointer (task headers are at least
+ * 8-aligned, so bit 0 is free) holding the reference its task waker
+ * would hold */
+#define WEFT__JW_TASK ((uintptr_t)1)
+
 void weft__task_run(struct weft__task *t, void *worker);
 void weft__task_ref_dec(struct weft__task *t);
+void weft__task_wake_joiner(struct weft__task *t);
 void weft__task_free_now(struct weft__task *t);
 void weft__owner_drain_remote(struct weft__owner *o);
 void weft__task_adopt(struct weft__owner *o, struct weft__task *t);

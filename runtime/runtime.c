@@ -375,7 +375,7 @@ static void cancel_all(weft_rt *rt)
 		s = atomic_load_explicit(&t->state, memory_order_acquire);
 		if ((s & (WEFT__JOIN_INTEREST | WEFT__JOIN_WAKER)) ==
 		    (WEFT__JOIN_INTEREST | WEFT__JOIN_WAKER))
-			weft_waker_wake_by_ref(&t->join_waker);
+			weft__task_wake_joiner(t);
 	}
 	for (size_t i = 0; i < tv.n; i++)
 		weft__task_ref_dec(tv.v[i]);

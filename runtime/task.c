@@ -19,11 +19,23 @@
  *   join waker       handle sets JOIN_WAKER after writing join_waker;
  *                    clears it (CAS, fails once COMPLETE) to replace it.
  *
+ * The join waker slot is one word (the header is 56 bytes so that a
+ * 56-byte frame fits jemalloc's 112-byte class: idle_memory). A joiner
+ * whose waker is a task's (a task awaiting the join, the common case) is
+ * stored as that task's pointer tagged WEFT__JW_TASK, holding the
+ * reference a clone would hold: no allocation. Any other waker (block_on's
+ * parker, a foreign executor's) is cloned into a box from the runtime's
+ * allocator, freed when the waker is replaced, dropped or the task freed.
+ * If the box cannot be allocated, join_set_waker wakes the joiner at once
+ * and reports PENDING: the joiner polls again, nothing is lost. 0 = empty.
+ * Who may touch the slot is decided by JOIN_WAKER alone, as before.
+ *
  * Memory-order pairs:
  *  1. complete's RMW (acq_rel, release half) publishes the output ->
  *     join_poll's acquire load of the state reads it.
- *  2. the handle's CAS setting JOIN_WAKER (release) publishes join_waker ->
- *     complete's RMW (acquire half) reads it before waking.
+ *  2. the handle's CAS setting JOIN_WAKER (release) publishes join_waker
+ *     (and the box it may point to) -> complete's RMW (acquire half)
+ *     reads it before waking.
  *  3. ref_dec's fetch_sub (acq_rel): every use of the task by a reference
  *     holder happens before the free by the last one.
  *  4. wake's CAS (acq_rel) orders what the waker wrote before the wake
@@ -51,17 +63,16 @@ static inline uint64_t refs(uint64_t s)
 	return s >> WEFT__REF_SHIFT;
 }
 
-static inline size_t frame_size(const weft_task_type *type)
+/* Bytes allocated for a task of this type whose header comes after
+ * `lead` bytes (weft__task_lead): the lead, the header and the frame,
+ * which is at least 8 bytes for the output slot; rounded up to 16 (what
+ * malloc-style size classes hand out). */
+static inline size_t type_task_bytes(const weft_task_type *type, size_t lead)
 {
 	size_t sz = type->size < sizeof(intptr_t) ? sizeof(intptr_t)
 						  : type->size;
 
-	return (sz + 15) & ~(size_t)15;
-}
-
-static inline size_t task_bytes(const struct weft__task *t)
-{
-	return sizeof(*t) + frame_size(t->type);
+	return (lead + sizeof(struct weft__task) + sz + 15) & ~(size_t)15;
 }
 
 static inline weft_rt *task_rt(const struct weft__task *t)
@@ -110,9 +121,10 @@ void weft__task_adopt(struct weft__owner *o, struct weft__task *t)
 void weft__task_free_now(struct weft__task *t)
 {
 	weft_rt *rt = task_rt(t);
+	size_t lead = weft__task_lead(t->type);
 
 	owner_unlink(weft__task_owner(t), t);
-	weft__free(rt, t, task_bytes(t));
+	weft__free(rt, (char *)t - lead, type_task_bytes(t->type, lead));
 }
 
 void weft__owner_drain_remote(struct weft__owner *o)
@@ -130,6 +142,8 @@ void weft__owner_drain_remote(struct weft__owner *o)
 	}
 }
 
+static void join_waker_drop(struct weft__task *t);
+
 /* The last reference is gone: run the frame's drop if it never completed,
  * drop a leftover join waker, and free (or hand to the owner). */
 static void task_dealloc(struct weft__task *t)
@@ -143,7 +157,7 @@ static void task_dealloc(struct weft__task *t)
 	if (!(s & WEFT__COMPLETE) && t->type->drop)
 		t->type->drop(weft__task_frame(t));
 	if (s & WEFT__JOIN_WAKER)
-		weft_waker_drop(&t->join_waker);
+		join_waker_drop(t);
 
 	/* acquire: pairs with the release store in weft_rt_shutdown */
 	if (atomic_load_explicit(&rt->stopped, memory_order_acquire)) {
@@ -260,6 +274,79 @@ const weft_waker_vtable weft__task_waker_vt = {
 	.drop = task_waker_drop,
 };
 
+/* ---------------------------------------------------- join waker slot */
+
+/* Only the side that JOIN_WAKER currently gives the slot to calls these
+ * (internal.h): the handle while the bit is clear, the task side after. */
+
+static inline struct weft__task *jw_task(uintptr_t jw)
+{
+	return (struct weft__task *)(jw & ~WEFT__JW_TASK);
+}
+
+/* Stores a clone of w in t's slot (empty before). Returns false, storing
+ * nothing, if w needs a box and none could be allocated. */
+static bool join_waker_store(struct weft__task *t, const weft_waker *w)
+{
+	weft_waker *box;
+
+	if (w->vt == &weft__task_waker_vt) {
+		/* the reference task_waker_clone would take */
+		ref_inc(w->data);
+		t->join_waker = (uintptr_t)w->data | WEFT__JW_TASK;
+		return true;
+	}
+	if (!w->vt) {
+		t->join_waker = 0;
+		return true;
+	}
+	box = weft__alloc(task_rt(t), sizeof(*box));
+	if (!box)
+		return false;
+	*box = weft_waker_clone(w);
+	t->join_waker = (uintptr_t)box;
+	return true;
+}
+
+static void join_waker_wake_by_ref(uintptr_t jw)
+{
+	if (jw & WEFT__JW_TASK)
+		task_waker_wake_by_ref(jw_task(jw));
+	else if (jw)
+		weft_waker_wake_by_ref((const weft_waker *)jw);
+}
+
+/* Releases what t's slot holds and empties it. */
+static void join_waker_drop(struct weft__task *t)
+{
+	uintptr_t jw = t->join_waker;
+	weft_waker *box = (weft_waker *)jw;
+
+	t->join_waker = 0;
+	if (jw & WEFT__JW_TASK) {
+		weft__task_ref_dec(jw_task(jw));
+	} else if (jw) {
+		weft_waker_drop(box);
+		weft__free(task_rt(t), box, sizeof(*box));
+	}
+}
+
+static bool join_waker_will_wake(uintptr_t jw, const weft_waker *w)
+{
+	if (jw & WEFT__JW_TASK)
+		return w->vt == &weft__task_waker_vt && w->data == jw_task(jw);
+	if (jw)
+		return weft_waker_will_wake((const weft_waker *)jw, w);
+	return !w->vt;
+}
+
+/* Wakes the joiner whose waker t's slot holds (shutdown's cancel path;
+ * the caller saw JOIN_INTEREST | JOIN_WAKER with acquire). */
+void weft__task_wake_joiner(struct weft__task *t)
+{
+	join_waker_wake_by_ref(t->join_waker);
+}
+
 /* ---------------------------------------------------------- wake batch */
 
 void weft__wake_batch_init(struct weft__wake_batch *b, weft_rt *rt)
@@ -369,7 +456,7 @@ static void task_complete(struct weft__task *t, intptr_t out, bool cancelled)
 	/* the handle's reference keeps the task (and join_waker) alive until
 	 * our own reference goes, after the wake */
 	if ((prev & WEFT__JOIN_WAKER))
-		weft_waker_wake_by_ref(&t->join_waker);
+		join_waker_wake_by_ref(t->join_waker);
 	weft__task_ref_dec(t);
 }
 
@@ -469,7 +556,8 @@ int weft_spawn(weft_rt *rt, const weft_task_type *type, const void *init,
 {
 	struct weft__worker *w;
 	struct weft__task *t;
-	size_t fsz;
+	size_t lead, bytes;
+	char *mem;
 
 	if (join)
 		*join = NULL;
@@ -479,17 +567,19 @@ int weft_spawn(weft_rt *rt, const weft_task_type *type, const void *init,
 	 * the worker path cannot race with shutdown (workers stop first) */
 	if (atomic_load_explicit(&rt->shutdown, memory_order_relaxed))
 		return -ESHUTDOWN;
-	fsz = frame_size(type);
-	t = weft__alloc(rt, sizeof(*t) + fsz);
-	if (!t)
+	lead = weft__task_lead(type);
+	bytes = type_task_bytes(type, lead);
+	mem = weft__alloc(rt, bytes);
+	if (!mem)
 		return -ENOMEM;
+	t = (struct weft__task *)(mem + lead);
 	/* one reference for the run queue, one for the join handle */
 	atomic_init(&t->state,
 		    WEFT__NOTIFIED + WEFT__REF_ONE +
 			    (join ? WEFT__REF_ONE + WEFT__JOIN_INTEREST : 0));
 	t->type = type;
 	t->next = NULL;
-	t->join_waker = WEFT_WAKER_NONE;
+	t->join_waker = 0;
 	if (init)
 		memcpy(weft__task_frame(t), init, type->size);
 	else
@@ -520,7 +610,7 @@ int weft_spawn(weft_rt *rt, const weft_task_type *type, const void *init,
 	if (atomic_load_explicit(&rt->shutdown, memory_order_seq_cst)) {
 		atomic_fetch_sub_explicit(&rt->foreign_inflight, 1,
 					  memory_order_release);
-		weft__free(rt, t, sizeof(*t) + fsz);
+		weft__free(rt, mem, bytes);
 		return -ESHUTDOWN;
 	}
 	if (join)
@@ -535,7 +625,9 @@ int weft_spawn(weft_rt *rt, const weft_task_type *type, const void *init,
 /* ---------------------------------------------------------- join handle */
 
 /* Installs cx's waker as the join waker. Returns false if the task
- * completed meanwhile (then the caller reads the output). */
+ * completed meanwhile (then the caller reads the output). When no box can
+ * be allocated for the waker it wakes cx's waker instead and returns true
+ * (PENDING): the joiner polls again. */
 static bool join_set_waker(struct weft__task *t, const weft_cx *cx)
 {
 	uint64_t s = atomic_load_explicit(&t->state, memory_order_acquire);
@@ -543,7 +635,7 @@ static bool join_set_waker(struct weft__task *t, const weft_cx *cx)
 	if (s & WEFT__COMPLETE)
 		return false;
 	if (s & WEFT__JOIN_WAKER) {
-		if (weft_waker_will_wake(&t->join_waker, &cx->waker))
+		if (join_waker_will_wake(t->join_waker, &cx->waker))
 			return true;
 		/* take the slot back; fails if the task completed */
 		for (;;) {
@@ -555,13 +647,18 @@ static bool join_set_waker(struct weft__task *t, const weft_cx *cx)
 				    memory_order_acquire, memory_order_acquire))
 				break;
 		}
-		weft_waker_drop(&t->join_waker);
+		join_waker_drop(t);
 	}
-	t->join_waker = weft_waker_clone(&cx->waker);
+	if (!join_waker_store(t, &cx->waker)) {
+		/* no JOIN_WAKER, so the task will wake nobody: have the
+		 * joiner poll again rather than sleep unwoken */
+		weft_waker_wake_by_ref(&cx->waker);
+		return true;
+	}
 	s = atomic_load_explicit(&t->state, memory_order_relaxed);
 	for (;;) {
 		if (s & WEFT__COMPLETE) {
-			weft_waker_drop(&t->join_waker);
+			join_waker_drop(t);
 			return false;
 		}
 		/* release: pair 2; acquire on failure: pair 1 if COMPLETE */
@@ -671,7 +768,7 @@ void weft_join_drop(weft_join *j)
 			    &t->state, &s, n, memory_order_acquire,
 			    memory_order_relaxed)) {
 			if (s & WEFT__JOIN_WAKER)
-				weft_waker_drop(&t->join_waker);
+				join_waker_drop(t);
 			break;
 		}
 	}

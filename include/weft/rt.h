@@ -25,16 +25,27 @@ typedef struct weft_join weft_join;
 
 /* What a spawned frame is: its poll function, its drop function (may be
  * NULL; run exactly once, when the task completes or is cancelled, to
- * release what the frame owns) and its size. WEFT_SPAWN makes one per call
- * site, statically. */
+ * release what the frame owns), its size and its alignment. WEFT_SPAWN
+ * makes one per call site, statically, with sizeof and _Alignof of the
+ * frame type.
+ *
+ * align places the frame in the task's allocation: a frame aligned to at
+ * most 8 starts right after the runtime's 56-byte task header (8-aligned);
+ * any other starts 64 bytes in (16-aligned). align 0 (an initializer
+ * written before this field existed) is taken as 16. Alignment above 16
+ * is not provided: such a frame is 16-aligned. */
 typedef struct weft_task_type {
 	weft_poll_fn poll;
 	weft_drop_fn drop;
 	size_t size;
+	size_t align;
 } weft_task_type;
 
 /* Allocator hook (tests inject failures with it). alloc returns NULL on
- * failure; free gets the size that was asked for. */
+ * failure, else memory aligned as malloc's; free gets the size that was
+ * asked for. It serves the task allocations and the small boxes that hold
+ * a join handle's waker when that waker is not a task's (weft_join_poll
+ * from block_on or a foreign executor). */
 typedef struct weft_allocator {
 	void *(*alloc)(size_t size, void *ctx);
 	void (*free)(void *p, size_t size, void *ctx);
@@ -85,10 +96,11 @@ unsigned weft_rt_workers(const weft_rt *rt);
 
 /* ---------------------------------------------------------------- spawn */
 
-/* Allocates a task of type->size bytes, copies init into it (NULL = zero
- * it), and schedules it. *type is referenced, not copied: it must stay
- * valid until the task is freed (make it static, as WEFT_SPAWN does). With join != NULL *join receives a handle; with
- * join == NULL the task is detached.
+/* Allocates a task with a frame of type->size bytes (placed as type->align
+ * says), copies init into the frame (NULL = zero it), and schedules it.
+ * *type is referenced, not copied: it must stay valid until the task is
+ * freed (make it static, as WEFT_SPAWN does). With join != NULL *join
+ * receives a handle; with join == NULL the task is detached.
  * Returns 0, -EINVAL (rt, type or type->poll NULL), -ESHUTDOWN (runtime
  * shut down), -ENOMEM (nothing leaked; the init bytes are not consumed, so
  * the caller still owns whatever they point to). */
@@ -101,7 +113,7 @@ int weft_spawn(weft_rt *rt, const weft_task_type *type, const void *init,
 	__extension__({                                                     \
 		static const weft_task_type weft_tt_ = {                    \
 			(weft_poll_fn)(poll), (weft_drop_fn)(drop),         \
-			sizeof(type) };                                     \
+			sizeof(type), _Alignof(type) };                     \
 		weft_spawn((rt), &weft_tt_, &(type)__VA_ARGS__, (join));    \
 	})
 
@@ -110,7 +122,13 @@ int weft_spawn(weft_rt *rt, const weft_task_type *type, const void *init,
 /* Polls for the task's completion. READY with *err = 0 and *out = the
  * task's output; or *err = -ECANCELED (aborted, or the runtime shut down
  * first); or *err = -EINVAL (j NULL, or the output was already taken by an
- * earlier READY). out may be NULL. */
+ * earlier READY). out may be NULL.
+ * PENDING keeps a clone of cx's waker for the task to wake. A task's waker
+ * (a task awaiting the join) is kept in the task header; any other waker
+ * (block_on, a foreign executor) is kept in a small allocation from the
+ * runtime's allocator. If that allocation fails, nothing is kept: cx's
+ * waker is woken at once and PENDING returned, so the joiner polls again
+ * (a retry loop while memory is short, never a lost wake). */
 weft_poll weft_join_poll(weft_join *j, weft_cx *cx, int *err, intptr_t *out);
 
 /* Requests cancellation: the task is cancelled at its next poll point (its

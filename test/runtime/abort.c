@@ -64,7 +64,7 @@ static void victim_drop(struct victim *f)
 /* The task keeps a pointer to its type: it must be static. */
 static const weft_task_type victim_type = {
 	(weft_poll_fn)victim_poll, (weft_drop_fn)victim_drop,
-	sizeof(struct victim)
+	sizeof(struct victim), _Alignof(struct victim)
 };
 
 static weft_join *spawn_victim(weft_rt *rt, struct victim v)

@@ -43,7 +43,7 @@ static weft_poll nop_poll(void *f, weft_cx *cx)
 
 static void forever_drop(struct forever *f)
 {
-	static const weft_task_type nop = { nop_poll, NULL, 8 };
+	static const weft_task_type nop = { nop_poll, NULL, 8, 8 };
 
 	atomic_fetch_add(&f->p->drops, 1);
 	weft_waker_wake(&f->wake_on_drop);
@@ -53,7 +53,7 @@ static void forever_drop(struct forever *f)
 
 static const weft_task_type forever_type = {
 	(weft_poll_fn)forever_poll, (weft_drop_fn)forever_drop,
-	sizeof(struct forever)
+	sizeof(struct forever), _Alignof(struct forever)
 };
 
 static int cancelled_err(weft_join *j)
@@ -339,7 +339,7 @@ struct self_shutdown {
 
 static weft_poll self_shutdown_poll(struct self_shutdown *f, weft_cx *cx)
 {
-	static const weft_task_type nop_type = { nop_poll, NULL, 8 };
+	static const weft_task_type nop_type = { nop_poll, NULL, 8, 8 };
 
 	weft_join *j;
 	int rc;

@@ -2,7 +2,9 @@
  * behaviour: join output, detach, join twice, wakers from foreign threads
  * racing with completion, waking queued / finished / running tasks.
  * A few checks read the state word (runtime/internal.h) to show that a
- * no-op wake queued nothing and took no reference.
+ * no-op wake queued nothing and took no reference; others read the join
+ * waker slot (task pointer or boxed waker, counted by the allocator hook)
+ * and where a frame sits in its task for its alignment.
  */
 #include "test/runtime/harness.h"
 #include "runtime/internal.h"
@@ -114,7 +116,8 @@ static void parent_case(weft_rt *rt)
 	struct parent init = { .p = &p };
 
 	static const weft_task_type parent_type = {
-		(weft_poll_fn)parent_poll, NULL, sizeof(struct parent)
+		(weft_poll_fn)parent_poll, NULL, sizeof(struct parent),
+		_Alignof(struct parent)
 	};
 
 	cr_assert_eq(weft_spawn(rt, &parent_type, &init, &j), 0);
@@ -300,6 +303,489 @@ Test(task, join_waker_replaced_by_a_new_joiner, .timeout = RT_TIMEOUT)
 	weft_rt_destroy(rt);
 	cr_assert_eq(atomic_load(&b.t.live), 0, "join waker released");
 	gate_destroy(&g);
+}
+
+/* ------------------------------------------------- join waker slot */
+
+/* The slot is one word: a joining task's pointer tagged WEFT__JW_TASK (no
+ * allocation), or a box from the runtime's allocator holding any other
+ * waker (runtime/task.c). The allocator hook counts the boxes. */
+
+static uintptr_t join_slot(weft_join *j)
+{
+	return weft__join_task(j)->join_waker;
+}
+
+static bool has_join_waker(weft_join *j)
+{
+	return task_state(j) & WEFT__JOIN_WAKER;
+}
+
+/* Spawns a gated task (allocation 1 of the hook) and waits until it is
+ * parked on the gate. */
+static weft_join *spawn_gated(weft_rt *rt, probe *p, gate *g,
+			      atomic_int *done)
+{
+	weft_join *j;
+
+	cr_assert_eq(WEFT_SPAWN(rt, &j, gated_poll, gated_drop, struct gated,
+				{ .p = p, .g = g, .done = done }),
+		     0);
+	cr_assert(WAIT_UNTIL(gate_has_waiter(g)));
+	return j;
+}
+
+/* A task that spawns a gated child and awaits it, publishing the child's
+ * handle for the test. */
+struct task_joiner {
+	WEFT_ASYNC;
+	probe *p;
+	gate *g;
+	atomic_int *done;
+	_Atomic(weft_join *) *child;
+	weft_join_fut jf;
+};
+
+static weft_poll task_joiner_poll(struct task_joiner *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f);
+	if (WEFT_SPAWN(weft_rt_current(), &f->jf.j, gated_poll, gated_drop,
+		       struct gated, { .p = f->p, .g = f->g, .done = f->done }))
+		WEFT_RETURN(f, cx, -1);
+	atomic_store(f->child, f->jf.j);
+	WEFT_AWAIT(f, weft_join_fut_poll(&f->jf, cx));
+	weft_join_drop(f->jf.j);
+	WEFT_RETURN(f, cx, f->jf.err ? -2 : 10 * f->jf.out);
+	WEFT_END(f);
+}
+
+Test(task, join_from_a_task_keeps_the_task_pointer_without_allocating,
+     .timeout = RT_TIMEOUT)
+{
+	calloc_hook h = { 0 };
+	weft_allocator a = { hook_alloc, hook_free, &h };
+	weft_rt *rt = rt_with_alloc(2, false, &a);
+	_Atomic(weft_join *) child = NULL;
+	probe p = { 0 };
+	atomic_int done = 0;
+	weft_join *j, *c;
+	intptr_t out = 0;
+	gate g;
+
+	gate_init(&g);
+	cr_assert_eq(WEFT_SPAWN(rt, &j, task_joiner_poll, NULL,
+				struct task_joiner,
+				{ .p = &p, .g = &g, .done = &done,
+				  .child = &child }),
+		     0);
+	cr_assert(WAIT_UNTIL((c = atomic_load(&child)) && has_join_waker(c)));
+	/* JOIN_WAKER seen (acquire): the slot is written and stays as it is
+	 * until the joiner polls again, which needs the gate */
+	cr_assert_eq(join_slot(c),
+		     (uintptr_t)weft__join_task(j) | WEFT__JW_TASK);
+	cr_assert_eq(atomic_load(&h.calls), 2, "parent and child only");
+	gate_open(&g);
+	cr_assert(WAIT_UNTIL(weft_join_is_finished(j)));
+	cr_assert_eq(join_on(rt, j, &out), 0);
+	cr_assert_eq(out, 10);
+	cr_assert_eq(atomic_load(&h.calls), 2, "no box at any point");
+	weft_join_drop(j);
+	weft_rt_destroy(rt);
+	cr_assert_eq(atomic_load(&h.live), 0);
+	cr_assert_eq(atomic_load(&p.drops), 1);
+	gate_destroy(&g);
+	rt_leak_check();
+}
+
+struct open_when_joined {
+	weft_join *j;
+	gate *g;
+	calloc_hook *h;
+	long live_seen;
+	bool boxed;
+};
+
+/* Opens the gate once a joiner's waker is in the slot, noting what the
+ * slot and the allocator hold then. */
+static void *open_when_joined_thread(void *arg)
+{
+	struct open_when_joined *o = arg;
+
+	if (WAIT_UNTIL(has_join_waker(o->j))) {
+		o->live_seen = atomic_load(&o->h->live);
+		o->boxed = join_slot(o->j) &&
+			   !(join_slot(o->j) & WEFT__JW_TASK);
+	}
+	gate_open(o->g);
+	return NULL;
+}
+
+static void block_on_join_case(bool current)
+{
+	calloc_hook h = { 0 };
+	weft_allocator a = { hook_alloc, hook_free, &h };
+	weft_rt *rt = rt_with_alloc(current ? 0 : 2, current, &a);
+	probe p = { 0 };
+	atomic_int done = 0;
+	struct open_when_joined o = { .h = &h };
+	weft_join *j;
+	intptr_t out = 0;
+	pthread_t th;
+	gate g;
+
+	gate_init(&g);
+	cr_assert_eq(WEFT_SPAWN(rt, &j, gated_poll, gated_drop, struct gated,
+				{ .p = &p, .g = &g, .done = &done }),
+		     0);
+	o.j = j;
+	o.g = &g;
+	cr_assert_eq(pthread_create(&th, NULL, open_when_joined_thread, &o),
+		     0);
+	cr_assert_eq(join_on(rt, j, &out), 0);
+	pthread_join(th, NULL);
+	cr_assert_eq(out, 1);
+	cr_assert(o.boxed, "block_on's waker is boxed");
+	cr_assert_eq(o.live_seen, 2, "the task and the box");
+	/* the box stays with the finished task until it is freed */
+	weft_join_drop(j);
+	weft_rt_destroy(rt);
+	cr_assert_eq(atomic_load(&h.live), 0, "box freed with the task");
+	cr_assert_eq(atomic_load(&h.live_bytes), 0);
+	gate_destroy(&g);
+	rt_leak_check();
+}
+
+Test(task, join_from_block_on_boxes_the_waker_multi_thread,
+     .timeout = RT_TIMEOUT)
+{
+	block_on_join_case(false);
+}
+
+Test(task, join_from_block_on_boxes_the_waker_current_thread,
+     .timeout = RT_TIMEOUT)
+{
+	block_on_join_case(true);
+}
+
+Test(task, join_box_allocation_failure_wakes_the_joiner_at_once,
+     .timeout = RT_TIMEOUT)
+{
+	calloc_hook h = { .fail_at = 2 };  /* the task is allocation 1 */
+	weft_allocator a = { hook_alloc, hook_free, &h };
+	weft_rt *rt = rt_with_alloc(2, false, &a);
+	probe p = { 0 };
+	atomic_int done = 0;
+	weft_join *j;
+	int err = 1;
+	intptr_t out = 0;
+	gate g;
+	tcx k;
+
+	gate_init(&g);
+	j = spawn_gated(rt, &p, &g, &done);
+	tcx_init(&k);
+	/* no box: nothing kept, the joiner is woken to poll again */
+	cr_assert_eq(weft_join_poll(j, &k.cx, &err, &out), WEFT_PENDING);
+	cr_assert_eq(atomic_load(&h.calls), 2);
+	cr_assert_eq(atomic_load(&k.t.wakes), 1, "woken at once");
+	cr_assert_eq(atomic_load(&k.t.live), 0, "no clone kept");
+	cr_assert_not(has_join_waker(j));
+	/* the re-poll gets its box and waits for the task */
+	cr_assert_eq(weft_join_poll(j, &k.cx, &err, &out), WEFT_PENDING);
+	cr_assert_eq(atomic_load(&k.t.wakes), 1);
+	cr_assert_eq(atomic_load(&k.t.live), 1);
+	cr_assert(has_join_waker(j));
+	gate_open(&g);
+	cr_assert(WAIT_UNTIL(atomic_load(&k.t.wakes) == 2));
+	cr_assert_eq(weft_join_poll(j, &k.cx, &err, &out), WEFT_READY);
+	cr_assert_eq(err, 0);
+	cr_assert_eq(out, 1);
+	weft_join_drop(j);
+	weft_rt_destroy(rt);
+	cr_assert_eq(atomic_load(&k.t.live), 0);
+	cr_assert_eq(atomic_load(&h.live), 0);
+	gate_destroy(&g);
+	rt_leak_check();
+}
+
+Test(task, join_repolled_with_another_waker_frees_the_old_box,
+     .timeout = RT_TIMEOUT)
+{
+	calloc_hook h = { 0 };
+	weft_allocator a = { hook_alloc, hook_free, &h };
+	weft_rt *rt = rt_with_alloc(2, false, &a);
+	probe p = { 0 };
+	atomic_int done = 0;
+	weft_join *j;
+	int err = 1;
+	intptr_t out = 0;
+	uintptr_t first;
+	gate g;
+	tcx k1, k2;
+
+	gate_init(&g);
+	j = spawn_gated(rt, &p, &g, &done);
+	cr_assert_eq(weft_join_poll(j, tcx_init(&k1), &err, &out),
+		     WEFT_PENDING);
+	first = join_slot(j);
+	cr_assert_eq(atomic_load(&h.live), 2, "the task and one box");
+	/* the same waker again: kept as it is, no allocation */
+	cr_assert_eq(weft_join_poll(j, &k1.cx, &err, &out), WEFT_PENDING);
+	cr_assert_eq(atomic_load(&h.calls), 2);
+	cr_assert_eq(join_slot(j), first);
+	/* another waker: the old clone dropped, its box freed */
+	cr_assert_eq(weft_join_poll(j, tcx_init(&k2), &err, &out),
+		     WEFT_PENDING);
+	cr_assert_eq(atomic_load(&k1.t.live), 0);
+	cr_assert_eq(atomic_load(&k2.t.live), 1);
+	cr_assert_eq(atomic_load(&h.calls), 3);
+	cr_assert_eq(atomic_load(&h.live), 2, "old box freed");
+	gate_open(&g);
+	cr_assert(WAIT_UNTIL(atomic_load(&k2.t.wakes) == 1));
+	cr_assert_eq(atomic_load(&k1.t.wakes), 0);
+	cr_assert_eq(weft_join_poll(j, &k2.cx, &err, &out), WEFT_READY);
+	cr_assert_eq(out, 1);
+	weft_join_drop(j);
+	weft_rt_destroy(rt);
+	cr_assert_eq(atomic_load(&k2.t.live), 0);
+	cr_assert_eq(atomic_load(&h.live), 0);
+	gate_destroy(&g);
+	rt_leak_check();
+}
+
+Test(task, dropping_a_handle_with_a_boxed_waker_frees_the_box,
+     .timeout = RT_TIMEOUT)
+{
+	calloc_hook h = { 0 };
+	weft_allocator a = { hook_alloc, hook_free, &h };
+	weft_rt *rt = rt_with_alloc(2, false, &a);
+	probe p = { 0 };
+	atomic_int done = 0;
+	weft_join *j;
+	int err = 1;
+	intptr_t out = 0;
+	gate g;
+	tcx k;
+
+	gate_init(&g);
+	j = spawn_gated(rt, &p, &g, &done);
+	cr_assert_eq(weft_join_poll(j, tcx_init(&k), &err, &out),
+		     WEFT_PENDING);
+	cr_assert_eq(atomic_load(&h.live), 2);
+	weft_join_drop(j);  /* detaches; the waker goes with the handle */
+	cr_assert_eq(atomic_load(&k.t.live), 0);
+	cr_assert_eq(atomic_load(&h.live), 1, "box freed, task still live");
+	gate_open(&g);
+	cr_assert(WAIT_UNTIL(atomic_load(&p.drops) == 1));
+	weft_rt_destroy(rt);
+	cr_assert_eq(atomic_load(&k.t.wakes), 0, "a dropped joiner is not woken");
+	cr_assert_eq(atomic_load(&h.live), 0);
+	cr_assert_eq(atomic_load(&h.live_bytes), 0);
+	gate_destroy(&g);
+	rt_leak_check();
+}
+
+Test(task, shutdown_wakes_a_boxed_joiner_and_frees_the_box,
+     .timeout = RT_TIMEOUT)
+{
+	calloc_hook h = { 0 };
+	weft_allocator a = { hook_alloc, hook_free, &h };
+	weft_rt *rt = rt_with_alloc(2, false, &a);
+	probe p = { 0 };
+	atomic_int done = 0;
+	weft_join *j;
+	int err = 1;
+	intptr_t out = 0;
+	gate g;
+	tcx k;
+
+	gate_init(&g);
+	j = spawn_gated(rt, &p, &g, &done);
+	cr_assert_eq(weft_join_poll(j, tcx_init(&k), &err, &out),
+		     WEFT_PENDING);
+	weft_rt_shutdown(rt);
+	cr_assert_eq(atomic_load(&k.t.wakes), 1);
+	cr_assert_eq(weft_join_poll(j, &k.cx, &err, &out), WEFT_READY);
+	cr_assert_eq(err, -ECANCELED);
+	weft_join_drop(j);
+	weft_rt_destroy(rt);
+	/* the gate holds the cancelled task's last reference: the box (and
+	 * the clone in it) goes with the task */
+	cr_assert_eq(atomic_load(&k.t.live), 1);
+	gate_destroy(&g);
+	cr_assert_eq(atomic_load(&k.t.live), 0);
+	cr_assert_eq(atomic_load(&h.live), 0);
+	rt_leak_check();
+}
+
+/* ---------------------------------------------------- frame placement */
+
+/* A frame aligned to at most 8 starts right after the 56-byte header, 56
+ * bytes into the allocation; any other has 8 bytes of padding in front of
+ * the header and starts 64 bytes in, 16-aligned (runtime/internal.h).
+ * Each poll notes where its frame is. */
+
+struct placed {
+	atomic_uintptr_t frame;
+	atomic_int misaligned;
+};
+
+struct narrow {                   /* 8 + 8 + 40, as idle_memory's frame */
+	WEFT_ASYNC;
+	struct placed *r;
+	char body[40];
+};
+
+struct wide {                     /* 16-aligned members */
+	WEFT_ASYNC;
+	struct placed *r;
+	long double x;
+	_Alignas(16) unsigned char v[16];
+};
+
+_Static_assert(sizeof(struct narrow) == 56 && _Alignof(struct narrow) == 8,
+	       "an idle_memory-sized, 8-aligned frame");
+_Static_assert(_Alignof(struct wide) == 16, "a 16-aligned frame");
+
+static weft_poll narrow_poll(struct narrow *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f);
+	atomic_store(&f->r->frame, (uintptr_t)f);
+	if ((uintptr_t)f % _Alignof(struct narrow))
+		atomic_store(&f->r->misaligned, 1);
+	memset(f->body, 1, sizeof(f->body));
+	WEFT_RETURN(f, cx, 7);
+	WEFT_END(f);
+}
+
+static weft_poll wide_poll(struct wide *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f);
+	atomic_store(&f->r->frame, (uintptr_t)f);
+	if ((uintptr_t)f % 16 || (uintptr_t)&f->x % 16 ||
+	    (uintptr_t)f->v % 16)
+		atomic_store(&f->r->misaligned, 1);
+	f->x = 1.5L;
+	memset(f->v, 1, sizeof(f->v));
+	WEFT_RETURN(f, cx, 9);
+	WEFT_END(f);
+}
+
+static const weft_task_type narrow_type = {
+	(weft_poll_fn)narrow_poll, NULL, sizeof(struct narrow),
+	_Alignof(struct narrow)
+};
+
+static const weft_task_type wide_type = {
+	(weft_poll_fn)wide_poll, NULL, sizeof(struct wide),
+	_Alignof(struct wide)
+};
+
+/* Written before weft_task_type had align: 0 is taken as 16. */
+static const weft_task_type legacy_type = {
+	.poll = (weft_poll_fn)narrow_poll,
+	.size = sizeof(struct narrow),
+};
+
+/* The counting hook, noting the size of the latest allocation. */
+struct sized_hook {
+	calloc_hook h;
+	atomic_size_t last;
+};
+
+static void *sized_alloc(size_t size, void *ctx)
+{
+	struct sized_hook *s = ctx;
+
+	atomic_store(&s->last, size);
+	return hook_alloc(size, &s->h);
+}
+
+static void sized_free(void *p, size_t size, void *ctx)
+{
+	hook_free(p, size, &((struct sized_hook *)ctx)->h);
+}
+
+/* Spawns tasks of *type one at a time and checks each: the frame `off`
+ * bytes into an allocation of `bytes`, aligned to `align`, the header
+ * right before it; and every byte freed with the size it was allocated
+ * with (live_bytes back to 0). */
+static void placement_case(const weft_task_type *type, size_t off,
+			   size_t bytes, size_t align, intptr_t want)
+{
+	struct sized_hook sh = { 0 };
+	weft_allocator a = { sized_alloc, sized_free, &sh };
+	weft_rt *rt = rt_with_alloc(2, false, &a);
+	calloc_hook *h = &sh.h;
+
+	for (int i = 0; i < 64; i++) {
+		struct placed r;
+		/* every frame here opens with { resume, struct placed * } */
+		struct { void *resume; struct placed *r; } head = { NULL, &r };
+		unsigned char init[128] = { 0 };
+		uintptr_t t, frame;
+		weft_join *j;
+		intptr_t out = 0;
+
+		atomic_init(&r.frame, 0);
+		atomic_init(&r.misaligned, 0);
+		memcpy(init, &head, sizeof(head));
+		cr_assert_eq(weft_spawn(rt, type, init, &j), 0);
+		cr_assert_eq(atomic_load(&sh.last), bytes);
+		t = (uintptr_t)weft__join_task(j);
+		/* finished before the join: no waker box */
+		cr_assert(WAIT_UNTIL(weft_join_is_finished(j)));
+		cr_assert_eq(join_on(rt, j, &out), 0);
+		cr_assert_eq(out, want);
+		frame = atomic_load(&r.frame);
+		cr_assert_eq(atomic_load(&r.misaligned), 0);
+		cr_assert_eq(frame % align, 0, "frame %#lx", (unsigned long)frame);
+		cr_assert_eq(frame, t + sizeof(struct weft__task));
+		/* the allocation (malloc's, so 16-aligned) starts off before */
+		cr_assert_eq((frame - off) % 16, 0);
+		weft_join_drop(j);
+	}
+	weft_rt_destroy(rt);
+	cr_assert_eq(atomic_load(&h->calls), 64, "no waker boxes");
+	cr_assert_eq(atomic_load(&h->live), 0);
+	cr_assert_eq(atomic_load(&h->live_bytes), 0);
+	rt_leak_check();
+}
+
+Test(task, eight_aligned_frame_follows_the_header_in_112_bytes,
+     .timeout = RT_TIMEOUT)
+{
+	placement_case(&narrow_type, 56, 112, 8, 7);
+}
+
+Test(task, sixteen_aligned_frame_starts_64_bytes_in, .timeout = RT_TIMEOUT)
+{
+	placement_case(&wide_type, 64, 112, 16, 9);
+}
+
+Test(task, type_without_align_gets_a_16_aligned_frame, .timeout = RT_TIMEOUT)
+{
+	placement_case(&legacy_type, 64, 128, 16, 7);
+}
+
+Test(task, weft_spawn_macro_records_the_frame_alignment)
+{
+	/* the static type WEFT_SPAWN makes carries _Alignof(frame) */
+	weft_rt *rt = rt_current();
+	const weft_task_type *type;
+	weft_join *j;
+
+	cr_assert_eq(WEFT_SPAWN(rt, &j, wide_poll, NULL, struct wide,
+				{ .r = NULL }),
+		     0);
+	type = weft__join_task(j)->type;
+	cr_assert_eq(type->size, sizeof(struct wide));
+	cr_assert_eq(type->align, _Alignof(struct wide));
+	/* current-thread: it has not run; cancel it unpolled */
+	weft_join_abort(j);
+	cr_assert_eq(join_on(rt, j, NULL), -ECANCELED);
+	weft_join_drop(j);
+	weft_rt_destroy(rt);
 }
 
 /* ---------------------------------- wakers from foreign threads racing */
