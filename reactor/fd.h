@@ -22,6 +22,9 @@ struct weft__fd {
 	/* listeners: the accept record, owned by the handle (NULL until the
 	 * first accept). Touched only by the thread using the listener. */
 	struct weft__op *acc;
+	/* streams: the receive record (RECVQ), owned by the handle (NULL
+	 * until the first multishot receive); installed by CAS */
+	_Atomic(struct weft__op *) rx;
 	uint64_t backoff_until;     /* listeners: no re-arm before (ns) */
 	uint32_t backoff_ms;        /* listeners: next back-off step */
 };

@@ -67,6 +67,17 @@ void weft__op_free(struct weft__op *op)
 					    op->u.acc.cap]);
 		free(op->u.acc.fds);
 	}
+	if (op->kind == WEFT__OP_RECVQ) {
+		/* unread chunks: their buffers go back to the pool (r, and so
+		 * the pool, lives until the live count below drops) */
+		for (uint32_t i = 0; i < op->u.rq.len; i++) {
+			uint16_t bid = op->u.rq.q[(op->u.rq.head + i) %
+						  op->u.rq.cap].bid;
+
+			weft__pool_put(r, &bid, 1);
+		}
+		free(op->u.rq.q);
+	}
 	/* an open nobody took the result of (file.c marks a taken one) */
 	if (op->kind == WEFT__OP_IO && op->sqe.opcode == IORING_OP_OPENAT &&
 	    (op->flags & WEFT__OPF_DONE) && op->res >= 0)
@@ -206,6 +217,8 @@ void weft__op_attend(struct weft__reactor *r, struct weft__op *op,
 		   !(op->flags & WEFT__OPF_ARMED)) {
 		op->flags &= ~WEFT__OPF_WANT;
 		if (stopping) {
+			if (op->kind == WEFT__OP_RECVQ)
+				op->u.rq.err = -ECANCELED;
 			op->flags |= WEFT__OPF_DONE;
 			op->res = -ECANCELED;
 			w = op->waker;
@@ -322,7 +335,7 @@ void weft__op_complete(struct weft__reactor *r, struct weft__op *op,
 {
 	bool more = cqe->flags & IORING_CQE_F_MORE;
 	bool cancel = false, dofree;
-	int stray = -1;
+	int stray = -1, spare = -1;
 	weft_waker w;
 
 	if (!more) {
@@ -334,6 +347,8 @@ void weft__op_complete(struct weft__reactor *r, struct weft__op *op,
 		op->flags &= ~(WEFT__OPF_ARMED | WEFT__OPF_CANCELING);
 	if (op->kind == WEFT__OP_ACCEPT) {
 		stray = accept_result_locked(r, op, cqe->res, more, &cancel);
+	} else if (op->kind == WEFT__OP_RECVQ) {
+		weft__recvq_result_locked(r, op, cqe, more, &cancel, &spare);
 	} else if (!more) {
 		op->res = cqe->res;
 		op->flags |= WEFT__OPF_DONE;
@@ -345,6 +360,11 @@ void weft__op_complete(struct weft__reactor *r, struct weft__op *op,
 	weft__op_unlock(op);
 	if (stray >= 0)
 		close(stray);
+	if (spare >= 0) {
+		uint16_t bid = (uint16_t)spare;
+
+		weft__pool_put(r, &bid, 1);
+	}
 	if (cancel)
 		op_send_cancel(r, op);
 	op_wake(r, &w, b);

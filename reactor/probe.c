@@ -131,6 +131,13 @@ int weft__probe_ring(struct weft__reactor *r)
 	    !(off & WEFT__FEAT_MULTISHOT_ACCEPT))
 		r->features |= WEFT__FEAT_MULTISHOT_ACCEPT;
 	io_uring_free_probe(probe);
+	/* multishot recv (6.0) into a provided buffer ring (5.19); an older
+	 * kernel refuses the registration, or the first multishot (op.c) */
+	if (!(off & WEFT__FEAT_RECV_MULTI) && weft__pool_init(r) == 0)
+		r->features |= WEFT__FEAT_RECV_MULTI;
+	atomic_store_explicit(&r->recv_multi,
+			      (r->features & WEFT__FEAT_RECV_MULTI) != 0,
+			      memory_order_relaxed);
 	return 0;
 out_exit:
 	io_uring_queue_exit(&r->ring);

@@ -314,6 +314,7 @@ static void *reactor_main(void *arg)
 
 void weft__reactor_free(struct weft__reactor *r)
 {
+	weft__pool_free(r);
 	free(r->stage);
 	free(r);
 }
@@ -343,6 +344,7 @@ int weft__reactor_start(weft_rt *rt, unsigned entries, unsigned nworkers,
 	atomic_init(&r->sleeping, false);
 	atomic_init(&r->stopping, false);
 	atomic_init(&r->stopped, false);
+	atomic_init(&r->recv_multi, false);
 	atomic_init(&r->live, 1); /* the driver's own count, dropped by stop */
 	weft__link_list_init(&r->armed_io);
 	weft__wheel_init(&r->wheel, weft__now_ns() / 1000000u);

@@ -60,6 +60,8 @@ enum weft__op_kind {
 	WEFT__OP_TIMER = 1, /* wheel entry; fires at `wl.when` */
 	WEFT__OP_IO,        /* one SQE (the template), one final CQE */
 	WEFT__OP_ACCEPT,    /* (multishot) accept feeding a bounded fd queue */
+	WEFT__OP_RECVQ,     /* multishot recv feeding a stream's queue of
+	                     * provided buffers (stream.c) */
 };
 
 /* user_data values that are not records (records are 8-aligned). */
@@ -74,6 +76,20 @@ struct weft__reactor;
  * queue itself grows past it for the completions already in flight, so no
  * accepted connection is ever dropped. */
 #define WEFT__ACCEPT_HIGH 64u
+
+/* Receive queue: at this many unread buffers the stream's multishot recv
+ * is cancelled; re-armed once the reader has taken them all. A slow reader
+ * holds this many plus what the kernel delivered before the cancel took
+ * effect (one task-work run retries a multishot recv up to 32 times when
+ * data keeps coming); the pool (WEFT__POOL_BUFS) bounds all streams
+ * together. */
+#define WEFT__RECVQ_HIGH 8u
+
+/* One received chunk: a provided buffer and how much of it is data. */
+struct weft__rxbuf {
+	uint16_t bid;
+	uint32_t len;
+};
 
 struct weft__op {
 	struct weft__op *next;        /* QUEUED link; owned by the pusher */
@@ -94,6 +110,13 @@ struct weft__op {
 			int32_t err;  /* an error not yet reported */
 			int *fds;     /* ring of cap accepted fds */
 		} acc;
+		struct {              /* kind RECVQ, under lock */
+			uint32_t head, len, cap;
+			uint32_t off; /* bytes of q[head] already taken */
+			int32_t err;  /* an error not yet reported */
+			bool eof;     /* the peer's FIN was received */
+			struct weft__rxbuf *q; /* ring of cap chunks */
+		} rq;
 		struct {              /* msg ops: the kernel reads/writes these */
 			struct msghdr msg;
 			struct iovec iov;
@@ -116,6 +139,25 @@ struct weft__stage {
 #define WEFT__FEAT_DEFER_TASKRUN    0x02u  /* SINGLE_ISSUER|DEFER_TASKRUN */
 #define WEFT__FEAT_EXT_ARG          0x04u  /* wait with a timeout, no SQE */
 #define WEFT__FEAT_RING             0x08u  /* test hook only: no ring at all */
+#define WEFT__FEAT_RECV_MULTI       0x10u  /* provided buffer ring +
+                                            * multishot recv (6.0) */
+
+/* The provided buffer pool of multishot receives (buffer group 0). The
+ * kernel takes buffers from the ring's head; any thread gives them back at
+ * the tail under `lock` (the ring has one producer at a time). */
+struct weft__bufpool {
+	struct io_uring_buf_ring *br;   /* NULL: no pool */
+	unsigned char *mem;             /* count * size bytes */
+	uint32_t count, size, mask;
+	atomic_flag lock;
+	/* buffers the kernel filled (reactor thread) and buffers given back
+	 * (under lock): the difference is what streams hold (tests) */
+	atomic_ulong filled, returned;
+};
+
+#define WEFT__POOL_BUFS 512u            /* buffers in the pool */
+#define WEFT__POOL_BUF_SIZE 4096u       /* bytes per buffer */
+#define WEFT__POOL_BGID 0
 
 struct weft__reactor {
 	/* shared, written once before the thread starts */
@@ -128,6 +170,10 @@ struct weft__reactor {
 	atomic_bool sleeping;               /* reactor is (about to be) blocked
 	                                     * in io_uring_enter */
 	atomic_bool stopping;
+	/* multishot receives in use (cleared for good if the kernel refuses
+	 * them); the pool is set up before the thread starts serving */
+	atomic_bool recv_multi;
+	struct weft__bufpool pool;
 	int efd;                            /* eventfd that wakes the reactor */
 
 	/* records alive (allocated, not freed); the reactor object itself is
@@ -209,6 +255,26 @@ static inline void weft__op_unlock(struct weft__op *op)
 	/* release: publishes flags/res/waker to the next weft__op_lock() */
 	atomic_flag_clear_explicit(&op->lock, memory_order_release);
 }
+
+/* ---- stream.c: the buffer pool */
+/* Sets up r->pool and registers it (reactor thread); 0 or -errno. */
+int weft__pool_init(struct weft__reactor *r);
+void weft__pool_free(struct weft__reactor *r);
+/* Gives n buffers back to the kernel (any thread). */
+void weft__pool_put(struct weft__reactor *r, const uint16_t *bids,
+		    unsigned n);
+/* Reactor side: one CQE of a RECVQ record; lock held. Sets *ret to a
+ * buffer to give back (nobody will read it) or -1, *cancel when the
+ * multishot must stop (queue full). */
+void weft__recvq_result_locked(struct weft__reactor *r, struct weft__op *op,
+			       const struct io_uring_cqe *cqe, bool more,
+			       bool *cancel, int *ret);
+
+/* Test hooks: unread chunks queued on a stream (0 without a record), and
+ * pool buffers filled and not yet given back. */
+struct weft_stream;
+unsigned weft__stream_test_queued(struct weft_stream *s);
+unsigned long weft__pool_test_outstanding(weft_rt *rt);
 
 /* ---- probe.c */
 /* Forced-off features (test hook), read by weft__reactor_start. */

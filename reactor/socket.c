@@ -410,6 +410,14 @@ int weft_stream_shutdown(weft_stream *s, int how)
 
 void weft_stream_close(weft_stream *s)
 {
-	if (s)
-		weft__fd_put(FD_OF(s));
+	struct weft__op *rx;
+
+	if (!s)
+		return;
+	/* acquire: pairs with the CAS that installed the record */
+	rx = atomic_exchange_explicit(&FD_OF(s)->rx, NULL,
+				      memory_order_acquire);
+	if (rx)
+		weft__op_drop(rx);  /* cancelled; freed on its last CQE */
+	weft__fd_put(FD_OF(s));
 }

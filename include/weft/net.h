@@ -10,8 +10,17 @@
  * record freed on its final completion. Call _drop from the enclosing
  * frame's drop function; after READY it is a no-op.
  *
- * Receives land in the operation's buffer (at most 64 KiB per operation)
- * and are copied to the caller's buffer when the future completes. Sends
+ * Stream receives: the first receive on a stream arms one multishot recv
+ * (kernel 6.0+) that keeps landing data in buffers of a per-runtime pool
+ * of provided buffers (512 x 4 KiB) and queues them on the stream; a
+ * receive future copies from that queue into the caller's buffer. Data is
+ * never lost: a receive future dropped while waiting leaves what arrived
+ * queued for the next one. A stream holds at most 8 unread buffers (the
+ * multishot is stopped at that mark and re-armed when the reader has taken
+ * them), so a slow reader never makes weft buffer without bound. One task
+ * at a time may receive on a stream. Without multishot support, or when
+ * the pool is empty, a receive is one IORING_OP_RECV into the operation's
+ * own buffer (at most 64 KiB), copied out when the future completes. Sends
  * are tried at once with a non-blocking send(2); only what the socket does
  * not take is copied into an operation (at most 256 KiB at a time, so a
  * slow reader never makes weft buffer without bound). Sends never raise
@@ -115,13 +124,18 @@ void weft_stream_close(weft_stream *s);
 /* Wraps a connected stream socket (ownership passes). NULL on ENOMEM. */
 weft_stream *weft_stream_from_fd(int fd);
 
-/* Receives up to len bytes; res 0 is end of stream. */
+/* Receives up to len bytes: res is the byte count (all that was queued,
+ * up to len), 0 at end of stream (and at every receive after it), or a
+ * negative errno (-ECONNRESET, -ENOMEM, -ENODEV without a runtime with
+ * I/O, -ECANCELED when the runtime shuts down). */
 typedef struct weft_recv {
 	weft_stream *s;
 	void *buf;
 	size_t len;
-	struct weft__op *op;
+	struct weft__op *op;        /* private: single-shot fallback */
 	ssize_t res;
+	bool waiting;               /* private: its waker is on the stream's
+	                             * queue (holds a stream reference) */
 } weft_recv;
 
 void weft_recv_init(weft_recv *r, weft_stream *s, void *buf, size_t len);
