@@ -249,15 +249,20 @@ static struct weft__op *recvq_record(struct weft__fd *f,
 	return op;
 }
 
-/* Copies queued chunks into r->buf (lock held); the buffers emptied are
- * stored in bids for the caller to give back after unlocking. */
+/* Buffers one receive may empty (and give back) in one call: a queue can
+ * outgrow the high mark (see reactor.h), the rest waits for the next. */
+#define TAKE_MAX 32u
+
+/* Copies queued chunks into r->buf (lock held); the buffers emptied (at
+ * most TAKE_MAX) are stored in bids for the caller to give back after
+ * unlocking. */
 static size_t recvq_take_locked(weft_recv *r, struct weft__reactor *re,
 				struct weft__op *op, uint16_t *bids,
 				unsigned *nbids)
 {
 	size_t got = 0;
 
-	while (op->u.rq.len && got < r->len) {
+	while (op->u.rq.len && got < r->len && *nbids < TAKE_MAX) {
 		struct weft__rxbuf *c = &op->u.rq.q[op->u.rq.head];
 		size_t k = c->len - op->u.rq.off;
 
@@ -286,7 +291,7 @@ static int recvq_poll(weft_recv *r, struct weft__reactor *re, weft_cx *cx)
 {
 	struct weft__fd *f = FD_OF(r->s);
 	struct weft__op *op;
-	uint16_t bids[WEFT__RECVQ_HIGH * 4];
+	uint16_t bids[TAKE_MAX];
 	unsigned nbids = 0;
 	bool push = false, ready = true, fallback = false, unref = false;
 

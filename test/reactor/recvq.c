@@ -237,6 +237,18 @@ Test(recvq, slow_reader_holds_a_bounded_number_of_buffers)
 	 * times per run), far below the 512 that 2 MiB would take */
 	cr_assert_leq(weft__stream_test_queued(s), WEFT__RECVQ_HIGH + 64,
 		      "%u buffers queued", weft__stream_test_queued(s));
+	/* one receive into a buffer larger than everything queued: it takes
+	 * as many chunks as one call may give back (never overruns) */
+	{
+		size_t big_len = 4 * 1024 * 1024;
+		unsigned char *big = malloc(big_len);
+		ssize_t n = recv_some(rt, s, big, big_len);
+
+		cr_assert_gt(n, 0, "recv: %zd", n);
+		cr_assert_eq(memcmp(big, data + got, (size_t)n), 0);
+		got += (size_t)n;
+		free(big);
+	}
 	/* now read it all, while the peer writes the rest when it can */
 	while (got < N) {
 		ssize_t n;
