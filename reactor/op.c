@@ -276,25 +276,35 @@ void weft__op_fire_timer(struct weft__reactor *r, struct weft__op *op,
 		weft__op_free(op);
 }
 
-/* Makes room for one more fd in the accept ring (lock held; allocation
- * under the spinlock is rare: only when the queue outgrows itself). */
+/* Grows a ring of `len` elements of esz bytes (head at *head, *cap slots)
+ * to twice its size, or `first` slots, unwrapped from 0; false on ENOMEM
+ * (the ring is unchanged). Called under a record lock: rare, only when a
+ * queue outgrows itself. */
+bool weft__ring_grow(void **q, uint32_t *head, uint32_t *cap, uint32_t len,
+		     size_t esz, uint32_t first)
+{
+	uint32_t ncap = *cap ? *cap * 2 : first;
+	char *n = malloc((size_t)ncap * esz);
+
+	if (!n)
+		return false;
+	for (uint32_t i = 0; i < len; i++)
+		memcpy(n + (size_t)i * esz,
+		       (char *)*q + (size_t)((*head + i) % *cap) * esz, esz);
+	free(*q);
+	*q = n;
+	*cap = ncap;
+	*head = 0;
+	return true;
+}
+
+/* Makes room for one more fd in the accept ring (lock held). */
 static bool accept_queue_room(struct weft__op *op)
 {
-	uint32_t cap = op->u.acc.cap ? op->u.acc.cap * 2 : WEFT__ACCEPT_HIGH;
-	int *fds;
-
-	if (op->u.acc.len < op->u.acc.cap)
-		return true;
-	fds = malloc(cap * sizeof(*fds));
-	if (!fds)
-		return false;
-	for (uint32_t i = 0; i < op->u.acc.len; i++)
-		fds[i] = op->u.acc.fds[(op->u.acc.head + i) % op->u.acc.cap];
-	free(op->u.acc.fds);
-	op->u.acc.fds = fds;
-	op->u.acc.cap = cap;
-	op->u.acc.head = 0;
-	return true;
+	return op->u.acc.len < op->u.acc.cap ||
+	       weft__ring_grow((void **)&op->u.acc.fds, &op->u.acc.head,
+			       &op->u.acc.cap, op->u.acc.len,
+			       sizeof(*op->u.acc.fds), WEFT__ACCEPT_HIGH);
 }
 
 /* An accepted connection (or error) for an accept record; lock held.

@@ -240,6 +240,9 @@ void weft__op_cancel_for_stop(struct weft__reactor *r, struct weft__op *op);
 /* Requests a re-arm of an accept record (owner side, lock held: returns
  * whether the caller must push it). */
 bool weft__op_want_locked(struct weft__op *op);
+/* Doubles a record's queue ring (accept fds, receive chunks); op.c. */
+bool weft__ring_grow(void **q, uint32_t *head, uint32_t *cap, uint32_t len,
+		     size_t esz, uint32_t first);
 
 static inline void weft__op_lock(struct weft__op *op)
 {

@@ -148,21 +148,10 @@ unsigned weft__stream_test_queued(weft_stream *s)
  * high mark, by completions already in flight when it was reached). */
 static bool recvq_room(struct weft__op *op)
 {
-	uint32_t cap = op->u.rq.cap ? op->u.rq.cap * 2 : 2 * WEFT__RECVQ_HIGH;
-	struct weft__rxbuf *q;
-
-	if (op->u.rq.len < op->u.rq.cap)
-		return true;
-	q = malloc(cap * sizeof(*q));
-	if (!q)
-		return false;
-	for (uint32_t i = 0; i < op->u.rq.len; i++)
-		q[i] = op->u.rq.q[(op->u.rq.head + i) % op->u.rq.cap];
-	free(op->u.rq.q);
-	op->u.rq.q = q;
-	op->u.rq.cap = cap;
-	op->u.rq.head = 0;
-	return true;
+	return op->u.rq.len < op->u.rq.cap ||
+	       weft__ring_grow((void **)&op->u.rq.q, &op->u.rq.head,
+			       &op->u.rq.cap, op->u.rq.len, sizeof(*op->u.rq.q),
+			       2 * WEFT__RECVQ_HIGH);
 }
 
 void weft__recvq_result_locked(struct weft__reactor *r, struct weft__op *op,
