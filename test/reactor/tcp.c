@@ -1,7 +1,7 @@
 /* test/reactor/tcp.c - TCP listener and stream over loopback (IPv4 and
  * IPv6): 1 MiB echo through many small and large writes with a half-close,
  * 1000 concurrent connections, peer reset, connect refused and timed out,
- * accept under EMFILE, writev, addresses. */
+ * accept under EMFILE, writev, addresses, listener options. */
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
@@ -515,5 +515,57 @@ Test(tcp, writev_addresses_nodelay)
 	close(fd);
 	weft_stream_close(s);
 	weft_listener_close(l);
+	weft_rt_destroy(rt);
+}
+
+/* ------------------------------------------------- listener options */
+
+static int sockopt_int(int fd, int level, int name)
+{
+	int v = -1;
+	socklen_t len = sizeof(v);
+
+	cr_assert_eq(getsockopt(fd, level, name, &v, &len), 0);
+	return v;
+}
+
+Test(tcp, listen_options_reuseport_reuseaddr)
+{
+	weft_rt *rt = test_rt(1);
+	weft_listen_opts rp = { .reuseport = true, .reuseaddr = true };
+	weft_listen_opts plain = { .backlog = 4 };
+	struct sockaddr_storage any, a;
+	socklen_t anylen = test_loopback(&any, AF_INET, 0), len = sizeof(a);
+	weft_listener *l1, *l2, *l3 = NULL, *dflt;
+
+	/* defaults (NULL): SO_REUSEADDR on, SO_REUSEPORT off */
+	cr_assert_eq(weft_tcp_listen(&dflt, (struct sockaddr *)&any, anylen,
+				     NULL), 0);
+	cr_assert_neq(sockopt_int(weft_listener_fd(dflt), SOL_SOCKET,
+				  SO_REUSEADDR), 0);
+	cr_assert_eq(sockopt_int(weft_listener_fd(dflt), SOL_SOCKET,
+				 SO_REUSEPORT), 0);
+	/* two SO_REUSEPORT listeners share one port ... */
+	cr_assert_eq(weft_tcp_listen(&l1, (struct sockaddr *)&any, anylen, &rp),
+		     0);
+	cr_assert_neq(sockopt_int(weft_listener_fd(l1), SOL_SOCKET,
+				  SO_REUSEPORT), 0);
+	cr_assert_eq(weft_listener_local_addr(l1, &a, &len), 0);
+	cr_assert_eq(weft_tcp_listen(&l2, (struct sockaddr *)&a, len, &rp), 0);
+	/* ... a listener without it cannot join them, and says why */
+	cr_assert_eq(weft_tcp_listen(&l3, (struct sockaddr *)&a, len, &plain),
+		     -EADDRINUSE);
+	cr_assert_null(l3);
+	cr_assert_eq(sockopt_int(weft_listener_fd(l2), SOL_SOCKET,
+				 SO_REUSEADDR) != 0, true);
+	weft_listener_close(l2);
+	weft_listener_close(l1);
+	/* options given explicitly: SO_REUSEADDR only when asked for */
+	cr_assert_eq(weft_tcp_listen(&l3, (struct sockaddr *)&any, anylen,
+				     &plain), 0);
+	cr_assert_eq(sockopt_int(weft_listener_fd(l3), SOL_SOCKET,
+				 SO_REUSEADDR), 0);
+	weft_listener_close(l3);
+	weft_listener_close(dflt);
 	weft_rt_destroy(rt);
 }
