@@ -1,6 +1,6 @@
 /* bench/ceiling/common.h - shared bits of the two ceiling echo servers:
  * command line, the per-thread SO_REUSEPORT listener, a send that never
- * loses bytes. See README.md in this directory. */
+ * loses bytes, the http_server mode. See README.md in this directory. */
 #ifndef WEFT_CEILING_COMMON_H
 #define WEFT_CEILING_COMMON_H
 
@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CEIL_THREADS 2
@@ -28,19 +29,27 @@ static void ceil_die(const char *what, int err)
 	exit(1);
 }
 
-/* <prog> tcp_echo_server --port P [--max-seconds N]: the peers' command
- * line (../shared/peers/README.md, "Adding a peer"). Returns the port. */
-static int ceil_args(int argc, char **argv)
+/* What the server does with the bytes it receives. */
+enum ceil_mode { CEIL_ECHO, CEIL_HTTP };
+
+/* <prog> tcp_echo_server|http_server --port P [--max-seconds N]: the
+ * peers' command line (../shared/peers/README.md, "Adding a peer").
+ * Returns the port; *mode gets the workload. */
+static int ceil_args(int argc, char **argv, enum ceil_mode *mode)
 {
 	int port = -1;
 
 	if (argc > 1 && !strcmp(argv[1], "--list")) {
-		puts("tcp_echo_server");
+		puts("tcp_echo_server\nhttp_server");
 		exit(0);
 	}
-	if (argc < 2 || strcmp(argv[1], "tcp_echo_server")) {
-		fprintf(stderr, "usage: %s tcp_echo_server --port P "
-			"[--max-seconds N]\n", argv[0]);
+	if (argc >= 2 && !strcmp(argv[1], "tcp_echo_server")) {
+		*mode = CEIL_ECHO;
+	} else if (argc >= 2 && !strcmp(argv[1], "http_server")) {
+		*mode = CEIL_HTTP;
+	} else {
+		fprintf(stderr, "usage: %s tcp_echo_server|http_server "
+			"--port P [--max-seconds N]\n", argv[0]);
 		exit(2);
 	}
 	for (int i = 2; i + 1 < argc; i += 2) {
@@ -62,6 +71,8 @@ static void ceil_pin(long id)
 	cpu_set_t set;
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 
+	if (getenv("CEIL_NOPIN"))
+		return;
 	CPU_ZERO(&set);
 	CPU_SET((int)(id % (n > 0 ? n : 1)), &set);
 	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
@@ -114,13 +125,101 @@ static bool ceil_send_all(int fd, const unsigned char *buf, size_t len)
 	return true;
 }
 
-static void ceil_run_threads(void *(*fn)(void *), int port)
+/* ---- http_server: the least a keep-alive plaintext server can do. Per
+ * connection one byte of state (how much of "\r\n\r\n" the last chunk
+ * ended with); every complete request head gets the 115-byte response of
+ * the peers' README, all of a chunk's responses in one send. No request
+ * line check, no Connection: close, no 400: wrk needs none of them. */
+
+#define CEIL_MAX_FD 65536
+#define CEIL_RESP_LEN 115
+
+struct ceil_http {
+	unsigned char matched[CEIL_MAX_FD];
+	time_t date_at;
+	char resp[160];
+	unsigned char out[64 * CEIL_RESP_LEN];
+};
+
+static struct ceil_http *ceil_http_new(void)
+{
+	struct ceil_http *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		ceil_die("calloc", ENOMEM);
+	return h;
+}
+
+/* Counts the request heads completed by p[0..n) on connection fd. */
+static unsigned ceil_http_feed(struct ceil_http *h, int fd,
+			       const unsigned char *p, size_t n)
+{
+	static const char end[] = "\r\n\r\n";
+	unsigned m = h->matched[fd], heads = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == (unsigned char)end[m])
+			m++;
+		else
+			m = p[i] == '\r';
+		if (m == 4) {
+			heads++;
+			m = 0;
+		}
+	}
+	h->matched[fd] = (unsigned char)m;
+	return heads;
+}
+
+/* Sends `heads` responses; false when the connection is gone. */
+static bool ceil_http_respond(struct ceil_http *h, int fd, unsigned heads)
+{
+	time_t now = time(NULL);
+
+	if (now != h->date_at) {
+		struct tm tm;
+		char date[32];
+
+		gmtime_r(&now, &tm);
+		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		if (snprintf(h->resp, sizeof(h->resp),
+			     "HTTP/1.1 200 OK\r\nContent-Length: 13\r\n"
+			     "Content-Type: text/plain\r\nDate: %s\r\n\r\n"
+			     "Hello, World!", date) != CEIL_RESP_LEN)
+			ceil_die("response length", EINVAL);
+		h->date_at = now;
+	}
+	while (heads) {
+		unsigned k = heads < 64 ? heads : 64;
+
+		for (unsigned i = 0; i < k; i++)
+			memcpy(h->out + i * CEIL_RESP_LEN, h->resp,
+			       CEIL_RESP_LEN);
+		if (!ceil_send_all(fd, h->out, (size_t)k * CEIL_RESP_LEN))
+			return false;
+		heads -= k;
+	}
+	return true;
+}
+
+/* What a thread serves: its index, the port, the workload. */
+struct ceil_thread {
+	long id;
+	int port;
+	enum ceil_mode mode;
+};
+
+static void ceil_run_threads(void *(*fn)(void *), int port,
+			     enum ceil_mode mode)
 {
 	pthread_t t[CEIL_THREADS];
+	struct ceil_thread a[CEIL_THREADS];
 
-	for (long i = 0; i < CEIL_THREADS; i++)
-		if (pthread_create(&t[i], NULL, fn, (void *)(((long)port << 8) | i)))
+	for (long i = 0; i < CEIL_THREADS; i++) {
+		a[i] = (struct ceil_thread){ i, port, mode };
+		if (pthread_create(&t[i], NULL, fn, &a[i]))
 			ceil_die("pthread_create", EAGAIN);
+	}
 	for (int i = 0; i < CEIL_THREADS; i++)
 		pthread_join(t[i], NULL);
 }

@@ -2,7 +2,8 @@
  * each the single issuer of its own ring (DEFER_TASKRUN), its own
  * SO_REUSEPORT listener with a multishot accept, a multishot receive per
  * connection into a provided buffer ring, and a direct non-blocking send
- * back. No runtime, no tasks, no reactor thread, no allocation: what any
+ * back (the chunk for tcp_echo_server, the responses to its complete
+ * request heads for http_server). No runtime, no tasks, no reactor thread, no allocation: what any
  * io_uring design costs at the least on this workload. */
 #include "common.h"
 
@@ -42,8 +43,9 @@ static void arm_accept(struct io_uring *ring, int ls)
 
 static void *serve(void *arg)
 {
-	long id = (long)arg & 0xff;
-	int port = (int)((long)arg >> 8), ls, ret;
+	const struct ceil_thread *th = arg;
+	struct ceil_http *http = th->mode == CEIL_HTTP ? ceil_http_new() : NULL;
+	int ls, ret;
 	struct io_uring_params p = { .flags = IORING_SETUP_SINGLE_ISSUER |
 					      IORING_SETUP_DEFER_TASKRUN };
 	struct io_uring ring;
@@ -51,7 +53,7 @@ static void *serve(void *arg)
 	struct io_uring_buf_reg reg = { .ring_entries = NBUF, .bgid = 0 };
 	unsigned char *mem;
 
-	ceil_pin(id);
+	ceil_pin(th->id);
 	if ((ret = io_uring_queue_init_params(4096, &ring, &p)))
 		ceil_die("io_uring_queue_init", -ret);
 	br = mmap(NULL, NBUF * sizeof(struct io_uring_buf),
@@ -68,7 +70,7 @@ static void *serve(void *arg)
 		io_uring_buf_ring_add(br, mem + i * BUF_SIZE, BUF_SIZE,
 				      (unsigned short)i, NBUF - 1, (int)i);
 	io_uring_buf_ring_advance(br, NBUF);
-	ls = ceil_listen(port, SOCK_CLOEXEC);
+	ls = ceil_listen(th->port, SOCK_CLOEXEC);
 	arm_accept(&ring, ls);
 	for (;;) {
 		struct io_uring_cqe *cqe;
@@ -83,8 +85,12 @@ static void *serve(void *arg)
 
 			n++;
 			if ((cqe->user_data & 0xff) == UD_ACCEPT) {
-				if (cqe->res >= 0) {
+				if (cqe->res >= CEIL_MAX_FD) {
+					close(cqe->res);
+				} else if (cqe->res >= 0) {
 					ceil_nodelay(cqe->res);
+					if (http)
+						http->matched[cqe->res] = 0;
 					arm_recv(&ring, cqe->res);
 				}
 				if (!more)
@@ -94,7 +100,11 @@ static void *serve(void *arg)
 			if (cqe->res > 0) {
 				unsigned bid = cqe->flags >>
 					       IORING_CQE_BUFFER_SHIFT;
-				bool ok = ceil_send_all(fd, mem + bid * BUF_SIZE,
+				unsigned char *data = mem + bid * BUF_SIZE;
+				bool ok = http ? ceil_http_respond(http, fd,
+						ceil_http_feed(http, fd, data,
+							       (size_t)cqe->res)) :
+					  ceil_send_all(fd, data,
 							(size_t)cqe->res);
 
 				io_uring_buf_ring_add(br, mem + bid * BUF_SIZE,
@@ -121,6 +131,9 @@ static void *serve(void *arg)
 
 int main(int argc, char **argv)
 {
-	ceil_run_threads(serve, ceil_args(argc, argv));
+	enum ceil_mode mode;
+	int port = ceil_args(argc, argv, &mode);
+
+	ceil_run_threads(serve, port, mode);
 	return 0;
 }
