@@ -4,10 +4,11 @@
 #include "reactor/reactor.h"
 
 static int io_start(weft_rt *rt, unsigned entries, unsigned nworkers,
-		    void **state)
+		    unsigned flags, void **state)
 {
 	struct weft__reactor *r = NULL;
-	int ret = weft__reactor_start(rt, entries, nworkers, &r);
+	int ret = weft__reactor_start(rt, entries, nworkers,
+				      !(flags & WEFT__DRIVER_NORMAL_SCHED), &r);
 
 	*state = r;
 	return ret;

@@ -82,16 +82,22 @@ static int ring_init(struct weft__reactor *r, unsigned off)
 	return ret;
 }
 
-int weft__probe_ring(struct weft__reactor *r)
+unsigned weft__reactor_off(void)
 {
 	unsigned off = weft__reactor_test_disabled();
-	struct io_uring_probe *probe;
 	const char *env = getenv("WEFT_IO_DISABLE");
 
 	/* WEFT_IO_DISABLE=<mask of WEFT__FEAT_*>: the same hook, for
 	 * measuring the fallbacks from the benchmark programs */
 	if (env)
 		off |= (unsigned)strtoul(env, NULL, 0);
+	return off;
+}
+
+int weft__probe_ring(struct weft__reactor *r)
+{
+	unsigned off = weft__reactor_off();
+	struct io_uring_probe *probe;
 	int ret;
 
 	if (off & WEFT__FEAT_RING) {

@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -295,6 +296,28 @@ static void reactor_loop(struct weft__reactor *r)
 	}
 }
 
+/* SCHED_BATCH: the scheduler does not let this thread preempt a running
+ * one when it wakes; it runs at the next scheduling point of that CPU (a
+ * syscall, a yield, a tick) or at once on an idle CPU. Fewer, larger
+ * reactor passes on a busy machine, no added delay on an idle one
+ * (docs/architecture.md, "Reactor thread scheduling"). Unprivileged; if
+ * refused (seccomp), the thread stays SCHED_OTHER. */
+static void set_policy(struct weft__reactor *r)
+{
+	struct sched_param sp = { .sched_priority = 0 };
+
+	if (r->batch_sched)
+		pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+	r->policy = sched_getscheduler(0);
+}
+
+int weft__reactor_test_policy(weft_rt *rt)
+{
+	struct weft__reactor *r = rt ? weft__rt_driver(rt) : NULL;
+
+	return r ? r->policy : -1;
+}
+
 static void *reactor_main(void *arg)
 {
 	struct weft__reactor *r = arg;
@@ -303,6 +326,7 @@ static void *reactor_main(void *arg)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	pthread_setname_np(pthread_self(), "weft-reactor");
+	set_policy(r);
 	r->init_err = weft__probe_ring(r);
 	sem_post(&r->ready);
 	if (r->init_err)
@@ -320,7 +344,7 @@ void weft__reactor_free(struct weft__reactor *r)
 }
 
 int weft__reactor_start(weft_rt *rt, unsigned entries, unsigned nworkers,
-			struct weft__reactor **out)
+			bool batch_sched, struct weft__reactor **out)
 {
 	struct weft__reactor *r;
 	int ret;
@@ -334,6 +358,8 @@ int weft__reactor_start(weft_rt *rt, unsigned entries, unsigned nworkers,
 	r->rt = rt;
 	r->nworkers = nworkers;
 	r->entries = entries ? entries : 4096;
+	r->batch_sched = batch_sched &&
+			 !(weft__reactor_off() & WEFT__FEAT_BATCH_SCHED);
 	r->stage = aligned_alloc(64, nworkers * sizeof(*r->stage));
 	if (!r->stage) {
 		ret = -ENOMEM;

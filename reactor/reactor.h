@@ -141,6 +141,9 @@ struct weft__stage {
 #define WEFT__FEAT_RING             0x08u  /* test hook only: no ring at all */
 #define WEFT__FEAT_RECV_MULTI       0x10u  /* provided buffer ring +
                                             * multishot recv (6.0) */
+#define WEFT__FEAT_BATCH_SCHED      0x20u  /* reactor thread SCHED_BATCH
+                                            * (WEFT_IO_DISABLE=0x20 turns it
+                                            * off, for A/B runs) */
 
 /* The provided buffer pool of multishot receives (buffer group 0). The
  * kernel takes buffers from the ring's head; any thread gives them back at
@@ -197,6 +200,8 @@ struct weft__reactor {
 	int init_err;
 	char init_msg[160];
 	unsigned entries;
+	bool batch_sched;                   /* asked for SCHED_BATCH */
+	int policy;                         /* what the thread runs under */
 };
 
 /* ---- reactor.c */
@@ -207,8 +212,12 @@ struct weft__reactor *weft__reactor_of(const weft_cx *cx);
  * the calling worker, or pushed and the reactor woken. */
 void weft__reactor_push(struct weft__reactor *r, struct weft__op *op);
 void weft__reactor_flush(struct weft__reactor *r, unsigned worker);
+/* batch_sched: run the reactor thread as SCHED_BATCH (reactor.c). */
 int weft__reactor_start(weft_rt *rt, unsigned entries, unsigned nworkers,
-			struct weft__reactor **out);
+			bool batch_sched, struct weft__reactor **out);
+/* Test hook: the scheduling policy the reactor thread of rt runs under
+ * (SCHED_OTHER, SCHED_BATCH), or -1 without a reactor. */
+int weft__reactor_test_policy(weft_rt *rt);
 void weft__reactor_stop(struct weft__reactor *r);
 /* Frees r (the last record, or stop, calls it). */
 void weft__reactor_free(struct weft__reactor *r);
@@ -283,6 +292,8 @@ unsigned long weft__pool_test_outstanding(weft_rt *rt);
 /* Forced-off features (test hook), read by weft__reactor_start. */
 void weft__reactor_test_disable(unsigned feats);
 unsigned weft__reactor_test_disabled(void);
+/* The test hook's mask or'ed with the WEFT_IO_DISABLE environment mask. */
+unsigned weft__reactor_off(void);
 /* Creates r->ring with the best flags this kernel supports and checks the
  * opcodes weft needs. Returns 0 or -errno with r->init_msg set. */
 int weft__probe_ring(struct weft__reactor *r);

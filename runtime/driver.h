@@ -20,12 +20,15 @@
 
 #include "weft/rt.h"
 
+/* start() flags */
+#define WEFT__DRIVER_NORMAL_SCHED 0x1u /* builder io_normal_sched */
+
 struct weft__driver_ops {
 	/* Creates the driver for rt; nworkers is the number of worker slots
-	 * (at least 1). Returns 0 or -errno, and may set a reason with
-	 * weft__rt_set_create_error(). */
+	 * (at least 1), flags WEFT__DRIVER_*. Returns 0 or -errno, and may
+	 * set a reason with weft__rt_set_create_error(). */
 	int (*start)(weft_rt *rt, unsigned entries, unsigned nworkers,
-		     void **state);
+		     unsigned flags, void **state);
 	void (*flush)(void *state, unsigned worker);
 	void (*stop)(void *state);
 };

@@ -188,7 +188,11 @@ int weft_rt_create(weft_rt **out, const weft_rt_builder *b)
 		rt->driver_ops = weft__io_driver();
 		ret = rt->driver_ops->start(rt, b->io_entries ? b->io_entries
 							      : 4096,
-					    rt->nworkers, &rt->driver);
+					    rt->nworkers,
+					    b->io_normal_sched
+						    ? WEFT__DRIVER_NORMAL_SCHED
+						    : 0,
+					    &rt->driver);
 		if (ret < 0)
 			goto out_blocking;
 	}

@@ -58,6 +58,10 @@ typedef struct weft_rt_builder {
 	bool no_pin;             /* do not pin worker i to CPU i mod ncpu */
 	bool enable_io;          /* start the io_uring reactor (default true) */
 	unsigned io_entries;     /* ring size; 0 = default (4096) */
+	bool io_normal_sched;    /* leave the reactor thread SCHED_OTHER
+	                          * (default: SCHED_BATCH, see
+	                          * docs/architecture.md, "Reactor thread
+	                          * scheduling") */
 	const char *thread_name; /* prefix, default "weft-w"; "-<index>" added */
 	size_t stack_size;       /* worker stack size; 0 = system default */
 	void (*on_thread_start)(void *arg); /* called on each worker thread */

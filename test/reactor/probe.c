@@ -2,7 +2,11 @@
  * forced off (the test hook), accept falls back to single-shot and still
  * serves every connection; with DEFER_TASKRUN forced off, the ring falls
  * back to another set-up; a ring that cannot be created fails
- * weft_rt_create with the reason. */
+ * weft_rt_create with the reason; the reactor thread runs SCHED_BATCH
+ * unless the builder or the hook says otherwise. */
+#include <dirent.h>
+#include <sched.h>
+
 #include "helpers.h"
 #include "reactor/reactor.h"
 
@@ -102,5 +106,68 @@ Test(probe, io_disabled_runtime_gives_enodev)
 	cr_assert_eq(weft_rt_create(&rt, &b), 0);
 	cr_assert_eq(WEFT_BLOCK_ON(rt, NULL, one_sleep_poll, &f), 0);
 	cr_assert_eq(f.s.err, -ENODEV);
+	weft_rt_destroy(rt);
+}
+
+/* The policy of the thread named "weft-reactor" in this process (one
+ * runtime at a time here), read from the kernel, not from the reactor. */
+static int reactor_thread_policy(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int policy = -1;
+
+	cr_assert_not_null(d);
+	while ((e = readdir(d))) {
+		char path[300], comm[32] = "";
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
+			 e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) &&
+		    !strncmp(comm, "weft-reactor", 12))
+			policy = sched_getscheduler((pid_t)atoi(e->d_name));
+		fclose(f);
+	}
+	closedir(d);
+	return policy;
+}
+
+static weft_rt *rt_with(bool normal_sched)
+{
+	weft_rt_builder b;
+	weft_rt *rt = NULL;
+
+	weft_rt_builder_init(&b);
+	b.workers = 1;
+	b.no_pin = true;
+	b.io_entries = 64;
+	b.io_normal_sched = normal_sched;
+	cr_assert_eq(weft_rt_create(&rt, &b), 0);
+	return rt;
+}
+
+Test(probe, reactor_thread_runs_sched_batch_unless_asked_not_to)
+{
+	weft_rt *rt = rt_with(false);
+
+	cr_assert_eq(weft__reactor_test_policy(rt), SCHED_BATCH);
+	cr_assert_eq(reactor_thread_policy(), SCHED_BATCH);
+	weft_rt_destroy(rt);
+
+	rt = rt_with(true);
+	cr_assert_eq(weft__reactor_test_policy(rt), SCHED_OTHER);
+	cr_assert_eq(reactor_thread_policy(), SCHED_OTHER);
+	weft_rt_destroy(rt);
+
+	weft__reactor_test_disable(WEFT__FEAT_BATCH_SCHED);
+	rt = rt_with(false);
+	weft__reactor_test_disable(0);
+	cr_assert_eq(reactor_thread_policy(), SCHED_OTHER);
 	weft_rt_destroy(rt);
 }
