@@ -3,7 +3,8 @@
  *
  * One thread owns the ring (it is the ring's single issuer, so the ring can
  * use DEFER_TASKRUN: completions are processed only when this thread waits,
- * and no worker is interrupted by task work). The loop:
+ * and no worker is interrupted by task work); it runs SCHED_BATCH
+ * (set_policy). The loop:
  *
  *   1. drain `stack` (records needing attention): arm, cancel or free them;
  *   2. advance the timer wheel to now and fire what is due;
