@@ -224,4 +224,14 @@ static void ceil_run_threads(void *(*fn)(void *), int port,
 		pthread_join(t[i], NULL);
 }
 
+/* The whole main() of a ceiling server: parse, serve until killed. */
+static int ceil_main(int argc, char **argv, void *(*serve)(void *))
+{
+	enum ceil_mode mode;
+	int port = ceil_args(argc, argv, &mode);
+
+	ceil_run_threads(serve, port, mode);
+	return 0;
+}
+
 #endif

@@ -68,9 +68,5 @@ static void *serve(void *arg)
 
 int main(int argc, char **argv)
 {
-	enum ceil_mode mode;
-	int port = ceil_args(argc, argv, &mode);
-
-	ceil_run_threads(serve, port, mode);
-	return 0;
+	return ceil_main(argc, argv, serve);
 }
