@@ -96,7 +96,7 @@ unsigned weft__reactor_off(void)
 
 int weft__probe_ring(struct weft__reactor *r)
 {
-	unsigned off = weft__reactor_off();
+	unsigned off = r->off;
 	struct io_uring_probe *probe;
 	int ret;
 

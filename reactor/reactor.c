@@ -359,8 +359,8 @@ int weft__reactor_start(weft_rt *rt, unsigned entries, unsigned nworkers,
 	r->rt = rt;
 	r->nworkers = nworkers;
 	r->entries = entries ? entries : 4096;
-	r->batch_sched = batch_sched &&
-			 !(weft__reactor_off() & WEFT__FEAT_BATCH_SCHED);
+	r->off = weft__reactor_off();
+	r->batch_sched = batch_sched && !(r->off & WEFT__FEAT_BATCH_SCHED);
 	r->stage = aligned_alloc(64, nworkers * sizeof(*r->stage));
 	if (!r->stage) {
 		ret = -ENOMEM;

@@ -200,6 +200,8 @@ struct weft__reactor {
 	int init_err;
 	char init_msg[160];
 	unsigned entries;
+	unsigned off;                       /* WEFT__FEAT_* forced off (hook |
+	                                     * WEFT_IO_DISABLE), read once */
 	bool batch_sched;                   /* asked for SCHED_BATCH */
 	int policy;                         /* what the thread runs under */
 };
