@@ -21,7 +21,7 @@ void weft_sleep_until_init(weft_sleep *s, weft_instant deadline)
 {
 	s->deadline = deadline;
 	s->op = NULL;
-	s->err = 0;
+	s->res = 0;
 }
 
 void weft_sleep_init(weft_sleep *s, weft_duration d)
@@ -49,12 +49,12 @@ static weft_poll sleep_register(weft_sleep *s, weft_cx *cx)
 	struct weft__op *op;
 
 	if (!r) {
-		s->err = -ENODEV;
+		s->res = -ENODEV;
 		return WEFT_READY;
 	}
 	op = weft__op_alloc(r, WEFT__OP_TIMER, NULL, 0);
 	if (!op) {
-		s->err = -ENOMEM;
+		s->res = -ENOMEM;
 		return WEFT_READY;
 	}
 	op->wl.when = (s->deadline + WEFT_MS - 1) / WEFT_MS;
@@ -79,7 +79,7 @@ weft_poll weft_sleep_poll(weft_sleep *s, weft_cx *cx)
 		return WEFT_PENDING;
 	weft__op_drop(s->op);
 	s->op = NULL;
-	s->err = res;
+	s->res = res;
 	return WEFT_READY;
 }
 
@@ -127,38 +127,44 @@ void weft_interval_drop(weft_interval *iv)
 
 /* --------------------------------------------------------------- timeout */
 
-void weft_timeout_init(weft_timeout *t, weft_poll_fn poll, weft_drop_fn drop,
-		       void *child, weft_duration limit)
+void weft_timeout_init(weft_timeout *t, weft_branch child,
+		       weft_duration limit)
 {
-	t->poll = poll;
-	t->drop = drop;
 	t->child = child;
-	t->err = 0;
-	t->finished = false;
+	t->timed_out = false;
+	t->res = 0;
 	weft_sleep_init(&t->sleep, limit);
 }
 
 weft_poll weft_timeout_poll(weft_timeout *t, weft_cx *cx)
 {
-	if (t->poll(t->child, cx) == WEFT_READY) {
+	weft_branch *c = &t->child;
+
+	if (c->done)
+		return WEFT_READY;
+	if (c->type->poll(c->fut, cx) == WEFT_READY) {
 		weft_sleep_drop(&t->sleep);
-		t->err = 0;
-		t->finished = true;
+		c->done = true;
+		t->res = weft_future_res(c->type, c->fut);
 		return WEFT_READY;
 	}
 	if (weft_sleep_poll(&t->sleep, cx) == WEFT_PENDING)
 		return WEFT_PENDING;
-	if (t->drop)
-		t->drop(t->child);
-	t->err = t->sleep.err ? t->sleep.err : -ETIMEDOUT;
-	t->finished = true;
+	if (c->type->drop)
+		c->type->drop(c->fut);
+	c->done = c->dropped = true;
+	t->timed_out = t->sleep.res == 0;
+	t->res = t->sleep.res ? t->sleep.res : -ETIMEDOUT;
 	return WEFT_READY;
 }
 
 void weft_timeout_drop(weft_timeout *t)
 {
 	weft_sleep_drop(&t->sleep);
-	if (!t->finished && t->drop)
-		t->drop(t->child);
-	t->finished = true;
+	if (!t->child.done && !t->child.dropped && t->child.type &&
+	    t->child.type->drop)
+		t->child.type->drop(t->child.fut);
+	t->child.done = t->child.dropped = true;
 }
+
+WEFT_FUTURE_DEFINE(weft_timeout, weft_timeout_drop);

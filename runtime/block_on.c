@@ -105,8 +105,8 @@ static void wait_notified(struct parker *p)
 	atomic_store_explicit(&p->waiting, 0, memory_order_relaxed);
 }
 
-static int run_multi(struct parker *p, weft_cx *cx, weft_poll_fn poll,
-		     void *frame)
+static int run_multi(struct parker *p, weft_cx *cx,
+		     const weft_future_type *type, void *frame)
 {
 	for (;;) {
 		/* acquire: see parker_notify */
@@ -114,7 +114,7 @@ static int run_multi(struct parker *p, weft_cx *cx, weft_poll_fn poll,
 					     memory_order_acquire)) {
 			cx->budget = WEFT_COOP_BUDGET;
 			cx->flags = 0;
-			if (poll(frame, cx) == WEFT_READY)
+			if (type->poll(frame, cx) == WEFT_READY)
 				return 0;
 		}
 		wait_notified(p);
@@ -122,7 +122,7 @@ static int run_multi(struct parker *p, weft_cx *cx, weft_poll_fn poll,
 }
 
 static int run_current(struct parker *p, weft_rt *rt, weft_cx *cx,
-		       weft_poll_fn poll, void *frame)
+		       const weft_future_type *type, void *frame)
 {
 	struct weft__worker *w = &rt->workers[0];
 	struct weft__worker *expect = NULL;
@@ -139,7 +139,7 @@ static int run_current(struct parker *p, weft_rt *rt, weft_cx *cx,
 					     memory_order_acquire)) {
 			cx->budget = WEFT_COOP_BUDGET;
 			cx->flags = 0;
-			if (poll(frame, cx) == WEFT_READY)
+			if (type->poll(frame, cx) == WEFT_READY)
 				break;
 			/* no `continue`: a future that woke itself (a yield)
 			 * must still let one task run before its next poll,
@@ -162,15 +162,14 @@ static int run_current(struct parker *p, weft_rt *rt, weft_cx *cx,
 	return 0;
 }
 
-int weft_block_on(weft_rt *rt, weft_poll_fn poll, void *frame, intptr_t *out)
+int weft_block_on(weft_rt *rt, const weft_future_type *type, void *frame)
 {
 	struct weft__worker *cur = weft__worker_current();
 	struct parker *p;
-	intptr_t value = 0;
 	weft_cx cx;
 	int ret;
 
-	if (!rt || !poll)
+	if (!rt || !type || !type->poll || !frame)
 		return -EINVAL;
 	if (cur && cur->rt == rt)
 		return -EDEADLK;
@@ -187,17 +186,14 @@ int weft_block_on(weft_rt *rt, weft_poll_fn poll, void *frame, intptr_t *out)
 	p->current_thread = rt->nthreads == 0;
 
 	cx.waker = (weft_waker){ &parker_vt, p };
-	cx.out = &value;
 	cx.budget = WEFT_COOP_BUDGET;
 	cx.flags = 0;
 	cx.worker = NULL;
 	cx.rt = rt;
 	if (p->current_thread)
-		ret = run_current(p, rt, &cx, poll, frame);
+		ret = run_current(p, rt, &cx, type, frame);
 	else
-		ret = run_multi(p, &cx, poll, frame);
+		ret = run_multi(p, &cx, type, frame);
 	parker_release(p);
-	if (ret == 0 && out)
-		*out = value;
 	return ret;
 }

@@ -1,14 +1,18 @@
 /* runtime/blocking.c - the blocking pool: plain functions that would
  * block a worker run on pool threads instead.
  *
- * weft_spawn_blocking spawns an ordinary task whose frame points at a job
- * record. The task's first poll hands the job (with a clone of the task's
- * waker) to the pool and returns PENDING; a pool thread runs fn(arg),
- * stores the result in the job, and wakes the task, whose next poll
- * returns it as the task's output. The job is counted (task + pool), so
- * an aborted task can drop its side while the function still runs: the
- * pool then discards the result. A job still queued when the task is
- * dropped is marked abandoned and its function is skipped.
+ * weft_spawn_blocking allocates a job record (fn, arg, release), spawns an
+ * ordinary task whose frame points at it, and queues the job on the pool,
+ * all before it returns, so every failure (-ENOMEM, -EAGAIN when no pool
+ * thread can start, -ESHUTDOWN) is its return value with nothing taken,
+ * never a result that looks like fn's. A pool thread runs fn(arg), then
+ * release(arg), stores the result in the job and wakes the task's
+ * registered waker; the task's poll returns the result as its output. The
+ * job is counted (task + pool) and its waker and state sit under the
+ * job's lock, so an aborted task drops its side at any time: a queued job
+ * is skipped (release still runs, on the pool thread), a running one
+ * finishes and its result is dropped with the job. fn never sees the
+ * task's frame, so nothing can write into a freed frame.
  *
  * Threads are created on demand (at most BLOCKING_MAX) and exit after
  * BLOCKING_IDLE_S seconds without work. The queue is a mutex + condvar
@@ -29,9 +33,11 @@ struct job {
 	struct job *next;           /* pool queue, under pool lock */
 	intptr_t (*fn)(void *);
 	void *arg;
-	intptr_t result;            /* written by the pool before DONE */
-	weft_waker waker;           /* the task's; set before queueing */
-	_Atomic int state;
+	void (*release)(void *);
+	pthread_mutex_t lock;       /* state, result, waker */
+	int state;
+	intptr_t result;
+	weft_waker waker;           /* the task's, registered by its poll */
 	_Atomic int refs;
 };
 
@@ -49,6 +55,7 @@ static void job_release(struct job *j)
 	/* acq_rel: the last holder frees, after the other's last use */
 	if (atomic_fetch_sub_explicit(&j->refs, 1, memory_order_acq_rel) == 1) {
 		weft_waker_drop(&j->waker);
+		pthread_mutex_destroy(&j->lock);
 		free(j);
 	}
 }
@@ -66,21 +73,29 @@ int weft__blocking_init(weft_rt *rt)
 	return 0;
 }
 
-static void run_job(struct job *j)
+/* Runs (or, with skip, only releases) a job taken off the queue. */
+static void run_job(struct job *j, bool skip)
 {
-	int expect = JOB_QUEUED;
+	weft_waker w = WEFT_WAKER_NONE;
+	bool run;
 
-	/* acq_rel: claims the job against the task abandoning it */
-	if (atomic_compare_exchange_strong_explicit(
-		    &j->state, &expect, JOB_RUNNING, memory_order_acq_rel,
-		    memory_order_acquire)) {
+	pthread_mutex_lock(&j->lock);
+	run = !skip && j->state == JOB_QUEUED;
+	j->state = run ? JOB_RUNNING : JOB_ABANDONED;
+	pthread_mutex_unlock(&j->lock);
+	if (run)
 		j->result = j->fn(j->arg);
-		expect = JOB_RUNNING;
-		/* release: result before DONE; pairs with blocking_poll */
-		if (atomic_compare_exchange_strong_explicit(
-			    &j->state, &expect, JOB_DONE,
-			    memory_order_release, memory_order_relaxed))
-			weft_waker_wake_by_ref(&j->waker);
+	if (j->release)
+		j->release(j->arg);
+	if (run) {
+		pthread_mutex_lock(&j->lock);
+		if (j->state == JOB_RUNNING) {
+			j->state = JOB_DONE;
+			w = j->waker;
+			j->waker = WEFT_WAKER_NONE;
+		}
+		pthread_mutex_unlock(&j->lock);
+		weft_waker_wake(&w);
 	}
 	job_release(j);
 }
@@ -101,18 +116,7 @@ static void *pool_main(void *arg)
 			bool skip = b->shutdown;
 
 			pthread_mutex_unlock(&b->lock);
-			if (skip) {
-				int expect = JOB_QUEUED;
-
-				/* acq_rel: as run_job's claim */
-				atomic_compare_exchange_strong_explicit(
-					&j->state, &expect, JOB_ABANDONED,
-					memory_order_acq_rel,
-					memory_order_relaxed);
-				job_release(j);
-			} else {
-				run_job(j);
-			}
+			run_job(j, skip);
 			pthread_mutex_lock(&b->lock);
 			continue;
 		}
@@ -192,72 +196,86 @@ void weft__blocking_shutdown(weft_rt *rt)
 
 struct blocking_frame {
 	WEFT_ASYNC;
-	intptr_t (*fn)(void *);
-	void *arg;
 	struct job *job;
 };
 
-static weft_poll blocking_poll(struct blocking_frame *f, weft_cx *cx)
+static weft_poll blocking_frame_poll(struct blocking_frame *f, weft_cx *cx)
 {
 	struct job *j = f->job;
-	int ret;
+	bool done;
 
-	if (!j) {
-		j = calloc(1, sizeof(*j));
-		if (!j) {
-			WEFT_RETURN(f, cx, -ENOMEM);
-		}
-		j->fn = f->fn;
-		j->arg = f->arg;
-		j->waker = weft_waker_clone(&cx->waker);
-		atomic_init(&j->state, JOB_QUEUED);
-		atomic_init(&j->refs, 2);
-		f->job = j;
-		ret = pool_submit(cx->rt, j);
-		if (ret < 0) {
-			f->job = NULL;
-			weft_waker_drop(&j->waker);
-			free(j);
-			WEFT_RETURN(f, cx, ret);
-		}
-		return WEFT_PENDING;
-	}
-	/* acquire: pairs with run_job's release of DONE (the result) */
-	if (atomic_load_explicit(&j->state, memory_order_acquire) != JOB_DONE)
-		return WEFT_PENDING;
-	WEFT_RETURN(f, cx, j->result);
-	WEFT_END(f);
+	pthread_mutex_lock(&j->lock);
+	done = j->state == JOB_DONE;
+	if (done)
+		f->res = j->result;
+	else
+		weft_waker_register(&j->waker, cx);
+	pthread_mutex_unlock(&j->lock);
+	return done ? WEFT_READY : WEFT_PENDING;
 }
 
-static void blocking_drop(struct blocking_frame *f)
+static void blocking_frame_drop(struct blocking_frame *f)
 {
 	struct job *j = f->job;
-	int expect = JOB_QUEUED;
 
 	if (!j)
 		return;
-	/* acq_rel: a queued job is skipped; a running one finishes and its
-	 * result is dropped with the job */
-	if (!atomic_compare_exchange_strong_explicit(
-		    &j->state, &expect, JOB_ABANDONED, memory_order_acq_rel,
-		    memory_order_acquire) && expect == JOB_RUNNING) {
-		expect = JOB_RUNNING;
-		atomic_compare_exchange_strong_explicit(
-			&j->state, &expect, JOB_ABANDONED,
-			memory_order_acq_rel, memory_order_acquire);
-	}
+	pthread_mutex_lock(&j->lock);
+	if (j->state == JOB_QUEUED || j->state == JOB_RUNNING)
+		j->state = JOB_ABANDONED;   /* skipped, or its result dropped */
+	weft_waker_drop(&j->waker);
+	pthread_mutex_unlock(&j->lock);
 	f->job = NULL;
 	job_release(j);
 }
 
+WEFT_FUTURE(blocking_frame, struct blocking_frame, blocking_frame_drop);
+
 int weft_spawn_blocking(weft_rt *rt, intptr_t (*fn)(void *arg), void *arg,
-			weft_join **join)
+			void (*release)(void *arg), weft_join **join)
 {
-	if (!fn) {
-		if (join)
-			*join = NULL;
+	weft_join *handle;
+	struct job *j;
+	int ret;
+
+	if (join)
+		*join = NULL;
+	if (!rt || !fn)
 		return -EINVAL;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	j->fn = fn;
+	j->arg = arg;
+	j->release = release;
+	pthread_mutex_init(&j->lock, NULL);
+	j->state = JOB_QUEUED;
+	atomic_init(&j->refs, 1);   /* the task's */
+	/* a handle of our own: on a failed submit the task is aborted */
+	ret = WEFT_SPAWN(rt, blocking_frame, &handle, { .job = j });
+	if (ret < 0) {
+		pthread_mutex_destroy(&j->lock);
+		free(j);
+		return ret;
 	}
-	return WEFT_SPAWN(rt, join, blocking_poll, blocking_drop,
-			  struct blocking_frame, { .fn = fn, .arg = arg });
+	atomic_fetch_add_explicit(&j->refs, 1, memory_order_relaxed);
+	ret = pool_submit(rt, j);
+	if (ret < 0) {
+		/* never queued: the pool's reference goes here, release is
+		 * not run (the caller keeps arg), and the task, aborted,
+		 * drops the last one without running anything */
+		pthread_mutex_lock(&j->lock);
+		j->release = NULL;
+		j->state = JOB_ABANDONED;
+		pthread_mutex_unlock(&j->lock);
+		job_release(j);
+		weft_join_abort(handle);
+		weft_join_drop(handle);
+		return ret;
+	}
+	if (join)
+		*join = handle;
+	else
+		weft_join_drop(handle);
+	return 0;
 }

@@ -1,9 +1,9 @@
 /* runtime/combinators.c - join_all and select over child futures held
  * inline in the caller's frame.
  *
- * Both poll their branches with the caller's context, redirecting the
- * output slot to each branch's `out`, so a child's WEFT_RETURN lands in
- * its branch. A branch that returned READY is marked done and never polled
+ * Both poll their branches with the caller's context through the
+ * branch's future type (a typed trampoline); a child's WEFT_RETURN lands in
+ * the child's own res. A branch that returned READY is marked done and never polled
  * again (fused). select drops (runs the drop function of) every losing
  * branch before it returns READY; it starts each poll at a random branch
  * unless WEFT_SELECT_BIASED is set, so no branch is favoured. Single
@@ -15,12 +15,8 @@
 
 static weft_poll poll_branch(weft_branch *b, weft_cx *cx)
 {
-	intptr_t *saved = cx->out;
-	weft_poll p;
+	weft_poll p = b->type->poll(b->fut, cx);
 
-	cx->out = &b->out;
-	p = b->poll(b->frame, cx);
-	cx->out = saved;
 	if (p == WEFT_READY)
 		b->done = true;
 	return p;
@@ -31,24 +27,37 @@ static void drop_branch(weft_branch *b)
 	if (b->dropped)
 		return;
 	b->dropped = true;
-	if (b->drop)
-		b->drop(b->frame);
+	if (b->type->drop)
+		b->type->drop(b->fut);
 }
 
-int weft_join_all_init(weft_join_all *j, weft_branch *branches, size_t n)
+/* A branch array the combinator cannot use: NULL, or a branch without a
+ * type (not made by WEFT_BRANCH). */
+static bool branches_bad(const weft_branch *branches, size_t n)
 {
-	if (!j || (!branches && n))
-		return -EINVAL;
+	if (!branches)
+		return n > 0;
+	for (size_t i = 0; i < n; i++)
+		if (!branches[i].type || !branches[i].type->poll ||
+		    !branches[i].fut)
+			return true;
+	return false;
+}
+
+void weft_join_all_init(weft_join_all *j, weft_branch *branches, size_t n)
+{
 	j->branches = branches;
 	j->n = n;
 	j->remaining = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (!branches[i].poll)
-			return -EINVAL;
+	j->res = 0;
+	if (branches_bad(branches, n)) {
+		j->n = 0;
+		j->res = -EINVAL;
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
 		if (!branches[i].done)
 			j->remaining++;
-	}
-	return 0;
 }
 
 weft_poll weft_join_all_poll(weft_join_all *j, weft_cx *cx)
@@ -72,14 +81,16 @@ void weft_join_all_drop(weft_join_all *j)
 
 static _Thread_local uint32_t select_seed;
 
-int weft_select_init(weft_select *s, weft_branch *branches, size_t n,
-		     unsigned flags)
+void weft_select_init(weft_select *s, weft_branch *branches, size_t n,
+		      unsigned flags)
 {
-	if (!s || !branches || n == 0)
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++)
-		if (!branches[i].poll)
-			return -EINVAL;
+	s->res = -1;
+	if (n == 0 || branches_bad(branches, n)) {
+		s->branches = NULL;
+		s->n = 0;
+		s->res = -EINVAL;
+		return;
+	}
 	s->branches = branches;
 	s->n = n;
 	s->flags = flags;
@@ -91,8 +102,6 @@ int weft_select_init(weft_select *s, weft_branch *branches, size_t n,
 	s->rng ^= s->rng >> 13;
 	if (!s->rng)
 		s->rng = 1;
-	s->winner = -1;
-	return 0;
 }
 
 static uint32_t select_rng(weft_select *s)
@@ -110,7 +119,8 @@ weft_poll weft_select_poll(weft_select *s, weft_cx *cx)
 {
 	size_t start = 0;
 
-	if (s->winner >= 0)
+	/* res: -1 while running; an index or -EINVAL once READY */
+	if (s->res != -1)
 		return WEFT_READY;
 	if (!(s->flags & WEFT_SELECT_BIASED))
 		start = select_rng(s) % s->n;
@@ -121,7 +131,7 @@ weft_poll weft_select_poll(weft_select *s, weft_cx *cx)
 		if (b->done)
 			continue;
 		if (poll_branch(b, cx) == WEFT_READY) {
-			s->winner = (int)i;
+			s->res = (intptr_t)i;
 			for (size_t l = 0; l < s->n; l++)
 				if (l != i)
 					drop_branch(&s->branches[l]);
@@ -136,3 +146,6 @@ void weft_select_drop(weft_select *s)
 	for (size_t i = 0; i < s->n; i++)
 		drop_branch(&s->branches[i]);
 }
+
+WEFT_FUTURE_DEFINE(weft_join_all, weft_join_all_drop);
+WEFT_FUTURE_DEFINE(weft_select, weft_select_drop);

@@ -59,7 +59,7 @@ static inline struct weft__owner *weft__task_owner(const struct weft__task *t);
  * function ran at completion, the frame's first 8 bytes hold the output. */
 struct weft__task {
 	_Atomic uint64_t state;
-	const weft_task_type *type;      /* poll, drop, frame size, align */
+	const weft_future_type *type;      /* poll, drop, frame size, align */
 	struct weft__task *next;         /* link: injector, wake batches, a
 					  * worker's injected batch, and the
 					  * remote-free stack at 0 refs */
@@ -90,7 +90,7 @@ _Static_assert(sizeof(struct weft__task) == 56, "task header is 56 bytes");
  * padding (the poll path computes no offset: yield and ping-pong counts
  * of bench/instr.sh unchanged). Written without a branch: spawn and free
  * compute it for every task. */
-static inline size_t weft__task_lead(const weft_task_type *type)
+static inline size_t weft__task_lead(const weft_future_type *type)
 {
 	return (size_t)(type->align - 1 >= 8) << 3;
 }

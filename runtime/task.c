@@ -67,7 +67,7 @@ static inline uint64_t refs(uint64_t s)
  * `lead` bytes (weft__task_lead): the lead, the header and the frame,
  * which is at least 8 bytes for the output slot; rounded up to 16 (what
  * malloc-style size classes hand out). */
-static inline size_t type_task_bytes(const weft_task_type *type, size_t lead)
+static inline size_t type_task_bytes(const weft_future_type *type, size_t lead)
 {
 	size_t sz = type->size < sizeof(intptr_t) ? sizeof(intptr_t)
 						  : type->size;
@@ -80,10 +80,17 @@ static inline weft_rt *task_rt(const struct weft__task *t)
 	return weft__task_owner(t)->rt;
 }
 
-void weft__poll_after_ready(const char *file, int line)
+void weft_debug_poll_after_ready(const char *file, int line)
 {
-	fprintf(stderr, "weft: %s:%d: future polled after it returned READY\n",
-		file, line);
+	fprintf(stderr, "weft: %s:%d: future polled after it returned READY "
+		"(a finished future must not be polled again: keep a done "
+		"flag, or re-initialise it first)\n", file, line);
+	abort();
+}
+
+void weft_debug_misuse(const char *where, const char *what)
+{
+	fprintf(stderr, "weft: %s: %s\n", where, what);
 	abort();
 }
 
@@ -494,7 +501,6 @@ void weft__task_run(struct weft__task *t, void *worker)
 {
 	uint64_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
 	struct weft__worker *w = worker;
-	intptr_t out = 0;
 	weft_cx cx;
 	weft_poll p;
 
@@ -521,14 +527,14 @@ void weft__task_run(struct weft__task *t, void *worker)
 	}
 
 	cx.waker = (weft_waker){ &weft__task_waker_vt, t };
-	cx.out = &out;
 	cx.budget = WEFT_COOP_BUDGET;
 	cx.flags = 0;
 	cx.worker = w;
 	cx.rt = task_rt(t);
 	p = t->type->poll(weft__task_frame(t), &cx);
 	if (p == WEFT_READY) {
-		task_complete(t, out, false);
+		task_complete(t, weft_future_res(t->type, weft__task_frame(t)),
+			      false);
 		return;
 	}
 	switch (transition_to_idle(t)) {
@@ -551,7 +557,7 @@ void weft__task_run(struct weft__task *t, void *worker)
 
 /* --------------------------------------------------------------- spawn */
 
-int weft_spawn(weft_rt *rt, const weft_task_type *type, const void *init,
+int weft_spawn(weft_rt *rt, const weft_future_type *type, const void *init,
 	       weft_join **join)
 {
 	struct weft__worker *w;
@@ -669,15 +675,20 @@ static bool join_set_waker(struct weft__task *t, const weft_cx *cx)
 	}
 }
 
-weft_poll weft_join_poll(weft_join *j, weft_cx *cx, int *err, intptr_t *out)
+void weft_join_wait_init(weft_join_wait *w, weft_join *j)
 {
-	struct weft__task *t = weft__join_task(j);
+	w->j = j;
+	w->res = 0;
+}
+
+weft_poll weft_join_wait_poll(weft_join_wait *w, weft_cx *cx)
+{
+	struct weft__task *t = weft__join_task(w->j);
 	uint64_t s;
 	intptr_t v;
 
-	if (!t || !cx) {
-		if (err)
-			*err = -EINVAL;
+	if (!t) {
+		w->res = -EINVAL;
 		return WEFT_READY;
 	}
 	/* acquire: pair 1 */
@@ -688,25 +699,27 @@ weft_poll weft_join_poll(weft_join *j, weft_cx *cx, int *err, intptr_t *out)
 		s = atomic_load_explicit(&t->state, memory_order_acquire);
 	}
 	if (s & WEFT__JOIN_TAKEN) {
-		if (err)
-			*err = -EINVAL;
+		w->res = -EINVAL;
 		return WEFT_READY;
 	}
 	/* relaxed: only the handle's owner sets JOIN_TAKEN */
 	atomic_fetch_or_explicit(&t->state, WEFT__JOIN_TAKEN,
 				 memory_order_relaxed);
 	if (s & WEFT__CANCELLED) {
-		if (err)
-			*err = -ECANCELED;
+		w->res = -ECANCELED;
 		return WEFT_READY;
 	}
 	memcpy(&v, weft__task_frame(t), sizeof(v));
-	if (err)
-		*err = 0;
-	if (out)
-		*out = v;
+	w->res = v;
 	return WEFT_READY;
 }
+
+void weft_join_wait_drop(weft_join_wait *w)
+{
+	(void)w;
+}
+
+WEFT_FUTURE_DEFINE(weft_join_wait, weft_join_wait_drop);
 
 bool weft_join_is_finished(const weft_join *j)
 {
@@ -760,8 +773,18 @@ void weft_join_drop(weft_join *j)
 	for (;;) {
 		uint64_t n;
 
-		if (s & WEFT__COMPLETE)
+		WEFT_DEBUG_CHECK(s & WEFT__JOIN_INTEREST, "weft_join_drop",
+				 "the join handle was already dropped: drop "
+				 "each handle once");
+		if (s & WEFT__COMPLETE) {
+			/* relaxed: only the handle's owner clears it; kept
+			 * so that a second drop is caught while the task
+			 * lives */
+			atomic_fetch_and_explicit(&t->state,
+						  ~WEFT__JOIN_INTEREST,
+						  memory_order_relaxed);
 			break;
+		}
 		n = s & ~(WEFT__JOIN_INTEREST | WEFT__JOIN_WAKER);
 		/* acquire: we may now own join_waker again */
 		if (atomic_compare_exchange_weak_explicit(

@@ -1,9 +1,12 @@
 /* weft/combinators.h - join and select over child futures held inline in
  * a frame.
  *
- * A branch names a child future the caller stores somewhere pinned (usually
- * a field of the same frame): its poll function, its drop function (may be
- * NULL) and its frame. A branch's WEFT_RETURN value lands in branch.out.
+ * A branch names a child future that the caller stores somewhere pinned
+ * (usually a field of the same frame) together with its future type:
+ * WEFT_BRANCH(name, &f->child) for a future declared with WEFT_FUTURE (or
+ * one of weft's: WEFT_BRANCH(weft_sleep, &f->sleep)). A frame of another
+ * type than name's is a compile error. A branch's result is in the child
+ * itself (f->child.res), never in the parent.
  */
 #ifndef WEFT_COMBINATORS_H
 #define WEFT_COMBINATORS_H
@@ -19,58 +22,68 @@ extern "C" {
 #endif
 
 typedef struct weft_branch {
-	weft_poll_fn poll;
-	weft_drop_fn drop;
-	void *frame;
-	intptr_t out;   /* the child's WEFT_RETURN value */
+	const weft_future_type *type;
+	void *fut;
 	bool done;      /* fused: a finished branch is never polled again */
 	bool dropped;   /* its drop function has run */
 } weft_branch;
 
-#define WEFT_BRANCH(poll, drop, frame)                                       \
-	((weft_branch){ (weft_poll_fn)(poll), (weft_drop_fn)(drop), (frame), \
-			0, false, false })
+static inline weft_branch weft_branch_make(const weft_future_type *type,
+					   void *fut)
+{
+	weft_branch b;
+
+	b.type = type;
+	b.fut = fut;
+	b.done = false;
+	b.dropped = false;
+	return b;
+}
+
+#define WEFT_BRANCH(name, fut)                                              \
+	weft_branch_make(&name##_future, WEFT__FRAME(name, fut))
 
 /* ------------------------------------------------------------ join_all */
 
-/* Completes when every branch has completed. Each poll polls the branches
- * not yet done. Branch drop functions are not run by the join (the
- * children completed; the caller owns their frames). */
+/* Completes when every branch has completed (res = 0; each child's result
+ * is in the child). Each poll polls the branches not yet done. Dropping the
+ * join (weft_join_all_drop) runs the drop function of every branch not yet
+ * dropped; a completed join leaves the children to the caller. */
 typedef struct weft_join_all {
 	weft_branch *branches;
 	size_t n;
 	size_t remaining;
+	intptr_t res;
 } weft_join_all;
+WEFT_FUTURE_EXTERN(weft_join_all);
 
-/* Returns 0 or -EINVAL (branches NULL with n > 0). */
-int weft_join_all_init(weft_join_all *j, weft_branch *branches, size_t n);
+/* branches: n entries, kept by the caller until the join is dropped. With
+ * branches NULL and n > 0 the join completes at once with res = -EINVAL. */
+void weft_join_all_init(weft_join_all *j, weft_branch *branches, size_t n);
 weft_poll weft_join_all_poll(weft_join_all *j, weft_cx *cx);
-
-/* Runs the drop function of every branch not yet dropped (call it when the
- * join itself is dropped before completing). */
 void weft_join_all_drop(weft_join_all *j);
 
 /* -------------------------------------------------------------- select */
 
 #define WEFT_SELECT_BIASED 1u  /* poll in index order instead of a random start */
 
-/* Completes when one branch completes: `winner` is its index. The losers'
- * drop functions run before READY is returned (they are cancelled). */
+/* Completes when one branch completes: res is its index (the winner's own
+ * result is in the winner). The losers' drop functions run before READY is
+ * returned (they are cancelled). res = -EINVAL when branches is NULL or n
+ * is 0. */
 typedef struct weft_select {
 	weft_branch *branches;
 	size_t n;
 	unsigned flags;
 	uint32_t rng;   /* xorshift state for the fair start */
-	int winner;     /* -1 until READY */
+	intptr_t res;
 } weft_select;
+WEFT_FUTURE_EXTERN(weft_select);
 
-/* Returns 0 or -EINVAL (branches NULL, or n == 0). */
-int weft_select_init(weft_select *s, weft_branch *branches, size_t n,
-		     unsigned flags);
+void weft_select_init(weft_select *s, weft_branch *branches, size_t n,
+		      unsigned flags);
 weft_poll weft_select_poll(weft_select *s, weft_cx *cx);
-
-/* Runs the drop function of every branch not yet dropped (call it when the
- * select itself is dropped before completing). */
+/* Runs the drop function of every branch not yet dropped. */
 void weft_select_drop(weft_select *s);
 
 #ifdef __cplusplus

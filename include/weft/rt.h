@@ -20,26 +20,9 @@ extern "C" {
 typedef struct weft_rt weft_rt;
 
 /* A join handle: a counted reference to a spawned task. Release it with
- * weft_join_drop (which detaches: the task keeps running). */
+ * weft_join_drop (which detaches: the task keeps running); await it with
+ * weft_join_wait. */
 typedef struct weft_join weft_join;
-
-/* What a spawned frame is: its poll function, its drop function (may be
- * NULL; run exactly once, when the task completes or is cancelled, to
- * release what the frame owns), its size and its alignment. WEFT_SPAWN
- * makes one per call site, statically, with sizeof and _Alignof of the
- * frame type.
- *
- * align places the frame in the task's allocation: a frame aligned to at
- * most 8 starts right after the runtime's 56-byte task header (8-aligned);
- * any other starts 64 bytes in (16-aligned). align 0 (an initializer
- * written before this field existed) is taken as 16. Alignment above 16
- * is not provided: such a frame is 16-aligned. */
-typedef struct weft_task_type {
-	weft_poll_fn poll;
-	weft_drop_fn drop;
-	size_t size;
-	size_t align;
-} weft_task_type;
 
 /* Allocator hook (tests inject failures with it). alloc returns NULL on
  * failure, else memory aligned as malloc's; free gets the size that was
@@ -100,86 +83,99 @@ unsigned weft_rt_workers(const weft_rt *rt);
 
 /* ---------------------------------------------------------------- spawn */
 
-/* Allocates a task with a frame of type->size bytes (placed as type->align
- * says), copies init into the frame (NULL = zero it), and schedules it.
- * *type is referenced, not copied: it must stay valid until the task is
- * freed (make it static, as WEFT_SPAWN does). With join != NULL *join
- * receives a handle; with join == NULL the task is detached.
- * Returns 0, -EINVAL (rt, type or type->poll NULL), -ESHUTDOWN (runtime
- * shut down), -ENOMEM (nothing leaked; the init bytes are not consumed, so
- * the caller still owns whatever they point to). */
-int weft_spawn(weft_rt *rt, const weft_task_type *type, const void *init,
+/* Allocates a task with a frame of type->size bytes, copies init into the
+ * frame (NULL = zero it), and schedules it. type is a future type made by
+ * WEFT_FUTURE (static storage). With join != NULL *join receives a handle;
+ * with join == NULL the task is detached. The task's output is its frame's
+ * res when the poll function returns READY.
+ * Returns 0, or on failure -EINVAL (rt or type NULL), -ESHUTDOWN (runtime
+ * shut down), -ENOMEM, with nothing taken: no task exists, the drop
+ * function has not run, *join is NULL, and the caller still owns whatever
+ * the init bytes refer to. */
+int weft_spawn(weft_rt *rt, const weft_future_type *type, const void *init,
 	       weft_join **join);
 
-/* WEFT_SPAWN(rt, &join_or_NULL, poll_fn, drop_fn_or_NULL, struct frame,
- *            { .field = value, ... })  -> int as weft_spawn. */
-#define WEFT_SPAWN(rt, join, poll, drop, type, ...)                         \
-	__extension__({                                                     \
-		static const weft_task_type weft_tt_ = {                    \
-			(weft_poll_fn)(poll), (weft_drop_fn)(drop),         \
-			sizeof(type), _Alignof(type) };                     \
-		weft_spawn((rt), &weft_tt_, &(type)__VA_ARGS__, (join));    \
-	})
+/* WEFT_SPAWN(rt, name, &join_or_NULL, { .field = value, ... }) spawns the
+ * future `name` (WEFT_FUTURE) with a frame built from the initialiser
+ * (fields it does not name are zero) -> int as weft_spawn.
+ * WEFT_SPAWN_FRAME(rt, name, &join_or_NULL, &frame) copies a frame you
+ * built (of name's frame type; a pointer of another type does not
+ * compile). */
+#ifdef __cplusplus
+#define WEFT_SPAWN(rt, name, join, ...)                                     \
+	([&]() -> int {                                                     \
+		name##_frame weft_init_ = __VA_ARGS__;                      \
+		return weft_spawn((rt), &name##_future, &weft_init_, (join)); \
+	}())
+#else
+#define WEFT_SPAWN(rt, name, join, ...)                                     \
+	weft_spawn((rt), &name##_future, &(name##_frame)__VA_ARGS__, (join))
+#endif
+#define WEFT_SPAWN_FRAME(rt, name, join, frame)                             \
+	weft_spawn((rt), &name##_future, WEFT__FRAME(name, frame), (join))
 
 /* ----------------------------------------------------------- join handle */
 
-/* Polls for the task's completion. READY with *err = 0 and *out = the
- * task's output; or *err = -ECANCELED (aborted, or the runtime shut down
- * first); or *err = -EINVAL (j NULL, or the output was already taken by an
- * earlier READY). out may be NULL.
- * PENDING keeps a clone of cx's waker for the task to wake. A task's waker
- * (a task awaiting the join) is kept in the task header; any other waker
- * (block_on, a foreign executor) is kept in a small allocation from the
- * runtime's allocator. If that allocation fails, nothing is kept: cx's
- * waker is woken at once and PENDING returned, so the joiner polls again
- * (a retry loop while memory is short, never a lost wake). */
-weft_poll weft_join_poll(weft_join *j, weft_cx *cx, int *err, intptr_t *out);
-
 /* Requests cancellation: the task is cancelled at its next poll point (its
- * drop function runs, the join reports -ECANCELED). No effect on a finished
+ * drop function runs, a join reports -ECANCELED). No effect on a finished
  * task. The handle stays valid. */
 void weft_join_abort(weft_join *j);
 
 /* True once the task has completed or been cancelled. */
 bool weft_join_is_finished(const weft_join *j);
 
-/* Releases the handle. Does not cancel: the task runs on, detached. */
+/* Releases the handle. Does not cancel: the task runs on, detached. Debug
+ * builds abort on a second drop of the same handle while the task lives. */
 void weft_join_drop(weft_join *j);
 
-/* A join as a future to hold in a frame: weft_join_fut_poll stores the
- * result in the struct. */
-typedef struct weft_join_fut {
+/* Waits for the task's end: res = the task's output (its frame's res), or
+ * -ECANCELED (aborted, or the runtime shut down first), or -EINVAL (j NULL,
+ * or the output was already taken by an earlier wait). The wait borrows
+ * the handle: drop it with weft_join_drop after READY (or abort it first).
+ * A task awaiting the join keeps its waker in the task header; any other
+ * waker (block_on, a foreign executor) is kept in a small allocation from
+ * the runtime's allocator; when that fails, the waker is woken at once and
+ * PENDING returned (a retry while memory is short, never a lost wake). */
+typedef struct weft_join_wait {
 	weft_join *j;
-	int err;
-	intptr_t out;
-} weft_join_fut;
+	intptr_t res;
+} weft_join_wait;
+WEFT_FUTURE_EXTERN(weft_join_wait);
 
-static inline weft_poll weft_join_fut_poll(weft_join_fut *f, weft_cx *cx)
-{
-	return weft_join_poll(f->j, cx, &f->err, &f->out);
-}
+void weft_join_wait_init(weft_join_wait *w, weft_join *j);
+weft_poll weft_join_wait_poll(weft_join_wait *w, weft_cx *cx);
+/* Nothing to release (the waker left in the task is dropped with it). */
+void weft_join_wait_drop(weft_join_wait *w);
 
 /* ------------------------------------------------------------- block_on */
 
-/* Runs the future (poll, frame) to completion on the calling thread and
- * returns its output in *out (may be NULL). In the multi-thread flavour the
- * workers run the other tasks meanwhile; in the current-thread flavour the
- * calling thread runs them too. The frame is the caller's (it is not
- * copied and not dropped). Returns 0, -EINVAL, -ESHUTDOWN, or -EDEADLK when
- * called from a worker of rt. */
-int weft_block_on(weft_rt *rt, weft_poll_fn poll, void *frame, intptr_t *out);
+/* Runs the future (type, fut) to completion on the calling thread; its
+ * result is then in fut's res. In the multi-thread flavour the workers run
+ * the other tasks meanwhile; in the current-thread flavour the calling
+ * thread runs them too. The future is the caller's (not copied, not
+ * dropped). Returns 0 (the future completed), or, without polling it,
+ * -EINVAL, -ESHUTDOWN, -ENOMEM, or -EDEADLK when called from a worker of
+ * rt. WEFT_BLOCK_ON(rt, name, &fut) checks fut's type. */
+int weft_block_on(weft_rt *rt, const weft_future_type *type, void *fut);
 
-#define WEFT_BLOCK_ON(rt, out, poll, frame)                                  \
-	weft_block_on((rt), (weft_poll_fn)(poll), (frame), (out))
+#define WEFT_BLOCK_ON(rt, name, fut)                                        \
+	weft_block_on((rt), &name##_future, WEFT__FRAME(name, fut))
 
 /* --------------------------------------------------------- blocking pool */
 
 /* Runs fn(arg) on a pool thread (created on demand, at most 64, idle ones
- * exit after 10 s). The returned task completes with fn's return value as
- * its output. Aborting it before fn starts skips fn; once started fn runs
- * to the end and its result is discarded. Errors as weft_spawn. */
+ * exit after 10 s) and returns, through *join, a task whose output is fn's
+ * return value. Ownership of arg passes to the pool with a 0 return: the
+ * pool calls release(arg) (when release is not NULL) exactly once, after
+ * fn returned, or instead of fn when the task is aborted (or the runtime
+ * shut down) before fn started; a started fn runs to its end and its
+ * result is discarded. fn is never given anything of the waiting task, so
+ * an aborted waiter can never be written to.
+ * Returns 0, or -EINVAL (rt or fn NULL), -ESHUTDOWN, -ENOMEM, -EAGAIN (no
+ * pool thread could be started), and then nothing was taken: release has
+ * not run and the caller still owns arg. */
 int weft_spawn_blocking(weft_rt *rt, intptr_t (*fn)(void *arg), void *arg,
-			weft_join **join);
+			void (*release)(void *arg), weft_join **join);
 
 #ifdef __cplusplus
 }

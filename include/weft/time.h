@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "combinators.h"
 #include "core.h"
 
 #ifdef __cplusplus
@@ -42,7 +43,7 @@ struct weft__op;
 typedef struct weft_sleep {
 	weft_instant deadline;
 	struct weft__op *op;   /* private: the timer record while registered */
-	int err;               /* after READY: 0, -ENODEV (no reactor), -ENOMEM,
+	intptr_t res;          /* after READY: 0, -ENODEV (no reactor), -ENOMEM,
 	                        * or -ECANCELED (runtime shut down first) */
 } weft_sleep;
 
@@ -83,22 +84,23 @@ void weft_interval_drop(weft_interval *iv);
 
 /* --------------------------------------------------------------- timeout */
 
-/* Runs a child future (held by the caller, usually in the same frame) with
- * a time limit. READY with err = 0 when the child completed first (its
- * WEFT_RETURN went to the caller's output slot: use WEFT_AWAIT_INTO), or
- * err = -ETIMEDOUT when the limit passed first: the child's drop function
- * has then run (it was cancelled). */
+/* Runs a child future (held by the caller, usually in the same frame;
+ * named by WEFT_BRANCH(name, &f->child)) with a time limit. READY with
+ * res = the child's own result when it completed first (also in the
+ * child), or res = -ETIMEDOUT with timed_out set when the limit passed
+ * first: the child's drop function has then run (it was cancelled). A
+ * failing timer (no reactor: -ENODEV) also cancels the child and gives
+ * that error. */
 typedef struct weft_timeout {
-	weft_poll_fn poll;
-	weft_drop_fn drop;
-	void *child;
+	weft_branch child;
 	weft_sleep sleep;        /* private */
-	int err;
-	bool finished;           /* private */
+	bool timed_out;
+	intptr_t res;
 } weft_timeout;
+WEFT_FUTURE_EXTERN(weft_timeout);
 
-void weft_timeout_init(weft_timeout *t, weft_poll_fn poll, weft_drop_fn drop,
-		       void *child, weft_duration limit);
+void weft_timeout_init(weft_timeout *t, weft_branch child,
+		       weft_duration limit);
 weft_poll weft_timeout_poll(weft_timeout *t, weft_cx *cx);
 /* Drops the sleep and, if neither finished, the child. */
 void weft_timeout_drop(weft_timeout *t);
