@@ -124,31 +124,28 @@ uint64_t bench_splitmix64(uint64_t *state);
  * the defaults (reactor on, workers pinned). Fails the run on error. */
 weft_rt *bench_rt_create(void);
 
-/* Runs the driver task: spawns a task of `type` initialised from `init`
- * onto rt from inside weft_block_on (so the driver runs on a worker, not
- * on the block_on thread, as tokio::spawn inside block_on does) and waits
- * for it to complete. Fails the run if it cannot be spawned or does not
- * complete; returns the driver's output. */
-intptr_t bench_drive(weft_rt *rt, const weft_task_type *type, const void *init);
+/* Runs the driver task: spawns a task of `type` (a future type made by
+ * WEFT_FUTURE) initialised from `init` onto rt from inside weft_block_on
+ * (so the driver runs on a worker, not on the block_on thread, as
+ * tokio::spawn inside block_on does) and waits for it to complete. Fails
+ * the run if it cannot be spawned, does not complete, or completes with a
+ * negative res (drivers return 0 or a count); returns the driver's res. */
+intptr_t bench_drive(weft_rt *rt, const weft_future_type *type,
+		     const void *init);
 
-/* bench_drive with a WEFT_SPAWN-style frame literal. */
-#define BENCH_DRIVE(rt, poll, type, ...)                                     \
-	__extension__({                                                      \
-		static const weft_task_type bench_tt_ = {                    \
-			(weft_poll_fn)(poll), NULL, sizeof(type),            \
-			_Alignof(type) };                                    \
-		bench_drive((rt), &bench_tt_, &(type)__VA_ARGS__);           \
-	})
+/* bench_drive of the future `name` (WEFT_FUTURE) with a frame literal. */
+#define BENCH_DRIVE(rt, name, ...)                                          \
+	bench_drive((rt), &name##_future, &(name##_frame)__VA_ARGS__)
 
-/* Spawns a detached task (the handle is dropped at once, README "Spawned
- * tasks are detached"); fails the run if weft_spawn fails. */
-#define BENCH_SPAWN(rt, poll, type, ...)                                     \
-	__extension__({                                                      \
-		int bench_rc_ = WEFT_SPAWN((rt), NULL, (poll), NULL, type,   \
-					   __VA_ARGS__);                     \
-		if (bench_rc_ != 0)                                          \
-			bench_spawn_failed(bench_rc_);                       \
-	})
+/* Spawns a detached task of the future `name` (the handle is never taken,
+ * README "Spawned tasks are detached"); fails the run if weft_spawn
+ * fails. */
+#define BENCH_SPAWN(rt, name, ...)                                          \
+	do {                                                                \
+		int bench_rc_ = WEFT_SPAWN((rt), name, NULL, __VA_ARGS__);  \
+		if (bench_rc_ != 0)                                         \
+			bench_spawn_failed(bench_rc_);                      \
+	} while (0)
 
 __attribute__((noreturn)) void bench_spawn_failed(int err);
 
@@ -156,8 +153,8 @@ __attribute__((noreturn)) void bench_spawn_failed(int err);
 
 /* A one-permit signal with one waiter (the driver): raising it stores the
  * permit if the driver is not waiting yet, else wakes it; a wait consumes
- * the permit. It is weft_notify's notify_one / notified when the library
- * is built with sync/notify.c (bench/meson.build then defines
+ * the permit. It is weft_notify's notify_one / weft_notify_wait when the
+ * library is built with sync/notify.c (bench/meson.build then defines
  * BENCH_USE_NOTIFY), and before that a minimal equivalent built on the
  * waker API (common.c; also chosen by -DBENCH_FALLBACK_SIGNAL, to compare
  * the two). */
@@ -191,6 +188,8 @@ struct bench_signal_wait {
 void bench_signal_init(struct bench_signal *s);
 void bench_signal_destroy(struct bench_signal *s);
 void bench_signal_raise(struct bench_signal *s);
+/* The wait, in the shape of every future (WEFT_AWAIT_INIT(bench_signal_wait,
+ * &f->wait, &sig)); it never fails, so it has no res. */
 void bench_signal_wait_init(struct bench_signal_wait *w,
 			    struct bench_signal *s);
 weft_poll bench_signal_wait_poll(struct bench_signal_wait *w, weft_cx *cx);

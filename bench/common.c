@@ -211,37 +211,41 @@ weft_rt *bench_rt_create(void)
 struct drive_root {
 	WEFT_ASYNC;
 	weft_rt *rt;
-	const weft_task_type *type;
+	const weft_future_type *type;
 	const void *init;
-	weft_join_fut join;
+	weft_join *j;
+	weft_join_wait wait;
 };
 
 static weft_poll drive_root_poll(struct drive_root *f, weft_cx *cx)
 {
 	int err;
 
-	WEFT_BEGIN(f);
-	err = weft_spawn(f->rt, f->type, f->init, &f->join.j);
+	WEFT_BEGIN(f, cx);
+	err = weft_spawn(f->rt, f->type, f->init, &f->j);
 	if (err)
 		bench_spawn_failed(err);
-	WEFT_AWAIT(f, weft_join_fut_poll(&f->join, cx));
-	weft_join_drop(f->join.j);
-	if (f->join.err)
-		bench_fail("driver task: %s", strerror(-f->join.err));
-	WEFT_RETURN(f, cx, f->join.out);
-	WEFT_END(f);
+	WEFT_AWAIT_INIT(weft_join_wait, &f->wait, f->j);
+	weft_join_drop(f->j);
+	/* res: the driver's own res, or -ECANCELED */
+	if (f->wait.res < 0)
+		bench_fail("driver task: %s", strerror((int)-f->wait.res));
+	WEFT_RETURN(f->wait.res);
+	WEFT_END();
 }
 
-intptr_t bench_drive(weft_rt *rt, const weft_task_type *type, const void *init)
+WEFT_FUTURE(drive_root, struct drive_root, WEFT_NO_DROP);
+
+intptr_t bench_drive(weft_rt *rt, const weft_future_type *type,
+		     const void *init)
 {
 	struct drive_root root = { .rt = rt, .type = type, .init = init };
-	intptr_t out = 0;
 	int err;
 
-	err = WEFT_BLOCK_ON(rt, &out, drive_root_poll, &root);
+	err = WEFT_BLOCK_ON(rt, drive_root, &root);
 	if (err)
 		bench_fail("weft_block_on: %s", strerror(-err));
-	return out;
+	return root.res;
 }
 
 /* ---------------------------------------------------- count-and-signal */

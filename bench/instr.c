@@ -24,30 +24,34 @@ struct nop {
 
 static weft_poll nop_poll(struct nop *f, weft_cx *cx)
 {
-	(void)cx;
-	WEFT_BEGIN(f);
-	WEFT_END(f);
+	WEFT_BEGIN(f, cx);
+	WEFT_END();
 }
+
+WEFT_FUTURE(nop, struct nop, WEFT_NO_DROP);
 
 struct spawner {
 	WEFT_ASYNC;
 	weft_rt *rt;
 	long n, i;
-	weft_join_fut last;
+	weft_join *last;
+	weft_join_wait wait;
 };
 
 static weft_poll spawner_poll(struct spawner *f, weft_cx *cx)
 {
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	for (f->i = 0; f->i < f->n; f->i++)
-		if (WEFT_SPAWN(f->rt, NULL, nop_poll, NULL, struct nop, { 0 }))
+		if (WEFT_SPAWN(f->rt, nop, NULL, { 0 }))
 			abort();
-	if (WEFT_SPAWN(f->rt, &f->last.j, nop_poll, NULL, struct nop, { 0 }))
+	if (WEFT_SPAWN(f->rt, nop, &f->last, { 0 }))
 		abort();
-	WEFT_AWAIT(f, weft_join_fut_poll(&f->last, cx));
-	weft_join_drop(f->last.j);
-	WEFT_END(f);
+	WEFT_AWAIT_INIT(weft_join_wait, &f->wait, f->last);
+	weft_join_drop(f->last);
+	WEFT_END();
 }
+
+WEFT_FUTURE(spawner, struct spawner, WEFT_NO_DROP);
 
 struct yielder {
 	WEFT_ASYNC;
@@ -56,11 +60,13 @@ struct yielder {
 
 static weft_poll yielder_poll(struct yielder *f, weft_cx *cx)
 {
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	for (f->i = 0; f->i < f->n; f->i++)
-		WEFT_YIELD(f, cx);
-	WEFT_END(f);
+		WEFT_YIELD();
+	WEFT_END();
 }
+
+WEFT_FUTURE(yielder, struct yielder, WEFT_NO_DROP);
 
 /* Two tasks, each waits for its turn; the mover wakes the other through
  * the waker it stored. */
@@ -86,38 +92,43 @@ static weft_poll my_turn(struct player *f, weft_cx *cx)
 
 static weft_poll player_poll(struct player *f, weft_cx *cx)
 {
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	for (f->i = 0; f->i < f->n; f->i++) {
-		WEFT_AWAIT(f, my_turn(f, cx));
+		WEFT_AWAIT(my_turn(f, cx));
 		f->c->turn = !f->me;
 		weft_waker_wake_by_ref(&f->c->waiting[!f->me]);
 	}
 	weft_waker_drop(&f->c->waiting[f->me]);
-	WEFT_END(f);
+	WEFT_END();
 }
+
+WEFT_FUTURE(player, struct player, WEFT_NO_DROP);
 
 struct pair {
 	WEFT_ASYNC;
 	weft_rt *rt;
 	struct court c;
 	long n;
-	weft_join_fut a, b;
+	weft_join *a, *b;
+	weft_join_wait wait;
 };
 
 static weft_poll pair_poll(struct pair *f, weft_cx *cx)
 {
-	WEFT_BEGIN(f);
-	if (WEFT_SPAWN(f->rt, &f->a.j, player_poll, NULL, struct player,
+	WEFT_BEGIN(f, cx);
+	if (WEFT_SPAWN(f->rt, player, &f->a,
 		       { .c = &f->c, .me = 0, .n = f->n }) ||
-	    WEFT_SPAWN(f->rt, &f->b.j, player_poll, NULL, struct player,
+	    WEFT_SPAWN(f->rt, player, &f->b,
 		       { .c = &f->c, .me = 1, .n = f->n }))
 		abort();
-	WEFT_AWAIT(f, weft_join_fut_poll(&f->a, cx));
-	WEFT_AWAIT(f, weft_join_fut_poll(&f->b, cx));
-	weft_join_drop(f->a.j);
-	weft_join_drop(f->b.j);
-	WEFT_END(f);
+	WEFT_AWAIT_INIT(weft_join_wait, &f->wait, f->a);
+	WEFT_AWAIT_INIT(weft_join_wait, &f->wait, f->b);
+	weft_join_drop(f->a);
+	weft_join_drop(f->b);
+	WEFT_END();
 }
+
+WEFT_FUTURE(pair, struct pair, WEFT_NO_DROP);
 
 int main(int argc, char **argv)
 {
@@ -138,19 +149,20 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "spawn")) {
 		struct spawner s = { .rt = rt, .n = n };
 
-		WEFT_BLOCK_ON(rt, NULL, spawner_poll, &s);
+		WEFT_BLOCK_ON(rt, spawner, &s);
 	} else if (!strcmp(argv[1], "wake")) {
-		weft_join_fut j;
+		weft_join_wait w = { 0 };
+		weft_join *j;
 
-		if (WEFT_SPAWN(rt, &j.j, yielder_poll, NULL, struct yielder,
-			       { .n = n }))
+		if (WEFT_SPAWN(rt, yielder, &j, { .n = n }))
 			return 1;
-		WEFT_BLOCK_ON(rt, NULL, weft_join_fut_poll, &j);
-		weft_join_drop(j.j);
+		weft_join_wait_init(&w, j);
+		WEFT_BLOCK_ON(rt, weft_join_wait, &w);
+		weft_join_drop(j);
 	} else if (!strcmp(argv[1], "pingpong")) {
 		struct pair p = { .rt = rt, .n = n };
 
-		WEFT_BLOCK_ON(rt, NULL, pair_poll, &p);
+		WEFT_BLOCK_ON(rt, pair, &p);
 	} else {
 		return 2;
 	}

@@ -76,11 +76,12 @@ struct bump_task {
 
 static weft_poll bump_task_poll(struct bump_task *f, weft_cx *cx)
 {
-	(void)cx;
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	bench_counter_bump(f->ctr);
-	WEFT_END(f);
+	WEFT_END();
 }
+
+WEFT_FUTURE(bump_task, struct bump_task, WEFT_NO_DROP);
 
 struct spawn_many_driver {
 	WEFT_ASYNC;
@@ -96,21 +97,21 @@ static weft_poll spawn_many_driver_poll(struct spawn_many_driver *f,
 	struct counted *st = f->st;
 	uint64_t i;
 
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	for (f->rep = 0; f->rep <= st->samples.reps; f->rep++) {
 		bench_counter_arm(&st->ctr, st->n);
 		f->t0 = bench_now_ns();
 		for (i = 0; i < st->n; i++)
-			BENCH_SPAWN(st->rt, bump_task_poll, struct bump_task,
-				    { .ctr = &st->ctr });
-		bench_signal_wait_init(&f->wait, &st->ctr.done);
-		WEFT_AWAIT(f, bench_signal_wait_poll(&f->wait, cx));
+			BENCH_SPAWN(st->rt, bump_task, { .ctr = &st->ctr });
+		WEFT_AWAIT_INIT(bench_signal_wait, &f->wait, &st->ctr.done);
 		bench_samples_add(&st->samples, f->rep,
 				  (double)(bench_now_ns() - f->t0) / st->n);
 		counted_check(st, st->n);
 	}
-	WEFT_END(f);
+	WEFT_END();
 }
+
+WEFT_FUTURE(spawn_many_driver, struct spawn_many_driver, WEFT_NO_DROP);
 
 int bench_spawn_many(int argc, char **argv)
 {
@@ -121,8 +122,7 @@ int bench_spawn_many(int argc, char **argv)
 	if (rc)
 		return rc;
 	counted_init(&st, &o, bench_size(&o, SPAWN_N));
-	BENCH_DRIVE(st.rt, spawn_many_driver_poll, struct spawn_many_driver,
-		    { .st = &st });
+	BENCH_DRIVE(st.rt, spawn_many_driver, { .st = &st });
 	counted_finish(&st, st.n);
 	bench_emit("spawn_many", st.n, "", "ns_per_task",
 		   bench_samples_median(&st.samples));
@@ -152,8 +152,7 @@ static weft_poll remote_task_poll(struct remote_task *f, weft_cx *cx)
 {
 	struct remote *st = f->st;
 
-	(void)cx;
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	/* acq_rel: count-and-signal, as bench_counter_bump */
 	if (atomic_fetch_add_explicit(&st->count, 1, memory_order_acq_rel) + 1 ==
 	    st->n) {
@@ -162,8 +161,10 @@ static weft_poll remote_task_poll(struct remote_task *f, weft_cx *cx)
 		pthread_cond_signal(&st->cv);
 		pthread_mutex_unlock(&st->lock);
 	}
-	WEFT_END(f);
+	WEFT_END();
 }
+
+WEFT_FUTURE(remote_task, struct remote_task, WEFT_NO_DROP);
 
 static double remote_rep(struct remote *st)
 {
@@ -176,8 +177,7 @@ static double remote_rep(struct remote *st)
 	pthread_mutex_unlock(&st->lock);
 	t0 = bench_now_ns();
 	for (i = 0; i < st->n; i++)
-		BENCH_SPAWN(st->rt, remote_task_poll, struct remote_task,
-			    { .st = st });
+		BENCH_SPAWN(st->rt, remote_task, { .st = st });
 	pthread_mutex_lock(&st->lock);
 	while (!st->flag)
 		pthread_cond_wait(&st->cv, &st->lock);
@@ -240,12 +240,14 @@ struct yield_task {
 
 static weft_poll yield_task_poll(struct yield_task *f, weft_cx *cx)
 {
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	for (f->i = 0; f->i < f->st->each; f->i++)
-		WEFT_YIELD(f, cx);
+		WEFT_YIELD();
 	bench_counter_bump(&f->st->ctr);
-	WEFT_END(f);
+	WEFT_END();
 }
+
+WEFT_FUTURE(yield_task, struct yield_task, WEFT_NO_DROP);
 
 struct yield_driver {
 	WEFT_ASYNC;
@@ -260,22 +262,22 @@ static weft_poll yield_driver_poll(struct yield_driver *f, weft_cx *cx)
 	struct counted *st = f->st;
 	uint64_t i;
 
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	for (f->rep = 0; f->rep <= st->samples.reps; f->rep++) {
 		bench_counter_arm(&st->ctr, st->n);
 		f->t0 = bench_now_ns();
 		for (i = 0; i < st->n; i++)
-			BENCH_SPAWN(st->rt, yield_task_poll, struct yield_task,
-				    { .st = st });
-		bench_signal_wait_init(&f->wait, &st->ctr.done);
-		WEFT_AWAIT(f, bench_signal_wait_poll(&f->wait, cx));
+			BENCH_SPAWN(st->rt, yield_task, { .st = st });
+		WEFT_AWAIT_INIT(bench_signal_wait, &f->wait, &st->ctr.done);
 		bench_samples_add(&st->samples, f->rep,
 				  (double)(bench_now_ns() - f->t0) /
 					  (double)(st->n * st->each));
 		counted_check(st, st->n);
 	}
-	WEFT_END(f);
+	WEFT_END();
 }
+
+WEFT_FUTURE(yield_driver, struct yield_driver, WEFT_NO_DROP);
 
 int bench_yield_many(int argc, char **argv)
 {
@@ -291,8 +293,7 @@ int bench_yield_many(int argc, char **argv)
 	total = bench_size(&o, (uint64_t)YIELD_TASKS * YIELD_EACH);
 	counted_init(&st, &o, YIELD_TASKS);
 	st.each = total / YIELD_TASKS ? total / YIELD_TASKS : 1;
-	BENCH_DRIVE(st.rt, yield_driver_poll, struct yield_driver,
-		    { .st = &st });
+	BENCH_DRIVE(st.rt, yield_driver, { .st = &st });
 	counted_finish(&st, st.n);
 	snprintf(extra, sizeof(extra), ",\"tasks\":%llu",
 		 (unsigned long long)st.n);
@@ -314,18 +315,21 @@ struct chain_task {
 	uint64_t left;
 };
 
+/* declared first: the task spawns its own kind */
+static weft_poll chain_task_poll(struct chain_task *f, weft_cx *cx);
+WEFT_FUTURE(chain_task, struct chain_task, WEFT_NO_DROP);
+
 static weft_poll chain_task_poll(struct chain_task *f, weft_cx *cx)
 {
 	struct counted *st = f->st;
 
-	(void)cx;
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	if (f->left == 1)
 		bench_signal_raise(&st->ctr.done);
 	else
-		BENCH_SPAWN(st->rt, chain_task_poll, struct chain_task,
+		BENCH_SPAWN(st->rt, chain_task,
 			    { .st = st, .left = f->left - 1 });
-	WEFT_END(f);
+	WEFT_END();
 }
 
 struct chain_driver {
@@ -340,18 +344,18 @@ static weft_poll chain_driver_poll(struct chain_driver *f, weft_cx *cx)
 {
 	struct counted *st = f->st;
 
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	for (f->rep = 0; f->rep <= st->samples.reps; f->rep++) {
 		f->t0 = bench_now_ns();
-		BENCH_SPAWN(st->rt, chain_task_poll, struct chain_task,
-			    { .st = st, .left = st->n });
-		bench_signal_wait_init(&f->wait, &st->ctr.done);
-		WEFT_AWAIT(f, bench_signal_wait_poll(&f->wait, cx));
+		BENCH_SPAWN(st->rt, chain_task, { .st = st, .left = st->n });
+		WEFT_AWAIT_INIT(bench_signal_wait, &f->wait, &st->ctr.done);
 		bench_samples_add(&st->samples, f->rep,
 				  (double)(bench_now_ns() - f->t0) / st->n);
 	}
-	WEFT_END(f);
+	WEFT_END();
 }
+
+WEFT_FUTURE(chain_driver, struct chain_driver, WEFT_NO_DROP);
 
 int bench_chained_spawn(int argc, char **argv)
 {
@@ -362,8 +366,7 @@ int bench_chained_spawn(int argc, char **argv)
 	if (rc)
 		return rc;
 	counted_init(&st, &o, bench_size(&o, CHAIN_D));
-	BENCH_DRIVE(st.rt, chain_driver_poll, struct chain_driver,
-		    { .st = &st });
+	BENCH_DRIVE(st.rt, chain_driver, { .st = &st });
 	counted_finish(&st, 0);
 	bench_emit("chained_spawn", st.n, "", "ns_per_spawn",
 		   bench_samples_median(&st.samples));
