@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "weft/core.h"
 #include "reactor/fd.h"
 
 struct weft__fd *weft__fd_new(int fd, int domain)
@@ -42,4 +43,18 @@ void weft__fd_put(struct weft__fd *f)
 		return;
 	close(f->fd);
 	free(f);
+}
+
+void weft__fd_mark_dropped(struct weft__fd *f, const char *where)
+{
+#ifndef NDEBUG
+	WEFT_DEBUG_CHECK(!f->dropped, where,
+			 "the handle was already dropped (a second drop would "
+			 "close a descriptor still in use); drop each handle "
+			 "once");
+	f->dropped = true;
+#else
+	(void)f;
+	(void)where;
+#endif
 }

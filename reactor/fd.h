@@ -11,6 +11,7 @@
 #define WEFT_REACTOR_FD_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct weft__op;
@@ -27,11 +28,17 @@ struct weft__fd {
 	_Atomic(struct weft__op *) rx;
 	uint64_t backoff_until;     /* listeners: no re-arm before (ns) */
 	uint32_t backoff_ms;        /* listeners: next back-off step */
+	bool dropped;               /* debug builds: the user's handle was
+	                             * dropped (owner thread only) */
 };
 
 /* Wraps fd (taking ownership). NULL on ENOMEM, fd then closed. */
 struct weft__fd *weft__fd_new(int fd, int domain);
 struct weft__fd *weft__fd_get(struct weft__fd *f);
 void weft__fd_put(struct weft__fd *f);
+/* Debug builds: records that the user's handle is being released, and
+ * aborts (naming `where`) if it already was while weft still holds the
+ * object. The caller then releases the handle's reference. */
+void weft__fd_mark_dropped(struct weft__fd *f, const char *where);
 
 #endif /* WEFT_REACTOR_FD_H */

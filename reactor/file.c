@@ -1,7 +1,8 @@
-/* reactor/file.c - files on io_uring (weft/io.h): openat, read and write at
- * an offset, fsync. Each operation owns its buffer (the record's tail): a
- * read is copied out on completion, a write's bytes are copied in before
- * submission, the open path too. No atomics here.
+/* reactor/file.c - files on io_uring (weft/io.h): the file handle, and the
+ * openat, read and write at an offset, and fsync futures. Each operation
+ * owns its buffer (the record's tail): a read is copied out on completion,
+ * a write's bytes are copied in before submission, the open path too. No
+ * atomics here.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,15 +15,25 @@
 #define FD_OF(h) ((struct weft__fd *)(h))
 #define CHUNK (1024u * 1024)
 
+_Static_assert(WEFT_FSYNC_DATASYNC == IORING_FSYNC_DATASYNC,
+	       "WEFT_FSYNC_DATASYNC is passed to the kernel as it is");
+
+#define CHECK_IDLE(op, where, fix)                                          \
+	WEFT_DEBUG_CHECK(!(op), where,                                      \
+			 "the operation is still in flight (its record "    \
+			 "would leak); call " fix " first")
+
 int weft_file_fd(const weft_file *f)
 {
 	return FD_OF(f)->fd;
 }
 
-void weft_file_close(weft_file *f)
+void weft_file_drop(weft_file *f)
 {
-	if (f)
+	if (f) {
+		weft__fd_mark_dropped(FD_OF(f), "weft_file_drop");
 		weft__fd_put(FD_OF(f));
+	}
 }
 
 weft_file *weft_file_from_fd(int fd)
@@ -66,12 +77,13 @@ static void op_release(struct weft__op **opp)
 void weft_file_open_init(weft_file_open *o, const char *path, int flags,
 			 mode_t mode)
 {
+	CHECK_IDLE(o->op, "weft_file_open_init", "weft_file_open_drop");
 	o->path = path;
 	o->flags = flags;
 	o->mode = mode;
 	o->op = NULL;
 	o->file = NULL;
-	o->err = 0;
+	o->res = 0;
 }
 
 weft_poll weft_file_open_poll(weft_file_open *o, weft_cx *cx)
@@ -83,12 +95,12 @@ weft_poll weft_file_open_poll(weft_file_open *o, weft_cx *cx)
 		size_t n = o->path ? strlen(o->path) + 1 : 0;
 
 		if (!n) {
-			o->err = -EINVAL;
+			o->res = -EINVAL;
 			return WEFT_READY;
 		}
 		o->op = file_op(cx, NULL, n, &err);
 		if (!o->op) {
-			o->err = err;
+			o->res = err;
 			return WEFT_READY;
 		}
 		memcpy(o->op->buf, o->path, n);
@@ -103,11 +115,11 @@ weft_poll weft_file_open_poll(weft_file_open *o, weft_cx *cx)
 	o->op->res = -EBADF; /* taken: DONE, not armed, ours alone now */
 	op_release(&o->op);
 	if (res < 0) {
-		o->err = res;
+		o->res = res;
 		return WEFT_READY;
 	}
 	o->file = weft_file_from_fd(res);
-	o->err = o->file ? 0 : -ENOMEM;
+	o->res = o->file ? 0 : -ENOMEM;
 	return WEFT_READY;
 }
 
@@ -118,11 +130,14 @@ void weft_file_open_drop(weft_file_open *o)
 	op_release(&o->op);
 }
 
+WEFT_FUTURE_DEFINE(weft_file_open, weft_file_open_drop);
+
 /* ----------------------------------------------------------------- read */
 
 void weft_file_read_init(weft_file_read *r, weft_file *f, void *buf,
 			 size_t len, uint64_t off)
 {
+	CHECK_IDLE(r->op, "weft_file_read_init", "weft_file_read_drop");
 	r->file = f;
 	r->buf = buf;
 	r->len = len < CHUNK ? len : CHUNK;
@@ -161,11 +176,14 @@ void weft_file_read_drop(weft_file_read *r)
 	op_release(&r->op);
 }
 
+WEFT_FUTURE_DEFINE(weft_file_read, weft_file_read_drop);
+
 /* ---------------------------------------------------------------- write */
 
 void weft_file_write_init(weft_file_write *w, weft_file *f, const void *buf,
 			  size_t len, uint64_t off)
 {
+	CHECK_IDLE(w->op, "weft_file_write_init", "weft_file_write_drop");
 	w->file = f;
 	w->buf = buf;
 	w->len = len;
@@ -185,7 +203,7 @@ weft_poll weft_file_write_poll(weft_file_write *w, weft_cx *cx)
 			size_t n = w->len - w->done;
 
 			if (n == 0) {
-				w->res = (ssize_t)w->len;
+				w->res = (intptr_t)w->len;
 				return WEFT_READY;
 			}
 			if (n > CHUNK)
@@ -218,10 +236,13 @@ void weft_file_write_drop(weft_file_write *w)
 	op_release(&w->op);
 }
 
+WEFT_FUTURE_DEFINE(weft_file_write, weft_file_write_drop);
+
 /* ---------------------------------------------------------------- fsync */
 
 void weft_file_fsync_init(weft_file_fsync *s, weft_file *f, unsigned flags)
 {
+	CHECK_IDLE(s->op, "weft_file_fsync_init", "weft_file_fsync_drop");
 	s->file = f;
 	s->flags = flags;
 	s->op = NULL;
@@ -254,3 +275,5 @@ void weft_file_fsync_drop(weft_file_fsync *s)
 {
 	op_release(&s->op);
 }
+
+WEFT_FUTURE_DEFINE(weft_file_fsync, weft_file_fsync_drop);

@@ -1,8 +1,9 @@
-/* reactor/socket.c - listeners, accept and connect (weft/net.h); TCP and
- * Unix stream sockets share all of it.
+/* reactor/socket.c - listeners, accept and connect (weft/net.h), and the
+ * stream handle's synchronous functions (addresses, options, shutdown,
+ * drop); TCP and Unix stream sockets share all of it.
  *
  * A listener's accept record (kind ACCEPT) is created by the first accept
- * and owned by the listener handle until weft_listener_close. The reactor
+ * and owned by the listener handle until weft_listener_drop. The reactor
  * keeps one multishot accept armed on it and appends connections to the
  * record's bounded queue (op.c); an accept future takes from the queue and
  * asks for a re-arm when the multishot has ended (error, backpressure, or a
@@ -121,12 +122,13 @@ int weft_listener_fd(const weft_listener *l)
 	return FD_OF(l)->fd;
 }
 
-void weft_listener_close(weft_listener *l)
+void weft_listener_drop(weft_listener *l)
 {
 	struct weft__fd *f = FD_OF(l);
 
 	if (!f)
 		return;
+	weft__fd_mark_dropped(f, "weft_listener_drop");
 	if (f->acc) {
 		weft__op_drop(f->acc);
 		f->acc = NULL;
@@ -136,16 +138,20 @@ void weft_listener_close(weft_listener *l)
 
 /* --------------------------------------------------------------- accept */
 
-void weft_accept_init(weft_accept *a, weft_listener *l)
+void weft_listener_accept_init(weft_listener_accept *a, weft_listener *l)
 {
+	WEFT_DEBUG_CHECK(!a->backoff.op, "weft_listener_accept_init",
+			 "the accept is still waiting out a back-off (its "
+			 "timer would leak); call weft_listener_accept_drop "
+			 "first");
 	a->l = l;
 	a->stream = NULL;
-	a->err = 0;
+	a->res = 0;
 	a->backing_off = false;
 	weft_sleep_until_init(&a->backoff, 0);
 }
 
-void weft_accept_drop(weft_accept *a)
+void weft_listener_accept_drop(weft_listener_accept *a)
 {
 	weft_sleep_drop(&a->backoff);
 	a->backing_off = false;
@@ -177,7 +183,7 @@ static struct weft__op *accept_record(struct weft__fd *f, weft_cx *cx)
 
 /* One look at the queue; lock held by the caller. Returns 1 with a
  * stream or an error in a, 0 to wait; *push when a re-arm must be pushed. */
-static int accept_take_locked(weft_accept *a, struct weft__fd *f,
+static int accept_take_locked(weft_listener_accept *a, struct weft__fd *f,
 			      struct weft__op *op, bool *push)
 {
 	if (op->u.acc.len) {
@@ -187,13 +193,13 @@ static int accept_take_locked(weft_accept *a, struct weft__fd *f,
 		op->u.acc.len--;
 		f->backoff_ms = 0;
 		a->stream = (weft_stream *)weft__fd_new(fd, f->domain);
-		a->err = a->stream ? 0 : -ENOMEM;
+		a->res = a->stream ? 0 : -ENOMEM;
 		return 1;
 	}
 	if (op->u.acc.err) {
-		a->err = op->u.acc.err;
+		a->res = op->u.acc.err;
 		op->u.acc.err = 0;
-		if (is_resource_error(a->err)) {
+		if (is_resource_error((int)a->res)) {
 			f->backoff_ms = f->backoff_ms ? f->backoff_ms * 2
 						      : BACKOFF_MIN_MS;
 			if (f->backoff_ms > BACKOFF_MAX_MS)
@@ -209,7 +215,7 @@ static int accept_take_locked(weft_accept *a, struct weft__fd *f,
 	return 0;
 }
 
-weft_poll weft_accept_poll(weft_accept *a, weft_cx *cx)
+weft_poll weft_listener_accept_poll(weft_listener_accept *a, weft_cx *cx)
 {
 	struct weft__fd *f = FD_OF(a->l);
 	struct weft__op *op;
@@ -217,7 +223,7 @@ weft_poll weft_accept_poll(weft_accept *a, weft_cx *cx)
 	int got;
 
 	if (!f) {
-		a->err = -EINVAL;
+		a->res = -EINVAL;
 		return WEFT_READY;
 	}
 	if (a->backing_off) {
@@ -227,7 +233,7 @@ weft_poll weft_accept_poll(weft_accept *a, weft_cx *cx)
 	}
 	op = accept_record(f, cx);
 	if (!op) {
-		a->err = weft__reactor_of(cx) ? -ENOMEM : -ENODEV;
+		a->res = weft__reactor_of(cx) ? -ENOMEM : -ENODEV;
 		return WEFT_READY;
 	}
 	weft__op_lock(op);
@@ -256,16 +262,31 @@ weft_poll weft_accept_poll(weft_accept *a, weft_cx *cx)
 		if (weft_sleep_poll(&a->backoff, cx) == WEFT_READY)
 			a->backing_off = false;
 		if (!a->backing_off)
-			return weft_accept_poll(a, cx);
+			return weft_listener_accept_poll(a, cx);
 	}
 	return WEFT_PENDING;
 }
 
+WEFT_FUTURE_DEFINE(weft_listener_accept, weft_listener_accept_drop);
+
 /* -------------------------------------------------------------- connect */
 
-void weft_tcp_connect_init(weft_connect *c, const struct sockaddr *addr,
+/* Debug builds: a connect re-initialised in flight would leak its record
+ * (and socket) and its timer. */
+static void connect_check_idle(const weft_tcp_connect *c, const char *where)
+{
+	WEFT_DEBUG_CHECK(!c->op && !c->timer.op, where,
+			 "the connect is still in flight (its socket and "
+			 "record would leak); call weft_tcp_connect_drop "
+			 "first");
+	(void)c;
+	(void)where;
+}
+
+void weft_tcp_connect_init(weft_tcp_connect *c, const struct sockaddr *addr,
 			   socklen_t len, weft_duration timeout)
 {
+	connect_check_idle(c, "weft_tcp_connect_init");
 	memset(c, 0, sizeof(*c));
 	if (addr && len <= sizeof(c->addr)) {
 		memcpy(&c->addr, addr, len);
@@ -274,12 +295,13 @@ void weft_tcp_connect_init(weft_connect *c, const struct sockaddr *addr,
 	c->timeout = timeout;
 }
 
-void weft_unix_connect_init(weft_connect *c, const char *path,
+void weft_unix_connect_init(weft_tcp_connect *c, const char *path,
 			    weft_duration timeout)
 {
 	struct sockaddr_un sun;
 	socklen_t len;
 
+	connect_check_idle(c, "weft_unix_connect_init");
 	memset(c, 0, sizeof(*c));
 	c->timeout = timeout;
 	if (unix_addr(&sun, path, &len) == 0) {
@@ -288,7 +310,7 @@ void weft_unix_connect_init(weft_connect *c, const char *path,
 	}
 }
 
-static int connect_start(weft_connect *c, weft_cx *cx)
+static int connect_start(weft_tcp_connect *c, weft_cx *cx)
 {
 	struct weft__reactor *r = weft__reactor_of(cx);
 	int domain = c->addr.ss_family, fd;
@@ -321,36 +343,36 @@ static int connect_start(weft_connect *c, weft_cx *cx)
 	return 0;
 }
 
-weft_poll weft_connect_poll(weft_connect *c, weft_cx *cx)
+weft_poll weft_tcp_connect_poll(weft_tcp_connect *c, weft_cx *cx)
 {
 	int32_t res;
 
 	if (!c->op) {
-		c->err = connect_start(c, cx);
-		if (c->err)
+		c->res = connect_start(c, cx);
+		if (c->res)
 			return WEFT_READY;
 	}
 	if (weft__op_poll(c->op, cx, &res) == WEFT_PENDING) {
 		if (!c->timeout ||
 		    weft_sleep_poll(&c->timer, cx) == WEFT_PENDING)
 			return WEFT_PENDING;
-		weft_connect_drop(c);
-		c->err = -ETIMEDOUT;
+		weft_tcp_connect_drop(c);
+		c->res = -ETIMEDOUT;
 		return WEFT_READY;
 	}
 	weft_sleep_drop(&c->timer);
 	if (res == 0) {
 		c->stream = (weft_stream *)weft__fd_get(c->op->fd);
-		c->err = 0;
+		c->res = 0;
 	} else {
-		c->err = res;
+		c->res = res;
 	}
 	weft__op_drop(c->op);
 	c->op = NULL;
 	return WEFT_READY;
 }
 
-void weft_connect_drop(weft_connect *c)
+void weft_tcp_connect_drop(weft_tcp_connect *c)
 {
 	weft_sleep_drop(&c->timer);
 	if (c->op) {
@@ -358,6 +380,8 @@ void weft_connect_drop(weft_connect *c)
 		c->op = NULL;
 	}
 }
+
+WEFT_FUTURE_DEFINE(weft_tcp_connect, weft_tcp_connect_drop);
 
 /* ---------------------------------------------------------- stream misc */
 
@@ -408,12 +432,13 @@ int weft_stream_shutdown(weft_stream *s, int how)
 	return shutdown(FD_OF(s)->fd, how) ? -errno : 0;
 }
 
-void weft_stream_close(weft_stream *s)
+void weft_stream_drop(weft_stream *s)
 {
 	struct weft__op *rx;
 
 	if (!s)
 		return;
+	weft__fd_mark_dropped(FD_OF(s), "weft_stream_drop");
 	/* acquire: pairs with the CAS that installed the record */
 	rx = atomic_exchange_explicit(&FD_OF(s)->rx, NULL,
 				      memory_order_acquire);

@@ -1,8 +1,13 @@
 /* reactor/stream.c - receive and send on connected stream sockets
- * (weft/net.h).
+ * (weft/net.h), the provided buffer pool of multishot receives, and each
+ * stream's receive queue (kind RECVQ).
  *
- * recv: one IORING_OP_RECV per call into the record's own buffer (at most
- * 64 KiB), copied out when the future completes; dropping the future
+ * recv: the first receive arms the stream's multishot recv into the pool
+ * (its chunks queue on the stream's RECVQ record, the multishot stopped at
+ * WEFT__RECVQ_HIGH unread chunks and re-armed when they are taken); a
+ * receive future copies from the queue. Without multishot, or when the
+ * pool ran dry, it is one IORING_OP_RECV into the record's own buffer (at
+ * most 64 KiB), copied out when the future completes; dropping the future
  * cancels the operation and the buffer lives until its final CQE.
  *
  * send: tried first with a non-blocking sendmsg(2) from the polling thread
@@ -245,7 +250,7 @@ static struct weft__op *recvq_record(struct weft__fd *f,
 /* Copies queued chunks into r->buf (lock held); the buffers emptied (at
  * most TAKE_MAX) are stored in bids for the caller to give back after
  * unlocking. */
-static size_t recvq_take_locked(weft_recv *r, struct weft__reactor *re,
+static size_t recvq_take_locked(weft_stream_recv *r, struct weft__reactor *re,
 				struct weft__op *op, uint16_t *bids,
 				unsigned *nbids)
 {
@@ -276,7 +281,7 @@ static size_t recvq_take_locked(weft_recv *r, struct weft__reactor *re,
 /* READY with r->res set, PENDING (waker queued), or RECVQ_FALLBACK when
  * the pool ran dry or multishot is refused: the caller receives
  * single-shot this time. */
-static int recvq_poll(weft_recv *r, struct weft__reactor *re, weft_cx *cx)
+static int recvq_poll(weft_stream_recv *r, struct weft__reactor *re, weft_cx *cx)
 {
 	struct weft__fd *f = FD_OF(r->s);
 	struct weft__op *op;
@@ -304,7 +309,7 @@ static int recvq_poll(weft_recv *r, struct weft__reactor *re, weft_cx *cx)
 		return WEFT_PENDING;
 	}
 	if (op->u.rq.len) {
-		r->res = (ssize_t)recvq_take_locked(r, re, op, bids, &nbids);
+		r->res = (intptr_t)recvq_take_locked(r, re, op, bids, &nbids);
 	} else if (op->u.rq.err == -ENOBUFS) {
 		op->u.rq.err = 0;
 		fallback = true;
@@ -347,8 +352,13 @@ static int recvq_poll(weft_recv *r, struct weft__reactor *re, weft_cx *cx)
 
 /* ------------------------------------------------------------------ recv */
 
-void weft_recv_init(weft_recv *r, weft_stream *s, void *buf, size_t len)
+void weft_stream_recv_init(weft_stream_recv *r, weft_stream *s, void *buf,
+			   size_t len)
 {
+	WEFT_DEBUG_CHECK(!r->op && !r->waiting, "weft_stream_recv_init",
+			 "the receive is still waiting (its record or stream "
+			 "reference would leak); call weft_stream_recv_drop "
+			 "first");
 	r->s = s;
 	r->buf = buf;
 	r->len = len;
@@ -357,7 +367,7 @@ void weft_recv_init(weft_recv *r, weft_stream *s, void *buf, size_t len)
 	r->waiting = false;
 }
 
-void weft_recv_drop(weft_recv *r)
+void weft_stream_recv_drop(weft_stream_recv *r)
 {
 	if (r->op) {
 		weft__op_drop(r->op);
@@ -383,7 +393,7 @@ void weft_recv_drop(weft_recv *r)
 }
 
 /* Single-shot: one IORING_OP_RECV into the record's own buffer. */
-static int oneshot_start(weft_recv *r, struct weft__reactor *re, weft_cx *cx)
+static int oneshot_start(weft_stream_recv *r, struct weft__reactor *re, weft_cx *cx)
 {
 	size_t cap = r->len < RECV_MAX ? r->len : RECV_MAX;
 	struct weft__op *op;
@@ -398,7 +408,7 @@ static int oneshot_start(weft_recv *r, struct weft__reactor *re, weft_cx *cx)
 	return 0;
 }
 
-weft_poll weft_recv_poll(weft_recv *r, weft_cx *cx)
+weft_poll weft_stream_recv_poll(weft_stream_recv *r, weft_cx *cx)
 {
 	struct weft__reactor *re;
 	int32_t res;
@@ -441,45 +451,55 @@ weft_poll weft_recv_poll(weft_recv *r, weft_cx *cx)
 	return WEFT_PENDING;
 }
 
+WEFT_FUTURE_DEFINE(weft_stream_recv, weft_stream_recv_drop);
+
 /* ----------------------------------------------------------------- send */
 
-static void send_setup(weft_send *w, weft_stream *s, const struct iovec *iov,
-		       int iovcnt, bool all)
+static void send_setup(weft_stream_send *w, weft_stream *s,
+		       const struct iovec *iov, int iovcnt, bool all,
+		       const char *where)
 {
+	WEFT_DEBUG_CHECK(!w->op, where,
+			 "the send is still in flight (its record would "
+			 "leak); call weft_stream_send_drop first");
+	(void)where;
 	w->s = s;
 	w->iov = iov;
 	w->iovcnt = iovcnt;
 	w->all = all;
 	w->total = 0;
-	for (int i = 0; i < iovcnt; i++)
-		w->total += iov[i].iov_len;
 	w->done = 0;
 	w->op = NULL;
 	w->res = 0;
 }
 
-void weft_send_init(weft_send *w, weft_stream *s, const void *buf, size_t len)
+void weft_stream_send_init(weft_stream_send *w, weft_stream *s,
+			   const void *buf, size_t len)
 {
+	send_setup(w, s, &w->one_iov, 1, false, "weft_stream_send_init");
 	w->one_iov.iov_base = (void *)buf;
 	w->one_iov.iov_len = len;
-	send_setup(w, s, &w->one_iov, 1, false);
+	w->total = len;
 }
 
-void weft_send_all_init(weft_send *w, weft_stream *s, const void *buf,
-			size_t len)
+void weft_stream_send_all_init(weft_stream_send *w, weft_stream *s,
+			       const void *buf, size_t len)
 {
+	send_setup(w, s, &w->one_iov, 1, true, "weft_stream_send_all_init");
 	w->one_iov.iov_base = (void *)buf;
 	w->one_iov.iov_len = len;
-	send_setup(w, s, &w->one_iov, 1, true);
+	w->total = len;
 }
 
-void weft_writev_init(weft_send *w, weft_stream *s, const struct iovec *iov,
-		      int iovcnt, bool all)
+void weft_stream_writev_init(weft_stream_send *w, weft_stream *s,
+			     const struct iovec *iov, int iovcnt, bool all)
 {
-	send_setup(w, s, iov, iovcnt, all);
+	send_setup(w, s, iov, iovcnt, all, "weft_stream_writev_init");
+	for (int i = 0; i < iovcnt; i++)
+		w->total += iov[i].iov_len;
 }
 
-void weft_send_drop(weft_send *w)
+void weft_stream_send_drop(weft_stream_send *w)
 {
 	if (w->op) {
 		weft__op_drop(w->op);
@@ -488,7 +508,7 @@ void weft_send_drop(weft_send *w)
 }
 
 /* The iovecs from byte `done` on, as at most IOV_MAX entries in out. */
-static int iov_from(const weft_send *w, struct iovec *out, int max)
+static int iov_from(const weft_stream_send *w, struct iovec *out, int max)
 {
 	size_t skip = w->done;
 	int n = 0;
@@ -507,7 +527,7 @@ static int iov_from(const weft_send *w, struct iovec *out, int max)
 }
 
 /* Non-blocking send of what is left: bytes sent, 0 on EAGAIN, or -errno. */
-static ssize_t send_direct(weft_send *w)
+static ssize_t send_direct(weft_stream_send *w)
 {
 	struct iovec v[64];
 	struct msghdr msg = { .msg_iov = v };
@@ -524,7 +544,7 @@ static ssize_t send_direct(weft_send *w)
 
 /* Copies up to SEND_CHUNK of what is left into a record and hands it to
  * the ring (which waits for room). */
-static int send_by_ring(weft_send *w, weft_cx *cx)
+static int send_by_ring(weft_stream_send *w, weft_cx *cx)
 {
 	struct weft__reactor *r = weft__reactor_of(cx);
 	size_t left = w->total - w->done, cap, off = 0;
@@ -553,13 +573,13 @@ static int send_by_ring(weft_send *w, weft_cx *cx)
 	return 0;
 }
 
-static weft_poll send_finish(weft_send *w, ssize_t res)
+static weft_poll send_finish(weft_stream_send *w, intptr_t res)
 {
 	w->res = res;
 	return WEFT_READY;
 }
 
-weft_poll weft_send_poll(weft_send *w, weft_cx *cx)
+weft_poll weft_stream_send_poll(weft_stream_send *w, weft_cx *cx)
 {
 	int32_t res;
 	ssize_t n;
@@ -575,7 +595,7 @@ weft_poll weft_send_poll(weft_send *w, weft_cx *cx)
 			return send_finish(w, res);
 		w->done += (size_t)res;
 		if (!w->all || w->done == w->total)
-			return send_finish(w, (ssize_t)w->done);
+			return send_finish(w, (intptr_t)w->done);
 	}
 	while (w->done < w->total) {
 		n = send_direct(w);
@@ -585,12 +605,14 @@ weft_poll weft_send_poll(weft_send *w, weft_cx *cx)
 			break;
 		w->done += (size_t)n;
 		if (!w->all)
-			return send_finish(w, (ssize_t)w->done);
+			return send_finish(w, (intptr_t)w->done);
 	}
 	if (w->done == w->total)
-		return send_finish(w, (ssize_t)w->done);
+		return send_finish(w, (intptr_t)w->done);
 	n = send_by_ring(w, cx);
 	if (n < 0)
 		return send_finish(w, n);
 	return WEFT_PENDING;
 }
+
+WEFT_FUTURE_DEFINE(weft_stream_send, weft_stream_send_drop);

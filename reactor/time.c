@@ -5,7 +5,8 @@
  * record's tick is the deadline rounded up to the next millisecond, so the
  * reactor, which fires a tick once the clock has reached it, never wakes a
  * sleep early. Dropping a pending sleep asks the reactor to unlink and
- * free the record (op.c). No atomics here.
+ * free the record (op.c). An interval owns the sleep of its next tick; a
+ * tick future polls it. No atomics here.
  */
 #include <errno.h>
 
@@ -17,11 +18,21 @@ weft_instant weft_now(void)
 	return weft__now_ns();
 }
 
-void weft_sleep_until_init(weft_sleep *s, weft_instant deadline)
+/* (Re)arms s without looking at its old state: s->op is NULL here. */
+static void sleep_set(weft_sleep *s, weft_instant deadline)
 {
 	s->deadline = deadline;
 	s->op = NULL;
 	s->res = 0;
+}
+
+void weft_sleep_until_init(weft_sleep *s, weft_instant deadline)
+{
+	WEFT_DEBUG_CHECK(!s->op, "weft_sleep_init",
+			 "the sleep is still pending (its timer would leak, and "
+			 "the reactor with it); call weft_sleep_drop first or "
+			 "use weft_sleep_reset");
+	sleep_set(s, deadline);
 }
 
 void weft_sleep_init(weft_sleep *s, weft_duration d)
@@ -40,7 +51,7 @@ void weft_sleep_drop(weft_sleep *s)
 void weft_sleep_reset(weft_sleep *s, weft_instant deadline)
 {
 	weft_sleep_drop(s);
-	weft_sleep_until_init(s, deadline);
+	sleep_set(s, deadline);
 }
 
 static weft_poll sleep_register(weft_sleep *s, weft_cx *cx)
@@ -83,20 +94,31 @@ weft_poll weft_sleep_poll(weft_sleep *s, weft_cx *cx)
 	return WEFT_READY;
 }
 
+WEFT_FUTURE_DEFINE(weft_sleep, weft_sleep_drop);
+
 /* -------------------------------------------------------------- interval */
 
 void weft_interval_init(weft_interval *iv, weft_instant start,
 			weft_duration period, weft_missed_tick missed)
 {
+	WEFT_DEBUG_CHECK(!iv->sleep.op, "weft_interval_init",
+			 "the interval's timer is still pending (it would "
+			 "leak); call weft_interval_destroy first");
 	iv->period = period ? period : WEFT_MS;
 	iv->missed = missed;
-	iv->tick = start;
-	weft_sleep_until_init(&iv->sleep, start);
+	sleep_set(&iv->sleep, start);
 }
 
-static weft_instant interval_next(const weft_interval *iv, weft_instant now)
+void weft_interval_destroy(weft_interval *iv)
 {
-	weft_instant tick = iv->tick, p = iv->period;
+	weft_sleep_drop(&iv->sleep);
+}
+
+/* The tick after the one scheduled at `tick`, seen at `now`. */
+static weft_instant interval_next(const weft_interval *iv, weft_instant tick,
+				  weft_instant now)
+{
+	weft_instant p = iv->period;
 
 	if (now < tick + p)
 		return tick + p;
@@ -111,25 +133,47 @@ static weft_instant interval_next(const weft_interval *iv, weft_instant now)
 	}
 }
 
-weft_poll weft_interval_tick_poll(weft_interval *iv, weft_cx *cx)
+void weft_interval_tick_init(weft_interval_tick *t, weft_interval *iv)
 {
+	t->iv = iv;
+	t->tick = 0;
+	t->res = 0;
+}
+
+weft_poll weft_interval_tick_poll(weft_interval_tick *t, weft_cx *cx)
+{
+	weft_interval *iv = t->iv;
+	weft_instant tick;
+
 	if (weft_sleep_poll(&iv->sleep, cx) == WEFT_PENDING)
 		return WEFT_PENDING;
-	iv->tick = iv->sleep.deadline;
-	weft_sleep_until_init(&iv->sleep, interval_next(iv, weft_now()));
+	tick = iv->sleep.deadline;
+	t->res = iv->sleep.res;
+	if (t->res < 0) {
+		/* the tick is not consumed: the next tick future retries it */
+		sleep_set(&iv->sleep, tick);
+		return WEFT_READY;
+	}
+	t->tick = tick;
+	sleep_set(&iv->sleep, interval_next(iv, tick, weft_now()));
 	return WEFT_READY;
 }
 
-void weft_interval_drop(weft_interval *iv)
+void weft_interval_tick_drop(weft_interval_tick *t)
 {
-	weft_sleep_drop(&iv->sleep);
+	(void)t;
 }
+
+WEFT_FUTURE_DEFINE(weft_interval_tick, weft_interval_tick_drop);
 
 /* --------------------------------------------------------------- timeout */
 
 void weft_timeout_init(weft_timeout *t, weft_branch child,
 		       weft_duration limit)
 {
+	WEFT_DEBUG_CHECK(!t->sleep.op, "weft_timeout_init",
+			 "the timeout is still pending (its timer would leak); "
+			 "call weft_timeout_drop first");
 	t->child = child;
 	t->timed_out = false;
 	t->res = 0;

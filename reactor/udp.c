@@ -1,8 +1,9 @@
-/* reactor/udp.c - UDP sockets (weft/net.h).
+/* reactor/udp.c - UDP sockets (weft/net.h): bind, connect, the handle,
+ * and the send and receive futures.
  *
- * send_to: tried at once with a non-blocking sendto(2); if the socket is
+ * send: tried at once with a non-blocking sendto(2); if the socket is
  * full, the datagram and the address are copied into a record and sent
- * with IORING_OP_SENDMSG. recv_from: IORING_OP_RECVMSG into the record's
+ * with IORING_OP_SENDMSG. recv: IORING_OP_RECVMSG into the record's
  * buffer and address, copied out on completion. No atomics here.
  */
 #include <errno.h>
@@ -56,18 +57,22 @@ int weft_udp_fd(const weft_udp *u)
 	return FD_OF(u)->fd;
 }
 
-void weft_udp_close(weft_udp *u)
+void weft_udp_drop(weft_udp *u)
 {
-	if (u)
+	if (u) {
+		weft__fd_mark_dropped(FD_OF(u), "weft_udp_drop");
 		weft__fd_put(FD_OF(u));
+	}
 }
 
-/* ------------------------------------------------------------- send_to */
+/* ---------------------------------------------------------------- send */
 
-void weft_udp_send_to_init(weft_udp_send *s, weft_udp *u, const void *buf,
-			   size_t len, const struct sockaddr *to,
-			   socklen_t tolen)
+void weft_udp_send_init(weft_udp_send *s, weft_udp *u, const void *buf,
+			size_t len, const struct sockaddr *to, socklen_t tolen)
 {
+	WEFT_DEBUG_CHECK(!s->op, "weft_udp_send_init",
+			 "the send is still in flight (its record would "
+			 "leak); call weft_udp_send_drop first");
 	s->u = u;
 	s->buf = buf;
 	s->len = len;
@@ -150,11 +155,15 @@ void weft_udp_send_drop(weft_udp_send *s)
 	}
 }
 
-/* ----------------------------------------------------------- recv_from */
+WEFT_FUTURE_DEFINE(weft_udp_send, weft_udp_send_drop);
 
-void weft_udp_recv_from_init(weft_udp_recv *r, weft_udp *u, void *buf,
-			     size_t len)
+/* ---------------------------------------------------------------- recv */
+
+void weft_udp_recv_init(weft_udp_recv *r, weft_udp *u, void *buf, size_t len)
 {
+	WEFT_DEBUG_CHECK(!r->op, "weft_udp_recv_init",
+			 "the receive is still in flight (its record would "
+			 "leak); call weft_udp_recv_drop first");
 	r->u = u;
 	r->buf = buf;
 	r->len = len;
@@ -221,3 +230,5 @@ void weft_udp_recv_drop(weft_udp_recv *r)
 		r->op = NULL;
 	}
 }
+
+WEFT_FUTURE_DEFINE(weft_udp_recv, weft_udp_recv_drop);

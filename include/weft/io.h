@@ -1,16 +1,18 @@
-/* weft/io.h - files on io_uring: open, read/write at an offset, fsync,
- * close.
+/* weft/io.h - files on io_uring: open, read/write at an offset, fsync.
  *
- * A weft_file is a counted descriptor: weft_file_close releases the
+ * A weft_file is a counted descriptor: weft_file_drop releases the
  * caller's handle at once, and the descriptor itself is closed when no
- * operation on it is still in the kernel. Operation futures own their
- * buffers while the kernel may use them: a read lands in the operation's
- * own buffer and is copied out when the future completes; a write copies
- * the caller's bytes at its first poll. So a future may be dropped at any
- * time (call its _drop from the frame's drop function): the operation is
- * cancelled and its record freed on its final completion.
- *
- * Results: `res` is bytes (>= 0) or a negative errno.
+ * operation on it is still in the kernel (debug builds abort when a handle
+ * is dropped twice while weft still holds the descriptor). Operation
+ * futures have the shape of core.h (_init, _poll, _drop; the result in
+ * `res`: a byte count, 0, or a negative errno) and own their buffers while
+ * the kernel may use them: a read lands in the operation's own buffer and
+ * is copied out when the future completes; a write copies the caller's
+ * bytes at each submission; the open path is copied too. So a future may
+ * be dropped at any time (call its _drop from the frame's drop function):
+ * the operation is cancelled and its record freed on its final
+ * completion. Debug builds abort when _init finds the future's operation
+ * still in flight (call _drop first).
  */
 #ifndef WEFT_IO_H
 #define WEFT_IO_H
@@ -31,33 +33,40 @@ typedef struct weft_file weft_file;
 /* The descriptor (still owned by f). */
 int weft_file_fd(const weft_file *f);
 /* Releases the handle; the fd closes when no operation uses it. */
-void weft_file_close(weft_file *f);
-/* Wraps an open descriptor (ownership passes to weft). NULL on ENOMEM. */
+void weft_file_drop(weft_file *f);
+/* Wraps an open descriptor (ownership passes to weft). NULL on ENOMEM (the
+ * fd is then closed). */
 weft_file *weft_file_from_fd(int fd);
 
+/* Opens path (openat(2) relative to the working directory): READY with
+ * res = 0 and file = the new handle (the caller's), or res < 0 (-ENOENT,
+ * -EINVAL for a NULL path, ...). */
 typedef struct weft_file_open {
 	const char *path;      /* copied at the first poll */
 	int flags;             /* open(2) flags; O_CLOEXEC is added */
 	mode_t mode;
-	struct weft__op *op;
-	weft_file *file;       /* after READY with err == 0 */
-	int err;
+	struct weft__op *op;   /* private */
+	weft_file *file;       /* after READY with res == 0 */
+	intptr_t res;
 } weft_file_open;
+WEFT_FUTURE_EXTERN(weft_file_open);
 
 void weft_file_open_init(weft_file_open *o, const char *path, int flags,
 			 mode_t mode);
 weft_poll weft_file_open_poll(weft_file_open *o, weft_cx *cx);
 void weft_file_open_drop(weft_file_open *o);
 
-/* Reads up to len bytes at offset off (at most 1 MiB per operation). */
+/* Reads up to len bytes at offset off (at most 1 MiB per operation):
+ * res = bytes read (0 at end of file) or a negative errno. */
 typedef struct weft_file_read {
 	weft_file *file;
 	void *buf;
 	size_t len;
 	uint64_t off;
-	struct weft__op *op;
-	ssize_t res;
+	struct weft__op *op;   /* private */
+	intptr_t res;
 } weft_file_read;
+WEFT_FUTURE_EXTERN(weft_file_read);
 
 void weft_file_read_init(weft_file_read *r, weft_file *f, void *buf,
 			 size_t len, uint64_t off);
@@ -71,22 +80,28 @@ typedef struct weft_file_write {
 	const void *buf;
 	size_t len;
 	uint64_t off;
-	size_t done;
-	struct weft__op *op;
-	ssize_t res;
+	size_t done;           /* private */
+	struct weft__op *op;   /* private */
+	intptr_t res;
 } weft_file_write;
+WEFT_FUTURE_EXTERN(weft_file_write);
 
 void weft_file_write_init(weft_file_write *w, weft_file *f, const void *buf,
 			  size_t len, uint64_t off);
 weft_poll weft_file_write_poll(weft_file_write *w, weft_cx *cx);
 void weft_file_write_drop(weft_file_write *w);
 
+/* fsync(2), or fdatasync with flags = WEFT_FSYNC_DATASYNC: res = 0 or a
+ * negative errno. */
+#define WEFT_FSYNC_DATASYNC 1u  /* IORING_FSYNC_DATASYNC */
+
 typedef struct weft_file_fsync {
 	weft_file *file;
-	unsigned flags;        /* 0, or IORING_FSYNC_DATASYNC (1) */
-	struct weft__op *op;
-	int res;
+	unsigned flags;        /* 0 or WEFT_FSYNC_DATASYNC */
+	struct weft__op *op;   /* private */
+	intptr_t res;
 } weft_file_fsync;
+WEFT_FUTURE_EXTERN(weft_file_fsync);
 
 void weft_file_fsync_init(weft_file_fsync *s, weft_file *f, unsigned flags);
 weft_poll weft_file_fsync_poll(weft_file_fsync *s, weft_cx *cx);

@@ -2,13 +2,23 @@
  * streams, UDP. IPv4 and IPv6.
  *
  * Handles (weft_listener, weft_stream, weft_udp) are counted descriptors:
- * _close releases the caller's handle at once; the descriptor is closed
- * when no operation on it is still in the kernel. Operation futures are
- * structs to embed in a frame (_init, _poll, _drop); each owns what the
- * kernel may touch (its buffer, its address), so dropping one at any point
- * is safe: the operation is cancelled (IORING_OP_ASYNC_CANCEL) and its
- * record freed on its final completion. Call _drop from the enclosing
- * frame's drop function; after READY it is a no-op.
+ * _drop releases the caller's handle at once; the descriptor is closed
+ * when no operation on it is still in the kernel. ("close" in weft means
+ * "no more sending": for a stream that is weft_stream_shutdown(SHUT_WR).)
+ * Debug builds abort when a handle is dropped twice while weft still holds
+ * the descriptor.
+ *
+ * Operation futures have the shape of core.h (_init, _poll, _drop; the
+ * result in `res`: a byte count, 0, or a negative errno) and are structs to
+ * embed in a frame; each owns what the kernel may touch (its buffer, its
+ * address), so dropping one at any point is safe: the operation is
+ * cancelled (IORING_OP_ASYNC_CANCEL) and its record freed on its final
+ * completion. Call _drop from the enclosing frame's drop function; after
+ * READY it is a no-op. Other outputs (an accepted or connected stream, a
+ * sender's address) are in named fields, valid when res >= 0; the stream
+ * is then the caller's, to release with weft_stream_drop. Debug builds
+ * abort when _init finds the future's operation still in flight (call
+ * _drop first).
  *
  * Stream receives: the first receive on a stream arms one multishot recv
  * (kernel 6.0+) that keeps landing data in buffers of a per-runtime pool
@@ -25,14 +35,13 @@
  * not take is copied into an operation (at most 256 KiB at a time, so a
  * slow reader never makes weft buffer without bound). Sends never raise
  * SIGPIPE (MSG_NOSIGNAL): a reset peer gives -EPIPE or -ECONNRESET.
- *
- * Results are byte counts or negative errno values.
  */
 #ifndef WEFT_NET_H
 #define WEFT_NET_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -59,7 +68,7 @@ typedef struct weft_listen_opts {
 } weft_listen_opts;
 
 /* Binds and listens (synchronous). opts may be NULL (backlog 1024,
- * SO_REUSEADDR on). Returns 0 or -errno. */
+ * SO_REUSEADDR on). Returns 0 with *out set, or -errno (*out untouched). */
 int weft_tcp_listen(weft_listener **out, const struct sockaddr *addr,
 		    socklen_t len, const weft_listen_opts *opts);
 /* Binds a Unix stream socket at path (not unlinked first). */
@@ -68,46 +77,54 @@ int weft_unix_listen(weft_listener **out, const char *path,
 int weft_listener_local_addr(const weft_listener *l,
 			     struct sockaddr_storage *ss, socklen_t *len);
 int weft_listener_fd(const weft_listener *l);
-/* Stops accepting; queued connections not yet accepted are closed. */
-void weft_listener_close(weft_listener *l);
+/* Releases the handle: stops accepting; queued connections not yet
+ * accepted are closed. No accept future may be in use on it. */
+void weft_listener_drop(weft_listener *l);
 
-/* Accepts one connection. Connections arrive through one multishot accept
- * per listener (single-shot when the kernel lacks it) into a bounded queue.
- * One task at a time should accept on a listener. On EMFILE, ENFILE,
- * ENOBUFS or ENOMEM the error is returned once and the listener waits
- * 10 ms, then 20, ... up to 1 s before accepting again (no spinning). */
-typedef struct weft_accept {
+/* Accepts one connection (TCP or Unix listener). READY with res = 0 and
+ * stream = the new connection (the caller's), or res < 0. Connections
+ * arrive through one multishot accept per listener (single-shot when the
+ * kernel lacks it) into a bounded queue. One task at a time should accept
+ * on a listener. On EMFILE, ENFILE, ENOBUFS or ENOMEM the error is
+ * returned once and the listener waits 10 ms, then 20, ... up to 1 s
+ * before accepting again (no spinning). */
+typedef struct weft_listener_accept {
 	weft_listener *l;
-	weft_stream *stream;   /* after READY with err == 0 */
-	int err;
+	weft_stream *stream;   /* after READY with res == 0 */
+	intptr_t res;
 	bool backing_off;      /* private */
 	weft_sleep backoff;    /* private */
-} weft_accept;
+} weft_listener_accept;
+WEFT_FUTURE_EXTERN(weft_listener_accept);
 
-void weft_accept_init(weft_accept *a, weft_listener *l);
-weft_poll weft_accept_poll(weft_accept *a, weft_cx *cx);
-void weft_accept_drop(weft_accept *a);
+void weft_listener_accept_init(weft_listener_accept *a, weft_listener *l);
+weft_poll weft_listener_accept_poll(weft_listener_accept *a, weft_cx *cx);
+void weft_listener_accept_drop(weft_listener_accept *a);
 
 /* -------------------------------------------------------------- connect */
 
-/* Connects a new TCP socket (or Unix socket) to addr; with timeout > 0 the
- * attempt is cancelled after it (err = -ETIMEDOUT). */
-typedef struct weft_connect {
+/* Connects a new TCP socket (weft_tcp_connect_init) or Unix stream socket
+ * (weft_unix_connect_init: the same future) to an address; with
+ * timeout > 0 the attempt is cancelled after it (res = -ETIMEDOUT). READY
+ * with res = 0 and stream = the connection (the caller's), or res < 0
+ * (-EINVAL for an address weft cannot use, -ECONNREFUSED, ...). */
+typedef struct weft_tcp_connect {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	weft_duration timeout;
 	struct weft__op *op;   /* private */
 	weft_sleep timer;      /* private */
-	weft_stream *stream;   /* after READY with err == 0 */
-	int err;
-} weft_connect;
+	weft_stream *stream;   /* after READY with res == 0 */
+	intptr_t res;
+} weft_tcp_connect;
+WEFT_FUTURE_EXTERN(weft_tcp_connect);
 
-void weft_tcp_connect_init(weft_connect *c, const struct sockaddr *addr,
+void weft_tcp_connect_init(weft_tcp_connect *c, const struct sockaddr *addr,
 			   socklen_t len, weft_duration timeout);
-void weft_unix_connect_init(weft_connect *c, const char *path,
+void weft_unix_connect_init(weft_tcp_connect *c, const char *path,
 			    weft_duration timeout);
-weft_poll weft_connect_poll(weft_connect *c, weft_cx *cx);
-void weft_connect_drop(weft_connect *c);
+weft_poll weft_tcp_connect_poll(weft_tcp_connect *c, weft_cx *cx);
+void weft_tcp_connect_drop(weft_tcp_connect *c);
 
 /* --------------------------------------------------------------- stream */
 
@@ -116,36 +133,49 @@ int weft_stream_peer_addr(const weft_stream *s, struct sockaddr_storage *ss,
 			  socklen_t *len);
 int weft_stream_local_addr(const weft_stream *s, struct sockaddr_storage *ss,
 			   socklen_t *len);
+/* TCP_NODELAY; -EOPNOTSUPP on a Unix stream. */
 int weft_tcp_set_nodelay(weft_stream *s, bool on);
-/* shutdown(2): SHUT_RD, SHUT_WR or SHUT_RDWR. Returns 0 or -errno. */
+/* shutdown(2): SHUT_RD, SHUT_WR (close the sending side: the peer reads
+ * end of stream) or SHUT_RDWR. Returns 0 or -errno. The handle stays
+ * valid. */
 int weft_stream_shutdown(weft_stream *s, int how);
-/* Releases the handle (see the file comment). */
-void weft_stream_close(weft_stream *s);
-/* Wraps a connected stream socket (ownership passes). NULL on ENOMEM. */
+/* Releases the handle (see the file comment). A receive still waiting on
+ * the stream then completes with -EBADF at its next poll. */
+void weft_stream_drop(weft_stream *s);
+/* Wraps a connected stream socket (ownership passes). NULL on ENOMEM (the
+ * fd is then closed). */
 weft_stream *weft_stream_from_fd(int fd);
 
 /* Receives up to len bytes: res is the byte count (all that was queued,
- * up to len), 0 at end of stream (and at every receive after it), or a
- * negative errno (-ECONNRESET, -ENOMEM, -ENODEV without a runtime with
- * I/O, -ECANCELED when the runtime shuts down). */
-typedef struct weft_recv {
+ * up to len), 0 at end of stream (and at every receive after it) or when
+ * len is 0, or a negative errno (-ECONNRESET, -ENOMEM, -ENODEV without a
+ * runtime with I/O, -ECANCELED when the runtime shuts down, -EBADF when
+ * the stream was dropped under it). */
+typedef struct weft_stream_recv {
 	weft_stream *s;
 	void *buf;
 	size_t len;
 	struct weft__op *op;        /* private: single-shot fallback */
-	ssize_t res;
+	intptr_t res;
 	bool waiting;               /* private: its waker is on the stream's
 	                             * queue (holds a stream reference) */
-} weft_recv;
+} weft_stream_recv;
+WEFT_FUTURE_EXTERN(weft_stream_recv);
 
-void weft_recv_init(weft_recv *r, weft_stream *s, void *buf, size_t len);
-weft_poll weft_recv_poll(weft_recv *r, weft_cx *cx);
-void weft_recv_drop(weft_recv *r);
+void weft_stream_recv_init(weft_stream_recv *r, weft_stream *s, void *buf,
+			   size_t len);
+weft_poll weft_stream_recv_poll(weft_stream_recv *r, weft_cx *cx);
+void weft_stream_recv_drop(weft_stream_recv *r);
 
-/* Sends some of buf (res may be short), or all of it (weft_send_all: res
- * is len or a negative errno). Also used for writev (the iovecs are read
- * at every attempt: keep them and their bytes alive until READY). */
-typedef struct weft_send {
+/* Sends bytes on a stream. One future, three initialisers:
+ *   weft_stream_send_init      some of buf: res = bytes taken (may be
+ *                              short, >= 1 unless len is 0)
+ *   weft_stream_send_all_init  all of buf: res = len
+ *   weft_stream_writev_init    a gathering write of iovcnt iovecs (at most
+ *                              IOV_MAX); all = every byte, else some
+ * or a negative errno. The iovecs are read at every attempt: keep them and
+ * their bytes alive until READY (or until _drop). */
+typedef struct weft_stream_send {
 	weft_stream *s;
 	const struct iovec *iov;   /* private: iov/iovcnt, or one_iov */
 	int iovcnt;
@@ -153,30 +183,35 @@ typedef struct weft_send {
 	struct iovec one_iov;
 	size_t total, done;
 	struct weft__op *op;
-	ssize_t res;
-} weft_send;
+	intptr_t res;
+} weft_stream_send;
+WEFT_FUTURE_EXTERN(weft_stream_send);
 
-void weft_send_init(weft_send *w, weft_stream *s, const void *buf, size_t len);
-void weft_send_all_init(weft_send *w, weft_stream *s, const void *buf,
-			size_t len);
-/* Gathering write of the iovecs (at most IOV_MAX); all = send every byte. */
-void weft_writev_init(weft_send *w, weft_stream *s, const struct iovec *iov,
-		      int iovcnt, bool all);
-weft_poll weft_send_poll(weft_send *w, weft_cx *cx);
-void weft_send_drop(weft_send *w);
+void weft_stream_send_init(weft_stream_send *w, weft_stream *s,
+			   const void *buf, size_t len);
+void weft_stream_send_all_init(weft_stream_send *w, weft_stream *s,
+			       const void *buf, size_t len);
+void weft_stream_writev_init(weft_stream_send *w, weft_stream *s,
+			     const struct iovec *iov, int iovcnt, bool all);
+weft_poll weft_stream_send_poll(weft_stream_send *w, weft_cx *cx);
+void weft_stream_send_drop(weft_stream_send *w);
 
 /* ------------------------------------------------------------------ UDP */
 
-/* Binds a UDP socket (addr NULL: unbound IPv4). */
+/* Binds a UDP socket (addr NULL: unbound IPv4). 0 with *out set, or
+ * -errno. */
 int weft_udp_bind(weft_udp **out, const struct sockaddr *addr, socklen_t len);
+/* Sets the default peer (connect(2) on a datagram socket; synchronous). */
 int weft_udp_connect(weft_udp *u, const struct sockaddr *addr, socklen_t len);
 int weft_udp_local_addr(const weft_udp *u, struct sockaddr_storage *ss,
 			socklen_t *len);
 int weft_udp_fd(const weft_udp *u);
-void weft_udp_close(weft_udp *u);
+/* Releases the handle (see the file comment). */
+void weft_udp_drop(weft_udp *u);
 
-/* Sends one datagram to addr (NULL on a connected socket). The bytes and
- * the address are copied when the socket cannot take them at once. */
+/* Sends one datagram to `to` (NULL on a connected socket): res = bytes
+ * sent or a negative errno (-EMSGSIZE above 64 KiB). The bytes and the
+ * address are copied when the socket cannot take them at once. */
 typedef struct weft_udp_send {
 	weft_udp *u;
 	const void *buf;
@@ -184,17 +219,18 @@ typedef struct weft_udp_send {
 	struct sockaddr_storage to;
 	socklen_t tolen;
 	struct weft__op *op;
-	ssize_t res;
+	intptr_t res;
 } weft_udp_send;
+WEFT_FUTURE_EXTERN(weft_udp_send);
 
-void weft_udp_send_to_init(weft_udp_send *s, weft_udp *u, const void *buf,
-			   size_t len, const struct sockaddr *to,
-			   socklen_t tolen);
+void weft_udp_send_init(weft_udp_send *s, weft_udp *u, const void *buf,
+			size_t len, const struct sockaddr *to, socklen_t tolen);
 weft_poll weft_udp_send_poll(weft_udp_send *s, weft_cx *cx);
 void weft_udp_send_drop(weft_udp_send *s);
 
-/* Receives one datagram (truncated to len, at most 64 KiB) and its
- * sender's address. */
+/* Receives one datagram (truncated to len, at most 64 KiB): res = its
+ * byte count, from/fromlen = its sender's address (valid when res >= 0),
+ * or a negative errno. */
 typedef struct weft_udp_recv {
 	weft_udp *u;
 	void *buf;
@@ -202,11 +238,11 @@ typedef struct weft_udp_recv {
 	struct sockaddr_storage from;
 	socklen_t fromlen;
 	struct weft__op *op;
-	ssize_t res;
+	intptr_t res;
 } weft_udp_recv;
+WEFT_FUTURE_EXTERN(weft_udp_recv);
 
-void weft_udp_recv_from_init(weft_udp_recv *r, weft_udp *u, void *buf,
-			     size_t len);
+void weft_udp_recv_init(weft_udp_recv *r, weft_udp *u, void *buf, size_t len);
 weft_poll weft_udp_recv_poll(weft_udp_recv *r, weft_cx *cx);
 void weft_udp_recv_drop(weft_udp_recv *r);
 

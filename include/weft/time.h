@@ -6,11 +6,13 @@
  * from a worker costs no lock: it is staged on the worker and handed to the
  * reactor with the rest of the tick's submissions.
  *
- * Every future here is a struct to embed in a frame, with _init, _poll and
- * _drop. Call _drop from the enclosing frame's drop function if the frame
- * can be dropped while the future is pending (after READY it is a no-op).
- * Futures need a runtime with I/O enabled (the one polling them, or the
- * calling thread's); without one they complete with err = -ENODEV.
+ * Every future here has the shape of core.h (_init, _poll, _drop, `res`)
+ * and is a struct to embed in a frame. Call _drop from the enclosing
+ * frame's drop function if the frame can be dropped while the future is
+ * pending (after READY it is a no-op). Futures need a runtime with I/O
+ * enabled (the one polling them, or the calling thread's); without one
+ * they complete with res = -ENODEV. Debug builds abort when _init finds the
+ * future's timer still pending (use _reset, or _drop first).
  */
 #ifndef WEFT_TIME_H
 #define WEFT_TIME_H
@@ -46,14 +48,19 @@ typedef struct weft_sleep {
 	intptr_t res;          /* after READY: 0, -ENODEV (no reactor), -ENOMEM,
 	                        * or -ECANCELED (runtime shut down first) */
 } weft_sleep;
+WEFT_FUTURE_EXTERN(weft_sleep);
 
 /* Completes d after the call to init (tokio's sleep). */
 void weft_sleep_init(weft_sleep *s, weft_duration d);
-/* Completes at deadline (at once if it has passed). */
+/* Completes at deadline (at once if it has passed). Initialises the same
+ * future as weft_sleep_init. */
 void weft_sleep_until_init(weft_sleep *s, weft_instant deadline);
 weft_poll weft_sleep_poll(weft_sleep *s, weft_cx *cx);
 void weft_sleep_drop(weft_sleep *s);
-/* Moves the deadline (pending or completed sleep); poll it again after. */
+/* Moves the deadline of a sleep in any state (pending, completed, never
+ * polled): its timer, if any, is released, and the next poll waits for the
+ * new deadline. The way to re-arm a sleep that may still be pending (a
+ * timer created once in a select loop). */
 void weft_sleep_reset(weft_sleep *s, weft_instant deadline);
 
 /* -------------------------------------------------------------- interval */
@@ -68,19 +75,40 @@ typedef enum weft_missed_tick {
 	WEFT_MISSED_SKIP,
 } weft_missed_tick;
 
+/* An interval is an object embedded in caller memory (_init/_destroy); its
+ * ticks are awaited one at a time with the weft_interval_tick future. The
+ * interval keeps the timer of the next tick, so a tick future dropped
+ * while waiting (a select branch that lost) loses no tick: the next tick
+ * future waits for the same one. */
 typedef struct weft_interval {
-	weft_sleep sleep;        /* private */
+	weft_sleep sleep;        /* private: the next tick's timer */
 	weft_duration period;
 	weft_missed_tick missed;
-	weft_instant tick;       /* after READY: the scheduled time of the tick */
 } weft_interval;
 
 /* First tick at start (immediately if start <= now), then every period
- * (0 is taken as 1 ms). */
+ * (0 is taken as 1 ms). Debug builds abort if iv's timer is still pending
+ * (weft_interval_destroy it first). */
 void weft_interval_init(weft_interval *iv, weft_instant start,
 			weft_duration period, weft_missed_tick missed);
-weft_poll weft_interval_tick_poll(weft_interval *iv, weft_cx *cx);
-void weft_interval_drop(weft_interval *iv);
+/* Releases the interval's timer. No tick future may be in use on it. */
+void weft_interval_destroy(weft_interval *iv);
+
+/* Waits for the interval's next tick. READY with res = 0 and tick = the
+ * scheduled time of the tick (not when it was seen), or res < 0 (-ENODEV,
+ * -ENOMEM, -ECANCELED: the tick is not consumed). One tick future at a
+ * time per interval; the interval must outlive it. */
+typedef struct weft_interval_tick {
+	weft_interval *iv;
+	weft_instant tick;       /* after READY with res == 0 */
+	intptr_t res;
+} weft_interval_tick;
+WEFT_FUTURE_EXTERN(weft_interval_tick);
+
+void weft_interval_tick_init(weft_interval_tick *t, weft_interval *iv);
+weft_poll weft_interval_tick_poll(weft_interval_tick *t, weft_cx *cx);
+/* Nothing to release (the timer belongs to the interval). */
+void weft_interval_tick_drop(weft_interval_tick *t);
 
 /* --------------------------------------------------------------- timeout */
 
