@@ -54,19 +54,21 @@ struct sleep_task {
 
 static weft_poll sleep_task_poll(struct sleep_task *f, weft_cx *cx)
 {
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	f->deadline = weft_now() + (weft_duration)f->d * WEFT_MS;
 	weft_sleep_until_init(&f->s, f->deadline);
-	WEFT_AWAIT(f, weft_sleep_poll(&f->s, cx));
-	if (f->s.err)
-		bench_fail("sleep: %s", strerror(-f->s.err));
+	WEFT_AWAIT_ON(weft_sleep, &f->s);
+	if (f->s.res < 0)
+		bench_fail("sleep: %s", strerror((int)-f->s.res));
 	/* relaxed: a sum; the counter's acq_rel increment publishes it */
 	atomic_fetch_add_explicit(&f->st->late_ns,
 				  (int64_t)(weft_now() - f->deadline),
 				  memory_order_relaxed);
 	bench_counter_bump(&f->st->ctr);
-	WEFT_END(f);
+	WEFT_END();
 }
+
+WEFT_FUTURE(sleep_task, struct sleep_task, WEFT_NO_DROP);
 
 struct sleep_driver {
 	WEFT_ASYNC;
@@ -80,17 +82,16 @@ static weft_poll sleep_driver_poll(struct sleep_driver *f, weft_cx *cx)
 {
 	struct sleepers *st = f->st;
 
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	for (f->rep = 0; f->rep <= st->wall.reps; f->rep++) {
 		bench_counter_arm(&st->ctr, st->n);
 		/* relaxed: published to the tasks by weft_spawn */
 		atomic_store_explicit(&st->late_ns, 0, memory_order_relaxed);
 		f->t0 = bench_now_ns();
 		for (uint64_t i = 0; i < st->n; i++)
-			BENCH_SPAWN(st->rt, sleep_task_poll, struct sleep_task,
+			BENCH_SPAWN(st->rt, sleep_task,
 				    { .st = st, .d = st->dur_ms[i] });
-		bench_signal_wait_init(&f->wait, &st->ctr.done);
-		WEFT_AWAIT(f, bench_signal_wait_poll(&f->wait, cx));
+		WEFT_AWAIT_INIT(bench_signal_wait, &f->wait, &st->ctr.done);
 		bench_samples_add(&st->wall, f->rep,
 				  (double)(bench_now_ns() - f->t0) / 1e6);
 		/* relaxed: the signal's wait acquired the last increment */
@@ -99,8 +100,10 @@ static weft_poll sleep_driver_poll(struct sleep_driver *f, weft_cx *cx)
 					  &st->late_ns, memory_order_relaxed) /
 					  (double)st->n / 1000.0);
 	}
-	WEFT_END(f);
+	WEFT_END();
 }
+
+WEFT_FUTURE(sleep_driver, struct sleep_driver, WEFT_NO_DROP);
 
 int bench_sleep_many(int argc, char **argv)
 {
@@ -122,7 +125,7 @@ int bench_sleep_many(int argc, char **argv)
 	bench_samples_init(&st.late, bench_reps(&o, 5));
 	bench_signal_init(&st.ctr.done);
 	st.rt = bench_rt_create();
-	BENCH_DRIVE(st.rt, sleep_driver_poll, struct sleep_driver, { .st = &st });
+	BENCH_DRIVE(st.rt, sleep_driver, { .st = &st });
 	weft_rt_destroy(st.rt);
 	bench_signal_destroy(&st.ctr.done);
 	free(st.dur_ms);
@@ -181,35 +184,37 @@ struct acceptor {
 	weft_rt *rt;
 	weft_listener *l;
 	conn_spawn_fn spawn;
-	weft_accept acc;
+	weft_listener_accept acc;
 	weft_sleep pause;
 };
 
 static weft_poll acceptor_poll(struct acceptor *f, weft_cx *cx)
 {
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	for (;;) {
-		weft_accept_init(&f->acc, f->l);
-		WEFT_AWAIT(f, weft_accept_poll(&f->acc, cx));
-		if (f->acc.err) {
+		WEFT_AWAIT_INIT(weft_listener_accept, &f->acc, f->l);
+		if (f->acc.res < 0) {
 			fprintf(stderr, "%s: accept: %s\n",
-				bench_current_workload, strerror(-f->acc.err));
-			weft_sleep_init(&f->pause, 10 * WEFT_MS);
-			WEFT_AWAIT(f, weft_sleep_poll(&f->pause, cx));
+				bench_current_workload,
+				strerror((int)-f->acc.res));
+			WEFT_AWAIT_INIT(weft_sleep, &f->pause, 10 * WEFT_MS);
 			continue;
 		}
 		weft_tcp_set_nodelay(f->acc.stream, true);
 		if (f->spawn(f->rt, f->acc.stream))
-			weft_stream_close(f->acc.stream);
+			weft_stream_drop(f->acc.stream);
 	}
-	WEFT_END(f);
+	WEFT_END();
 }
+
+WEFT_FUTURE(acceptor, struct acceptor, WEFT_NO_DROP);
 
 static int serve(int argc, char **argv, const char *name, conn_spawn_fn spawn)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	struct bench_opts o;
 	weft_listener *l;
+	weft_join_wait jw = { 0 };
 	weft_join *j;
 	weft_rt *rt;
 	int rc = bench_opts_parse(argc, argv, &o);
@@ -228,15 +233,12 @@ static int serve(int argc, char **argv, const char *name, conn_spawn_fn spawn)
 	if (rc)
 		bench_fail("bind 127.0.0.1:%u: %s", o.port, strerror(-rc));
 	fprintf(stderr, "weft %s listening on 127.0.0.1:%u\n", name, o.port);
-	rc = WEFT_SPAWN(rt, &j, acceptor_poll, NULL, struct acceptor,
-			{ .rt = rt, .l = l, .spawn = spawn });
+	rc = WEFT_SPAWN(rt, acceptor, &j, { .rt = rt, .l = l, .spawn = spawn });
 	if (rc)
 		bench_spawn_failed(rc);
-	{
-		weft_join_fut jf = { j, 0, 0 };
-
-		WEFT_BLOCK_ON(rt, NULL, weft_join_fut_poll, &jf);
-	}
+	/* the acceptor never ends: the watcher thread exits the process */
+	weft_join_wait_init(&jw, j);
+	WEFT_BLOCK_ON(rt, weft_join_wait, &jw);
 	return BENCH_EXIT_FAIL;
 }
 
@@ -245,39 +247,40 @@ static int serve(int argc, char **argv, const char *name, conn_spawn_fn spawn)
 struct echo_conn {
 	WEFT_ASYNC;
 	weft_stream *s;
-	weft_recv rx;
-	weft_send tx;
+	weft_stream_recv rx;
+	weft_stream_send tx;
 	char buf[4096];
 };
 
 static weft_poll echo_conn_poll(struct echo_conn *f, weft_cx *cx)
 {
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	for (;;) {
-		weft_recv_init(&f->rx, f->s, f->buf, sizeof(f->buf));
-		WEFT_AWAIT(f, weft_recv_poll(&f->rx, cx));
+		WEFT_AWAIT_INIT(weft_stream_recv, &f->rx, f->s, f->buf,
+				sizeof(f->buf));
 		if (f->rx.res <= 0)
 			break;
-		weft_send_all_init(&f->tx, f->s, f->buf,
-				   (size_t)f->rx.res);
-		WEFT_AWAIT(f, weft_send_poll(&f->tx, cx));
+		weft_stream_send_all_init(&f->tx, f->s, f->buf,
+					  (size_t)f->rx.res);
+		WEFT_AWAIT_ON(weft_stream_send, &f->tx);
 		if (f->tx.res < 0)
 			break;
 	}
-	WEFT_END(f);
+	WEFT_END();
 }
 
 static void echo_conn_drop(struct echo_conn *f)
 {
-	weft_recv_drop(&f->rx);  /* no-ops unless pending */
-	weft_send_drop(&f->tx);
-	weft_stream_close(f->s);
+	weft_stream_recv_drop(&f->rx);  /* no-ops unless pending */
+	weft_stream_send_drop(&f->tx);
+	weft_stream_drop(f->s);
 }
+
+WEFT_FUTURE(echo_conn, struct echo_conn, echo_conn_drop);
 
 static int echo_spawn(weft_rt *rt, weft_stream *s)
 {
-	return WEFT_SPAWN(rt, NULL, echo_conn_poll, echo_conn_drop,
-			  struct echo_conn, { .s = s });
+	return WEFT_SPAWN(rt, echo_conn, NULL, { .s = s });
 }
 
 int bench_tcp_echo_server(int argc, char **argv)
@@ -416,8 +419,8 @@ struct http_conn {
 	weft_stream *s;
 	size_t filled, start, wlen;
 	bool close_it;
-	weft_recv rx;
-	weft_send tx;
+	weft_stream_recv rx;
+	weft_stream_send tx;
 	char rbuf[HTTP_BUF];
 	char wbuf[HTTP_BUF / 16 * 160]; /* room for a response per 16 bytes */
 };
@@ -450,11 +453,10 @@ static int http_answer(struct http_conn *f)
 
 static weft_poll http_conn_poll(struct http_conn *f, weft_cx *cx)
 {
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	for (;;) {
-		weft_recv_init(&f->rx, f->s, f->rbuf + f->filled,
-			       HTTP_BUF - f->filled);
-		WEFT_AWAIT(f, weft_recv_poll(&f->rx, cx));
+		WEFT_AWAIT_INIT(weft_stream_recv, &f->rx, f->s,
+				f->rbuf + f->filled, HTTP_BUF - f->filled);
 		if (f->rx.res <= 0)
 			break;
 		f->filled += (size_t)f->rx.res;
@@ -462,8 +464,9 @@ static weft_poll http_conn_poll(struct http_conn *f, weft_cx *cx)
 		f->close_it = false;
 		http_answer(f);
 		if (f->wlen) {
-			weft_send_all_init(&f->tx, f->s, f->wbuf, f->wlen);
-			WEFT_AWAIT(f, weft_send_poll(&f->tx, cx));
+			weft_stream_send_all_init(&f->tx, f->s, f->wbuf,
+						  f->wlen);
+			WEFT_AWAIT_ON(weft_stream_send, &f->tx);
 			if (f->tx.res < 0)
 				break;
 		}
@@ -474,20 +477,21 @@ static weft_poll http_conn_poll(struct http_conn *f, weft_cx *cx)
 		if (f->filled == HTTP_BUF)
 			break; /* a head larger than the buffer */
 	}
-	WEFT_END(f);
+	WEFT_END();
 }
 
 static void http_conn_drop(struct http_conn *f)
 {
-	weft_recv_drop(&f->rx);
-	weft_send_drop(&f->tx);
-	weft_stream_close(f->s);
+	weft_stream_recv_drop(&f->rx);
+	weft_stream_send_drop(&f->tx);
+	weft_stream_drop(f->s);
 }
+
+WEFT_FUTURE(http_conn, struct http_conn, http_conn_drop);
 
 static int http_spawn(weft_rt *rt, weft_stream *s)
 {
-	return WEFT_SPAWN(rt, NULL, http_conn_poll, http_conn_drop,
-			  struct http_conn, { .s = s });
+	return WEFT_SPAWN(rt, http_conn, NULL, { .s = s });
 }
 
 int bench_http_server(int argc, char **argv)
