@@ -320,7 +320,7 @@ static inline intptr_t weft_future_res(const weft_future_type *type,
 #define WEFT_FUTURE_EXTERN(name)                                            \
 	typedef name name##_frame;                                          \
 	extern const weft_future_type name##_future;                        \
-	static inline name *name##__typed(name *p)                          \
+	__attribute__((unused)) static inline name *name##__typed(name *p)  \
 	{                                                                   \
 		return p;                                                   \
 	}
@@ -333,10 +333,19 @@ static inline intptr_t weft_future_res(const weft_future_type *type,
 /* In the library's (or your) source file, after the header's
  * WEFT_FUTURE_EXTERN(name); the frame type is `name`, the result field is
  * name.res. */
-#define WEFT_FUTURE_DEFINE(name, drop)                                      \
+#ifdef __cplusplus
+#define WEFT__CHECK_DEFINE(name)                                            \
+	static_assert(std::is_same<decltype(&name##_poll),                  \
+		weft_poll (*)(name *, weft_cx *)>::value,                   \
+		#name "_poll must take " #name " *");
+#else
+#define WEFT__CHECK_DEFINE(name)                                            \
 	_Static_assert(_Generic(&name##_poll,                               \
 		weft_poll (*)(name *, weft_cx *): 1, default: 0),           \
-		#name "_poll must take " #name " *");                       \
+		#name "_poll must take " #name " *");
+#endif
+#define WEFT_FUTURE_DEFINE(name, drop)                                      \
+	WEFT__CHECK_DEFINE(name)                                            \
 	static weft_poll name##__poll_(void *weft_p_, weft_cx *weft_c_)     \
 	{                                                                   \
 		return name##_poll((name *)weft_p_, weft_c_);               \
