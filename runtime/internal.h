@@ -34,7 +34,7 @@
  *   bit 4 JOIN_INTEREST  a join handle exists
  *   bit 5 JOIN_WAKER     join_waker holds the joiner's waker (the task side
  *                        may read it; the handle may not touch it)
- *                        (its encoding: task.c, "join waker slot")
+ *                        (its encoding: join.c, "join waker slot")
  *   bit 6 JOIN_TAKEN     the output was handed to the join handle
  *   bits 7.. refcount    join handle + each waker + the queue/run reference
  */
@@ -134,9 +134,13 @@ extern const weft_waker_vtable weft__task_waker_vt;
  * would hold */
 #define WEFT__JW_TASK ((uintptr_t)1)
 
+/* task.c */
 void weft__task_run(struct weft__task *t, void *worker);
 void weft__task_ref_dec(struct weft__task *t);
+/* join.c */
 void weft__task_wake_joiner(struct weft__task *t);
+/* owner.c */
+void weft__owner_init(struct weft__owner *o, weft_rt *rt, int index);
 void weft__task_free_now(struct weft__task *t);
 void weft__owner_drain_remote(struct weft__owner *o);
 void weft__task_adopt(struct weft__owner *o, struct weft__task *t);

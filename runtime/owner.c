@@ -1,0 +1,104 @@
+/* runtime/owner.c - owner lists and freeing a task.
+ *
+ * Each worker owns a list of the tasks spawned on it (shutdown walks these
+ * lists). The thread that drops the last reference frees the task if it
+ * owns its list; otherwise it pushes the task on the owner's remote_free
+ * stack (one CAS), and the owner unlinks and frees it at its next
+ * maintenance. A task spawned from a foreign thread is in no list until
+ * the worker that first runs it adopts it (it cannot be freed before: the
+ * queue holds a reference); shutdown links those still queued into
+ * rt->foreign.
+ * After the workers stop, frees take rt->lock instead.
+ *
+ * Linking (weft__owner_link) is inline in runtime/task.h: spawn does it on
+ * every task.
+ */
+#include "runtime/task.h"
+
+void weft__owner_init(struct weft__owner *o, weft_rt *rt, int index)
+{
+	o->head = NULL;
+	o->live = 0;
+	o->rt = rt;
+	o->index = index;
+	atomic_init(&o->remote_free, NULL);
+}
+
+static void owner_unlink(struct weft__owner *o, struct weft__task *t)
+{
+	if (t->owned_prev)
+		t->owned_prev->owned_next = t->owned_next;
+	else
+		o->head = t->owned_next;
+	if (t->owned_next)
+		t->owned_next->owned_prev = t->owned_prev;
+	o->live--;
+}
+
+/* Links a task into o's list; the caller owns the list. */
+void weft__task_adopt(struct weft__owner *o, struct weft__task *t)
+{
+	weft__owner_link(o, t);
+}
+
+/* Unlinks and frees a task; the caller owns o's list at this moment. */
+void weft__task_free_now(struct weft__task *t)
+{
+	weft_rt *rt = weft__task_rt(t);
+	size_t lead = weft__task_lead(t->type);
+
+	owner_unlink(weft__task_owner(t), t);
+	weft__free(rt, (char *)t - lead, weft__task_bytes(t->type, lead));
+}
+
+void weft__owner_drain_remote(struct weft__owner *o)
+{
+	/* acquire: the pushers' last uses of each task (pair 3, task.c) and
+	 * their links; pairs with the release CAS in weft__task_dealloc */
+	struct weft__task *t = atomic_exchange_explicit(&o->remote_free, NULL,
+							memory_order_acquire);
+
+	while (t) {
+		struct weft__task *next = t->next;
+
+		weft__task_free_now(t);
+		t = next;
+	}
+}
+
+/* The last reference is gone: run the frame's drop if it never completed,
+ * drop a leftover join waker, and free (or hand to the owner). */
+void weft__task_dealloc(struct weft__task *t)
+{
+	/* relaxed: ref_dec's acq_rel made every earlier write visible */
+	uint64_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
+	struct weft__owner *o = weft__task_owner(t);
+	weft_rt *rt = o->rt;
+	struct weft__worker *w;
+
+	if (!(s & WEFT__COMPLETE) && t->type->drop)
+		t->type->drop(weft__task_frame(t));
+	if (s & WEFT__JOIN_WAKER)
+		weft__join_waker_drop(t);
+
+	/* acquire: pairs with the release store in weft_rt_shutdown */
+	if (atomic_load_explicit(&rt->stopped, memory_order_acquire)) {
+		pthread_mutex_lock(&rt->lock);
+		weft__task_free_now(t);
+		pthread_mutex_unlock(&rt->lock);
+		weft__rt_maybe_free(rt);
+		return;
+	}
+	w = weft__worker_current();
+	if (w && &w->owner == o) {
+		weft__task_free_now(t);
+		return;
+	}
+	/* relaxed load + release CAS: publishes t->next and our last use of
+	 * the task to weft__owner_drain_remote's acquire exchange */
+	t->next = atomic_load_explicit(&o->remote_free, memory_order_relaxed);
+	while (!atomic_compare_exchange_weak_explicit(
+		&o->remote_free, &t->next, t, memory_order_release,
+		memory_order_relaxed))
+		;
+}

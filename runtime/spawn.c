@@ -1,0 +1,80 @@
+/* runtime/spawn.c - weft_spawn: allocating a task, initialising its frame
+ * and state word (task.c, "spawn"), and queueing it, from a worker of the
+ * runtime (linked into the worker's owner list, LIFO slot) or from any
+ * other thread (unlinked, through the injector, racing with shutdown).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "runtime/task.h"
+
+int weft_spawn(weft_rt *rt, const weft_future_type *type, const void *init,
+	       weft_join **join)
+{
+	struct weft__worker *w;
+	struct weft__task *t;
+	size_t lead, bytes;
+	char *mem;
+
+	if (join)
+		*join = NULL;
+	if (!rt || !type || !type->poll)
+		return -EINVAL;
+	/* relaxed: a hint; the foreign path re-checks it (seq_cst) below, and
+	 * the worker path cannot race with shutdown (workers stop first) */
+	if (atomic_load_explicit(&rt->shutdown, memory_order_relaxed))
+		return -ESHUTDOWN;
+	lead = weft__task_lead(type);
+	bytes = weft__task_bytes(type, lead);
+	mem = weft__alloc(rt, bytes);
+	if (!mem)
+		return -ENOMEM;
+	t = (struct weft__task *)(mem + lead);
+	/* one reference for the run queue, one for the join handle */
+	atomic_init(&t->state,
+		    WEFT__NOTIFIED + WEFT__REF_ONE +
+			    (join ? WEFT__REF_ONE + WEFT__JOIN_INTEREST : 0));
+	t->type = type;
+	t->next = NULL;
+	t->join_waker = 0;
+	if (init)
+		memcpy(weft__task_frame(t), init, type->size);
+	else
+		memset(weft__task_frame(t), 0, type->size);
+
+	w = weft__worker_current();
+	if (w && w->rt == rt) {
+		weft__owner_link(&w->owner, t);
+		if (join)
+			*join = (weft_join *)t;
+		/* from inside a poll the child takes the LIFO slot (it runs
+		 * right after the parent's poll, on this worker, while its
+		 * frame is hot; the previous occupant goes to the deque where
+		 * others can steal it), as tokio does: a spawn chain stays on
+		 * one core instead of bouncing (bench chained_spawn) */
+		weft__worker_schedule(t, false);
+		return 0;
+	}
+	/* A foreign spawn takes no lock: the task goes to the injector
+	 * unlinked and the worker that first runs it adopts it. Shutdown
+	 * waits for foreign_inflight to reach 0 after setting `shutdown`
+	 * (seq_cst on both sides: either we see the flag or shutdown sees
+	 * us and waits for our push), then finds the task in the injector. */
+	atomic_init(&t->owner, &rt->foreign);
+	t->owned_prev = t->owned_next = NULL;
+	atomic_fetch_add_explicit(&rt->foreign_inflight, 1,
+				  memory_order_seq_cst);
+	if (atomic_load_explicit(&rt->shutdown, memory_order_seq_cst)) {
+		atomic_fetch_sub_explicit(&rt->foreign_inflight, 1,
+					  memory_order_release);
+		weft__free(rt, mem, bytes);
+		return -ESHUTDOWN;
+	}
+	if (join)
+		*join = (weft_join *)t;
+	weft__worker_schedule(t, true);
+	/* release: our push before shutdown's acquire load of the count */
+	atomic_fetch_sub_explicit(&rt->foreign_inflight, 1,
+				  memory_order_release);
+	return 0;
+}
