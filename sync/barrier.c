@@ -27,11 +27,19 @@ int weft_barrier_init(weft_barrier *b, uint32_t n)
 	return 0;
 }
 
+void weft_barrier_destroy(weft_barrier *b)
+{
+	(void)b; /* nothing allocated */
+}
+
 void weft_barrier_wait_init(weft_barrier_wait *f, weft_barrier *b)
 {
+	WEFT__WAITER_CHECK_INIT(&f->w, "weft_barrier_wait_init",
+		"the wait is still queued (it counts as arrived): call "
+		"weft_barrier_wait_drop before initialising it again");
 	weft__waiter_init(&f->w, 0);
 	f->b = b;
-	f->leader = false;
+	f->res = 0;
 }
 
 weft_poll weft_barrier_wait_poll(weft_barrier_wait *f, weft_cx *cx)
@@ -49,7 +57,7 @@ weft_poll weft_barrier_wait_poll(weft_barrier_wait *f, weft_cx *cx)
 		}
 		b->arrived = 0;
 		b->generation++;
-		f->leader = true;
+		f->res = 1; /* the leader */
 		weft__wake_all_unlock(&b->lock, &b->waiters, WEFT__W_WOKEN_ALL);
 		break;
 	case WEFT__W_QUEUED:
@@ -70,9 +78,9 @@ weft_poll weft_barrier_wait_poll(weft_barrier_wait *f, weft_cx *cx)
 
 void weft_barrier_wait_drop(weft_barrier_wait *f)
 {
-	weft_barrier *b = f->b;
-
 	if (weft__waiter_state(&f->w) == WEFT__W_QUEUED) {
+		weft_barrier *b = f->b;
+
 		weft__lock_acquire(&b->lock);
 		if (weft__waiter_state(&f->w) == WEFT__W_QUEUED) {
 			weft__list_unlink(&f->w.link);
@@ -89,3 +97,5 @@ void weft_barrier_wait_drop(weft_barrier_wait *f)
 	}
 	weft__waiter_set_state(&f->w, WEFT__W_DONE);
 }
+
+WEFT_FUTURE_DEFINE(weft_barrier_wait, weft_barrier_wait_drop);

@@ -7,6 +7,13 @@
  * per-slot count: the sender simply overwrites the oldest. A send wakes
  * every waiting receiver once (weft__wake_all_unlock, outside the lock).
  * Lifetime: `refs` counts sender handles and receivers; last drop frees.
+ *
+ * Element destructor (release, optional), under the lock: the ring holds
+ * the values of positions [max(tail - cap, held_from), tail). A send that
+ * overwrites the slot of position tail - cap releases that value first
+ * (unless it is below held_from); the last receiver's drop releases every
+ * held value and moves held_from to tail (a later subscriber starts at
+ * tail, so nobody could read them); the free releases what is left.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -24,6 +31,8 @@ struct weft_broadcast {
 	uint32_t elem_size;
 	uint64_t cap;
 	uint64_t tail;          /* lock */
+	uint64_t held_from;     /* lock: positions below were released */
+	void (*release)(void *elem);
 	weft__wlink waiters;    /* lock */
 	char ring[];            /* lock: cap * elem_size */
 };
@@ -34,15 +43,37 @@ static void bc_ref(weft_broadcast *b)
 	atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
 }
 
+static inline void *bc_slot(weft_broadcast *b, uint64_t pos)
+{
+	return b->ring + (pos % b->cap) * b->elem_size;
+}
+
+/* Lock held (or the last reference): releases every value still held
+ * and marks them released. */
+static void bc_release_held_locked(weft_broadcast *b)
+{
+	uint64_t p = b->tail > b->cap ? b->tail - b->cap : 0;
+
+	if (p < b->held_from)
+		p = b->held_from;
+	for (; p < b->tail; p++)
+		b->release(bc_slot(b, p));
+	b->held_from = b->tail;
+}
+
 static void bc_unref(weft_broadcast *b)
 {
 	/* acq_rel: the freeing drop sees every other holder's accesses */
-	if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1)
+	if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1) {
+		if (b->release)
+			bc_release_held_locked(b);
 		free(b);
+	}
 }
 
-int weft_broadcast_create(size_t elem_size, size_t cap, weft_broadcast **tx,
-			  weft_broadcast_rx *rx)
+int weft_broadcast_create(weft_broadcast **tx, weft_broadcast_rx *rx,
+			  size_t elem_size, size_t cap,
+			  void (*release)(void *elem))
 {
 	weft_broadcast *b;
 
@@ -59,6 +90,7 @@ int weft_broadcast_create(size_t elem_size, size_t cap, weft_broadcast **tx,
 	b->receivers = 1;
 	b->elem_size = (uint32_t)elem_size;
 	b->cap = cap;
+	b->release = release;
 	weft__list_init(&b->waiters);
 	*tx = b;
 	rx->b = b;
@@ -78,8 +110,10 @@ int weft_broadcast_send(weft_broadcast *b, const void *value)
 		weft__lock_release(&b->lock);
 		return -EPIPE;
 	}
-	memcpy(b->ring + (b->tail % b->cap) * b->elem_size, value,
-	       b->elem_size);
+	/* the slot's old value (position tail - cap) leaves the ring */
+	if (b->release && b->tail >= b->cap && b->tail - b->cap >= b->held_from)
+		b->release(bc_slot(b, b->tail));
+	memcpy(bc_slot(b, b->tail), value, b->elem_size);
 	b->tail++;
 	weft__wake_all_unlock(&b->lock, &b->waiters, WEFT__W_WOKEN_ALL);
 	return n;
@@ -99,6 +133,9 @@ void weft_broadcast_tx_drop(weft_broadcast *b)
 	if (!b)
 		return;
 	weft__lock_acquire(&b->lock);
+	WEFT_DEBUG_CHECK(b->senders != 0, "weft_broadcast_tx_drop",
+		"every sender handle was already dropped: drop each handle "
+		"(the one from weft_broadcast_create and each clone) once");
 	if (--b->senders) {
 		weft__lock_release(&b->lock);
 	} else {
@@ -125,7 +162,8 @@ void weft_broadcast_rx_drop(weft_broadcast_rx *rx)
 	if (!b)
 		return;
 	weft__lock_acquire(&b->lock);
-	b->receivers--;
+	if (--b->receivers == 0 && b->release)
+		bc_release_held_locked(b); /* nobody can read them any more */
 	weft__lock_release(&b->lock);
 	rx->b = NULL;
 	bc_unref(b);
@@ -143,8 +181,7 @@ static int bc_take_locked(weft_broadcast_rx *rx, void *out, uint64_t *missed)
 		return -EOVERFLOW;
 	}
 	if (rx->next < b->tail) {
-		memcpy(out, b->ring + (rx->next % b->cap) * b->elem_size,
-		       b->elem_size);
+		memcpy(out, bc_slot(b, rx->next), b->elem_size);
 		rx->next++;
 		return 0;
 	}
@@ -166,10 +203,13 @@ int weft_broadcast_try_recv(weft_broadcast_rx *rx, void *out,
 void weft_broadcast_recv_init(weft_broadcast_recv *r, weft_broadcast_rx *rx,
 			      void *out)
 {
+	WEFT__WAITER_CHECK_INIT(&r->w, "weft_broadcast_recv_init",
+		"the receive is still queued: call weft_broadcast_recv_drop "
+		"before initialising it again");
 	weft__waiter_init(&r->w, 0);
 	r->rx = rx;
 	r->out = out;
-	r->err = 0;
+	r->res = 0;
 	r->missed = 0;
 }
 
@@ -203,16 +243,16 @@ weft_poll weft_broadcast_recv_poll(weft_broadcast_recv *r, weft_cx *cx)
 	weft__lock_release(&b->lock);
 	if (e == -EAGAIN)
 		return WEFT_PENDING;
-	r->err = e;
+	r->res = e;
 	weft__waiter_set_state(&r->w, WEFT__W_DONE);
 	return WEFT_READY;
 }
 
 void weft_broadcast_recv_drop(weft_broadcast_recv *r)
 {
-	weft_broadcast *b = r->rx->b;
-
 	if (weft__waiter_state(&r->w) == WEFT__W_QUEUED) {
+		weft_broadcast *b = r->rx->b;
+
 		weft__lock_acquire(&b->lock);
 		if (weft__waiter_state(&r->w) == WEFT__W_QUEUED) {
 			weft__list_unlink(&r->w.link);
@@ -224,3 +264,5 @@ void weft_broadcast_recv_drop(weft_broadcast_recv *r)
 	}
 	weft__waiter_set_state(&r->w, WEFT__W_DONE);
 }
+
+WEFT_FUTURE_DEFINE(weft_broadcast_recv, weft_broadcast_recv_drop);

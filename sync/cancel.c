@@ -10,8 +10,11 @@
  * Node lifetime: `refs` counts handles (clone: relaxed increment from a
  * live handle; drop: acq_rel decrement). The last drop takes the tree lock,
  * moves the node's children to its parent (or makes them roots), unlinks
- * it and frees it. A waiting weft_cancelled must be dropped before the
- * handle it waits on (the usual rule for frames).
+ * it and frees it. A waiting weft_cancel_wait must be dropped before the
+ * handle it waits on (the usual rule for frames). Debug builds check the
+ * decrement for an underflow: a token dropped more often than it has
+ * handles is caught while its memory still reads as a node with no handle
+ * left (freed memory may not, so this is a best effort).
  *
  * Cancel walks the subtree iteratively (parent pointers, no recursion),
  * marks every node and moves all their waiters into one private list,
@@ -37,7 +40,7 @@ struct weft_cancel_token {
 	struct weft_cancel_token *parent; /* lock */
 	weft__wlink children;      /* lock: head of the children list */
 	weft__wlink sibling;       /* lock: link in parent->children */
-	weft__wlink waiters;       /* lock: weft_cancelled futures */
+	weft__wlink waiters;       /* lock: weft_cancel_wait futures */
 };
 
 static inline weft_cancel_token *ct_of_sibling(weft__wlink *l)
@@ -62,7 +65,7 @@ static weft_cancel_token *ct_alloc(ct_tree *tree)
 	return t;
 }
 
-int weft_cancel_new(weft_cancel_token **out)
+int weft_cancel_create(weft_cancel_token **out)
 {
 	ct_tree *tree;
 
@@ -114,13 +117,18 @@ weft_cancel_token *weft_cancel_clone(weft_cancel_token *t)
 void weft_cancel_drop(weft_cancel_token *t)
 {
 	ct_tree *tree;
+	uint32_t refs;
 	bool last_node;
 
 	if (!t)
 		return;
 	/* acq_rel: the last handle's free must follow every other handle's
 	 * use (acquire), and ours precede it (release) */
-	if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1)
+	refs = atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel);
+	WEFT_DEBUG_CHECK(refs != 0, "weft_cancel_drop",
+		"the token has no handle left (dropped more often than it was "
+		"created, cloned or made a child): drop each handle once");
+	if (refs != 1)
 		return;
 	tree = t->tree;
 	weft__lock_acquire(&tree->lock);
@@ -168,7 +176,7 @@ void weft_cancel(weft_cancel_token *t)
 	weft__lock_acquire(&tree->lock);
 	for (weft_cancel_token *n = t; n; n = ct_next(n, t)) {
 		/* release: pairs with the acquire loads in
-		 * weft_cancel_is_cancelled() and weft_cancelled_poll() */
+		 * weft_cancel_is_cancelled() and weft_cancel_wait_poll() */
 		atomic_store_explicit(&n->cancelled, true, memory_order_release);
 		while (!weft__list_empty(&n->waiters)) {
 			weft__wlink *l = n->waiters.next;
@@ -187,13 +195,18 @@ bool weft_cancel_is_cancelled(const weft_cancel_token *t)
 				    memory_order_acquire);
 }
 
-void weft_cancelled_init(weft_cancelled *f, weft_cancel_token *t)
+void weft_cancel_wait_init(weft_cancel_wait *f, weft_cancel_token *t)
 {
+	WEFT__WAITER_CHECK_INIT(&f->w, "weft_cancel_wait_init",
+		"the wait is still queued on its token (a re-initialised "
+		"queued wait makes weft_cancel loop forever): call "
+		"weft_cancel_wait_drop before initialising it again");
 	weft__waiter_init(&f->w, 0);
 	f->t = t;
+	f->res = 0;
 }
 
-weft_poll weft_cancelled_poll(weft_cancelled *f, weft_cx *cx)
+weft_poll weft_cancel_wait_poll(weft_cancel_wait *f, weft_cx *cx)
 {
 	weft_cancel_token *t = f->t;
 	ct_tree *tree = t->tree;
@@ -228,14 +241,15 @@ weft_poll weft_cancelled_poll(weft_cancelled *f, weft_cx *cx)
 		break;
 	}
 	weft__waiter_set_state(&f->w, WEFT__W_DONE);
+	f->res = 0;
 	return WEFT_READY;
 }
 
-void weft_cancelled_drop(weft_cancelled *f)
+void weft_cancel_wait_drop(weft_cancel_wait *f)
 {
-	ct_tree *tree = f->t->tree;
-
 	if (weft__waiter_state(&f->w) == WEFT__W_QUEUED) {
+		ct_tree *tree = f->t->tree;
+
 		weft__lock_acquire(&tree->lock);
 		if (weft__waiter_state(&f->w) == WEFT__W_QUEUED) {
 			weft__list_unlink(&f->w.link);
@@ -247,3 +261,5 @@ void weft_cancelled_drop(weft_cancelled *f)
 	}
 	weft__waiter_set_state(&f->w, WEFT__W_DONE);
 }
+
+WEFT_FUTURE_DEFINE(weft_cancel_wait, weft_cancel_wait_drop);

@@ -45,7 +45,19 @@
  * Lifetime: tx_count counts sender handles (clone: relaxed increment, like
  * any reference count taken from a live handle; drop: acq_rel decrement).
  * The handle that takes it to zero sets tx_done under the lock; rx_drop
- * sets rx_gone under the lock; whoever sets the second flag frees.
+ * sets rx_gone under the lock; whoever sets the second flag frees. Debug
+ * builds abort on a decrement from zero and on an rx_drop that finds
+ * rx_gone (both only while the channel still exists).
+ *
+ * Element destructor (release, optional): rx_drop first closes the
+ * channel (CLOSED in tail: no claim can succeed after it), then, still the
+ * consumer, takes every published value off the ring and passes it to
+ * release, outside the lock. A value whose slot a lock-free sender had
+ * claimed before CLOSED but not yet published is left where it is;
+ * mp_free() releases whatever lies between head and tail, by which time
+ * every sender has returned (tx_done) so every claimed slot is published.
+ * Values still in a waiting sender's frame are not the channel's: close
+ * wakes those senders with CLOSED and they keep their values.
  *
  * Atomic pairs:
  *  1. slot stamp: the producer's release store of p + 1 (mp_publish) ->
@@ -144,6 +156,7 @@ typedef struct mp {
 	uint32_t blk_n;    /* unbounded: slots per block */
 	uint64_t low_water;/* bounded: free slots that trigger a handoff */
 	bool bounded;
+	void (*release)(void *elem); /* element destructor, or NULL */
 
 	/* handshake flags: written rarely, read per message */
 	_Alignas(64) _Atomic uint32_t rx_state;  /* MP_RX_*: receiver sleep */
@@ -213,14 +226,15 @@ static int mp_alloc_ring(mp *m)
 	return 0;
 }
 
-static int mp_create(size_t elem_size, size_t cap, bool bounded,
-		     weft_mpsc_tx **tx, weft_mpsc_rx **rx)
+int weft_mpsc_create(weft_mpsc_tx **tx, weft_mpsc_rx **rx, size_t elem_size,
+		     size_t cap, void (*release)(void *elem))
 {
+	bool bounded = cap != WEFT_MPSC_UNBOUNDED;
 	mp *m;
 
 	if (!tx || !rx || elem_size == 0 || elem_size > (1u << 20))
 		return -EINVAL;
-	if (bounded && (cap == 0 || cap > (1u << 31)))
+	if (cap > (1u << 31))
 		return -EINVAL;
 	m = aligned_alloc(64, (sizeof(*m) + 63) & ~(size_t)63);
 	if (!m)
@@ -230,6 +244,7 @@ static int mp_create(size_t elem_size, size_t cap, bool bounded,
 	m->stride = (uint32_t)(sizeof(mp_slot) + ((elem_size + 7) & ~7ul));
 	m->bounded = bounded;
 	m->cap = cap;
+	m->release = release;
 	if (mp_alloc_ring(m))
 		goto out_free;
 	weft__lock_init(&m->lock);
@@ -244,34 +259,7 @@ out_free:
 	return -ENOMEM;
 }
 
-int weft_mpsc_channel(size_t elem_size, size_t cap, weft_mpsc_tx **tx,
-		      weft_mpsc_rx **rx)
-{
-	return mp_create(elem_size, cap, true, tx, rx);
-}
-
-int weft_mpsc_unbounded(size_t elem_size, weft_mpsc_tx **tx,
-			weft_mpsc_rx **rx)
-{
-	return mp_create(elem_size, 0, false, tx, rx);
-}
-
-static void mp_free(mp *m)
-{
-	mp_blk *b = m->head_blk, *n;
-
-	while (b) {
-		/* relaxed: the last handle is gone; the lock ordered all */
-		n = atomic_load_explicit(&b->next, memory_order_relaxed);
-		free(b);
-		b = n;
-	}
-	/* relaxed: as above */
-	free(atomic_load_explicit(&m->spare, memory_order_relaxed));
-	weft_waker_drop(&m->rx_waker); /* left by a rx_drop racing a wake */
-	free(m->buf);
-	free(m);
-}
+static void mp_free(mp *m);
 
 /* ------------------------------------------------------------ positions */
 
@@ -620,13 +608,18 @@ void weft_mpsc_tx_drop(weft_mpsc_tx *tx)
 {
 	mp *m = mp_of_tx(tx);
 	weft_waker w = WEFT_WAKER_NONE;
+	uint32_t count;
 	bool free_it;
 
 	if (!m)
 		return;
 	/* acq_rel: the last dropper must see every other handle's accesses
 	 * (acquire) and others' must precede it (release) */
-	if (atomic_fetch_sub_explicit(&m->tx_count, 1, memory_order_acq_rel) != 1)
+	count = atomic_fetch_sub_explicit(&m->tx_count, 1, memory_order_acq_rel);
+	WEFT_DEBUG_CHECK(count != 0, "weft_mpsc_tx_drop",
+		"every sender handle was already dropped: drop each handle "
+		"(the one from weft_mpsc_create and each clone) once");
+	if (count != 1)
 		return;
 	weft__lock_acquire(&m->lock);
 	/* release: every send before it; pairs with mp_finished() (6) */
@@ -688,10 +681,14 @@ int weft_mpsc_try_send(weft_mpsc_tx *tx, const void *value)
 void weft_mpsc_send_init(weft_mpsc_send *s, weft_mpsc_tx *tx,
 			 const void *value)
 {
+	WEFT__WAITER_CHECK_INIT(&s->w, "weft_mpsc_send_init",
+		"the send is still registered (waiting for room, or its value "
+		"was delivered and it was not yet polled): call "
+		"weft_mpsc_send_drop before initialising it again");
 	weft__waiter_init(&s->w, MP_W_SEND);
 	s->tx = tx;
 	s->value = value;
-	s->err = 0;
+	s->res = 0;
 }
 
 /* Lock held, frozen, bounded, open: grants at once or queues w. */
@@ -710,30 +707,30 @@ static bool mp_grant_or_wait_locked(mp *m, weft__waiter *w, const void *value,
 }
 
 /* Common first poll of send and reserve (value NULL): completes at once
- * (returns true, *err set) or queues w. */
+ * (returns true, *res set) or queues w. */
 static bool mp_first_poll(mp *m, weft__waiter *w, const void *value,
-			  const weft_cx *cx, int *err)
+			  const weft_cx *cx, intptr_t *res)
 {
 	weft__wake_batch b;
 	bool done = true;
+	int err;
 
-	if (value && m->bounded && (*err = mp_send_fast(m, value)) != 0) {
-		if (*err > 0) {
-			*err = 0;
+	if (value && m->bounded && (err = mp_send_fast(m, value)) != 0) {
+		*res = err > 0 ? 0 : err;
+		if (err > 0)
 			mp_wake_rx(m);
-		}
 		return true;
 	}
-	*err = 0;
+	*res = 0;
 	weft__batch_init(&b);
 	weft__lock_acquire(&m->lock);
 	if (m->bounded)
 		mp_freeze_locked(m);
 	/* relaxed: CLOSED is set under the lock we hold */
 	if (atomic_load_explicit(&m->tail, memory_order_relaxed) & MP_CLOSED)
-		*err = -EPIPE;
+		*res = -EPIPE;
 	else if (!m->bounded)
-		*err = value ? mp_push_unbounded(m, value) : 0;
+		*res = value ? mp_push_unbounded(m, value) : 0;
 	else
 		done = mp_grant_or_wait_locked(m, w, value, cx, &b);
 	mp_settle_locked(m);
@@ -758,24 +755,24 @@ static bool mp_still_queued(mp *m, weft__waiter *w, const weft_cx *cx)
 
 /* The state machine shared by send and reserve. */
 static weft_poll mp_wait_poll(mp *m, weft__waiter *w, const void *value,
-			      weft_cx *cx, int *err)
+			      weft_cx *cx, intptr_t *res)
 {
 	switch (weft__waiter_state(w)) {
 	case WEFT__W_IDLE:
 		if (!weft_coop_proceed(cx))
 			return WEFT_PENDING;
-		if (!mp_first_poll(m, w, value, cx, err))
+		if (!mp_first_poll(m, w, value, cx, res))
 			return WEFT_PENDING;
 		break;
 	case WEFT__W_QUEUED:
 		if (mp_still_queued(m, w, cx))
 			return WEFT_PENDING;
-		return mp_wait_poll(m, w, value, cx, err);
+		return mp_wait_poll(m, w, value, cx, res);
 	case WEFT__W_WOKEN:
-		*err = 0;
+		*res = 0;
 		break;
 	case WEFT__W_CLOSED:
-		*err = -EPIPE;
+		*res = -EPIPE;
 		break;
 	default: /* DONE: fused */
 		return WEFT_READY;
@@ -786,7 +783,7 @@ static weft_poll mp_wait_poll(mp *m, weft__waiter *w, const void *value,
 
 weft_poll weft_mpsc_send_poll(weft_mpsc_send *s, weft_cx *cx)
 {
-	return mp_wait_poll(mp_of_tx(s->tx), &s->w, s->value, cx, &s->err);
+	return mp_wait_poll(mp_of_tx(s->tx), &s->w, s->value, cx, &s->res);
 }
 
 /* Unlinks a queued waiter. Returns its state as of the lock: QUEUED if
@@ -809,25 +806,35 @@ static uint32_t mp_cancel(mp *m, weft__waiter *w)
 	return st;
 }
 
-bool weft_mpsc_send_drop(weft_mpsc_send *s)
+void weft_mpsc_send_drop(weft_mpsc_send *s)
 {
 	uint32_t st = mp_cancel(mp_of_tx(s->tx), &s->w);
-	bool sent = st == WEFT__W_WOKEN || (st == WEFT__W_DONE && s->err == 0);
 
+	/* res says whether the value was delivered: WOKEN, the receiver
+	 * copied it in; DONE, res is READY's (or an earlier drop's) */
+	if (st == WEFT__W_WOKEN)
+		s->res = 0;
+	else if (st == WEFT__W_CLOSED)
+		s->res = -EPIPE;
+	else if (st != WEFT__W_DONE)
+		s->res = -ECANCELED; /* IDLE, or unlinked while QUEUED */
 	weft__waiter_set_state(&s->w, WEFT__W_DONE);
-	return sent;
 }
 
 void weft_mpsc_reserve_init(weft_mpsc_reserve *r, weft_mpsc_tx *tx)
 {
+	WEFT__WAITER_CHECK_INIT(&r->w, "weft_mpsc_reserve_init",
+		"the reserve is still registered (waiting for a slot, or "
+		"granted one and not yet polled): call weft_mpsc_reserve_drop "
+		"before initialising it again");
 	weft__waiter_init(&r->w, MP_W_RESERVE);
 	r->tx = tx;
-	r->err = 0;
+	r->res = 0;
 }
 
 weft_poll weft_mpsc_reserve_poll(weft_mpsc_reserve *r, weft_cx *cx)
 {
-	return mp_wait_poll(mp_of_tx(r->tx), &r->w, NULL, cx, &r->err);
+	return mp_wait_poll(mp_of_tx(r->tx), &r->w, NULL, cx, &r->res);
 }
 
 void weft_mpsc_reserve_drop(weft_mpsc_reserve *r)
@@ -915,6 +922,42 @@ static inline mp_slot *mp_head_ready(mp *m, uint64_t h)
 	if (sl && atomic_load_explicit(&sl->stamp, memory_order_acquire) == h + 1)
 		return sl;
 	return NULL;
+}
+
+/* The last handle is gone: releases the values left between head and
+ * tail (claimed by a sender while the receiver was being dropped; every
+ * one is published now, see the file comment). */
+static void mp_release_rest(mp *m)
+{
+	/* relaxed: the lock and the acq_rel handle counts ordered every
+	 * access before the last handle's drop */
+	uint64_t h = atomic_load_explicit(&m->head, memory_order_relaxed);
+	uint64_t t = atomic_load_explicit(&m->tail, memory_order_relaxed) >> 2;
+
+	while (h != t) {
+		m->release(mp_head_slot(m, h)->data);
+		h = mp_next(m, h);
+	}
+}
+
+static void mp_free(mp *m)
+{
+	mp_blk *b, *n;
+
+	if (m->release)
+		mp_release_rest(m);
+	b = m->head_blk;
+	while (b) {
+		/* relaxed: the last handle is gone; the lock ordered all */
+		n = atomic_load_explicit(&b->next, memory_order_relaxed);
+		free(b);
+		b = n;
+	}
+	/* relaxed: as above */
+	free(atomic_load_explicit(&m->spare, memory_order_relaxed));
+	weft_waker_drop(&m->rx_waker); /* left by a rx_drop racing a wake */
+	free(m->buf);
+	free(m);
 }
 
 /* Consumer: copies the value out, frees its slot, returns the next head.
@@ -1020,50 +1063,74 @@ static bool mp_rx_has_news(mp *m)
 	return mp_head_ready(m, h) || mp_finished(m, h);
 }
 
-/* The receive state machine shared by recv and recv_many. */
+/* The receive state machine shared by recv and recv_many: READY with
+ * *res = the number of values taken (>= 1) or -EPIPE. */
 static weft_poll mp_recv(mp *m, weft_cx *cx, void *buf, size_t max,
-			 size_t *n, int *err)
+			 intptr_t *res)
 {
 	/* relaxed: only we write head */
 	uint64_t h = atomic_load_explicit(&m->head, memory_order_relaxed);
 
-	*n = 0;
 	if (mp_head_ready(m, h)) {
 		if (!weft_coop_proceed(cx))
 			return WEFT_PENDING;
-		*n = mp_recv_some(m, buf, max);
-		*err = 0;
+		*res = (intptr_t)mp_recv_some(m, buf, max);
 		return WEFT_READY;
 	}
 	if (mp_finished(m, h)) {
-		*err = -EPIPE;
+		*res = -EPIPE;
 		return WEFT_READY;
 	}
 	mp_park_rx(m, cx);
 	if (!mp_rx_has_news(m))
 		return WEFT_PENDING;
 	mp_unpark_rx(m);
-	return mp_recv(m, cx, buf, max, n, err);
+	return mp_recv(m, cx, buf, max, res);
 }
 
-weft_poll weft_mpsc_recv_poll(weft_mpsc_rx *rx, weft_cx *cx, void *out,
-			      int *err)
+void weft_mpsc_recv_init(weft_mpsc_recv *r, weft_mpsc_rx *rx, void *out)
 {
-	int dummy;
-	size_t n;
-
-	return mp_recv(mp_of_rx(rx), cx, out, 1, &n, err ? err : &dummy);
+	r->rx = rx;
+	r->out = out;
+	r->res = 0;
 }
 
-weft_poll weft_mpsc_recv_many_poll(weft_mpsc_rx *rx, weft_cx *cx, void *buf,
-				   size_t max, size_t *n, int *err)
+weft_poll weft_mpsc_recv_poll(weft_mpsc_recv *r, weft_cx *cx)
 {
-	if (!max) {
-		*n = 0;
-		*err = -EINVAL;
+	intptr_t n;
+
+	if (mp_recv(mp_of_rx(r->rx), cx, r->out, 1, &n) == WEFT_PENDING)
+		return WEFT_PENDING;
+	r->res = n < 0 ? n : 0;
+	return WEFT_READY;
+}
+
+void weft_mpsc_recv_drop(weft_mpsc_recv *r)
+{
+	(void)r; /* a receive takes a value only at READY */
+}
+
+void weft_mpsc_recv_many_init(weft_mpsc_recv_many *r, weft_mpsc_rx *rx,
+			      void *buf, size_t max)
+{
+	r->rx = rx;
+	r->buf = buf;
+	r->max = max;
+	r->res = 0;
+}
+
+weft_poll weft_mpsc_recv_many_poll(weft_mpsc_recv_many *r, weft_cx *cx)
+{
+	if (!r->max) {
+		r->res = -EINVAL;
 		return WEFT_READY;
 	}
-	return mp_recv(mp_of_rx(rx), cx, buf, max, n, err);
+	return mp_recv(mp_of_rx(r->rx), cx, r->buf, r->max, &r->res);
+}
+
+void weft_mpsc_recv_many_drop(weft_mpsc_recv_many *r)
+{
+	(void)r;
 }
 
 int weft_mpsc_try_recv(weft_mpsc_rx *rx, void *out)
@@ -1100,17 +1167,44 @@ void weft_mpsc_close(weft_mpsc_rx *rx)
 	mp_close_unlock(m);
 }
 
+/* Consumer, closed: passes every published value to release, oldest
+ * first, and frees its slot. Stops at a slot a sender claimed before the
+ * close but has not published yet (mp_free() releases the rest). */
+static void mp_discard(mp *m)
+{
+	/* relaxed: only we write head */
+	uint64_t h = atomic_load_explicit(&m->head, memory_order_relaxed);
+	mp_slot *sl;
+
+	while ((sl = mp_head_ready(m, h)) != NULL) {
+		m->release(sl->data);
+		h = mp_take(m, sl, h, NULL);
+	}
+	/* release: as in mp_after_take() (pair 3); nobody waits any more */
+	atomic_store_explicit(&m->head, h, memory_order_release);
+}
+
 void weft_mpsc_rx_drop(weft_mpsc_rx *rx)
 {
 	mp *m = mp_of_rx(rx);
-	weft_waker w;
+	weft_waker w = WEFT_WAKER_NONE;
 	bool free_it;
 
 	if (!m)
 		return;
 	weft__lock_acquire(&m->lock);
+	WEFT_DEBUG_CHECK(!m->rx_gone, "weft_mpsc_rx_drop",
+		"the receiver was already dropped: drop it exactly once");
+	/* close first, while rx_gone is still clear, so that no sender can
+	 * free m while the close wakes the waiting senders in batches: no
+	 * claim succeeds after it, and waiting senders keep their values */
+	m->rx_closed = true;
+	mp_close_unlock(m);
+	/* still the consumer: the buffered values go to release */
+	if (m->release)
+		mp_discard(m);
+	weft__lock_acquire(&m->lock);
 	m->rx_gone = true;
-	w = WEFT_WAKER_NONE; /* buffered values are simply never read */
 	/* acquire: a waker's last use of rx_waker (pair 9). A WAKING
 	 * sender is still waking through the slot: it is left for mp_free()
 	 * (that sender holds a handle, so it is done by then); otherwise
@@ -1120,16 +1214,12 @@ void weft_mpsc_rx_drop(weft_mpsc_rx *rx)
 		w = m->rx_waker;
 		m->rx_waker = WEFT_WAKER_NONE;
 	}
-	/* acquire: with the lock, every sender's last access */
+	/* acquire: with the lock, every sender's last access; otherwise
+	 * senders still hold handles and the last one frees m */
 	free_it = atomic_load_explicit(&m->tx_done, memory_order_acquire);
-	if (free_it) {
-		/* no sender handle, so no waiting sender either */
-		weft__lock_release(&m->lock);
+	weft__lock_release(&m->lock);
+	if (free_it)
 		mp_free(m);
-	} else {
-		/* senders still hold handles, so m outlives this call */
-		mp_close_unlock(m);
-	}
 	weft_waker_drop(&w);
 }
 

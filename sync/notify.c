@@ -7,8 +7,10 @@
  *  - While EMPTY or NOTIFIED, notify_one and a waiter's first poll change
  *    bits 0-1 by CAS without the lock (the fast paths); notify_waiters adds
  *    to the epoch under the lock by fetch_add, so those CASes retry.
- * A waiter moves IDLE -> QUEUED (under the lock) -> WOKEN (notify_one) or
- * WOKEN_ALL (notify_waiters) -> DONE; see sync/wait.h for the waiter rules.
+ * A waiter (the node in a weft_notify_wait) moves IDLE -> QUEUED (under
+ * the lock) -> WOKEN (notify_one) or WOKEN_ALL (notify_waiters) -> DONE;
+ * see sync/wait.h for the waiter rules. At READY the wait's res overlays
+ * the node's link (weft/notify.h), which only a queued node uses.
  *
  * Pairs: notify_one's release CAS to NOTIFIED -> the waiter's acquire CAS
  * NOTIFIED -> EMPTY (whatever the notifier wrote before is visible to the
@@ -109,22 +111,28 @@ void weft_notify_waiters(weft_notify *n)
 	weft__wake_all_unlock(&n->lock, &n->waiters, WEFT__W_WOKEN_ALL);
 }
 
-void weft_notified_init(weft_notified *f, weft_notify *n)
+void weft_notify_wait_init(weft_notify_wait *w, weft_notify *n)
 {
 	/* acquire: pairs with notify_waiters' fetch_add, so a call that
 	 * happened before this init is not mistaken for a later one */
-	uint64_t s = atomic_load_explicit(&n->state, memory_order_acquire);
+	uint64_t s;
 
-	weft__waiter_init(&f->w, n_epoch(s));
+	WEFT__WAITER_CHECK_INIT(&w->w, "weft_notify_wait_init",
+		"the wait is still registered (queued, or notified and not yet "
+		"polled): call weft_notify_wait_drop before initialising it "
+		"again");
+	s = atomic_load_explicit(&n->state, memory_order_acquire);
+	w->n = n;
+	weft__waiter_init(&w->w, n_epoch(s));
 }
 
-/* True when notify_waiters ran since f's init. acquire: pairs with the
+/* True when notify_waiters ran since w's init. acquire: pairs with the
  * release fetch_add in weft_notify_waiters(). */
-static bool n_epoch_moved(const weft_notified *f, weft_notify *n)
+static bool n_epoch_moved(const weft_notify_wait *w, weft_notify *n)
 {
 	uint64_t s = atomic_load_explicit(&n->state, memory_order_acquire);
 
-	return n_epoch(s) != f->w.arg;
+	return n_epoch(s) != w->w.arg;
 }
 
 /* Takes a stored permit if there is one. acquire: pairs with the release
@@ -168,68 +176,80 @@ static bool n_has_permit(weft_notify *n)
 		N_MASK) == N_NOTIFIED;
 }
 
-static weft_poll n_first_poll(weft_notified *f, weft_notify *n, weft_cx *cx)
+/* Completes w: READY with res 0. res shares the node's link, which nobody
+ * reads once the node is not queued (see weft/notify.h). */
+static weft_poll n_ready(weft_notify_wait *w)
 {
-	if (n_epoch_moved(f, n) || n_has_permit(n)) {
+	weft__waiter_set_state(&w->w, WEFT__W_DONE);
+	w->res = 0;
+	return WEFT_READY;
+}
+
+static weft_poll n_first_poll(weft_notify_wait *w, weft_cx *cx)
+{
+	weft_notify *n = w->n;
+
+	if (n_epoch_moved(w, n) || n_has_permit(n)) {
 		/* completing without waiting: spend one unit of budget */
 		if (!weft_coop_proceed(cx))
 			return WEFT_PENDING;
-		if (n_epoch_moved(f, n) || n_take_permit(n)) {
-			weft__waiter_set_state(&f->w, WEFT__W_DONE);
-			return WEFT_READY;
-		}
+		if (n_epoch_moved(w, n) || n_take_permit(n))
+			return n_ready(w);
 	}
 	weft__lock_acquire(&n->lock);
-	if (n_epoch_moved(f, n) || n_take_or_wait_locked(n)) {
+	if (n_epoch_moved(w, n) || n_take_or_wait_locked(n)) {
 		weft__lock_release(&n->lock);
-		weft__waiter_set_state(&f->w, WEFT__W_DONE);
-		return WEFT_READY;
+		return n_ready(w);
 	}
-	weft__waiter_enqueue_locked(&n->waiters, &f->w, cx);
+	weft__waiter_enqueue_locked(&n->waiters, &w->w, cx);
 	weft__lock_release(&n->lock);
 	return WEFT_PENDING;
 }
 
-weft_poll weft_notified_poll(weft_notified *f, weft_notify *n, weft_cx *cx)
+weft_poll weft_notify_wait_poll(weft_notify_wait *w, weft_cx *cx)
 {
-	switch (weft__waiter_state(&f->w)) {
+	weft_notify *n = w->n;
+
+	switch (weft__waiter_state(&w->w)) {
 	case WEFT__W_IDLE:
-		return n_first_poll(f, n, cx);
+		return n_first_poll(w, cx);
 	case WEFT__W_QUEUED:
 		weft__lock_acquire(&n->lock);
-		if (weft__waiter_state(&f->w) == WEFT__W_QUEUED) {
-			weft_waker_register(&f->w.waker, cx);
+		if (weft__waiter_state(&w->w) == WEFT__W_QUEUED) {
+			weft_waker_register(&w->w.waker, cx);
 			weft__lock_release(&n->lock);
 			return WEFT_PENDING;
 		}
 		weft__lock_release(&n->lock);
 		break;
+	case WEFT__W_DONE:
+		return WEFT_READY; /* fused; res already 0 */
 	default:
 		break;
 	}
-	weft__waiter_set_state(&f->w, WEFT__W_DONE);
-	return WEFT_READY;
+	return n_ready(w);
 }
 
-void weft_notified_drop(weft_notified *f, weft_notify *n)
+void weft_notify_wait_drop(weft_notify_wait *w)
 {
-	uint32_t st = weft__waiter_state(&f->w);
+	uint32_t st = weft__waiter_state(&w->w);
+	weft_notify *n = w->n;
 
 	if (st == WEFT__W_QUEUED) {
 		weft__lock_acquire(&n->lock);
-		st = weft__waiter_state(&f->w);
+		st = weft__waiter_state(&w->w);
 		if (st == WEFT__W_QUEUED) {
-			weft__list_unlink(&f->w.link);
+			weft__list_unlink(&w->w.link);
 			if (weft__list_empty(&n->waiters))
 				n_set_bits(n, N_EMPTY);
 			weft__lock_release(&n->lock);
-			weft_waker_drop(&f->w.waker);
-			weft__waiter_set_state(&f->w, WEFT__W_DONE);
+			weft_waker_drop(&w->w.waker);
+			weft__waiter_set_state(&w->w, WEFT__W_DONE);
 			return;
 		}
 		weft__lock_release(&n->lock);
 	}
-	weft__waiter_set_state(&f->w, WEFT__W_DONE);
+	weft__waiter_set_state(&w->w, WEFT__W_DONE);
 	if (st == WEFT__W_WOKEN) {
 		/* notify_one chose us but we never returned READY: pass the
 		 * notification on so it is not lost */
@@ -237,3 +257,5 @@ void weft_notified_drop(weft_notified *f, weft_notify *n)
 		n_notify_one_unlock(n);
 	}
 }
+
+WEFT_FUTURE_DEFINE(weft_notify_wait, weft_notify_wait_drop);

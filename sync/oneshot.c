@@ -25,6 +25,11 @@
  * the cell. The frees: whoever's RMW sets the second of TX_GONE/RX_GONE
  * frees a heap channel (acq_rel, so the other end's accesses happen
  * before).
+ *
+ * Debug builds: a sender RMW that finds TX_GONE, or an rx_drop that finds
+ * RX_GONE, is an end used after it was consumed (detectable only while
+ * the channel is not yet freed, i.e. the other end is alive or the
+ * channel is embedded).
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -97,12 +102,17 @@ static void os_cell_write(weft_oneshot *o, weft_waker w)
 
 /* Sender: moves from state s to s | add | TX_GONE, taking the receiver's
  * waker if one is published. Returns the state the CAS replaced. */
-static uint32_t os_tx_finish(weft_oneshot *o, uint32_t add, weft_waker *taken)
+static uint32_t os_tx_finish(weft_oneshot *o, uint32_t add, weft_waker *taken,
+			     const char *where)
 {
 	/* acquire: pairs with the receiver's release fetch_or of RX_WAKER so
 	 * the cell read below sees the waker written before it */
 	uint32_t s = atomic_load_explicit(&o->state, memory_order_acquire);
 
+	(void)where;
+	WEFT_DEBUG_CHECK(!(s & OS_TX_GONE), where,
+		"the sender was already consumed (by weft_oneshot_send or "
+		"weft_oneshot_tx_drop): send or drop it exactly once");
 	for (;;) {
 		weft_waker w = WEFT_WAKER_NONE;
 		uint32_t to = s | OS_TX_GONE;
@@ -133,7 +143,7 @@ int weft_oneshot_send(weft_oneshot *o, const void *value)
 		return -EINVAL;
 	/* the slot is ours until SENT is published */
 	memcpy(o->slot, value, o->elem_size);
-	s = os_tx_finish(o, OS_SENT, &w);
+	s = os_tx_finish(o, OS_SENT, &w, "weft_oneshot_send");
 	if (s & OS_RX_CLOSED) {
 		weft_waker_drop(&w); /* a closed receiver is not waiting */
 		if ((s & OS_RX_GONE) && o->heap)
@@ -151,7 +161,7 @@ void weft_oneshot_tx_drop(weft_oneshot *o)
 
 	if (!o)
 		return;
-	s = os_tx_finish(o, 0, &w);
+	s = os_tx_finish(o, 0, &w, "weft_oneshot_tx_drop");
 	if ((s & OS_RX_GONE) && o->heap)
 		free(o);
 	else
@@ -212,15 +222,20 @@ static uint32_t os_rx_register(weft_oneshot *o, uint32_t s, const weft_cx *cx)
 	return 0;
 }
 
-weft_poll weft_oneshot_recv_poll(weft_oneshot *o, weft_cx *cx, void *out,
-				 int *err)
+void weft_oneshot_recv_init(weft_oneshot_recv *r, weft_oneshot *o,
+			    void *out)
 {
-	int dummy;
+	r->o = o;
+	r->out = out;
+	r->res = 0;
+}
+
+weft_poll weft_oneshot_recv_poll(weft_oneshot_recv *r, weft_cx *cx)
+{
+	weft_oneshot *o = r->o;
 	/* acquire: pairs with send's release CAS; the slot is complete */
 	uint32_t s = atomic_load_explicit(&o->state, memory_order_acquire);
 
-	if (!err)
-		err = &dummy;
 	if (!(s & OS_TX_GONE) && !o->rx_done && !(s & OS_RX_CLOSED)) {
 		s = os_rx_register(o, s, cx);
 		if (!s)
@@ -228,8 +243,13 @@ weft_poll weft_oneshot_recv_poll(weft_oneshot *o, weft_cx *cx, void *out,
 	}
 	if ((s & OS_SENT) && !o->rx_done && !weft_coop_proceed(cx))
 		return WEFT_PENDING;
-	*err = os_rx_complete(o, s, out);
+	r->res = os_rx_complete(o, s, r->out);
 	return WEFT_READY;
+}
+
+void weft_oneshot_recv_drop(weft_oneshot_recv *r)
+{
+	(void)r; /* the value and the waker stay in the channel */
 }
 
 int weft_oneshot_try_recv(weft_oneshot *o, void *out)
@@ -268,6 +288,8 @@ void weft_oneshot_rx_drop(weft_oneshot *o)
 	 * before our free); release orders our accesses before its free */
 	s = atomic_fetch_or_explicit(&o->state, OS_RX_CLOSED | OS_RX_GONE,
 				     memory_order_acq_rel);
+	WEFT_DEBUG_CHECK(!(s & OS_RX_GONE), "weft_oneshot_rx_drop",
+		"the receiver was already dropped: drop it exactly once");
 	if ((s & OS_RX_WAKER) && !(s & OS_TX_GONE)) {
 		/* the sender never took the waker; a sender mid-CAS may have
 		 * read the cell, but its CAS now fails (RX_GONE) and it
@@ -277,3 +299,5 @@ void weft_oneshot_rx_drop(weft_oneshot *o)
 	if ((s & OS_TX_GONE) && o->heap)
 		free(o);
 }
+
+WEFT_FUTURE_DEFINE(weft_oneshot_recv, weft_oneshot_recv_drop);

@@ -24,6 +24,7 @@
 #include <stdatomic.h>
 
 #include "weft/semaphore.h"
+#include "sem.h"
 #include "wait.h"
 
 #define SEM_CLOSED 1u
@@ -194,13 +195,24 @@ uint64_t weft_semaphore_available(const weft_semaphore *s)
 						memory_order_relaxed));
 }
 
-void weft_semaphore_acquire_init(weft_semaphore_acquire *a, weft_semaphore *s,
-				 uint32_t n)
+void weft__semaphore_acquire_setup(weft_semaphore_acquire *a,
+				   weft_semaphore *s, uint32_t n,
+				   const char *where, const char *what)
 {
+	WEFT__WAITER_CHECK_INIT(&a->w, where, what);
 	weft__waiter_init(&a->w, n);
 	a->s = s;
 	a->n = n;
-	a->err = 0;
+	a->res = 0;
+}
+
+void weft_semaphore_acquire_init(weft_semaphore_acquire *a, weft_semaphore *s,
+				 uint32_t n)
+{
+	weft__semaphore_acquire_setup(a, s, n, "weft_semaphore_acquire_init",
+		"the acquire is still registered (queued, or granted and not "
+		"yet polled): call weft_semaphore_acquire_drop before "
+		"initialising it again");
 }
 
 /* Lock held: takes n permits if nobody waits, else queues a. Returns 0,
@@ -239,14 +251,14 @@ static weft_poll sem_first_poll(weft_semaphore_acquire *a, weft_cx *cx)
 	int r;
 
 	if (a->n == 0) {
-		a->err = -EINVAL;
+		a->res = -EINVAL;
 		return WEFT_READY;
 	}
 	if (!weft_coop_proceed(cx))
 		return WEFT_PENDING;
 	r = weft_semaphore_try_acquire(s, a->n);
 	if (r != -EAGAIN) {
-		a->err = r;
+		a->res = r;
 		return WEFT_READY;
 	}
 	weft__lock_acquire(&s->lock);
@@ -254,7 +266,7 @@ static weft_poll sem_first_poll(weft_semaphore_acquire *a, weft_cx *cx)
 	weft__lock_release(&s->lock);
 	if (r == 1)
 		return WEFT_PENDING;
-	a->err = r;
+	a->res = r;
 	return WEFT_READY;
 }
 
@@ -276,10 +288,10 @@ weft_poll weft_semaphore_acquire_poll(weft_semaphore_acquire *a, weft_cx *cx)
 		weft__lock_release(&a->s->lock);
 		return weft_semaphore_acquire_poll(a, cx);
 	case WEFT__W_WOKEN:
-		a->err = 0;
+		a->res = 0;
 		break;
 	case WEFT__W_CLOSED:
-		a->err = -EPIPE;
+		a->res = -EPIPE;
 		break;
 	default:
 		return WEFT_READY;
@@ -293,6 +305,8 @@ void weft_semaphore_acquire_drop(weft_semaphore_acquire *a)
 {
 	weft_semaphore *s = a->s;
 	uint32_t st = weft__waiter_state(&a->w);
+
+	/* IDLE (never polled) or DONE (READY, or dropped): nothing held */
 
 	if (st == WEFT__W_QUEUED) {
 		weft__lock_acquire(&s->lock);
@@ -320,3 +334,5 @@ void weft_semaphore_acquire_drop(weft_semaphore_acquire *a)
 	if (st == WEFT__W_WOKEN) /* granted, never returned READY */
 		weft_semaphore_release(s, a->n);
 }
+
+WEFT_FUTURE_DEFINE(weft_semaphore_acquire, weft_semaphore_acquire_drop);

@@ -131,6 +131,25 @@ static inline void weft__waiter_init(weft__waiter *w, uint32_t arg)
 	w->arg = arg;
 }
 
+/* Debug builds: may this node be initialised again? A waiting future is
+ * initialised on zeroed memory (IDLE) or after its _drop or READY (DONE);
+ * any other state means it is still registered with its primitive (on a
+ * wait list, or woken with something granted to it that only its poll or
+ * drop hands over), and re-initialising it would corrupt the list (a
+ * cancel or notify_waiters that loops forever) or lose the grant.
+ * relaxed: the owner reads its own node; a misuse check, not a sync. */
+static inline bool weft__waiter_reusable(weft__waiter *w)
+{
+	uint32_t s = atomic_load_explicit(&w->state, memory_order_relaxed);
+
+	return s == WEFT__W_IDLE || s == WEFT__W_DONE;
+}
+
+/* In a waiting future's _init: aborts (debug builds) with where and what
+ * (the message names the fix) when the node is still registered. */
+#define WEFT__WAITER_CHECK_INIT(w, where, what)                             \
+	WEFT_DEBUG_CHECK(weft__waiter_reusable(w), where, what)
+
 /* The owner reads its own state. acquire: pairs with the release store in
  * weft__waiter_wake_locked(), so what the waker published before waking
  * (a granted permit, a copied message) is visible. */

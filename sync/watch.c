@@ -9,6 +9,11 @@
  * send copies the value, bumps the version and wakes every waiter with
  * weft__wake_all_unlock() (each once, outside the lock). Lifetime: `refs`
  * counts the sender and every receiver; the last drop frees.
+ *
+ * Element destructor (release, optional): send releases the value it
+ * replaces, under the lock, before copying the new one in; the free
+ * releases the last value. Debug builds abort on a tx_drop that finds
+ * tx_gone (while receivers keep the channel alive).
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -25,6 +30,7 @@ struct weft_watch {
 	uint32_t receivers;       /* lock */
 	bool tx_gone;             /* lock */
 	uint32_t elem_size;
+	void (*release)(void *elem);
 	weft__wlink waiters;      /* lock */
 	char value[];             /* lock */
 };
@@ -32,8 +38,11 @@ struct weft_watch {
 static void wt_unref(weft_watch *w)
 {
 	/* acq_rel: the freeing drop sees every other holder's accesses */
-	if (atomic_fetch_sub_explicit(&w->refs, 1, memory_order_acq_rel) == 1)
+	if (atomic_fetch_sub_explicit(&w->refs, 1, memory_order_acq_rel) == 1) {
+		if (w->release)
+			w->release(w->value);
 		free(w);
+	}
 }
 
 static void wt_ref(weft_watch *w)
@@ -42,8 +51,8 @@ static void wt_ref(weft_watch *w)
 	atomic_fetch_add_explicit(&w->refs, 1, memory_order_relaxed);
 }
 
-int weft_watch_create(size_t elem_size, const void *init, weft_watch **tx,
-		      weft_watch_rx *rx)
+int weft_watch_create(weft_watch **tx, weft_watch_rx *rx, size_t elem_size,
+		      const void *init, void (*release)(void *elem))
 {
 	weft_watch *w;
 
@@ -58,6 +67,7 @@ int weft_watch_create(size_t elem_size, const void *init, weft_watch **tx,
 	atomic_store_explicit(&w->refs, 2, memory_order_relaxed);
 	w->receivers = 1;
 	w->elem_size = (uint32_t)elem_size;
+	w->release = release;
 	weft__list_init(&w->waiters);
 	memcpy(w->value, init, elem_size);
 	*tx = w;
@@ -75,6 +85,8 @@ int weft_watch_send(weft_watch *w, const void *value)
 		weft__lock_release(&w->lock);
 		return -EPIPE;
 	}
+	if (w->release)
+		w->release(w->value); /* the replaced value */
 	memcpy(w->value, value, w->elem_size);
 	/* release: publishes the new value to the acquire loads in
 	 * weft_watch_has_changed() and wt_version() */
@@ -91,6 +103,8 @@ void weft_watch_tx_drop(weft_watch *w)
 	if (!w)
 		return;
 	weft__lock_acquire(&w->lock);
+	WEFT_DEBUG_CHECK(!w->tx_gone, "weft_watch_tx_drop",
+		"the sender was already dropped: drop it exactly once");
 	w->tx_gone = true;
 	/* our reference keeps w alive across the unlocked wake batches */
 	weft__wake_all_unlock(&w->lock, &w->waiters, WEFT__W_CLOSED);
@@ -167,9 +181,13 @@ int weft_watch_has_changed(const weft_watch_rx *rx)
 
 void weft_watch_changed_init(weft_watch_changed *c, weft_watch_rx *rx)
 {
+	WEFT__WAITER_CHECK_INIT(&c->w, "weft_watch_changed_init",
+		"the wait is still registered (queued, or woken and not yet "
+		"polled): call weft_watch_changed_drop before initialising it "
+		"again");
 	weft__waiter_init(&c->w, 0);
 	c->rx = rx;
-	c->err = 0;
+	c->res = 0;
 }
 
 /* Lock held: a newer version (err 0), sender gone (-EPIPE), or 1. */
@@ -217,16 +235,16 @@ weft_poll weft_watch_changed_poll(weft_watch_changed *c, weft_cx *cx)
 	default:
 		return WEFT_READY;
 	}
-	c->err = r;
+	c->res = r;
 	weft__waiter_set_state(&c->w, WEFT__W_DONE);
 	return WEFT_READY;
 }
 
 void weft_watch_changed_drop(weft_watch_changed *c)
 {
-	weft_watch *w = c->rx->w;
-
 	if (weft__waiter_state(&c->w) == WEFT__W_QUEUED) {
+		weft_watch *w = c->rx->w;
+
 		weft__lock_acquire(&w->lock);
 		if (weft__waiter_state(&c->w) == WEFT__W_QUEUED) {
 			weft__list_unlink(&c->w.link);
@@ -238,3 +256,5 @@ void weft_watch_changed_drop(weft_watch_changed *c)
 	}
 	weft__waiter_set_state(&c->w, WEFT__W_DONE);
 }
+
+WEFT_FUTURE_DEFINE(weft_watch_changed, weft_watch_changed_drop);

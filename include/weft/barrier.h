@@ -6,12 +6,13 @@
  *
  * Cancellation: a wait dropped while waiting un-arrives (the count goes
  * back down), so the barrier still needs n live arrivals; a wait dropped
- * after its generation was released changes nothing.
+ * after its generation was released changes nothing. Debug builds abort
+ * when a wait is re-initialised while it is still registered: drop it
+ * first.
  */
 #ifndef WEFT_BARRIER_H
 #define WEFT_BARRIER_H
 
-#include <stdbool.h>
 #include <stdint.h>
 
 #include "core.h"
@@ -29,18 +30,25 @@ typedef struct weft_barrier {
 	weft__wlink waiters; /* lock */
 } weft_barrier;
 
-/* Returns 0 or -EINVAL (b NULL or n == 0). */
+/* Initialises an embedded barrier for n parties. Returns 0 or -EINVAL (b
+ * NULL or n == 0). */
 int weft_barrier_init(weft_barrier *b, uint32_t n);
 
+/* Releases an embedded barrier; nothing may wait on it. */
+void weft_barrier_destroy(weft_barrier *b);
+
 typedef struct weft_barrier_wait {
-	weft__waiter w;
+	weft__waiter w; /* private */
 	weft_barrier *b;
-	bool leader; /* at READY: true for exactly one of the n */
+	intptr_t res;   /* at READY: 1 for exactly one of the n (the leader,
+			 * the last to arrive), 0 for the others */
 } weft_barrier_wait;
+WEFT_FUTURE_EXTERN(weft_barrier_wait);
 
 void weft_barrier_wait_init(weft_barrier_wait *f, weft_barrier *b);
 
-/* READY once n waits of this generation have arrived. Never errs. */
+/* READY (res as above) once n waits of this generation have arrived.
+ * Never fails. */
 weft_poll weft_barrier_wait_poll(weft_barrier_wait *f, weft_cx *cx);
 
 /* Cancels a wait (un-arrives if still waiting). */

@@ -7,10 +7,13 @@
  * children are re-attached to its parent, so they are still cancelled with
  * the parent.
  *
- * weft_cancelled is the future that completes once the token is
+ * weft_cancel_wait is the future that completes once the token is
  * cancelled. Cancelling wakes each waiting future exactly once. Dropping a
- * waiting future (weft_cancelled_drop) unlinks it; nothing else to give
- * back.
+ * waiting future (weft_cancel_wait_drop) unlinks it; nothing else to give
+ * back. A waiting future must be dropped (or READY) before the handle it
+ * waits on is dropped. Debug builds abort when a wait is re-initialised
+ * while it is still queued (drop it first), and, as far as the freed
+ * memory still tells, on more drops of a token than it has handles.
  *
  * A drop guard (weft_cancel_guard) owns a handle and cancels the token
  * when dropped, unless disarmed first.
@@ -31,7 +34,7 @@ typedef struct weft_cancel_token weft_cancel_token;
 
 /* Creates a root token (one handle). Returns 0, -EINVAL (out NULL),
  * -ENOMEM. */
-int weft_cancel_new(weft_cancel_token **out);
+int weft_cancel_create(weft_cancel_token **out);
 
 /* Creates a child of parent (one handle on a new node). The child is
  * already cancelled if parent is. Returns 0, -EINVAL, -ENOMEM. */
@@ -49,21 +52,25 @@ void weft_cancel(weft_cancel_token *t);
 
 bool weft_cancel_is_cancelled(const weft_cancel_token *t);
 
-/* A wait for cancellation. */
-typedef struct weft_cancelled {
-	weft__waiter w;
+/* A wait for cancellation. 56 bytes. */
+typedef struct weft_cancel_wait {
+	weft__waiter w;       /* private */
 	weft_cancel_token *t;
-} weft_cancelled;
+	intptr_t res;         /* at READY: 0 (never fails) */
+} weft_cancel_wait;
+WEFT_FUTURE_EXTERN(weft_cancel_wait);
 
-void weft_cancelled_init(weft_cancelled *f, weft_cancel_token *t);
+/* Prepares a wait on t (borrowed: t must outlive the wait). */
+void weft_cancel_wait_init(weft_cancel_wait *f, weft_cancel_token *t);
 
-/* READY once the token is cancelled; never errs. */
-weft_poll weft_cancelled_poll(weft_cancelled *f, weft_cx *cx);
+/* READY (res = 0) once the token is cancelled. Completing without waiting
+ * spends one coop unit. */
+weft_poll weft_cancel_wait_poll(weft_cancel_wait *f, weft_cx *cx);
 
 /* Cancels the wait (harmless before the first poll and after READY). */
-void weft_cancelled_drop(weft_cancelled *f);
+void weft_cancel_wait_drop(weft_cancel_wait *f);
 
-/* Drop guard: owns one handle. */
+/* Drop guard: owns one handle (not a future). */
 typedef struct weft_cancel_guard {
 	weft_cancel_token *t;
 } weft_cancel_guard;

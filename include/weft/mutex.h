@@ -8,7 +8,9 @@
  *
  * Cancellation: weft_mutex_lock_drop on a waiting lock leaves the queue;
  * on one that was handed the mutex but not yet polled it unlocks again, so
- * the mutex is never left held by nobody.
+ * the mutex is never left held by nobody. Debug builds abort when a lock
+ * future is re-initialised while it is still registered (queued, or
+ * handed the mutex and not yet polled): drop it first.
  */
 #ifndef WEFT_MUTEX_H
 #define WEFT_MUTEX_H
@@ -29,6 +31,7 @@ static inline void weft_mutex_init(weft_mutex *m)
 	weft_semaphore_init(&m->sem, 1);
 }
 
+/* Releases an embedded mutex; nothing may wait on it. */
 static inline void weft_mutex_destroy(weft_mutex *m)
 {
 	weft_semaphore_destroy(&m->sem);
@@ -46,25 +49,22 @@ static inline void weft_mutex_unlock(weft_mutex *m)
 	weft_semaphore_release(&m->sem, 1);
 }
 
-typedef struct weft_mutex_lock {
-	weft_semaphore_acquire a;
-} weft_mutex_lock;
+/* The lock future: an acquire of the mutex's one permit (64 bytes). */
+typedef weft_semaphore_acquire weft_mutex_lock;
+WEFT_FUTURE_EXTERN(weft_mutex_lock);
 
-static inline void weft_mutex_lock_init(weft_mutex_lock *l, weft_mutex *m)
-{
-	weft_semaphore_acquire_init(&l->a, &m->sem, 1);
-}
+void weft_mutex_lock_init(weft_mutex_lock *l, weft_mutex *m);
 
-/* READY once the mutex is held (never fails). */
+/* READY (res = 0) once the mutex is held; never fails. */
 static inline weft_poll weft_mutex_lock_poll(weft_mutex_lock *l, weft_cx *cx)
 {
-	return weft_semaphore_acquire_poll(&l->a, cx);
+	return weft_semaphore_acquire_poll(l, cx);
 }
 
 /* Cancels a lock that has not returned READY (see top). */
 static inline void weft_mutex_lock_drop(weft_mutex_lock *l)
 {
-	weft_semaphore_acquire_drop(&l->a);
+	weft_semaphore_acquire_drop(l);
 }
 
 #ifdef __cplusplus

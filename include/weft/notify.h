@@ -5,15 +5,18 @@
  * completes at once. weft_notify_waiters wakes every waiter whose future was
  * initialised before the call (polled or not) and stores no permit.
  *
- * The waiting future, weft_notified, is 40 bytes and does not hold the
- * notify's address (a parked task's frame stays within 64 bytes: the
- * idle_memory workload): pass the same notify to its init, poll and drop.
- * weft_notify_wait wraps it with the pointer for the combinators.
+ * The waiting future, weft_notify_wait, is 48 bytes: a 40-byte waiter node
+ * and the notify's address (a parked task's frame, WEFT_ASYNC_VOID plus
+ * one wait, stays at 56 bytes: the idle_memory workload). The notify
+ * pointer `n` stays valid after READY, so a frame can reach the struct
+ * that embeds its notify from it (container_of) instead of keeping a
+ * pointer of its own. To fit, `res` shares its 8 bytes with the node's
+ * list link, which is dead once the wait is no longer queued.
  *
- * Cancellation: a weft_notified dropped (weft_notified_drop) while it waits
+ * Cancellation: a wait dropped (weft_notify_wait_drop) while it is queued
  * leaves the list; one dropped after notify_one chose it but before it
- * returned READY passes that notification on (to the next waiter, or as the
- * stored permit), so no notify_one is ever lost.
+ * returned READY passes that notification on (to the next waiter, or as
+ * the stored permit), so no notify_one is ever lost.
  */
 #ifndef WEFT_NOTIFY_H
 #define WEFT_NOTIFY_H
@@ -28,10 +31,10 @@ extern "C" {
 #endif
 
 typedef struct weft_notify {
-	_Atomic uint64_t state; /* bits 0-1: empty/waiting/notified; above:
-				   count of notify_waiters calls */
+	WEFT__ATOMIC(uint64_t) state; /* bits 0-1: empty/waiting/notified;
+				         above: count of notify_waiters calls */
 	weft__lock lock;        /* guards waiters */
-	weft__wlink waiters;    /* FIFO of weft_notified */
+	weft__wlink waiters;    /* FIFO of weft_notify_wait */
 } weft_notify;
 
 /* Initialises an embedded notify (no allocation, cannot fail). */
@@ -43,52 +46,36 @@ void weft_notify_destroy(weft_notify *n);
 /* Wakes the oldest waiter, or stores one permit (permits do not add up). */
 void weft_notify_one(weft_notify *n);
 
-/* Wakes every waiter whose weft_notified was initialised before this call.
- * Stores no permit. */
+/* Wakes every waiter whose weft_notify_wait was initialised before this
+ * call. Stores no permit. */
 void weft_notify_waiters(weft_notify *n);
 
-/* A wait for a notification. 40 bytes; embed it in the frame. */
-typedef struct weft_notified {
-	weft__waiter w; /* w.arg: notify_waiters count at init */
-} weft_notified;
+/* A wait for a notification. 48 bytes; embed it in the frame. */
+typedef struct weft_notify_wait {
+	union {
+		weft__waiter w; /* private; w.arg: notify_waiters count at init */
+		intptr_t res;   /* at READY: 0 (a wait never fails); shares the
+				 * node's link, unused once not queued */
+	};
+	weft_notify *n;         /* the notify given to init; valid after READY */
+} weft_notify_wait;
+WEFT_FUTURE_EXTERN(weft_notify_wait);
 
 /* Prepares a wait on n. Cannot fail. Records the notify_waiters count, so a
  * weft_notify_waiters() after this returns completes the wait even before
- * its first poll. */
-void weft_notified_init(weft_notified *f, weft_notify *n);
+ * its first poll. Debug builds abort when w is still registered (queued,
+ * or chosen by notify_one and not yet polled): drop it first. */
+void weft_notify_wait_init(weft_notify_wait *w, weft_notify *n);
 
-/* READY once notified (by notify_one, a stored permit, or notify_waiters
- * since init); PENDING with the waker queued otherwise. n must be the
- * notify given to init. Never errs. */
-weft_poll weft_notified_poll(weft_notified *f, weft_notify *n, weft_cx *cx);
+/* READY (res = 0) once notified: by notify_one, a stored permit, or
+ * notify_waiters since init. PENDING with the waker queued otherwise.
+ * Completing without waiting spends one unit of coop budget. */
+weft_poll weft_notify_wait_poll(weft_notify_wait *w, weft_cx *cx);
 
 /* Cancels the wait (call when dropping an unfinished frame; harmless after
- * READY or before the first poll). A notify_one already given to f is
+ * READY or before the first poll). A notify_one already given to w is
  * passed on. */
-void weft_notified_drop(weft_notified *f, weft_notify *n);
-
-/* The same wait holding the notify pointer (48 bytes), with the generic
- * poll(frame, cx) / drop(frame) signatures for WEFT_BRANCH. */
-typedef struct weft_notify_wait {
-	weft_notified f;
-	weft_notify *n;
-} weft_notify_wait;
-
-static inline void weft_notify_wait_init(weft_notify_wait *w, weft_notify *n)
-{
-	w->n = n;
-	weft_notified_init(&w->f, n);
-}
-
-static inline weft_poll weft_notify_wait_poll(weft_notify_wait *w, weft_cx *cx)
-{
-	return weft_notified_poll(&w->f, w->n, cx);
-}
-
-static inline void weft_notify_wait_drop(weft_notify_wait *w)
-{
-	weft_notified_drop(&w->f, w->n);
-}
+void weft_notify_wait_drop(weft_notify_wait *w);
 
 #ifdef __cplusplus
 }

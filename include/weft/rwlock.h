@@ -6,9 +6,11 @@
  * (write-preferring), and a writer gets the permits granted in part while
  * earlier readers finish (neither side starves).
  *
+ * Two futures, weft_rwlock_read and weft_rwlock_write (READY = held).
  * Cancellation as for weft_semaphore: dropping a waiting read or write
  * gives back what it had been granted; one granted but not yet polled
- * releases it.
+ * releases it. Debug builds abort when either is re-initialised while it
+ * is still registered: drop it first.
  */
 #ifndef WEFT_RWLOCK_H
 #define WEFT_RWLOCK_H
@@ -25,11 +27,13 @@ typedef struct weft_rwlock {
 	weft_semaphore sem;
 } weft_rwlock;
 
+/* Initialises an unlocked rwlock (embedded; cannot fail). */
 static inline void weft_rwlock_init(weft_rwlock *l)
 {
 	weft_semaphore_init(&l->sem, WEFT_RWLOCK_MAX_READERS);
 }
 
+/* Releases an embedded rwlock; nothing may wait on it. */
 static inline void weft_rwlock_destroy(weft_rwlock *l)
 {
 	weft_semaphore_destroy(&l->sem);
@@ -57,29 +61,39 @@ static inline void weft_rwlock_write_unlock(weft_rwlock *l)
 	weft_semaphore_release(&l->sem, WEFT_RWLOCK_MAX_READERS);
 }
 
-/* A read or a write lock future (READY = held; never fails). */
-typedef struct weft_rwlock_lock {
-	weft_semaphore_acquire a;
-} weft_rwlock_lock;
+/* The read lock future: READY (res = 0) with a read held; never fails. */
+typedef weft_semaphore_acquire weft_rwlock_read;
+WEFT_FUTURE_EXTERN(weft_rwlock_read);
 
-static inline void weft_rwlock_read_init(weft_rwlock_lock *f, weft_rwlock *l)
+void weft_rwlock_read_init(weft_rwlock_read *f, weft_rwlock *l);
+
+static inline weft_poll weft_rwlock_read_poll(weft_rwlock_read *f,
+					      weft_cx *cx)
 {
-	weft_semaphore_acquire_init(&f->a, &l->sem, 1);
+	return weft_semaphore_acquire_poll(f, cx);
 }
 
-static inline void weft_rwlock_write_init(weft_rwlock_lock *f, weft_rwlock *l)
+static inline void weft_rwlock_read_drop(weft_rwlock_read *f)
 {
-	weft_semaphore_acquire_init(&f->a, &l->sem, WEFT_RWLOCK_MAX_READERS);
+	weft_semaphore_acquire_drop(f);
 }
 
-static inline weft_poll weft_rwlock_lock_poll(weft_rwlock_lock *f, weft_cx *cx)
+/* The write lock future: READY (res = 0) with the write held; never
+ * fails. */
+typedef weft_semaphore_acquire weft_rwlock_write;
+WEFT_FUTURE_EXTERN(weft_rwlock_write);
+
+void weft_rwlock_write_init(weft_rwlock_write *f, weft_rwlock *l);
+
+static inline weft_poll weft_rwlock_write_poll(weft_rwlock_write *f,
+					       weft_cx *cx)
 {
-	return weft_semaphore_acquire_poll(&f->a, cx);
+	return weft_semaphore_acquire_poll(f, cx);
 }
 
-static inline void weft_rwlock_lock_drop(weft_rwlock_lock *f)
+static inline void weft_rwlock_write_drop(weft_rwlock_write *f)
 {
-	weft_semaphore_acquire_drop(&f->a);
+	weft_semaphore_acquire_drop(f);
 }
 
 #ifdef __cplusplus

@@ -10,7 +10,9 @@
  * and gives back the permits it had already been granted; on one that was
  * granted everything but has not returned READY it gives back all n.
  * After READY the caller owns the n permits and returns them with
- * weft_semaphore_release. Nothing leaks either way.
+ * weft_semaphore_release. Nothing leaks either way. Debug builds abort
+ * when an acquire is re-initialised while it is still registered (queued,
+ * or granted and not yet polled): drop it first.
  */
 #ifndef WEFT_SEMAPHORE_H
 #define WEFT_SEMAPHORE_H
@@ -30,7 +32,7 @@ extern "C" {
 #define WEFT_SEMAPHORE_MAX ((uint64_t)1 << 60)
 
 typedef struct weft_semaphore {
-	_Atomic uint64_t state; /* permits << 2 | WAITERS | CLOSED */
+	WEFT__ATOMIC(uint64_t) state; /* permits << 2 | WAITERS | CLOSED */
 	weft__lock lock;        /* guards waiters and grants */
 	weft__wlink waiters;    /* FIFO of weft_semaphore_acquire */
 } weft_semaphore;
@@ -56,8 +58,8 @@ static inline int weft_semaphore_add_permits(weft_semaphore *s, uint64_t n)
 	return weft_semaphore_release(s, n);
 }
 
-/* Closes: waiting and later acquires complete with -EPIPE; permits held
- * stay valid and may still be released. */
+/* Closes (no more acquires): waiting and later acquires complete with
+ * -EPIPE; permits held stay valid and may still be released. */
 void weft_semaphore_close(weft_semaphore *s);
 
 bool weft_semaphore_is_closed(const weft_semaphore *s);
@@ -65,19 +67,22 @@ bool weft_semaphore_is_closed(const weft_semaphore *s);
 /* Free permits now (a snapshot). */
 uint64_t weft_semaphore_available(const weft_semaphore *s);
 
-/* A wait for n permits. */
+/* A wait for n permits. 64 bytes. */
 typedef struct weft_semaphore_acquire {
-	weft__waiter w;       /* w.arg: permits still owed while queued */
+	weft__waiter w;       /* private; w.arg: permits still owed while queued */
 	weft_semaphore *s;
 	uint32_t n;
-	int err;              /* at READY: 0 (you hold n permits) or -EPIPE */
+	intptr_t res;         /* at READY: 0 (you hold n permits), -EPIPE
+			       * (closed) or -EINVAL (n == 0) */
 } weft_semaphore_acquire;
+WEFT_FUTURE_EXTERN(weft_semaphore_acquire);
 
-/* Prepares an acquire of n permits (1 <= n < 2^32). */
+/* Prepares an acquire of n permits (1 <= n < 2^32). Cannot fail (n == 0
+ * completes with -EINVAL). */
 void weft_semaphore_acquire_init(weft_semaphore_acquire *a, weft_semaphore *s,
 				 uint32_t n);
 
-/* READY with a->err = 0 holding n permits, or a->err = -EPIPE (closed) or
+/* READY with res = 0 holding n permits, or res = -EPIPE (closed) or
  * -EINVAL (n == 0). Completing without waiting spends one coop unit. */
 weft_poll weft_semaphore_acquire_poll(weft_semaphore_acquire *a, weft_cx *cx);
 

@@ -26,18 +26,20 @@ typedef struct weft__wlink {
 /* A waiter node, 40 bytes: lives inside the waiting future. `link` and
  * `waker` are guarded by the primitive's lock while the node is queued;
  * `state` is written under that lock and read without it (acquire);
- * `arg` is per-primitive (notify: epoch, semaphore: permits still owed). */
+ * `arg` is per-primitive (notify: epoch, semaphore: permits still owed).
+ * A zeroed node is an initialised, never-queued one (state 0, IDLE): the
+ * debug-build check in every waiting future's _init relies on it. */
 typedef struct weft__waiter {
 	weft__wlink link;
 	weft_waker waker;
-	_Atomic uint32_t state;
+	WEFT__ATOMIC(uint32_t) state;
 	uint32_t arg;
 } weft__waiter;
 
 /* A 4-byte mutex: 0 free, 1 held, 2 held with sleepers (futex). Critical
  * sections in sync/ are a few pointer updates and one element copy. */
 typedef struct weft__lock {
-	_Atomic uint32_t word;
+	WEFT__ATOMIC(uint32_t) word;
 } weft__lock;
 
 #ifdef __cplusplus
