@@ -290,10 +290,18 @@ struct weft_stream;
 unsigned weft__stream_test_queued(struct weft_stream *s);
 unsigned long weft__pool_test_outstanding(weft_rt *rt);
 
+/* Test hook (socket.c): whether the listener's accept is in the kernel or
+ * on its way there (ARMED or QUEUED), or -1 before its first accept. */
+struct weft_listener;
+int weft__listener_test_armed(struct weft_listener *l);
+
 /* ---- probe.c */
 /* Forced-off features (test hook), read by weft__reactor_start. */
 void weft__reactor_test_disable(unsigned feats);
 unsigned weft__reactor_test_disabled(void);
+/* Test hook: the IORING_SETUP_* flags rt's ring was created with (0
+ * without a reactor). */
+unsigned weft__reactor_test_ring_flags(weft_rt *rt);
 /* The test hook's mask or'ed with the WEFT_IO_DISABLE environment mask. */
 unsigned weft__reactor_off(void);
 /* Creates r->ring with the best flags this kernel supports and checks the

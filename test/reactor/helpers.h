@@ -1,11 +1,13 @@
 /* test/reactor/helpers.h - small helpers shared by the reactor tests:
- * runtime creation, loopback addresses, RLIMIT_NOFILE. */
+ * runtime creation, joining a task, loopback addresses, descriptor
+ * counts, and a macro for the debug-build misuse tests. */
 #ifndef WEFT_TEST_REACTOR_HELPERS_H
 #define WEFT_TEST_REACTOR_HELPERS_H
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -32,6 +34,48 @@ static inline weft_rt *test_rt(unsigned workers)
 		     weft_rt_create_error());
 	return rt;
 }
+
+/* Waits for the task of j from the test thread and releases the handle:
+ * the task's output, or -ECANCELED. */
+static inline intptr_t test_join(weft_rt *rt, weft_join *j)
+{
+	weft_join_wait w = { 0 };
+
+	weft_join_wait_init(&w, j);
+	cr_assert_eq(WEFT_BLOCK_ON(rt, weft_join_wait, &w), 0);
+	weft_join_drop(j);
+	return w.res;
+}
+
+/* Polls the future fut (of weft_future_type *type) once from a task of
+ * rt and returns what that poll returned: leaves an operation in flight
+ * for the misuse and drop tests. TEST_POLL_ONCE(rt, weft_xxx, &fut). */
+struct test_poll_once {
+	WEFT_ASYNC;
+	const weft_future_type *type;
+	void *fut;
+};
+
+static weft_poll test_poll_once_poll(struct test_poll_once *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f, cx);
+	WEFT_RETURN(f->type->poll(f->fut, cx));
+	WEFT_END();
+}
+
+WEFT_FUTURE(test_poll_once, struct test_poll_once, WEFT_NO_DROP);
+
+static inline weft_poll test_poll_once(weft_rt *rt,
+				       const weft_future_type *type, void *fut)
+{
+	struct test_poll_once f = { .type = type, .fut = fut };
+
+	cr_assert_eq(WEFT_BLOCK_ON(rt, test_poll_once, &f), 0);
+	return (weft_poll)f.res;
+}
+
+#define TEST_POLL_ONCE(rt, name, fut)                                       \
+	test_poll_once((rt), &name##_future, (name *)(fut))
 
 static inline socklen_t test_loopback(struct sockaddr_storage *ss, int family,
 				      unsigned short port)
@@ -79,5 +123,21 @@ static inline int test_fd_count(void)
 			n++;
 	return n;
 }
+
+/* The debug-build checks (weft built without NDEBUG, as the tests are)
+ * abort with a message: a test of one expects SIGABRT. Under NDEBUG the
+ * test is compiled as a skip. */
+#ifndef NDEBUG
+#define TEST_MISUSE(suite, name) Test(suite, name, .signal = SIGABRT)
+#else
+#define TEST_MISUSE(suite, name)                                            \
+	static void suite##_##name##_misuse_(void);                          \
+	Test(suite, name)                                                    \
+	{                                                                    \
+		cr_skip_test("debug checks are compiled out (NDEBUG)");      \
+		suite##_##name##_misuse_();                                  \
+	}                                                                    \
+	static void suite##_##name##_misuse_(void)
+#endif
 
 #endif

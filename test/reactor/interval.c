@@ -1,7 +1,9 @@
 /* test/reactor/interval.c - interval ticks and the missed-tick modes
- * (burst, delay, skip), and timeout: a child that finishes in time, one
- * that does not (cancelled: its drop runs, its timer is freed). Only
- * "never early" and schedule arithmetic are asserted, never durations. */
+ * (burst, delay, skip), a tick future dropped while waiting loses no
+ * tick, and timeout: a child that finishes in time, one that does not
+ * (cancelled: its drop runs, its timer is freed). Only "never early" and
+ * schedule arithmetic are asserted, never durations. Debug checks:
+ * re-initialising a pending interval or timeout aborts. */
 #include "helpers.h"
 
 #define P (20 * WEFT_MS)
@@ -9,6 +11,7 @@
 struct ticker {
 	WEFT_ASYNC;
 	weft_interval iv;
+	weft_interval_tick t;
 	weft_missed_tick mode;
 	weft_instant start, ticks[5], taken[5];
 	int i;
@@ -16,27 +19,30 @@ struct ticker {
 
 static weft_poll ticker_poll(struct ticker *f, weft_cx *cx)
 {
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	f->start = weft_now();
 	weft_interval_init(&f->iv, f->start, P, f->mode);
 	for (f->i = 0; f->i < 5; f->i++) {
-		WEFT_AWAIT(f, weft_interval_tick_poll(&f->iv, cx));
-		f->ticks[f->i] = f->iv.tick;
+		WEFT_AWAIT_INIT(weft_interval_tick, &f->t, &f->iv);
+		cr_assert_eq(f->t.res, 0);
+		f->ticks[f->i] = f->t.tick;
 		f->taken[f->i] = weft_now();
-		cr_assert_geq(f->taken[f->i], f->iv.tick, "tick early");
+		cr_assert_geq(f->taken[f->i], f->t.tick, "tick early");
 		if (f->i == 1)
 			usleep((useconds_t)((3 * P + P / 2) / WEFT_US)); /* miss three */
 	}
-	weft_interval_drop(&f->iv);
-	WEFT_END(f);
+	weft_interval_destroy(&f->iv);
+	WEFT_END();
 }
+
+WEFT_FUTURE(ticker, struct ticker, WEFT_NO_DROP);
 
 static struct ticker run_ticker(weft_missed_tick mode)
 {
 	weft_rt *rt = test_rt(1);
 	struct ticker f = { .mode = mode };
 
-	cr_assert_eq(WEFT_BLOCK_ON(rt, NULL, ticker_poll, &f), 0);
+	cr_assert_eq(WEFT_BLOCK_ON(rt, ticker, &f), 0);
 	weft_rt_destroy(rt);
 	return f;
 }
@@ -93,6 +99,75 @@ Test(interval, skip_keeps_the_grid_and_drops_missed_ticks)
 	cr_assert_leq(f.ticks[3], f.taken[2] + P);
 }
 
+/* A tick future polled (pending) and dropped, then a new one: the tick it
+ * waited for is still the next one (the interval kept it). */
+struct dropped_tick {
+	WEFT_ASYNC;
+	weft_interval iv;
+	weft_interval_tick t;
+	weft_instant start;
+};
+
+static weft_poll dropped_tick_poll(struct dropped_tick *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f, cx);
+	f->start = weft_now();
+	weft_interval_init(&f->iv, f->start, P, WEFT_MISSED_BURST);
+	WEFT_AWAIT_INIT(weft_interval_tick, &f->t, &f->iv);
+	cr_assert_eq(f->t.tick, f->start);
+	weft_interval_tick_init(&f->t, &f->iv);
+	if (weft_interval_tick_poll(&f->t, cx) == WEFT_READY)
+		cr_skip_test("the host took a whole period between two polls");
+	weft_interval_tick_drop(&f->t);
+	WEFT_AWAIT_INIT(weft_interval_tick, &f->t, &f->iv);
+	cr_assert_eq(f->t.res, 0);
+	cr_assert_eq(f->t.tick, f->start + P, "a dropped tick future lost a tick");
+	weft_interval_destroy(&f->iv);
+	WEFT_END();
+}
+
+WEFT_FUTURE(dropped_tick, struct dropped_tick, WEFT_NO_DROP);
+
+Test(interval, dropped_tick_future_loses_no_tick)
+{
+	weft_rt *rt = test_rt(1);
+	struct dropped_tick f = { 0 };
+
+	cr_assert_eq(WEFT_BLOCK_ON(rt, dropped_tick, &f), 0);
+	weft_rt_destroy(rt); /* LSan: the interval's timer was freed */
+}
+
+/* Re-initialising an interval whose next tick is pending would leak its
+ * timer: debug builds abort. */
+struct reinit_iv {
+	WEFT_ASYNC;
+	weft_interval iv;
+	weft_interval_tick t;
+};
+
+static weft_poll reinit_iv_poll(struct reinit_iv *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f, cx);
+	weft_interval_init(&f->iv, weft_now() + 3600 * WEFT_SEC, P,
+			   WEFT_MISSED_BURST);
+	weft_interval_tick_init(&f->t, &f->iv);
+	cr_assert_eq(weft_interval_tick_poll(&f->t, cx), WEFT_PENDING);
+	weft_interval_init(&f->iv, weft_now(), P, WEFT_MISSED_BURST);
+	WEFT_RETURN(-1);
+	WEFT_END();
+}
+
+WEFT_FUTURE(reinit_iv, struct reinit_iv, WEFT_NO_DROP);
+
+TEST_MISUSE(interval, init_of_a_pending_interval_aborts)
+{
+	weft_rt *rt = test_rt(1);
+	struct reinit_iv f = { 0 };
+
+	WEFT_BLOCK_ON(rt, reinit_iv, &f);
+	cr_assert_fail("weft_interval_init on a pending interval did not abort");
+}
+
 /* ---------------------------------------------------------- timeout */
 
 struct slow_child {
@@ -104,11 +179,10 @@ struct slow_child {
 
 static weft_poll slow_child_poll(struct slow_child *f, weft_cx *cx)
 {
-	WEFT_BEGIN(f);
-	weft_sleep_init(&f->s, f->d);
-	WEFT_AWAIT(f, weft_sleep_poll(&f->s, cx));
-	WEFT_RETURN(f, cx, 42);
-	WEFT_END(f);
+	WEFT_BEGIN(f, cx);
+	WEFT_AWAIT_INIT(weft_sleep, &f->s, f->d);
+	WEFT_RETURN(42);
+	WEFT_END();
 }
 
 static void slow_child_drop(struct slow_child *f)
@@ -117,26 +191,29 @@ static void slow_child_drop(struct slow_child *f)
 	(*f->dropped)++;
 }
 
+WEFT_FUTURE(slow_child, struct slow_child, slow_child_drop);
+
 struct limited {
 	WEFT_ASYNC;
 	struct slow_child child;
 	weft_timeout t;
 	weft_duration limit;
-	intptr_t out;
 	weft_instant t0;
 };
 
 static weft_poll limited_poll(struct limited *f, weft_cx *cx)
 {
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	f->t0 = weft_now();
-	weft_timeout_init(&f->t, (weft_poll_fn)slow_child_poll,
-			  (weft_drop_fn)slow_child_drop, &f->child, f->limit);
-	WEFT_AWAIT_INTO(f, cx, &f->out, weft_timeout_poll(&f->t, cx));
-	if (f->t.err)
+	WEFT_AWAIT_INIT(weft_timeout, &f->t,
+			WEFT_BRANCH(slow_child, &f->child), f->limit);
+	if (f->t.timed_out)
 		cr_assert_geq(weft_now(), f->t0 + f->limit, "timed out early");
-	WEFT_END(f);
+	WEFT_RETURN(f->t.res);
+	WEFT_END();
 }
+
+WEFT_FUTURE(limited, struct limited, WEFT_NO_DROP);
 
 Test(timeout, child_finishing_first_returns_its_value)
 {
@@ -145,9 +222,10 @@ Test(timeout, child_finishing_first_returns_its_value)
 	struct limited f = { .child = { .d = 1 * WEFT_MS, .dropped = &dropped },
 			     .limit = 10 * WEFT_SEC };
 
-	cr_assert_eq(WEFT_BLOCK_ON(rt, NULL, limited_poll, &f), 0);
-	cr_assert_eq(f.t.err, 0);
-	cr_assert_eq(f.out, 42);
+	cr_assert_eq(WEFT_BLOCK_ON(rt, limited, &f), 0);
+	cr_assert(!f.t.timed_out);
+	cr_assert_eq(f.t.res, 42);
+	cr_assert_eq(f.child.res, 42);
 	cr_assert_eq(dropped, 0);
 	weft_rt_destroy(rt); /* LSan: the timeout's timer was freed */
 }
@@ -159,10 +237,45 @@ Test(timeout, expiry_cancels_the_child)
 	struct limited f = { .child = { .d = 3600 * WEFT_SEC, .dropped = &dropped },
 			     .limit = 15 * WEFT_MS };
 
-	cr_assert_eq(WEFT_BLOCK_ON(rt, NULL, limited_poll, &f), 0);
-	cr_assert_eq(f.t.err, -ETIMEDOUT);
+	cr_assert_eq(WEFT_BLOCK_ON(rt, limited, &f), 0);
+	cr_assert(f.t.timed_out);
+	cr_assert_eq(f.t.res, -ETIMEDOUT);
+	cr_assert_eq(f.res, -ETIMEDOUT);
 	cr_assert_eq(dropped, 1, "child dropped %d times", dropped);
 	weft_timeout_drop(&f.t); /* no second drop */
 	cr_assert_eq(dropped, 1);
 	weft_rt_destroy(rt); /* LSan: the child's hour-long timer was freed */
+}
+
+/* Re-initialising a pending timeout would leak its timer: debug builds
+ * abort. */
+struct reinit_to {
+	WEFT_ASYNC;
+	struct slow_child child;
+	weft_timeout t;
+	int dropped;
+};
+
+static weft_poll reinit_to_poll(struct reinit_to *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f, cx);
+	f->child.d = 3600 * WEFT_SEC;
+	f->child.dropped = &f->dropped;
+	weft_timeout_init(&f->t, WEFT_BRANCH(slow_child, &f->child),
+			  3600 * WEFT_SEC);
+	cr_assert_eq(weft_timeout_poll(&f->t, cx), WEFT_PENDING);
+	weft_timeout_init(&f->t, WEFT_BRANCH(slow_child, &f->child), WEFT_MS);
+	WEFT_RETURN(-1);
+	WEFT_END();
+}
+
+WEFT_FUTURE(reinit_to, struct reinit_to, WEFT_NO_DROP);
+
+TEST_MISUSE(timeout, init_of_a_pending_timeout_aborts)
+{
+	weft_rt *rt = test_rt(1);
+	struct reinit_to f = { 0 };
+
+	WEFT_BLOCK_ON(rt, reinit_to, &f);
+	cr_assert_fail("weft_timeout_init on a pending timeout did not abort");
 }

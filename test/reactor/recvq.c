@@ -3,7 +3,7 @@
  * buffer, end of stream that stays, a receive dropped while waiting loses
  * nothing, a slow reader holds a bounded number of buffers, an exhausted
  * pool falls back to single-shot receives without losing or reordering a
- * byte, closing a stream with unread data gives its buffers back, and the
+ * byte, dropping a stream with unread data gives its buffers back, and the
  * same behaviour with multishot forced off (the test hook). The peers are
  * plain blocking sockets driven by the test thread. */
 #include <poll.h>
@@ -19,35 +19,14 @@ static unsigned char pat(unsigned stream, size_t i)
 }
 
 /* One receive, polled to completion. */
-struct rx_once {
-	weft_recv rx;
-};
-
-static weft_poll rx_once_poll(struct rx_once *f, weft_cx *cx)
+static intptr_t recv_some(weft_rt *rt, weft_stream *s, void *buf, size_t len)
 {
-	return weft_recv_poll(&f->rx, cx);
-}
+	weft_stream_recv rx = { 0 };
 
-static ssize_t recv_some(weft_rt *rt, weft_stream *s, void *buf, size_t len)
-{
-	struct rx_once f;
-
-	weft_recv_init(&f.rx, s, buf, len);
-	cr_assert_eq(WEFT_BLOCK_ON(rt, NULL, rx_once_poll, &f), 0);
-	weft_recv_drop(&f.rx);
-	return f.rx.res;
-}
-
-/* Polls a receive once; READY either way. pending tells which. */
-struct rx_try {
-	weft_recv rx;
-	bool pending;
-};
-
-static weft_poll rx_try_poll(struct rx_try *f, weft_cx *cx)
-{
-	f->pending = weft_recv_poll(&f->rx, cx) == WEFT_PENDING;
-	return WEFT_READY;
+	weft_stream_recv_init(&rx, s, buf, len);
+	cr_assert_eq(WEFT_BLOCK_ON(rt, weft_stream_recv, &rx), 0);
+	weft_stream_recv_drop(&rx);
+	return rx.res;
 }
 
 /* Writes all of buf to a blocking fd. */
@@ -129,13 +108,13 @@ static void small_reads(bool multishot)
 	write_all(peer, data, N);
 	close(peer);
 	for (;;) {
-		ssize_t n = recv_some(rt, s, buf, sizeof(buf));
+		intptr_t n = recv_some(rt, s, buf, sizeof(buf));
 
-		cr_assert_geq(n, 0, "recv: %zd", n);
+		cr_assert_geq(n, 0, "recv: %ld", (long)n);
 		if (n == 0)
 			break;
-		cr_assert_leq(n, (ssize_t)sizeof(buf));
-		for (ssize_t i = 0; i < n; i++)
+		cr_assert_leq(n, (intptr_t)sizeof(buf));
+		for (intptr_t i = 0; i < n; i++)
 			cr_assert_eq(buf[i], pat(0, got + (size_t)i), "byte %zu",
 				     got + (size_t)i);
 		got += (size_t)n;
@@ -143,7 +122,7 @@ static void small_reads(bool multishot)
 	cr_assert_eq(got, N);
 	/* end of stream stays */
 	cr_assert_eq(recv_some(rt, s, buf, sizeof(buf)), 0);
-	weft_stream_close(s);
+	weft_stream_drop(s);
 	weft_rt_destroy(rt);
 	free(data);
 }
@@ -154,25 +133,23 @@ Test(recvq, small_reads_then_eof_single_shot) { small_reads(false); }
 static void dropped_receive_loses_nothing(bool multishot)
 {
 	weft_rt *rt = rt_with(multishot);
-	struct rx_try t;
+	weft_stream_recv rx = { 0 };
 	weft_stream *s;
 	char buf[64];
 	int peer;
 
 	pair(&s, &peer);
 	/* dropped while waiting, before anything arrived */
-	weft_recv_init(&t.rx, s, buf, sizeof(buf));
-	cr_assert_eq(WEFT_BLOCK_ON(rt, NULL, rx_try_poll, &t), 0);
-	cr_assert(t.pending);
-	weft_recv_drop(&t.rx);
+	weft_stream_recv_init(&rx, s, buf, sizeof(buf));
+	cr_assert_eq(TEST_POLL_ONCE(rt, weft_stream_recv, &rx), WEFT_PENDING);
+	weft_stream_recv_drop(&rx);
 	write_all(peer, (const unsigned char *)"first", 5);
 	cr_assert_eq(recv_some(rt, s, buf, sizeof(buf)), 5);
 	cr_assert_eq(memcmp(buf, "first", 5), 0);
 
 	/* dropped after the data arrived, before it was polled again */
-	weft_recv_init(&t.rx, s, buf, sizeof(buf));
-	cr_assert_eq(WEFT_BLOCK_ON(rt, NULL, rx_try_poll, &t), 0);
-	cr_assert(t.pending);
+	weft_stream_recv_init(&rx, s, buf, sizeof(buf));
+	cr_assert_eq(TEST_POLL_ONCE(rt, weft_stream_recv, &rx), WEFT_PENDING);
 	write_all(peer, (const unsigned char *)"second", 6);
 	if (multishot) {
 		struct queued_at_least q = { s, 1 };
@@ -186,13 +163,13 @@ static void dropped_receive_loses_nothing(bool multishot)
 		 * safety is checked here */
 		cr_assert_eq(poll(&p, 1, 0), 1);
 	}
-	weft_recv_drop(&t.rx);
+	weft_stream_recv_drop(&rx);
 	if (multishot) {
 		cr_assert_eq(recv_some(rt, s, buf, sizeof(buf)), 6);
 		cr_assert_eq(memcmp(buf, "second", 6), 0);
 	}
 	close(peer);
-	weft_stream_close(s);
+	weft_stream_drop(s);
 	weft_rt_destroy(rt);
 }
 
@@ -242,16 +219,16 @@ Test(recvq, slow_reader_holds_a_bounded_number_of_buffers)
 	{
 		size_t big_len = 4 * 1024 * 1024;
 		unsigned char *big = malloc(big_len);
-		ssize_t n = recv_some(rt, s, big, big_len);
+		intptr_t n = recv_some(rt, s, big, big_len);
 
-		cr_assert_gt(n, 0, "recv: %zd", n);
+		cr_assert_gt(n, 0, "recv: %ld", (long)n);
 		cr_assert_eq(memcmp(big, data + got, (size_t)n), 0);
 		got += (size_t)n;
 		free(big);
 	}
 	/* now read it all, while the peer writes the rest when it can */
 	while (got < N) {
-		ssize_t n;
+		intptr_t n;
 
 		if (sent < N) {
 			ssize_t w = write(peer, data + sent, N - sent);
@@ -261,14 +238,14 @@ Test(recvq, slow_reader_holds_a_bounded_number_of_buffers)
 				sent += (size_t)w;
 		}
 		n = recv_some(rt, s, buf, 65536);
-		cr_assert_gt(n, 0, "recv: %zd", n);
+		cr_assert_gt(n, 0, "recv: %ld", (long)n);
 		cr_assert_eq(memcmp(buf, data + got, (size_t)n), 0,
 			     "bytes %zu..", got);
 		got += (size_t)n;
 	}
 	close(peer);
 	cr_assert_eq(recv_some(rt, s, buf, 1), 0);
-	weft_stream_close(s);
+	weft_stream_drop(s);
 	cr_assert(eventually(pool_all_back, rt), "%lu buffers not given back",
 		  weft__pool_test_outstanding(rt));
 	weft_rt_destroy(rt);
@@ -329,7 +306,7 @@ Test(recvq, exhausted_pool_falls_back_without_losing_a_byte)
 		size_t got = 1;
 
 		while (got < PER) {
-			ssize_t n;
+			intptr_t n;
 
 			write_some(peer[k], d, &sent[k]);
 			if (sent[k] == PER && peer[k] >= 0) {
@@ -337,7 +314,7 @@ Test(recvq, exhausted_pool_falls_back_without_losing_a_byte)
 				peer[k] = -1;
 			}
 			n = recv_some(rt, s[k], buf, PER);
-			cr_assert_gt(n, 0, "stream %d: recv %zd", k, n);
+			cr_assert_gt(n, 0, "stream %d: recv %ld", k, (long)n);
 			cr_assert_eq(memcmp(buf, d + got, (size_t)n), 0,
 				     "stream %d bytes %zu..", k, got);
 			got += (size_t)n;
@@ -345,7 +322,7 @@ Test(recvq, exhausted_pool_falls_back_without_losing_a_byte)
 		cr_assert_eq(recv_some(rt, s[k], buf, 1), 0);
 	}
 	for (int k = 0; k < STREAMS; k++)
-		weft_stream_close(s[k]);
+		weft_stream_drop(s[k]);
 	cr_assert(eventually(pool_all_back, rt), "%lu buffers not given back",
 		  weft__pool_test_outstanding(rt));
 	weft_rt_destroy(rt);
@@ -353,7 +330,7 @@ Test(recvq, exhausted_pool_falls_back_without_losing_a_byte)
 	free(buf);
 }
 
-Test(recvq, unread_buffers_come_back_on_close)
+Test(recvq, unread_buffers_come_back_on_drop)
 {
 	weft_rt *rt = rt_with(true);
 	unsigned char data[16384], buf[1];
@@ -374,7 +351,7 @@ Test(recvq, unread_buffers_come_back_on_close)
 	}
 	cr_assert_gt(weft__pool_test_outstanding(rt), 0);
 	for (int k = 0; k < 8; k++) {
-		weft_stream_close(s[k]);
+		weft_stream_drop(s[k]);
 		close(peer[k]);
 	}
 	cr_assert(eventually(pool_all_back, rt), "%lu buffers not given back",
@@ -382,25 +359,28 @@ Test(recvq, unread_buffers_come_back_on_close)
 	weft_rt_destroy(rt);
 }
 
-/* Closing the handle while a receive waits: the receive ends with
+/* Dropping the handle while a receive waits: the receive ends with
  * -EBADF on its next poll and dropping it is safe. */
-Test(recvq, close_under_a_waiting_receive)
+Test(recvq, drop_under_a_waiting_receive)
 {
 	weft_rt *rt = rt_with(true);
-	struct rx_try t;
+	weft_stream_recv rx = { 0 };
 	weft_stream *s;
 	char buf[8];
-	int peer;
+	int peer, before = test_fd_count();
 
 	pair(&s, &peer);
-	weft_recv_init(&t.rx, s, buf, sizeof(buf));
-	cr_assert_eq(WEFT_BLOCK_ON(rt, NULL, rx_try_poll, &t), 0);
-	cr_assert(t.pending);
-	weft_stream_close(s);
-	cr_assert_eq(WEFT_BLOCK_ON(rt, NULL, rx_try_poll, &t), 0);
-	cr_assert(!t.pending);
-	cr_assert_eq(t.rx.res, -EBADF);
-	weft_recv_drop(&t.rx);
+	weft_stream_recv_init(&rx, s, buf, sizeof(buf));
+	cr_assert_eq(TEST_POLL_ONCE(rt, weft_stream_recv, &rx), WEFT_PENDING);
+	weft_stream_drop(s);
+	cr_assert_eq(TEST_POLL_ONCE(rt, weft_stream_recv, &rx), WEFT_READY);
+	cr_assert_eq(rx.res, -EBADF);
+	weft_stream_recv_drop(&rx);
 	close(peer);
+	/* the last reference went with the receive: the fd is closed once
+	 * the cancelled multishot has completed */
+	for (int i = 0; i < 200 && test_fd_count() > before; i++)
+		usleep(5000);
+	cr_assert_eq(test_fd_count(), before, "the stream's fd stayed open");
 	weft_rt_destroy(rt);
 }

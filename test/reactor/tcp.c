@@ -15,33 +15,35 @@
 struct echo_conn {
 	WEFT_ASYNC;
 	weft_stream *s;
-	weft_recv rx;
-	weft_send tx;
+	weft_stream_recv rx;
+	weft_stream_send tx;
 	char buf[4096];
 };
 
 static weft_poll echo_conn_poll(struct echo_conn *f, weft_cx *cx)
 {
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	for (;;) {
-		weft_recv_init(&f->rx, f->s, f->buf, sizeof(f->buf));
-		WEFT_AWAIT(f, weft_recv_poll(&f->rx, cx));
+		weft_stream_recv_init(&f->rx, f->s, f->buf, sizeof(f->buf));
+		WEFT_AWAIT_ON(weft_stream_recv, &f->rx);
 		if (f->rx.res <= 0)
 			break;
-		weft_send_all_init(&f->tx, f->s, f->buf, (size_t)f->rx.res);
-		WEFT_AWAIT(f, weft_send_poll(&f->tx, cx));
+		weft_stream_send_all_init(&f->tx, f->s, f->buf, (size_t)f->rx.res);
+		WEFT_AWAIT_ON(weft_stream_send, &f->tx);
 		if (f->tx.res < 0)
 			break;
 	}
-	WEFT_END(f);
+	WEFT_END();
 }
 
 static void echo_conn_drop(struct echo_conn *f)
 {
-	weft_recv_drop(&f->rx);
-	weft_send_drop(&f->tx);
-	weft_stream_close(f->s);
+	weft_stream_recv_drop(&f->rx);
+	weft_stream_send_drop(&f->tx);
+	weft_stream_drop(f->s);
 }
+
+WEFT_FUTURE(echo_conn, struct echo_conn, echo_conn_drop);
 
 /* Accepts `count` connections (0 = until aborted), one echo task each. */
 struct acceptor {
@@ -49,38 +51,28 @@ struct acceptor {
 	weft_rt *rt;
 	weft_listener *l;
 	int count, done;
-	weft_accept acc;
+	weft_listener_accept acc;
 };
 
 static weft_poll acceptor_poll(struct acceptor *f, weft_cx *cx)
 {
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	for (f->done = 0; !f->count || f->done < f->count; f->done++) {
-		weft_accept_init(&f->acc, f->l);
-		WEFT_AWAIT(f, weft_accept_poll(&f->acc, cx));
-		cr_assert_eq(f->acc.err, 0, "accept: %d", f->acc.err);
-		cr_assert_eq(WEFT_SPAWN(f->rt, NULL, echo_conn_poll,
-					echo_conn_drop, struct echo_conn,
+		weft_listener_accept_init(&f->acc, f->l);
+		WEFT_AWAIT_ON(weft_listener_accept, &f->acc);
+		cr_assert_eq(f->acc.res, 0, "accept: %d", f->acc.res);
+		cr_assert_eq(WEFT_SPAWN(f->rt, echo_conn, NULL,
 					{ .s = f->acc.stream }), 0);
 	}
-	WEFT_END(f);
+	WEFT_END();
 }
 
 static void acceptor_drop(struct acceptor *f)
 {
-	weft_accept_drop(&f->acc);
+	weft_listener_accept_drop(&f->acc);
 }
 
-static int join(weft_rt *rt, weft_join *j, intptr_t *out)
-{
-	weft_join_fut jf = { j, 0, 0 };
-
-	cr_assert_eq(WEFT_BLOCK_ON(rt, NULL, weft_join_fut_poll, &jf), 0);
-	weft_join_drop(j);
-	if (out)
-		*out = jf.out;
-	return jf.err;
-}
+WEFT_FUTURE(acceptor, struct acceptor, acceptor_drop);
 
 /* ------------------------------------------------------ 1 MiB echo */
 
@@ -96,13 +88,13 @@ struct writer {
 	weft_stream *s;
 	size_t off, chunk;
 	unsigned k;
-	weft_send tx;
+	weft_stream_send tx;
 	unsigned char *data;
 };
 
 static weft_poll writer_poll(struct writer *f, weft_cx *cx)
 {
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	for (f->off = 0, f->k = 0; f->off < MIB; f->off += f->chunk, f->k++) {
 		/* small (1..64) and large (up to 200 KiB) writes */
 		f->chunk = f->k % 3 ? 1 + f->k % 64 : 1 + (f->k * 7919) % 200000;
@@ -110,69 +102,61 @@ static weft_poll writer_poll(struct writer *f, weft_cx *cx)
 			f->chunk = MIB - f->off;
 		if (f->k % 5 == 4) {
 			/* a plain send may be short: continue from there */
-			weft_send_init(&f->tx, f->s, f->data + f->off, f->chunk);
-			WEFT_AWAIT(f, weft_send_poll(&f->tx, cx));
+			weft_stream_send_init(&f->tx, f->s, f->data + f->off, f->chunk);
+			WEFT_AWAIT_ON(weft_stream_send, &f->tx);
 			cr_assert_gt(f->tx.res, 0);
 			f->chunk = (size_t)f->tx.res;
 		} else {
-			weft_send_all_init(&f->tx, f->s, f->data + f->off,
+			weft_stream_send_all_init(&f->tx, f->s, f->data + f->off,
 					   f->chunk);
-			WEFT_AWAIT(f, weft_send_poll(&f->tx, cx));
-			cr_assert_eq(f->tx.res, (ssize_t)f->chunk);
+			WEFT_AWAIT_ON(weft_stream_send, &f->tx);
+			cr_assert_eq(f->tx.res, (intptr_t)f->chunk);
 		}
 	}
 	/* half-close: the server sees EOF, echoes the rest, closes */
 	cr_assert_eq(weft_stream_shutdown(f->s, SHUT_WR), 0);
-	WEFT_END(f);
+	WEFT_END();
 }
+
+WEFT_FUTURE(writer, struct writer, WEFT_NO_DROP);
 
 struct reader {
 	WEFT_ASYNC;
 	weft_stream *s;
 	size_t got;
-	weft_recv rx;
+	weft_stream_recv rx;
 	unsigned char buf[70000];
 };
 
 static weft_poll reader_poll(struct reader *f, weft_cx *cx)
 {
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	for (;;) {
-		weft_recv_init(&f->rx, f->s, f->buf, sizeof(f->buf));
-		WEFT_AWAIT(f, weft_recv_poll(&f->rx, cx));
-		cr_assert_geq(f->rx.res, 0, "recv: %zd", f->rx.res);
+		weft_stream_recv_init(&f->rx, f->s, f->buf, sizeof(f->buf));
+		WEFT_AWAIT_ON(weft_stream_recv, &f->rx);
+		cr_assert_geq(f->rx.res, 0, "recv: %ld", (long)f->rx.res);
 		if (f->rx.res == 0)
 			break;
-		for (ssize_t i = 0; i < f->rx.res; i++)
+		for (intptr_t i = 0; i < f->rx.res; i++)
 			cr_assert_eq(f->buf[i], pattern(f->got + (size_t)i),
 				     "byte %zu", f->got + (size_t)i);
 		f->got += (size_t)f->rx.res;
 	}
-	WEFT_RETURN(f, cx, f->got);
-	WEFT_END(f);
+	WEFT_RETURN(f->got);
+	WEFT_END();
 }
 
-struct connector {
-	WEFT_ASYNC;
-	weft_connect c;
-};
-
-static weft_poll connector_poll(struct connector *f, weft_cx *cx)
-{
-	WEFT_BEGIN(f);
-	WEFT_AWAIT(f, weft_connect_poll(&f->c, cx));
-	WEFT_END(f);
-}
+WEFT_FUTURE(reader, struct reader, WEFT_NO_DROP);
 
 static weft_stream *connect_to(weft_rt *rt, struct sockaddr_storage *a,
 			       socklen_t len)
 {
-	struct connector f = { 0 };
+	weft_tcp_connect c = { 0 };
 
-	weft_tcp_connect_init(&f.c, (struct sockaddr *)a, len, 0);
-	cr_assert_eq(WEFT_BLOCK_ON(rt, NULL, connector_poll, &f), 0);
-	cr_assert_eq(f.c.err, 0, "connect: %d", f.c.err);
-	return f.c.stream;
+	weft_tcp_connect_init(&c, (struct sockaddr *)a, len, 0);
+	cr_assert_eq(WEFT_BLOCK_ON(rt, weft_tcp_connect, &c), 0);
+	cr_assert_eq(c.res, 0, "connect: %ld", (long)c.res);
+	return c.stream;
 }
 
 static void echo_mib(int family)
@@ -184,23 +168,19 @@ static void echo_mib(int family)
 	unsigned char *data = malloc(MIB);
 	weft_join *ja, *jw, *jr;
 	weft_stream *s;
-	intptr_t got;
 
 	for (size_t i = 0; i < MIB; i++)
 		data[i] = pattern(i);
-	cr_assert_eq(WEFT_SPAWN(rt, &ja, acceptor_poll, acceptor_drop,
-				struct acceptor, { .rt = rt, .l = l, .count = 1 }), 0);
+	cr_assert_eq(WEFT_SPAWN(rt, acceptor, &ja,
+				{ .rt = rt, .l = l, .count = 1 }), 0);
 	s = connect_to(rt, &a, len);
-	cr_assert_eq(WEFT_SPAWN(rt, &jr, reader_poll, NULL, struct reader,
-				{ .s = s }), 0);
-	cr_assert_eq(WEFT_SPAWN(rt, &jw, writer_poll, NULL, struct writer,
-				{ .s = s, .data = data }), 0);
-	cr_assert_eq(join(rt, jw, NULL), 0);
-	cr_assert_eq(join(rt, jr, &got), 0);
-	cr_assert_eq(got, MIB);
-	cr_assert_eq(join(rt, ja, NULL), 0);
-	weft_stream_close(s);
-	weft_listener_close(l);
+	cr_assert_eq(WEFT_SPAWN(rt, reader, &jr, { .s = s }), 0);
+	cr_assert_eq(WEFT_SPAWN(rt, writer, &jw, { .s = s, .data = data }), 0);
+	cr_assert_eq(test_join(rt, jw), 0);
+	cr_assert_eq(test_join(rt, jr), MIB);
+	cr_assert_eq(test_join(rt, ja), 0);
+	weft_stream_drop(s);
+	weft_listener_drop(l);
 	weft_rt_destroy(rt);
 	free(data);
 }
@@ -216,9 +196,9 @@ struct client {
 	socklen_t len;
 	int id;
 	atomic_int *started, *total;
-	weft_connect c;
-	weft_send tx;
-	weft_recv rx;
+	weft_tcp_connect c;
+	weft_stream_send tx;
+	weft_stream_recv rx;
 	weft_sleep nap;
 	char out[64], in[64];
 	size_t got;
@@ -226,31 +206,32 @@ struct client {
 
 static weft_poll client_poll(struct client *f, weft_cx *cx)
 {
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	weft_tcp_connect_init(&f->c, (struct sockaddr *)&f->a, f->len, 0);
-	WEFT_AWAIT(f, weft_connect_poll(&f->c, cx));
-	cr_assert_eq(f->c.err, 0, "connect %d: %d", f->id, f->c.err);
+	WEFT_AWAIT_ON(weft_tcp_connect, &f->c);
+	cr_assert_eq(f->c.res, 0, "connect %d: %ld", f->id, (long)f->c.res);
 	/* hold every connection open at once before talking */
 	atomic_fetch_add(f->started, 1);
 	while (atomic_load(f->started) < *f->total) {
-		weft_sleep_init(&f->nap, 2 * WEFT_MS);
-		WEFT_AWAIT(f, weft_sleep_poll(&f->nap, cx));
+		WEFT_AWAIT_INIT(weft_sleep, &f->nap, 2 * WEFT_MS);
 	}
 	snprintf(f->out, sizeof(f->out), "hello from client %d", f->id);
-	weft_send_all_init(&f->tx, f->c.stream, f->out, sizeof(f->out));
-	WEFT_AWAIT(f, weft_send_poll(&f->tx, cx));
+	weft_stream_send_all_init(&f->tx, f->c.stream, f->out, sizeof(f->out));
+	WEFT_AWAIT_ON(weft_stream_send, &f->tx);
 	cr_assert_eq(f->tx.res, sizeof(f->out));
 	while (f->got < sizeof(f->in)) {
-		weft_recv_init(&f->rx, f->c.stream, f->in + f->got,
+		weft_stream_recv_init(&f->rx, f->c.stream, f->in + f->got,
 			       sizeof(f->in) - f->got);
-		WEFT_AWAIT(f, weft_recv_poll(&f->rx, cx));
+		WEFT_AWAIT_ON(weft_stream_recv, &f->rx);
 		cr_assert_gt(f->rx.res, 0);
 		f->got += (size_t)f->rx.res;
 	}
 	cr_assert_arr_eq(f->in, f->out, sizeof(f->out));
-	weft_stream_close(f->c.stream);
-	WEFT_END(f);
+	weft_stream_drop(f->c.stream);
+	WEFT_END();
 }
+
+WEFT_FUTURE(client, struct client, WEFT_NO_DROP);
 
 Test(tcp, thousand_concurrent_connections)
 {
@@ -276,17 +257,16 @@ Test(tcp, thousand_concurrent_connections)
 	rt = test_rt(2);
 	l = test_listen(AF_INET, &a, &len);
 	j = calloc((size_t)n, sizeof(*j));
-	cr_assert_eq(WEFT_SPAWN(rt, &ja, acceptor_poll, acceptor_drop,
-				struct acceptor, { .rt = rt, .l = l, .count = n }), 0);
+	cr_assert_eq(WEFT_SPAWN(rt, acceptor, &ja,
+				{ .rt = rt, .l = l, .count = n }), 0);
 	for (int i = 0; i < n; i++)
-		cr_assert_eq(WEFT_SPAWN(rt, &j[i], client_poll, NULL,
-					struct client,
+		cr_assert_eq(WEFT_SPAWN(rt, client, &j[i],
 					{ .a = a, .len = len, .id = i,
 					  .started = &started, .total = &total }), 0);
 	for (int i = 0; i < n; i++)
-		cr_assert_eq(join(rt, j[i], NULL), 0);
-	cr_assert_eq(join(rt, ja, NULL), 0);
-	weft_listener_close(l);
+		cr_assert_eq(test_join(rt, j[i]), 0);
+	cr_assert_eq(test_join(rt, ja), 0);
+	weft_listener_drop(l);
 	weft_rt_destroy(rt);
 	free(j);
 }
@@ -296,35 +276,43 @@ Test(tcp, thousand_concurrent_connections)
 struct resetee {
 	WEFT_ASYNC;
 	weft_listener *l;
-	weft_accept acc;
-	weft_send tx;
-	weft_recv rx;
+	weft_listener_accept acc;
+	weft_stream_send tx;
+	weft_stream_recv rx;
 	char *big;
 	char buf[16];
 };
 
 static weft_poll resetee_poll(struct resetee *f, weft_cx *cx)
 {
-	WEFT_BEGIN(f);
-	weft_accept_init(&f->acc, f->l);
-	WEFT_AWAIT(f, weft_accept_poll(&f->acc, cx));
-	cr_assert_eq(f->acc.err, 0);
+	WEFT_BEGIN(f, cx);
+	weft_listener_accept_init(&f->acc, f->l);
+	WEFT_AWAIT_ON(weft_listener_accept, &f->acc);
+	cr_assert_eq(f->acc.res, 0);
 	/* the peer never reads, then resets: send_all fails, no SIGPIPE */
-	weft_send_all_init(&f->tx, f->acc.stream, f->big, 32 * MIB);
-	WEFT_AWAIT(f, weft_send_poll(&f->tx, cx));
+	weft_stream_send_all_init(&f->tx, f->acc.stream, f->big, 32 * MIB);
+	WEFT_AWAIT_ON(weft_stream_send, &f->tx);
 	cr_assert(f->tx.res == -ECONNRESET || f->tx.res == -EPIPE,
-		  "send_all after reset: %zd", f->tx.res);
-	weft_send_init(&f->tx, f->acc.stream, "x", 1);
-	WEFT_AWAIT(f, weft_send_poll(&f->tx, cx));
+		  "send_all after reset: %ld", (long)f->tx.res);
+	weft_stream_send_init(&f->tx, f->acc.stream, "x", 1);
+	WEFT_AWAIT_ON(weft_stream_send, &f->tx);
 	cr_assert(f->tx.res == -ECONNRESET || f->tx.res == -EPIPE,
-		  "send after reset: %zd", f->tx.res);
-	weft_recv_init(&f->rx, f->acc.stream, f->buf, sizeof(f->buf));
-	WEFT_AWAIT(f, weft_recv_poll(&f->rx, cx));
+		  "send after reset: %ld", (long)f->tx.res);
+	weft_stream_recv_init(&f->rx, f->acc.stream, f->buf, sizeof(f->buf));
+	WEFT_AWAIT_ON(weft_stream_recv, &f->rx);
 	cr_assert(f->rx.res == -ECONNRESET || f->rx.res == 0,
-		  "recv after reset: %zd", f->rx.res);
-	weft_stream_close(f->acc.stream);
-	WEFT_END(f);
+		  "recv after reset: %ld", (long)f->rx.res);
+	weft_stream_drop(f->acc.stream);
+	WEFT_END();
 }
+
+/* Runs once, at completion or cancellation: the frame owns big. */
+static void resetee_drop(struct resetee *f)
+{
+	free(f->big);
+}
+
+WEFT_FUTURE(resetee, struct resetee, resetee_drop);
 
 Test(tcp, peer_reset_gives_errors_not_sigpipe)
 {
@@ -337,14 +325,14 @@ Test(tcp, peer_reset_gives_errors_not_sigpipe)
 	weft_join *j;
 
 	signal(SIGPIPE, SIG_DFL); /* a SIGPIPE would kill the test */
-	cr_assert_eq(WEFT_SPAWN(rt, &j, resetee_poll, NULL, struct resetee,
+	cr_assert_eq(WEFT_SPAWN(rt, resetee, &j,
 				{ .l = l, .big = calloc(1, 32 * MIB) }), 0);
 	cr_assert_eq(connect(fd, (struct sockaddr *)&a, len), 0);
 	usleep(50000); /* let the server fill the socket buffers */
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	close(fd); /* unread data + linger 0: RST */
-	cr_assert_eq(join(rt, j, NULL), 0);
-	weft_listener_close(l);
+	cr_assert_eq(test_join(rt, j), 0);
+	weft_listener_drop(l);
 	weft_rt_destroy(rt);
 }
 
@@ -356,12 +344,13 @@ Test(tcp, connect_refused)
 	struct sockaddr_storage a;
 	socklen_t len;
 	weft_listener *l = test_listen(AF_INET6, &a, &len);
-	struct connector f = { 0 };
+	weft_tcp_connect c = { 0 };
 
-	weft_listener_close(l); /* nothing listens on that port now */
-	weft_tcp_connect_init(&f.c, (struct sockaddr *)&a, len, 0);
-	cr_assert_eq(WEFT_BLOCK_ON(rt, NULL, connector_poll, &f), 0);
-	cr_assert_eq(f.c.err, -ECONNREFUSED);
+	weft_listener_drop(l); /* nothing listens on that port now */
+	weft_tcp_connect_init(&c, (struct sockaddr *)&a, len, 0);
+	cr_assert_eq(WEFT_BLOCK_ON(rt, weft_tcp_connect, &c), 0);
+	cr_assert_eq(c.res, -ECONNREFUSED);
+	cr_assert_null(c.stream);
 	weft_rt_destroy(rt);
 }
 
@@ -374,7 +363,7 @@ Test(tcp, connect_timeout_cancels_the_attempt)
 	struct sockaddr_storage any;
 	socklen_t anylen = test_loopback(&any, AF_INET, 0);
 	weft_listener *l;
-	struct connector f = { 0 };
+	weft_tcp_connect c = { 0 };
 	int fds[8], nfd = 0, before;
 
 	/* a listener that never accepts, its queue full: SYNs are dropped */
@@ -386,36 +375,24 @@ Test(tcp, connect_timeout_cancels_the_attempt)
 	}
 	usleep(20000);
 	before = test_fd_count();
-	weft_tcp_connect_init(&f.c, (struct sockaddr *)&a, len, 100 * WEFT_MS);
-	cr_assert_eq(WEFT_BLOCK_ON(rt, NULL, connector_poll, &f), 0);
-	if (f.c.err == 0) {
-		weft_stream_close(f.c.stream);
+	weft_tcp_connect_init(&c, (struct sockaddr *)&a, len, 100 * WEFT_MS);
+	cr_assert_eq(WEFT_BLOCK_ON(rt, weft_tcp_connect, &c), 0);
+	if (c.res == 0) {
+		weft_stream_drop(c.stream);
 		cr_skip_test("the kernel completed the connection anyway");
 	}
-	cr_assert_eq(f.c.err, -ETIMEDOUT);
+	cr_assert_eq(c.res, -ETIMEDOUT);
 	/* the socket is closed once the cancelled connect has completed */
 	for (int i = 0; i < 200 && test_fd_count() > before; i++)
 		usleep(10000);
 	cr_assert_eq(test_fd_count(), before);
 	for (int i = 0; i < nfd; i++)
 		close(fds[i]);
-	weft_listener_close(l);
+	weft_listener_drop(l);
 	weft_rt_destroy(rt);
 }
 
 /* ----------------------------------------------- accept under EMFILE */
-
-struct one_accept {
-	WEFT_ASYNC;
-	weft_accept acc;
-};
-
-static weft_poll one_accept_poll(struct one_accept *f, weft_cx *cx)
-{
-	WEFT_BEGIN(f);
-	WEFT_AWAIT(f, weft_accept_poll(&f->acc, cx));
-	WEFT_END(f);
-}
 
 Test(tcp, accept_under_emfile_backs_off_and_recovers)
 {
@@ -437,31 +414,32 @@ Test(tcp, accept_under_emfile_backs_off_and_recovers)
 	low.rlim_cur = (rlim_t)lowest; /* no new descriptor can be made */
 	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
 	for (int k = 0; k < 3; k++) {
-		struct one_accept f = { 0 };
+		weft_listener_accept acc = { 0 };
 
-		weft_accept_init(&f.acc, l);
-		cr_assert_eq(WEFT_BLOCK_ON(rt, NULL, one_accept_poll, &f), 0);
-		if (f.acc.err == 0) {
-			weft_stream_close(f.acc.stream);
+		weft_listener_accept_init(&acc, l);
+		cr_assert_eq(WEFT_BLOCK_ON(rt, weft_listener_accept, &acc), 0);
+		if (acc.res == 0) {
+			weft_stream_drop(acc.stream);
 			continue;
 		}
-		cr_assert(f.acc.err == -EMFILE || f.acc.err == -ENFILE,
-			  "accept: %d", f.acc.err);
+		cr_assert(acc.res == -EMFILE || acc.res == -ENFILE,
+			  "accept: %ld", (long)acc.res);
 		errs++;
 	}
 	cr_assert_geq(errs, 1, "accept never saw EMFILE");
 	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
 	for (int i = 0; i < 4 - (3 - errs); i++) {
-		struct one_accept f = { 0 };
+		weft_listener_accept acc = { 0 };
 
-		weft_accept_init(&f.acc, l);
-		cr_assert_eq(WEFT_BLOCK_ON(rt, NULL, one_accept_poll, &f), 0);
-		cr_assert_eq(f.acc.err, 0, "accept after recovery: %d", f.acc.err);
-		weft_stream_close(f.acc.stream);
+		weft_listener_accept_init(&acc, l);
+		cr_assert_eq(WEFT_BLOCK_ON(rt, weft_listener_accept, &acc), 0);
+		cr_assert_eq(acc.res, 0, "accept after recovery: %ld",
+			     (long)acc.res);
+		weft_stream_drop(acc.stream);
 	}
 	for (int i = 0; i < 4; i++)
 		close(c[i]);
-	weft_listener_close(l);
+	weft_listener_drop(l);
 	weft_rt_destroy(rt);
 }
 
@@ -471,20 +449,22 @@ struct vwriter {
 	WEFT_ASYNC;
 	weft_stream *s;
 	struct iovec iov[3];
-	weft_send tx;
+	weft_stream_send tx;
 };
 
 static weft_poll vwriter_poll(struct vwriter *f, weft_cx *cx)
 {
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	f->iov[0] = (struct iovec){ "abc", 3 };
 	f->iov[1] = (struct iovec){ "", 0 };
 	f->iov[2] = (struct iovec){ "defgh", 5 };
-	weft_writev_init(&f->tx, f->s, f->iov, 3, true);
-	WEFT_AWAIT(f, weft_send_poll(&f->tx, cx));
+	weft_stream_writev_init(&f->tx, f->s, f->iov, 3, true);
+	WEFT_AWAIT_ON(weft_stream_send, &f->tx);
 	cr_assert_eq(f->tx.res, 8);
-	WEFT_END(f);
+	WEFT_END();
 }
+
+WEFT_FUTURE(vwriter, struct vwriter, WEFT_NO_DROP);
 
 Test(tcp, writev_addresses_nodelay)
 {
@@ -509,12 +489,12 @@ Test(tcp, writev_addresses_nodelay)
 		     ((struct sockaddr_in *)&a)->sin_port);
 	cr_assert_eq(weft_stream_local_addr(s, &local, &llen), 0);
 	cr_assert_eq(local.ss_family, AF_INET);
-	cr_assert_eq(WEFT_BLOCK_ON(rt, NULL, vwriter_poll, &w), 0);
+	cr_assert_eq(WEFT_BLOCK_ON(rt, vwriter, &w), 0);
 	cr_assert_eq(recv(fd, buf, sizeof(buf), MSG_WAITALL | MSG_DONTWAIT) >= 0, 1);
 	cr_assert_str_eq(buf, "abcdefgh");
 	close(fd);
-	weft_stream_close(s);
-	weft_listener_close(l);
+	weft_stream_drop(s);
+	weft_listener_drop(l);
 	weft_rt_destroy(rt);
 }
 
@@ -558,14 +538,127 @@ Test(tcp, listen_options_reuseport_reuseaddr)
 	cr_assert_null(l3);
 	cr_assert_eq(sockopt_int(weft_listener_fd(l2), SOL_SOCKET,
 				 SO_REUSEADDR) != 0, true);
-	weft_listener_close(l2);
-	weft_listener_close(l1);
+	weft_listener_drop(l2);
+	weft_listener_drop(l1);
 	/* options given explicitly: SO_REUSEADDR only when asked for */
 	cr_assert_eq(weft_tcp_listen(&l3, (struct sockaddr *)&any, anylen,
 				     &plain), 0);
 	cr_assert_eq(sockopt_int(weft_listener_fd(l3), SOL_SOCKET,
 				 SO_REUSEADDR), 0);
-	weft_listener_close(l3);
-	weft_listener_close(dflt);
+	weft_listener_drop(l3);
+	weft_listener_drop(dflt);
 	weft_rt_destroy(rt);
+}
+
+/* ----------------------------------------------------- debug checks */
+
+/* A stream over a socketpair whose peer never writes. */
+static weft_stream *quiet_stream(int *peer)
+{
+	int sv[2];
+	weft_stream *s;
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	s = weft_stream_from_fd(sv[0]);
+	cr_assert_not_null(s);
+	*peer = sv[1];
+	return s;
+}
+
+TEST_MISUSE(tcp, init_of_a_waiting_recv_aborts)
+{
+	weft_rt *rt = test_rt(1);
+	weft_stream_recv rx = { 0 };
+	char buf[8];
+	int peer;
+	weft_stream *s = quiet_stream(&peer);
+
+	weft_stream_recv_init(&rx, s, buf, sizeof(buf));
+	cr_assert_eq(TEST_POLL_ONCE(rt, weft_stream_recv, &rx), WEFT_PENDING);
+	weft_stream_recv_init(&rx, s, buf, sizeof(buf)); /* aborts */
+	cr_assert_fail("weft_stream_recv_init while waiting did not abort");
+}
+
+TEST_MISUSE(tcp, init_of_a_send_in_flight_aborts)
+{
+	weft_rt *rt = test_rt(1);
+	weft_stream_send tx = { 0 };
+	size_t big = 8u << 20;
+	char *data = calloc(1, big);
+	int peer;
+	weft_stream *s = quiet_stream(&peer);
+
+	/* the peer never reads: what the socket does not take goes to the
+	 * ring, which waits for room */
+	weft_stream_send_all_init(&tx, s, data, big);
+	cr_assert_eq(TEST_POLL_ONCE(rt, weft_stream_send, &tx), WEFT_PENDING);
+	weft_stream_send_init(&tx, s, data, 1); /* aborts */
+	cr_assert_fail("weft_stream_send_init in flight did not abort");
+}
+
+TEST_MISUSE(tcp, init_of_a_connect_in_flight_aborts)
+{
+	weft_rt *rt = test_rt(1);
+	struct sockaddr_storage a;
+	socklen_t len;
+	weft_listener *l = test_listen(AF_INET, &a, &len);
+	weft_tcp_connect c = { 0 };
+
+	/* the first poll submits the connect: it is in flight after it
+	 * whatever the kernel does next */
+	weft_tcp_connect_init(&c, (struct sockaddr *)&a, len, 0);
+	cr_assert_eq(TEST_POLL_ONCE(rt, weft_tcp_connect, &c), WEFT_PENDING);
+	(void)l; /* listening to the end */
+	weft_tcp_connect_init(&c, (struct sockaddr *)&a, len, 0); /* aborts */
+	cr_assert_fail("weft_tcp_connect_init in flight did not abort");
+}
+
+TEST_MISUSE(tcp, init_of_an_accept_backing_off_aborts)
+{
+	weft_rt *rt = test_rt(1);
+	struct sockaddr_storage a;
+	socklen_t len;
+	weft_listener *l = test_listen(AF_INET, &a, &len);
+	weft_listener_accept acc = { 0 };
+	struct rlimit rl, low;
+	int c, lowest;
+
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_eq(connect(c, (struct sockaddr *)&a, len), 0);
+	getrlimit(RLIMIT_NOFILE, &rl);
+	lowest = dup(0);
+	close(lowest);
+	low = rl;
+	low.rlim_cur = (rlim_t)lowest; /* no new descriptor can be made */
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	weft_listener_accept_init(&acc, l);
+	cr_assert_eq(WEFT_BLOCK_ON(rt, weft_listener_accept, &acc), 0);
+	cr_assert(acc.res == -EMFILE || acc.res == -ENFILE, "accept: %ld",
+		  (long)acc.res);
+	/* the listener now waits 10 ms before accepting again: an accept
+	 * polled now sleeps on its back-off timer */
+	weft_listener_accept_init(&acc, l);
+	cr_assert_eq(TEST_POLL_ONCE(rt, weft_listener_accept, &acc),
+		     WEFT_PENDING);
+	if (!acc.backing_off)
+		cr_skip_test("the host took the whole back-off between polls");
+	weft_listener_accept_init(&acc, l); /* aborts */
+	cr_assert_fail("weft_listener_accept_init backing off did not abort");
+}
+
+TEST_MISUSE(tcp, second_drop_of_a_stream_aborts)
+{
+	weft_rt *rt = test_rt(1);
+	weft_stream_recv rx = { 0 };
+	char buf[8];
+	int peer;
+	weft_stream *s = quiet_stream(&peer);
+
+	/* the waiting receive holds the stream object: it outlives the
+	 * first drop, so the second one is seen */
+	weft_stream_recv_init(&rx, s, buf, sizeof(buf));
+	cr_assert_eq(TEST_POLL_ONCE(rt, weft_stream_recv, &rx), WEFT_PENDING);
+	weft_stream_drop(s);
+	weft_stream_drop(s); /* aborts */
+	cr_assert_fail("a second weft_stream_drop did not abort");
 }
