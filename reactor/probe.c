@@ -34,15 +34,6 @@ unsigned weft__reactor_test_disabled(void)
 	return atomic_load_explicit(&test_disabled, memory_order_relaxed);
 }
 
-unsigned weft__reactor_test_ring_flags(weft_rt *rt)
-{
-	struct weft__reactor *r = rt ? weft__rt_driver(rt) : NULL;
-
-	/* written by the reactor thread before the start handshake, never
-	 * after: weft_rt_create's return is ordered after it */
-	return r ? r->ring.flags : 0;
-}
-
 static const struct {
 	int op;
 	const char *name;

@@ -138,19 +138,6 @@ void weft_listener_drop(weft_listener *l)
 
 /* --------------------------------------------------------------- accept */
 
-int weft__listener_test_armed(weft_listener *l)
-{
-	struct weft__op *op = FD_OF(l)->acc;
-	int armed;
-
-	if (!op)
-		return -1;
-	weft__op_lock(op);
-	armed = (op->flags & (WEFT__OPF_ARMED | WEFT__OPF_QUEUED)) != 0;
-	weft__op_unlock(op);
-	return armed;
-}
-
 void weft_listener_accept_init(weft_listener_accept *a, weft_listener *l)
 {
 	WEFT_DEBUG_CHECK(!a->backoff.op, "weft_listener_accept_init",
