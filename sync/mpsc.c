@@ -1231,3 +1231,8 @@ size_t weft_mpsc_len(weft_mpsc_rx *rx)
 
 	return (size_t)mp_count(m, mp_tail(m) >> 2, h);
 }
+
+WEFT_FUTURE_DEFINE(weft_mpsc_send, weft_mpsc_send_drop);
+WEFT_FUTURE_DEFINE(weft_mpsc_reserve, weft_mpsc_reserve_drop);
+WEFT_FUTURE_DEFINE(weft_mpsc_recv, weft_mpsc_recv_drop);
+WEFT_FUTURE_DEFINE(weft_mpsc_recv_many, weft_mpsc_recv_many_drop);

@@ -1,6 +1,7 @@
 /* test/sync/barrier.c - weft_barrier: release on the n-th arrival with
- * exactly one leader, reuse across generations, un-arrival of a dropped
- * wait, and threads looping through many generations. */
+ * exactly one leader (res 1), reuse across generations, un-arrival of a
+ * dropped wait, threads looping through many generations, and the debug
+ * check on re-initialising a queued wait. */
 #include <errno.h>
 
 #include "harness.h"
@@ -9,7 +10,7 @@
 Test(barrier, nth_arrival_releases_all_with_one_leader)
 {
 	weft_barrier b;
-	weft_barrier_wait w[3];
+	weft_barrier_wait w[3] = { 0 };
 	tt k;
 	int leaders = 0;
 
@@ -26,17 +27,18 @@ Test(barrier, nth_arrival_releases_all_with_one_leader)
 		for (int i = 0; i < 3; i++) {
 			cr_assert_eq(weft_barrier_wait_poll(&w[i], tt_cx(&k)),
 				     WEFT_READY);
-			leaders += w[i].leader;
+			leaders += (int)w[i].res;
 		}
 	}
 	cr_assert_eq(leaders, 2);
 	cr_assert_eq(tt_live(&k), 0);
+	weft_barrier_destroy(&b);
 }
 
 Test(barrier, dropped_wait_un_arrives)
 {
 	weft_barrier b;
-	weft_barrier_wait a, c, d;
+	weft_barrier_wait a = { 0 }, c = { 0 }, d = { 0 };
 	tt k;
 
 	tt_init(&k);
@@ -73,7 +75,7 @@ static void *party(void *arg)
 	int i = (int)(intptr_t)((void **)arg)[1];
 
 	for (int g = 0; g < GENS; g++) {
-		weft_barrier_wait w;
+		weft_barrier_wait w = { 0 };
 		int seen = tt_wakes(&s->k[i]);
 
 		atomic_fetch_add(&s->phase[g], 1);
@@ -83,7 +85,7 @@ static void *party(void *arg)
 		/* everyone arrived at generation g before anyone leaves it */
 		if (atomic_load(&s->phase[g]) != PARTIES)
 			s->bad = 1;
-		if (w.leader)
+		if (w.res == 1)
 			atomic_fetch_add(&s->leaders, 1);
 	}
 	return NULL;
@@ -109,4 +111,17 @@ Test(barrier, threads_cross_many_generations, .timeout = 120)
 	for (int i = 0; i < PARTIES; i++)
 		cr_assert_eq(tt_live(&s->k[i]), 0);
 	free(s);
+}
+
+MISUSE_TEST(barrier, init_of_a_queued_wait_aborts)
+{
+	weft_barrier b;
+	weft_barrier_wait w = { 0 };
+	tt k;
+
+	tt_init(&k);
+	weft_barrier_init(&b, 2);
+	weft_barrier_wait_init(&w, &b);
+	cr_assert_eq(weft_barrier_wait_poll(&w, tt_cx(&k)), WEFT_PENDING);
+	weft_barrier_wait_init(&w, &b);
 }

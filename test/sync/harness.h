@@ -1,11 +1,16 @@
 /* test/sync/harness.h - hand-polling helpers for the sync tests: a counting
- * test waker (wakes and live clones), a context around it, and a tiny
- * thread helper. Included by each test/sync/<unit>.c. */
+ * test waker (wakes and live clones), a context around it, a tiny thread
+ * helper, and MISUSE_TEST for the debug-build checks. Included by each
+ * test/sync/<unit>.c.
+ *
+ * Futures are declared `= {0}` (zeroed, as the API requires: the debug
+ * check in each waiting future's _init reads the node's state). */
 #ifndef WEFT_TEST_SYNC_HARNESS_H
 #define WEFT_TEST_SYNC_HARNESS_H
 
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -49,7 +54,6 @@ typedef struct tt {
 	tw t;
 	weft_waker w;
 	weft_cx cx;
-	intptr_t out;
 } tt;
 
 static inline void tt_init(tt *k)
@@ -57,7 +61,7 @@ static inline void tt_init(tt *k)
 	atomic_init(&k->t.wakes, 0);
 	atomic_init(&k->t.live, 0);
 	k->w = (weft_waker){ &tw_vt, &k->t };
-	weft_cx_init(&k->cx, &k->w, &k->out);
+	weft_cx_init(&k->cx, &k->w);
 }
 
 static inline int tt_wakes(tt *k)
@@ -88,6 +92,22 @@ static inline int tt_wait_wake(tt *k, int seen)
 		sched_yield();
 	return w;
 }
+
+/* A test of a debug-build misuse check: the body must abort (SIGABRT,
+ * from weft_debug_misuse). The library is built without NDEBUG by default
+ * (debugoptimized); a release build (NDEBUG) has no checks, and the test
+ * is skipped. Criterion and test/shim both honour .signal. */
+#ifndef NDEBUG
+#define MISUSE_TEST(suite, name) Test(suite, name, .signal = SIGABRT)
+#else
+#define MISUSE_TEST(suite, name)                                            \
+	static void suite##_##name##_body(void);                           \
+	Test(suite, name)                                                  \
+	{                                                                  \
+		cr_skip_test("NDEBUG: no debug checks");                   \
+	}                                                                  \
+	__attribute__((unused)) static void suite##_##name##_body(void)
+#endif
 
 #ifdef WEFT_STRESS
 #define STRESS(small, big) (big)

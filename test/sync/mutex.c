@@ -1,6 +1,7 @@
 /* test/sync/mutex.c - weft_mutex: FIFO hand-over, cancellation while
- * waiting and after hand-over, and a thread stress on a plain counter
- * (TSan checks the lock orders memory). */
+ * waiting and after hand-over, a thread stress on a plain counter (TSan
+ * checks the lock orders memory), and the debug check on re-initialising
+ * a queued lock. */
 #include <errno.h>
 
 #include "harness.h"
@@ -9,7 +10,7 @@
 Test(mutex, lock_is_handed_to_waiters_in_order)
 {
 	weft_mutex m;
-	weft_mutex_lock l[3];
+	weft_mutex_lock l[3] = { 0 };
 	tt k[3];
 
 	weft_mutex_init(&m);
@@ -39,7 +40,7 @@ Test(mutex, lock_is_handed_to_waiters_in_order)
 Test(mutex, dropped_lock_never_leaves_mutex_held_by_nobody)
 {
 	weft_mutex m;
-	weft_mutex_lock a, b;
+	weft_mutex_lock a = { 0 }, b = { 0 };
 	tt k;
 
 	tt_init(&k);
@@ -73,7 +74,7 @@ static void *worker(void *arg)
 	tt *kp = &sh->k[atomic_fetch_add(&sh->next, 1)];
 #define k (*kp)
 	for (int i = 0; i < ITERS; i++) {
-		weft_mutex_lock l;
+		weft_mutex_lock l = { 0 };
 		int seen = tt_wakes(&k);
 
 		weft_mutex_lock_init(&l, &sh->m);
@@ -109,4 +110,36 @@ Test(mutex, threads_increment_a_plain_counter_exactly, .timeout = 300)
 	for (int i = 0; i < 3; i++)
 		cr_assert_eq(tt_live(&sh.k[i]), 0);
 	cr_assert_eq(sh.counter, 3L * ITERS);
+}
+
+MISUSE_TEST(mutex, init_of_a_queued_lock_aborts)
+{
+	weft_mutex m;
+	weft_mutex_lock l = { 0 };
+	tt k;
+
+	tt_init(&k);
+	weft_mutex_init(&m);
+	cr_assert_eq(weft_mutex_try_lock(&m), 0);
+	weft_mutex_lock_init(&l, &m);
+	cr_assert_eq(weft_mutex_lock_poll(&l, tt_cx(&k)), WEFT_PENDING);
+	weft_mutex_lock_init(&l, &m);
+}
+
+Test(mutex, lock_is_a_future_type)
+{
+	weft_mutex m;
+	weft_mutex_lock l = { 0 };
+	tt k;
+
+	tt_init(&k);
+	weft_mutex_init(&m);
+	weft_mutex_lock_init(&l, &m);
+	cr_assert_eq(weft_mutex_lock_future.poll(&l, tt_cx(&k)), WEFT_READY);
+	cr_assert_eq(weft_future_res(&weft_mutex_lock_future, &l), 0);
+	cr_assert_eq(weft_mutex_try_lock(&m), -EAGAIN);
+	weft_mutex_unlock(&m);
+	weft_mutex_lock_future.drop(&l); /* after READY: keeps nothing */
+	cr_assert_eq(weft_mutex_try_lock(&m), 0);
+	weft_mutex_unlock(&m);
 }

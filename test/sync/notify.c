@@ -4,31 +4,31 @@
 #include "harness.h"
 #include "weft/notify.h"
 
-/* The idle_memory budget: a parked frame with one wait and two pointers. */
+/* The idle_memory budget: a parked frame is WEFT_ASYNC_VOID and one wait
+ * (the task reaches its shared state from w.n), 56 bytes: with the 56-byte
+ * task header, jemalloc's 112-byte class. */
 struct parked_frame {
-	WEFT_ASYNC;
-	weft_notify *gate;
-	void *counters;
-	weft_notified wait;
+	WEFT_ASYNC_VOID;
+	weft_notify_wait wait;
 };
-_Static_assert(sizeof(weft_notified) <= 40, "notify waiter grew");
-_Static_assert(sizeof(struct parked_frame) <= 64, "parked frame > 64 B");
+_Static_assert(sizeof(weft_notify_wait) == 48, "notify wait is not 48 B");
+_Static_assert(sizeof(struct parked_frame) <= 56, "parked frame > 56 B");
 
 Test(notify, notify_one_before_wait_stores_exactly_one_permit)
 {
 	weft_notify n;
-	weft_notified a, b;
+	weft_notify_wait a = { 0 }, b = { 0 };
 	tt k;
 
 	tt_init(&k);
 	weft_notify_init(&n);
 	weft_notify_one(&n);
 	weft_notify_one(&n); /* permits do not add up */
-	weft_notified_init(&a, &n);
-	cr_assert_eq(weft_notified_poll(&a, &n, tt_cx(&k)), WEFT_READY);
-	weft_notified_init(&b, &n);
-	cr_assert_eq(weft_notified_poll(&b, &n, tt_cx(&k)), WEFT_PENDING);
-	weft_notified_drop(&b, &n);
+	weft_notify_wait_init(&a, &n);
+	cr_assert_eq(weft_notify_wait_poll(&a, tt_cx(&k)), WEFT_READY);
+	weft_notify_wait_init(&b, &n);
+	cr_assert_eq(weft_notify_wait_poll(&b, tt_cx(&k)), WEFT_PENDING);
+	weft_notify_wait_drop(&b);
 	cr_assert_eq(tt_live(&k), 0);
 	cr_assert_eq(tt_wakes(&k), 0);
 }
@@ -36,27 +36,27 @@ Test(notify, notify_one_before_wait_stores_exactly_one_permit)
 Test(notify, notify_one_wakes_oldest_waiter_once)
 {
 	weft_notify n;
-	weft_notified f[3];
+	weft_notify_wait f[3] = { 0 };
 	tt k[3];
 
 	weft_notify_init(&n);
 	for (int i = 0; i < 3; i++) {
 		tt_init(&k[i]);
-		weft_notified_init(&f[i], &n);
-		cr_assert_eq(weft_notified_poll(&f[i], &n, tt_cx(&k[i])),
+		weft_notify_wait_init(&f[i], &n);
+		cr_assert_eq(weft_notify_wait_poll(&f[i], tt_cx(&k[i])),
 			     WEFT_PENDING);
 	}
 	for (int i = 0; i < 3; i++) {
 		weft_notify_one(&n);
 		for (int j = 0; j < 3; j++)
 			cr_assert_eq(tt_wakes(&k[j]), j <= i ? 1 : 0);
-		cr_assert_eq(weft_notified_poll(&f[i], &n, tt_cx(&k[i])),
+		cr_assert_eq(weft_notify_wait_poll(&f[i], tt_cx(&k[i])),
 			     WEFT_READY);
 	}
 	/* nobody waits: the next notify is stored, not lost */
 	weft_notify_one(&n);
-	weft_notified_init(&f[0], &n);
-	cr_assert_eq(weft_notified_poll(&f[0], &n, tt_cx(&k[0])), WEFT_READY);
+	weft_notify_wait_init(&f[0], &n);
+	cr_assert_eq(weft_notify_wait_poll(&f[0], tt_cx(&k[0])), WEFT_READY);
 	for (int i = 0; i < 3; i++)
 		cr_assert_eq(tt_live(&k[i]), 0);
 }
@@ -64,150 +64,205 @@ Test(notify, notify_one_wakes_oldest_waiter_once)
 Test(notify, repoll_with_other_waker_keeps_one_registration)
 {
 	weft_notify n;
-	weft_notified f;
+	weft_notify_wait f = { 0 };
 	tt a, b;
 
 	tt_init(&a);
 	tt_init(&b);
 	weft_notify_init(&n);
-	weft_notified_init(&f, &n);
-	cr_assert_eq(weft_notified_poll(&f, &n, tt_cx(&a)), WEFT_PENDING);
-	cr_assert_eq(weft_notified_poll(&f, &n, tt_cx(&a)), WEFT_PENDING);
+	weft_notify_wait_init(&f, &n);
+	cr_assert_eq(weft_notify_wait_poll(&f, tt_cx(&a)), WEFT_PENDING);
+	cr_assert_eq(weft_notify_wait_poll(&f, tt_cx(&a)), WEFT_PENDING);
 	cr_assert_eq(tt_live(&a), 1);
-	cr_assert_eq(weft_notified_poll(&f, &n, tt_cx(&b)), WEFT_PENDING);
+	cr_assert_eq(weft_notify_wait_poll(&f, tt_cx(&b)), WEFT_PENDING);
 	cr_assert_eq(tt_live(&a), 0);
 	cr_assert_eq(tt_live(&b), 1);
 	weft_notify_one(&n);
 	cr_assert_eq(tt_wakes(&a), 0);
 	cr_assert_eq(tt_wakes(&b), 1);
-	cr_assert_eq(weft_notified_poll(&f, &n, tt_cx(&b)), WEFT_READY);
+	cr_assert_eq(weft_notify_wait_poll(&f, tt_cx(&b)), WEFT_READY);
 	cr_assert_eq(tt_live(&b), 0);
 }
 
 Test(notify, notify_waiters_wakes_queued_and_initialised_but_stores_nothing)
 {
 	weft_notify n;
-	weft_notified queued, unpolled, later;
+	weft_notify_wait queued = { 0 }, unpolled = { 0 }, later = { 0 };
 	tt k;
 
 	tt_init(&k);
 	weft_notify_init(&n);
-	weft_notified_init(&queued, &n);
-	cr_assert_eq(weft_notified_poll(&queued, &n, tt_cx(&k)), WEFT_PENDING);
-	weft_notified_init(&unpolled, &n);
+	weft_notify_wait_init(&queued, &n);
+	cr_assert_eq(weft_notify_wait_poll(&queued, tt_cx(&k)), WEFT_PENDING);
+	weft_notify_wait_init(&unpolled, &n);
 	weft_notify_waiters(&n);
 	cr_assert_eq(tt_wakes(&k), 1);
-	weft_notified_init(&later, &n);
-	cr_assert_eq(weft_notified_poll(&queued, &n, tt_cx(&k)), WEFT_READY);
-	cr_assert_eq(weft_notified_poll(&unpolled, &n, tt_cx(&k)), WEFT_READY);
-	cr_assert_eq(weft_notified_poll(&later, &n, tt_cx(&k)), WEFT_PENDING);
-	weft_notified_drop(&later, &n);
+	weft_notify_wait_init(&later, &n);
+	cr_assert_eq(weft_notify_wait_poll(&queued, tt_cx(&k)), WEFT_READY);
+	cr_assert_eq(weft_notify_wait_poll(&unpolled, tt_cx(&k)), WEFT_READY);
+	cr_assert_eq(weft_notify_wait_poll(&later, tt_cx(&k)), WEFT_PENDING);
+	weft_notify_wait_drop(&later);
 	cr_assert_eq(tt_live(&k), 0);
 }
 
 Test(notify, drop_while_waiting_unlinks_and_releases_waker)
 {
 	weft_notify n;
-	weft_notified a, b;
+	weft_notify_wait a = { 0 }, b = { 0 };
 	tt ka, kb;
 
 	tt_init(&ka);
 	tt_init(&kb);
 	weft_notify_init(&n);
-	weft_notified_init(&a, &n);
-	weft_notified_init(&b, &n);
-	cr_assert_eq(weft_notified_poll(&a, &n, tt_cx(&ka)), WEFT_PENDING);
-	cr_assert_eq(weft_notified_poll(&b, &n, tt_cx(&kb)), WEFT_PENDING);
-	weft_notified_drop(&a, &n);
+	weft_notify_wait_init(&a, &n);
+	weft_notify_wait_init(&b, &n);
+	cr_assert_eq(weft_notify_wait_poll(&a, tt_cx(&ka)), WEFT_PENDING);
+	cr_assert_eq(weft_notify_wait_poll(&b, tt_cx(&kb)), WEFT_PENDING);
+	weft_notify_wait_drop(&a);
 	cr_assert_eq(tt_live(&ka), 0);
 	weft_notify_one(&n); /* goes to b, a is gone */
 	cr_assert_eq(tt_wakes(&ka), 0);
 	cr_assert_eq(tt_wakes(&kb), 1);
-	weft_notified_drop(&b, &n); /* dropped right after being woken */
+	weft_notify_wait_drop(&b); /* dropped right after being woken */
 	/* b never consumed it: the notification became the stored permit */
-	weft_notified_init(&a, &n);
-	cr_assert_eq(weft_notified_poll(&a, &n, tt_cx(&ka)), WEFT_READY);
+	weft_notify_wait_init(&a, &n);
+	cr_assert_eq(weft_notify_wait_poll(&a, tt_cx(&ka)), WEFT_READY);
 	cr_assert_eq(tt_live(&kb), 0);
 }
 
 Test(notify, drop_after_notify_one_passes_it_to_next_waiter)
 {
 	weft_notify n;
-	weft_notified a, b;
+	weft_notify_wait a = { 0 }, b = { 0 };
 	tt ka, kb;
 
 	tt_init(&ka);
 	tt_init(&kb);
 	weft_notify_init(&n);
-	weft_notified_init(&a, &n);
-	weft_notified_init(&b, &n);
-	cr_assert_eq(weft_notified_poll(&a, &n, tt_cx(&ka)), WEFT_PENDING);
-	cr_assert_eq(weft_notified_poll(&b, &n, tt_cx(&kb)), WEFT_PENDING);
+	weft_notify_wait_init(&a, &n);
+	weft_notify_wait_init(&b, &n);
+	cr_assert_eq(weft_notify_wait_poll(&a, tt_cx(&ka)), WEFT_PENDING);
+	cr_assert_eq(weft_notify_wait_poll(&b, tt_cx(&kb)), WEFT_PENDING);
 	weft_notify_one(&n);
 	cr_assert_eq(tt_wakes(&ka), 1);
-	weft_notified_drop(&a, &n);
+	weft_notify_wait_drop(&a);
 	cr_assert_eq(tt_wakes(&kb), 1);
-	cr_assert_eq(weft_notified_poll(&b, &n, tt_cx(&kb)), WEFT_READY);
+	cr_assert_eq(weft_notify_wait_poll(&b, tt_cx(&kb)), WEFT_READY);
 	/* and nothing extra was stored */
-	weft_notified_init(&a, &n);
-	cr_assert_eq(weft_notified_poll(&a, &n, tt_cx(&ka)), WEFT_PENDING);
-	weft_notified_drop(&a, &n);
+	weft_notify_wait_init(&a, &n);
+	cr_assert_eq(weft_notify_wait_poll(&a, tt_cx(&ka)), WEFT_PENDING);
+	weft_notify_wait_drop(&a);
 	cr_assert_eq(tt_live(&ka) + tt_live(&kb), 0);
 }
 
 Test(notify, drop_after_ready_and_before_poll_change_nothing)
 {
 	weft_notify n;
-	weft_notified a, b;
+	weft_notify_wait a = { 0 }, b = { 0 };
 	tt k;
 
 	tt_init(&k);
 	weft_notify_init(&n);
-	weft_notified_init(&a, &n);
-	weft_notified_drop(&a, &n); /* never polled */
+	weft_notify_wait_init(&a, &n);
+	weft_notify_wait_drop(&a); /* never polled */
 	weft_notify_one(&n);
-	weft_notified_init(&b, &n);
-	cr_assert_eq(weft_notified_poll(&b, &n, tt_cx(&k)), WEFT_READY);
-	weft_notified_drop(&b, &n); /* after READY: permit stays consumed */
-	weft_notified_init(&a, &n);
-	cr_assert_eq(weft_notified_poll(&a, &n, tt_cx(&k)), WEFT_PENDING);
-	weft_notified_drop(&a, &n);
+	weft_notify_wait_init(&b, &n);
+	cr_assert_eq(weft_notify_wait_poll(&b, tt_cx(&k)), WEFT_READY);
+	weft_notify_wait_drop(&b); /* after READY: permit stays consumed */
+	weft_notify_wait_init(&a, &n);
+	cr_assert_eq(weft_notify_wait_poll(&a, tt_cx(&k)), WEFT_PENDING);
+	weft_notify_wait_drop(&a);
 	cr_assert_eq(tt_live(&k), 0);
 }
 
 Test(notify, exhausted_budget_yields_and_keeps_the_permit)
 {
 	weft_notify n;
-	weft_notified f;
+	weft_notify_wait f = { 0 };
 	tt k;
 
 	tt_init(&k);
 	weft_notify_init(&n);
 	weft_notify_one(&n);
-	weft_notified_init(&f, &n);
+	weft_notify_wait_init(&f, &n);
 	weft_cx *cx = tt_cx(&k);
 
 	cx->budget = 0;
-	cr_assert_eq(weft_notified_poll(&f, &n, cx), WEFT_PENDING);
+	cr_assert_eq(weft_notify_wait_poll(&f, cx), WEFT_PENDING);
 	cr_assert_eq(tt_wakes(&k), 1, "a yield wakes by ref");
 	cr_assert(cx->flags & WEFT__CX_YIELD);
-	cr_assert_eq(weft_notified_poll(&f, &n, tt_cx(&k)), WEFT_READY);
+	cr_assert_eq(weft_notify_wait_poll(&f, tt_cx(&k)), WEFT_READY);
 	cr_assert_eq(tt_live(&k), 0);
 }
 
-Test(notify, wrapper_future_has_generic_signature)
+Test(notify, wait_is_a_future_type_and_keeps_its_notify_after_ready)
 {
 	weft_notify n;
-	weft_notify_wait w;
+	weft_notify_wait w = { 0 };
+	const weft_future_type *ty = &weft_notify_wait_future;
 	tt k;
-	weft_poll_fn p = (weft_poll_fn)weft_notify_wait_poll;
+
+	tt_init(&k);
+	weft_notify_init(&n);
+	cr_assert_eq(ty->size, 48);
+	cr_assert_eq(ty->res_off, offsetof(weft_notify_wait, res));
+	weft_notify_wait_init(&w, &n);
+	cr_assert_eq(ty->poll(&w, tt_cx(&k)), WEFT_PENDING);
+	weft_notify_one(&n);
+	cr_assert_eq(ty->poll(&w, tt_cx(&k)), WEFT_READY);
+	cr_assert_eq(weft_future_res(ty, &w), 0);
+	cr_assert_eq(w.n, &n, "the notify pointer survives READY");
+	ty->drop(&w);
+	cr_assert_eq(tt_live(&k), 0);
+}
+
+/* A wait re-initialised while queued would corrupt the list (the old
+ * weft_notified made notify_waiters loop forever): debug builds abort. */
+MISUSE_TEST(notify, init_of_a_queued_wait_aborts)
+{
+	weft_notify n;
+	weft_notify_wait w = { 0 };
+	tt k;
 
 	tt_init(&k);
 	weft_notify_init(&n);
 	weft_notify_wait_init(&w, &n);
-	cr_assert_eq(p(&w, tt_cx(&k)), WEFT_PENDING);
+	cr_assert_eq(weft_notify_wait_poll(&w, tt_cx(&k)), WEFT_PENDING);
+	weft_notify_wait_init(&w, &n);
+}
+
+/* Chosen by notify_one, not yet polled: re-initialising would lose the
+ * notification (a drop passes it on). */
+MISUSE_TEST(notify, init_of_a_notified_unpolled_wait_aborts)
+{
+	weft_notify n;
+	weft_notify_wait w = { 0 };
+	tt k;
+
+	tt_init(&k);
+	weft_notify_init(&n);
+	weft_notify_wait_init(&w, &n);
+	cr_assert_eq(weft_notify_wait_poll(&w, tt_cx(&k)), WEFT_PENDING);
 	weft_notify_one(&n);
-	cr_assert_eq(p(&w, tt_cx(&k)), WEFT_READY);
+	weft_notify_wait_init(&w, &n);
+}
+
+Test(notify, init_after_ready_or_drop_is_fine)
+{
+	weft_notify n;
+	weft_notify_wait w = { 0 };
+	tt k;
+
+	tt_init(&k);
+	weft_notify_init(&n);
+	weft_notify_one(&n);
+	weft_notify_wait_init(&w, &n);
+	cr_assert_eq(weft_notify_wait_poll(&w, tt_cx(&k)), WEFT_READY);
+	weft_notify_wait_init(&w, &n); /* after READY */
+	cr_assert_eq(weft_notify_wait_poll(&w, tt_cx(&k)), WEFT_PENDING);
+	weft_notify_wait_drop(&w);
+	weft_notify_wait_init(&w, &n); /* after drop */
+	weft_notify_wait_init(&w, &n); /* never polled */
 	weft_notify_wait_drop(&w);
 	cr_assert_eq(tt_live(&k), 0);
 }
@@ -218,22 +273,22 @@ Test(notify, wrapper_future_has_generic_signature)
  * test waker fires. Randomly drops a second, extra waiter meanwhile. */
 static void wait_on(weft_notify *n, tt *k, unsigned *rng)
 {
-	weft_notified f;
+	weft_notify_wait f = { 0 };
 	int seen = tt_wakes(k);
 
-	weft_notified_init(&f, n);
-	while (weft_notified_poll(&f, n, tt_cx(k)) == WEFT_PENDING) {
+	weft_notify_wait_init(&f, n);
+	while (weft_notify_wait_poll(&f, tt_cx(k)) == WEFT_PENDING) {
 		*rng = *rng * 1103515245u + 12345u;
 		if ((*rng >> 16) % 4 == 0) {
-			weft_notified extra;
+			weft_notify_wait extra = { 0 };
 			weft_poll r;
 
-			weft_notified_init(&extra, n);
-			r = weft_notified_poll(&extra, n, tt_cx(k));
-			weft_notified_drop(&extra, n);
+			weft_notify_wait_init(&extra, n);
+			r = weft_notify_wait_poll(&extra, tt_cx(k));
+			weft_notify_wait_drop(&extra);
 			if (r == WEFT_READY) {
 				/* the extra wait took the notification */
-				weft_notified_drop(&f, n);
+				weft_notify_wait_drop(&f);
 				return;
 			}
 		}
@@ -293,14 +348,14 @@ static void *gate_thread(void *arg)
 {
 	struct gate *g = arg;
 	enum { PER = 50 };
-	weft_notified f[PER];
+	weft_notify_wait f[PER] = { 0 };
 	tt k;
 
 	tt_init(&k);
 	for (int i = 0; i < PER; i++) {
-		weft_notified_init(&f[i], &g->n);
+		weft_notify_wait_init(&f[i], &g->n);
 		if (i % 2)
-			cr_assert_eq(weft_notified_poll(&f[i], &g->n, tt_cx(&k)),
+			cr_assert_eq(weft_notify_wait_poll(&f[i], tt_cx(&k)),
 				     WEFT_PENDING);
 	}
 	atomic_fetch_add(&g->started, 1);
@@ -309,7 +364,7 @@ static void *gate_thread(void *arg)
 	for (int i = 0; i < PER; i++) {
 		int seen = tt_wakes(&k);
 
-		while (weft_notified_poll(&f[i], &g->n, tt_cx(&k)) ==
+		while (weft_notify_wait_poll(&f[i], tt_cx(&k)) ==
 		       WEFT_PENDING)
 			seen = tt_wait_wake(&k, seen);
 	}

@@ -1,23 +1,41 @@
 /* test/sync/oneshot.c - weft_oneshot: delivery, -EPIPE cases, close,
  * try_recv, waker hygiene at every cancellation point, the coop budget,
- * and two-thread races (heap channels freed by the last end, and one
- * embedded channel reused every round as the oneshot workload does). */
+ * two-thread races (heap channels freed by the last end, and one embedded
+ * channel reused every round as the oneshot workload does), and the debug
+ * checks on an end used after it was consumed. */
 #include <errno.h>
 
 #include "harness.h"
 #include "weft/oneshot.h"
 
+/* One poll of a receive of o into out. The recv future holds only o, out
+ * and res, so a fresh one per poll is the same receive polled again;
+ * *res gets its res at READY (res may be NULL). */
+static weft_poll os_poll(weft_oneshot *o, weft_cx *cx, void *out,
+			 intptr_t *res)
+{
+	weft_oneshot_recv r = { 0 };
+	weft_poll p;
+
+	weft_oneshot_recv_init(&r, o, out);
+	p = weft_oneshot_recv_poll(&r, cx);
+	if (p == WEFT_READY && res)
+		*res = r.res;
+	weft_oneshot_recv_drop(&r);
+	return p;
+}
+
 Test(oneshot, send_before_recv_delivers_value)
 {
 	weft_oneshot *o;
 	uint64_t v = 42, got = 0;
-	int err = 1;
+	intptr_t err = 1;
 	tt k;
 
 	tt_init(&k);
 	cr_assert_eq(weft_oneshot_create(&o, sizeof v), 0);
 	cr_assert_eq(weft_oneshot_send(o, &v), 0);
-	cr_assert_eq(weft_oneshot_recv_poll(o, tt_cx(&k), &got, &err),
+	cr_assert_eq(os_poll(o, tt_cx(&k), &got, &err),
 		     WEFT_READY);
 	cr_assert_eq(err, 0);
 	cr_assert_eq(got, 42);
@@ -31,20 +49,20 @@ Test(oneshot, pending_recv_is_woken_exactly_once_by_send)
 {
 	weft_oneshot o;
 	uint32_t v = 7, got = 0;
-	int err = 1;
+	intptr_t err = 1;
 	tt k;
 
 	tt_init(&k);
 	cr_assert_eq(weft_oneshot_init(&o, sizeof v, NULL), 0);
-	cr_assert_eq(weft_oneshot_recv_poll(&o, tt_cx(&k), &got, &err),
+	cr_assert_eq(os_poll(&o, tt_cx(&k), &got, &err),
 		     WEFT_PENDING);
-	cr_assert_eq(weft_oneshot_recv_poll(&o, tt_cx(&k), &got, &err),
+	cr_assert_eq(os_poll(&o, tt_cx(&k), &got, &err),
 		     WEFT_PENDING);
 	cr_assert_eq(tt_live(&k), 1);
 	cr_assert_eq(weft_oneshot_send(&o, &v), 0);
 	cr_assert_eq(tt_wakes(&k), 1);
 	cr_assert_eq(tt_live(&k), 0, "the sender consumed the waker");
-	cr_assert_eq(weft_oneshot_recv_poll(&o, tt_cx(&k), &got, &err),
+	cr_assert_eq(os_poll(&o, tt_cx(&k), &got, &err),
 		     WEFT_READY);
 	cr_assert_eq(err, 0);
 	cr_assert_eq(got, 7);
@@ -58,13 +76,13 @@ Test(oneshot, large_values_heap_and_caller_buffer)
 	weft_oneshot *o, e;
 	struct big buf;
 	tt k;
-	int err;
+	intptr_t err;
 
 	tt_init(&k);
 	memset(&in, 0x5a, sizeof in);
 	cr_assert_eq(weft_oneshot_create(&o, sizeof in), 0);
 	cr_assert_eq(weft_oneshot_send(o, &in), 0);
-	cr_assert_eq(weft_oneshot_recv_poll(o, tt_cx(&k), &out, &err),
+	cr_assert_eq(os_poll(o, tt_cx(&k), &out, &err),
 		     WEFT_READY);
 	cr_assert_eq(memcmp(&in, &out, sizeof in), 0);
 	weft_oneshot_rx_drop(o);
@@ -94,16 +112,16 @@ Test(oneshot, sender_dropped_unsent_gives_epipe_and_wakes)
 {
 	weft_oneshot *o;
 	uint64_t got = 9;
-	int err = 0;
+	intptr_t err = 0;
 	tt k;
 
 	tt_init(&k);
 	cr_assert_eq(weft_oneshot_create(&o, 8), 0);
-	cr_assert_eq(weft_oneshot_recv_poll(o, tt_cx(&k), &got, &err),
+	cr_assert_eq(os_poll(o, tt_cx(&k), &got, &err),
 		     WEFT_PENDING);
 	weft_oneshot_tx_drop(o);
 	cr_assert_eq(tt_wakes(&k), 1);
-	cr_assert_eq(weft_oneshot_recv_poll(o, tt_cx(&k), &got, &err),
+	cr_assert_eq(os_poll(o, tt_cx(&k), &got, &err),
 		     WEFT_READY);
 	cr_assert_eq(err, -EPIPE);
 	cr_assert_eq(got, 9, "out untouched");
@@ -116,16 +134,16 @@ Test(oneshot, send_after_close_fails_and_value_before_close_survives)
 	weft_oneshot *o;
 	uint64_t v = 1, got = 0;
 	tt k;
-	int err;
+	intptr_t err;
 
 	tt_init(&k);
 	cr_assert_eq(weft_oneshot_create(&o, 8), 0);
-	cr_assert_eq(weft_oneshot_recv_poll(o, tt_cx(&k), &got, &err),
+	cr_assert_eq(os_poll(o, tt_cx(&k), &got, &err),
 		     WEFT_PENDING);
 	weft_oneshot_close(o);
 	cr_assert(weft_oneshot_is_closed(o));
 	cr_assert_eq(weft_oneshot_send(o, &v), -EPIPE);
-	cr_assert_eq(weft_oneshot_recv_poll(o, tt_cx(&k), &got, &err),
+	cr_assert_eq(os_poll(o, tt_cx(&k), &got, &err),
 		     WEFT_READY);
 	cr_assert_eq(err, -EPIPE);
 	weft_oneshot_rx_drop(o);
@@ -144,11 +162,11 @@ Test(oneshot, receiver_dropped_first_send_fails_and_frees)
 	weft_oneshot *o;
 	uint64_t v = 3;
 	tt k;
-	int err;
+	intptr_t err;
 
 	tt_init(&k);
 	cr_assert_eq(weft_oneshot_create(&o, 8), 0);
-	cr_assert_eq(weft_oneshot_recv_poll(o, tt_cx(&k), &v, &err),
+	cr_assert_eq(os_poll(o, tt_cx(&k), &v, &err),
 		     WEFT_PENDING);
 	weft_oneshot_rx_drop(o); /* drop while waiting */
 	cr_assert_eq(tt_live(&k), 0);
@@ -175,22 +193,22 @@ Test(oneshot, abandoned_recv_then_new_waker_loses_nothing)
 	weft_oneshot o;
 	uint64_t v = 11, got = 0;
 	tt a, b;
-	int err;
+	intptr_t err;
 
 	tt_init(&a);
 	tt_init(&b);
 	weft_oneshot_init(&o, 8, NULL);
 	/* task a polls, then abandons the receive (its select lost) */
-	cr_assert_eq(weft_oneshot_recv_poll(&o, tt_cx(&a), &got, &err),
+	cr_assert_eq(os_poll(&o, tt_cx(&a), &got, &err),
 		     WEFT_PENDING);
 	/* the receiver moves to task b */
-	cr_assert_eq(weft_oneshot_recv_poll(&o, tt_cx(&b), &got, &err),
+	cr_assert_eq(os_poll(&o, tt_cx(&b), &got, &err),
 		     WEFT_PENDING);
 	cr_assert_eq(tt_live(&a), 0);
 	cr_assert_eq(weft_oneshot_send(&o, &v), 0);
 	cr_assert_eq(tt_wakes(&a), 0);
 	cr_assert_eq(tt_wakes(&b), 1);
-	cr_assert_eq(weft_oneshot_recv_poll(&o, tt_cx(&b), &got, &err),
+	cr_assert_eq(os_poll(&o, tt_cx(&b), &got, &err),
 		     WEFT_READY);
 	cr_assert_eq(got, 11);
 	weft_oneshot_rx_drop(&o);
@@ -202,7 +220,7 @@ Test(oneshot, exhausted_budget_yields_and_keeps_value)
 	weft_oneshot o;
 	uint64_t v = 2, got = 0;
 	tt k;
-	int err;
+	intptr_t err;
 
 	tt_init(&k);
 	weft_oneshot_init(&o, 8, NULL);
@@ -210,9 +228,9 @@ Test(oneshot, exhausted_budget_yields_and_keeps_value)
 	weft_cx *cx = tt_cx(&k);
 
 	cx->budget = 0;
-	cr_assert_eq(weft_oneshot_recv_poll(&o, cx, &got, &err), WEFT_PENDING);
+	cr_assert_eq(os_poll(&o, cx, &got, &err), WEFT_PENDING);
 	cr_assert_eq(tt_wakes(&k), 1);
-	cr_assert_eq(weft_oneshot_recv_poll(&o, tt_cx(&k), &got, &err),
+	cr_assert_eq(os_poll(&o, tt_cx(&k), &got, &err),
 		     WEFT_READY);
 	cr_assert_eq(got, 2);
 	weft_oneshot_rx_drop(&o);
@@ -260,18 +278,19 @@ Test(oneshot, two_threads_every_end_combination, .timeout = 120)
 	pthread_create(&th, NULL, race_sender, &r);
 	for (int i = 0; i < NCH; i++) {
 		uint64_t v;
-		int err, seen = tt_wakes(&k);
+		intptr_t err = 1;
+		int seen = tt_wakes(&k);
 
 		got[i] = 2; /* dropped early */
 		if (i % 5 != 1) {
-			while (weft_oneshot_recv_poll(r.ch[i], tt_cx(&k), &v,
-						      &err) == WEFT_PENDING)
+			while (os_poll(r.ch[i], tt_cx(&k), &v, &err) ==
+			       WEFT_PENDING)
 				seen = tt_wait_wake(&k, seen);
 			got[i] = err == 0 ? 1 : 0;
 			if (err == 0)
 				cr_assert_eq(v, (uint64_t)i);
 		} else if (i % 3 == 0) {
-			weft_oneshot_recv_poll(r.ch[i], tt_cx(&k), &v, &err);
+			os_poll(r.ch[i], tt_cx(&k), &v, &err);
 		}
 		weft_oneshot_rx_drop(r.ch[i]);
 	}
@@ -325,11 +344,12 @@ Test(oneshot, embedded_channel_reused_while_sender_returns, .timeout = 120)
 	pthread_create(&th, NULL, reuse_sender, &r);
 	for (int i = 0; i < r.rounds; i++) {
 		uint64_t v = 0;
-		int err, seen = tt_wakes(&k);
+		intptr_t err;
+		int seen = tt_wakes(&k);
 
 		weft_oneshot_init(&r.o, 8, NULL);
 		atomic_store_explicit(&r.round, i, memory_order_release);
-		while (weft_oneshot_recv_poll(&r.o, tt_cx(&k), &v, &err) ==
+		while (os_poll(&r.o, tt_cx(&k), &v, &err) ==
 		       WEFT_PENDING)
 			seen = tt_wait_wake(&k, seen);
 		cr_assert_eq(err, 0);
@@ -338,4 +358,57 @@ Test(oneshot, embedded_channel_reused_while_sender_returns, .timeout = 120)
 	}
 	pthread_join(th, NULL);
 	cr_assert_eq(tt_live(&k), 0);
+}
+
+Test(oneshot, recv_is_a_future_type_with_res)
+{
+	weft_oneshot o;
+	weft_oneshot_recv r = { 0 };
+	uint64_t v = 9, got = 0;
+	tt k;
+
+	tt_init(&k);
+	weft_oneshot_init(&o, 8, NULL);
+	weft_oneshot_recv_init(&r, &o, &got);
+	cr_assert_eq(weft_oneshot_recv_future.poll(&r, tt_cx(&k)), WEFT_PENDING);
+	weft_oneshot_recv_future.drop(&r); /* abandoned: the value will stay */
+	cr_assert_eq(weft_oneshot_send(&o, &v), 0);
+	cr_assert_eq(tt_wakes(&k), 1, "the waker stayed in the channel");
+	weft_oneshot_recv_init(&r, &o, &got);
+	cr_assert_eq(weft_oneshot_recv_future.poll(&r, tt_cx(&k)), WEFT_READY);
+	cr_assert_eq(weft_future_res(&weft_oneshot_recv_future, &r), 0);
+	cr_assert_eq(got, 9);
+	weft_oneshot_rx_drop(&o);
+	cr_assert_eq(tt_live(&k), 0);
+}
+
+/* the sender still lives, so the channel does too: a second rx_drop is
+ * caught (it would free the channel under the sender) */
+MISUSE_TEST(oneshot, receiver_dropped_twice_aborts)
+{
+	weft_oneshot *o;
+
+	cr_assert_eq(weft_oneshot_create(&o, 8), 0);
+	weft_oneshot_rx_drop(o);
+	weft_oneshot_rx_drop(o);
+}
+
+MISUSE_TEST(oneshot, sender_used_after_send_aborts)
+{
+	weft_oneshot *o;
+	uint64_t v = 1;
+
+	cr_assert_eq(weft_oneshot_create(&o, 8), 0);
+	cr_assert_eq(weft_oneshot_send(o, &v), 0);
+	weft_oneshot_tx_drop(o);
+}
+
+MISUSE_TEST(oneshot, sender_sent_twice_aborts)
+{
+	weft_oneshot o;
+	uint64_t v = 1;
+
+	weft_oneshot_init(&o, 8, NULL);
+	cr_assert_eq(weft_oneshot_send(&o, &v), 0);
+	weft_oneshot_send(&o, &v);
 }

@@ -1,6 +1,7 @@
 /* test/sync/rwlock.c - weft_rwlock: shared readers, exclusive writers,
  * write preference (a waiting writer stops later readers), cancellation
- * of a partly granted writer, and a thread stress checking invariants. */
+ * of a partly granted writer, a thread stress checking invariants, and
+ * the debug check on re-initialising a queued read or write. */
 #include <errno.h>
 
 #include "harness.h"
@@ -9,7 +10,8 @@
 Test(rwlock, readers_share_and_waiting_writer_blocks_new_readers)
 {
 	weft_rwlock l;
-	weft_rwlock_lock w, r;
+	weft_rwlock_write w = { 0 };
+	weft_rwlock_read r = { 0 };
 	tt kw, kr;
 
 	tt_init(&kw);
@@ -19,19 +21,19 @@ Test(rwlock, readers_share_and_waiting_writer_blocks_new_readers)
 	cr_assert_eq(weft_rwlock_try_read(&l), 0);
 	cr_assert_eq(weft_rwlock_try_write(&l), -EAGAIN);
 	weft_rwlock_write_init(&w, &l);
-	cr_assert_eq(weft_rwlock_lock_poll(&w, tt_cx(&kw)), WEFT_PENDING);
+	cr_assert_eq(weft_rwlock_write_poll(&w, tt_cx(&kw)), WEFT_PENDING);
 	cr_assert_eq(weft_rwlock_try_read(&l), -EAGAIN, "write-preferring");
 	weft_rwlock_read_init(&r, &l);
-	cr_assert_eq(weft_rwlock_lock_poll(&r, tt_cx(&kr)), WEFT_PENDING);
+	cr_assert_eq(weft_rwlock_read_poll(&r, tt_cx(&kr)), WEFT_PENDING);
 	weft_rwlock_read_unlock(&l);
 	cr_assert_eq(tt_wakes(&kw), 0);
 	weft_rwlock_read_unlock(&l);
 	cr_assert_eq(tt_wakes(&kw), 1);
-	cr_assert_eq(weft_rwlock_lock_poll(&w, tt_cx(&kw)), WEFT_READY);
+	cr_assert_eq(weft_rwlock_write_poll(&w, tt_cx(&kw)), WEFT_READY);
 	cr_assert_eq(tt_wakes(&kr), 0);
 	weft_rwlock_write_unlock(&l);
 	cr_assert_eq(tt_wakes(&kr), 1);
-	cr_assert_eq(weft_rwlock_lock_poll(&r, tt_cx(&kr)), WEFT_READY);
+	cr_assert_eq(weft_rwlock_read_poll(&r, tt_cx(&kr)), WEFT_READY);
 	weft_rwlock_read_unlock(&l);
 	cr_assert_eq(weft_rwlock_try_write(&l), 0);
 	weft_rwlock_write_unlock(&l);
@@ -41,19 +43,20 @@ Test(rwlock, readers_share_and_waiting_writer_blocks_new_readers)
 Test(rwlock, writer_dropped_while_partly_granted_frees_readers)
 {
 	weft_rwlock l;
-	weft_rwlock_lock w, r;
+	weft_rwlock_write w = { 0 };
+	weft_rwlock_read r = { 0 };
 	tt k;
 
 	tt_init(&k);
 	weft_rwlock_init(&l);
 	cr_assert_eq(weft_rwlock_try_read(&l), 0);
 	weft_rwlock_write_init(&w, &l);
-	cr_assert_eq(weft_rwlock_lock_poll(&w, tt_cx(&k)), WEFT_PENDING);
+	cr_assert_eq(weft_rwlock_write_poll(&w, tt_cx(&k)), WEFT_PENDING);
 	weft_rwlock_read_init(&r, &l);
-	cr_assert_eq(weft_rwlock_lock_poll(&r, tt_cx(&k)), WEFT_PENDING);
-	weft_rwlock_lock_drop(&w);
+	cr_assert_eq(weft_rwlock_read_poll(&r, tt_cx(&k)), WEFT_PENDING);
+	weft_rwlock_write_drop(&w);
 	cr_assert_eq(tt_wakes(&k), 1, "the queued reader goes in");
-	cr_assert_eq(weft_rwlock_lock_poll(&r, tt_cx(&k)), WEFT_READY);
+	cr_assert_eq(weft_rwlock_read_poll(&r, tt_cx(&k)), WEFT_READY);
 	weft_rwlock_read_unlock(&l);
 	weft_rwlock_read_unlock(&l);
 	cr_assert_eq(weft_rwlock_try_write(&l), 0);
@@ -79,18 +82,24 @@ static void *worker(void *arg)
 	tt *kp = &sh->k[atomic_fetch_add(&sh->next, 1)];
 #define k (*kp)
 	for (int i = 0; i < ITERS; i++) {
-		weft_rwlock_lock f;
+		weft_rwlock_read fr = { 0 };
+		weft_rwlock_write fw = { 0 };
 		bool write;
 		int seen = tt_wakes(&k);
 
 		rng = rng * 1103515245u + 12345u;
 		write = (rng >> 16) % 4 == 0;
-		if (write)
-			weft_rwlock_write_init(&f, &sh->l);
-		else
-			weft_rwlock_read_init(&f, &sh->l);
-		while (weft_rwlock_lock_poll(&f, tt_cx(&k)) == WEFT_PENDING)
-			seen = tt_wait_wake(&k, seen);
+		if (write) {
+			weft_rwlock_write_init(&fw, &sh->l);
+			while (weft_rwlock_write_poll(&fw, tt_cx(&k)) ==
+			       WEFT_PENDING)
+				seen = tt_wait_wake(&k, seen);
+		} else {
+			weft_rwlock_read_init(&fr, &sh->l);
+			while (weft_rwlock_read_poll(&fr, tt_cx(&k)) ==
+			       WEFT_PENDING)
+				seen = tt_wait_wake(&k, seen);
+		}
 		if (write) {
 			if (atomic_load(&sh->readers))
 				atomic_fetch_add(&sh->bad, 1);
@@ -129,4 +138,54 @@ Test(rwlock, threads_see_consistent_data, .timeout = 300)
 		cr_assert_eq(tt_live(&sh.k[i]), 0);
 	cr_assert_eq(atomic_load(&sh.bad), 0);
 	cr_assert_eq(weft_rwlock_try_write(&sh.l), 0);
+}
+
+MISUSE_TEST(rwlock, init_of_a_queued_write_aborts)
+{
+	weft_rwlock l;
+	weft_rwlock_write w = { 0 };
+	tt k;
+
+	tt_init(&k);
+	weft_rwlock_init(&l);
+	cr_assert_eq(weft_rwlock_try_read(&l), 0);
+	weft_rwlock_write_init(&w, &l);
+	cr_assert_eq(weft_rwlock_write_poll(&w, tt_cx(&k)), WEFT_PENDING);
+	weft_rwlock_write_init(&w, &l);
+}
+
+MISUSE_TEST(rwlock, init_of_a_queued_read_aborts)
+{
+	weft_rwlock l;
+	weft_rwlock_read r = { 0 };
+	tt k;
+
+	tt_init(&k);
+	weft_rwlock_init(&l);
+	cr_assert_eq(weft_rwlock_try_write(&l), 0);
+	weft_rwlock_read_init(&r, &l);
+	cr_assert_eq(weft_rwlock_read_poll(&r, tt_cx(&k)), WEFT_PENDING);
+	weft_rwlock_read_init(&r, &l);
+}
+
+Test(rwlock, read_and_write_are_future_types)
+{
+	weft_rwlock l;
+	weft_rwlock_read r = { 0 };
+	weft_rwlock_write w = { 0 };
+	tt k;
+
+	tt_init(&k);
+	weft_rwlock_init(&l);
+	weft_rwlock_read_init(&r, &l);
+	cr_assert_eq(weft_rwlock_read_future.poll(&r, tt_cx(&k)), WEFT_READY);
+	cr_assert_eq(weft_future_res(&weft_rwlock_read_future, &r), 0);
+	weft_rwlock_write_init(&w, &l);
+	cr_assert_eq(weft_rwlock_write_future.poll(&w, tt_cx(&k)),
+		     WEFT_PENDING);
+	weft_rwlock_write_future.drop(&w);
+	weft_rwlock_read_unlock(&l);
+	cr_assert_eq(weft_rwlock_try_write(&l), 0, "the dropped write held nothing");
+	weft_rwlock_write_unlock(&l);
+	cr_assert_eq(tt_live(&k), 0);
 }

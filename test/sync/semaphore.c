@@ -1,7 +1,7 @@
 /* test/sync/semaphore.c - weft_semaphore: counts, FIFO with partial grants
  * and no barging, every cancellation point returning exactly what was
- * granted, close, overflow, and a thread stress bounding concurrent
- * holders. */
+ * granted, close, overflow, a thread stress bounding concurrent holders,
+ * and the debug check on re-initialising a registered acquire. */
 #include <errno.h>
 
 #include "harness.h"
@@ -27,7 +27,7 @@ Test(semaphore, try_acquire_and_release_count_permits)
 Test(semaphore, large_waiter_is_served_first_and_blocks_barging)
 {
 	weft_semaphore s;
-	weft_semaphore_acquire big, small;
+	weft_semaphore_acquire big = { 0 }, small = { 0 };
 	tt kb, ks;
 
 	tt_init(&kb);
@@ -47,7 +47,7 @@ Test(semaphore, large_waiter_is_served_first_and_blocks_barging)
 	weft_semaphore_release(&s, 1);
 	cr_assert_eq(tt_wakes(&ks), 1);
 	cr_assert_eq(weft_semaphore_acquire_poll(&big, tt_cx(&kb)), WEFT_READY);
-	cr_assert_eq(big.err, 0);
+	cr_assert_eq(big.res, 0);
 	cr_assert_eq(weft_semaphore_acquire_poll(&small, tt_cx(&ks)), WEFT_READY);
 	cr_assert_eq(weft_semaphore_available(&s), 0);
 	weft_semaphore_release(&s, 4);
@@ -58,7 +58,7 @@ Test(semaphore, large_waiter_is_served_first_and_blocks_barging)
 Test(semaphore, dropping_at_each_point_returns_exactly_what_was_granted)
 {
 	weft_semaphore s;
-	weft_semaphore_acquire a, b, c;
+	weft_semaphore_acquire a = { 0 }, b = { 0 }, c = { 0 };
 	tt k;
 
 	tt_init(&k);
@@ -92,7 +92,7 @@ Test(semaphore, dropping_at_each_point_returns_exactly_what_was_granted)
 Test(semaphore, close_fails_waiters_and_later_acquires)
 {
 	weft_semaphore s;
-	weft_semaphore_acquire a;
+	weft_semaphore_acquire a = { 0 };
 	tt k;
 
 	tt_init(&k);
@@ -103,12 +103,12 @@ Test(semaphore, close_fails_waiters_and_later_acquires)
 	cr_assert(weft_semaphore_is_closed(&s));
 	cr_assert_eq(tt_wakes(&k), 1);
 	cr_assert_eq(weft_semaphore_acquire_poll(&a, tt_cx(&k)), WEFT_READY);
-	cr_assert_eq(a.err, -EPIPE);
+	cr_assert_eq(a.res, -EPIPE);
 	weft_semaphore_acquire_drop(&a);
 	cr_assert_eq(weft_semaphore_try_acquire(&s, 1), -EPIPE);
 	weft_semaphore_acquire_init(&a, &s, 1);
 	cr_assert_eq(weft_semaphore_acquire_poll(&a, tt_cx(&k)), WEFT_READY);
-	cr_assert_eq(a.err, -EPIPE);
+	cr_assert_eq(a.res, -EPIPE);
 	cr_assert_eq(weft_semaphore_available(&s), 1);
 	cr_assert_eq(tt_live(&k), 0);
 }
@@ -133,7 +133,7 @@ static void *worker(void *arg)
 	tt *kp = &sh->k[atomic_fetch_add(&sh->next, 1)];
 #define k (*kp)
 	for (int i = 0; i < ITERS; i++) {
-		weft_semaphore_acquire a;
+		weft_semaphore_acquire a = { 0 };
 		uint32_t n;
 		weft_poll p;
 		int seen = tt_wakes(&k);
@@ -180,4 +180,54 @@ Test(semaphore, threads_never_exceed_permits_and_leak_none, .timeout = 300)
 		cr_assert_eq(tt_live(&sh.k[i]), 0);
 	cr_assert_eq(atomic_load(&sh.over), 0);
 	cr_assert_eq(weft_semaphore_available(&sh.s), PERMITS);
+}
+
+MISUSE_TEST(semaphore, init_of_a_queued_acquire_aborts)
+{
+	weft_semaphore s;
+	weft_semaphore_acquire a = { 0 };
+	tt k;
+
+	tt_init(&k);
+	weft_semaphore_init(&s, 0);
+	weft_semaphore_acquire_init(&a, &s, 1);
+	cr_assert_eq(weft_semaphore_acquire_poll(&a, tt_cx(&k)), WEFT_PENDING);
+	weft_semaphore_acquire_init(&a, &s, 1);
+}
+
+/* granted, not yet polled: re-initialising would leak the permits */
+MISUSE_TEST(semaphore, init_of_a_granted_unpolled_acquire_aborts)
+{
+	weft_semaphore s;
+	weft_semaphore_acquire a = { 0 };
+	tt k;
+
+	tt_init(&k);
+	weft_semaphore_init(&s, 0);
+	weft_semaphore_acquire_init(&a, &s, 1);
+	cr_assert_eq(weft_semaphore_acquire_poll(&a, tt_cx(&k)), WEFT_PENDING);
+	weft_semaphore_release(&s, 1);
+	cr_assert_eq(tt_wakes(&k), 1);
+	weft_semaphore_acquire_init(&a, &s, 1);
+}
+
+Test(semaphore, acquire_is_a_future_type_with_res)
+{
+	weft_semaphore s;
+	weft_semaphore_acquire a = { 0 };
+	tt k;
+
+	tt_init(&k);
+	weft_semaphore_init(&s, 1);
+	weft_semaphore_acquire_init(&a, &s, 0);
+	cr_assert_eq(weft_semaphore_acquire_future.poll(&a, tt_cx(&k)),
+		     WEFT_READY);
+	cr_assert_eq(weft_future_res(&weft_semaphore_acquire_future, &a),
+		     -EINVAL);
+	weft_semaphore_acquire_init(&a, &s, 1);
+	cr_assert_eq(weft_semaphore_acquire_future.poll(&a, tt_cx(&k)),
+		     WEFT_READY);
+	cr_assert_eq(a.res, 0);
+	cr_assert_eq(weft_semaphore_available(&s), 0);
+	weft_semaphore_release(&s, 1);
 }
