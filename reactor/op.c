@@ -1,4 +1,8 @@
-/* reactor/op.c - the operation record's life (see reactor.h for the flags).
+/* reactor/op.c - the operation record's life (see reactor.h for the flags),
+ * and the two plain kinds: IO (one SQE, one final CQE) and TIMER (a wheel
+ * entry). The other kinds own their arm, completion and release in their
+ * files: ACCEPT in accept.c, RECVQ in recvq.c; this file calls them
+ * (direct calls, by kind).
  *
  * Owner side (any thread): alloc, fill the SQE template, submit, poll,
  * drop. Reactor side: attend (popped from the stack), complete (a CQE),
@@ -57,31 +61,34 @@ struct weft__op *weft__op_alloc(struct weft__reactor *r, int kind,
 	return op;
 }
 
+/* The IO kind's release: an open nobody took the result of (file.c marks
+ * a taken one). */
+static void io_release(struct weft__op *op)
+{
+	if (op->sqe.opcode == IORING_OP_OPENAT &&
+	    (op->flags & WEFT__OPF_DONE) && op->res >= 0)
+		close(op->res);
+}
+
 void weft__op_free(struct weft__op *op)
 {
 	struct weft__reactor *r = op->r;
 
-	if (op->kind == WEFT__OP_ACCEPT) {
-		for (uint32_t i = 0; i < op->u.acc.len; i++)
-			close(op->u.acc.fds[(op->u.acc.head + i) %
-					    op->u.acc.cap]);
-		free(op->u.acc.fds);
+	switch (op->kind) {
+	case WEFT__OP_ACCEPT:
+		weft__accept_release(op);
+		break;
+	case WEFT__OP_RECVQ:
+		/* r, and so the pool, lives until the live count below
+		 * drops */
+		weft__recvq_release(r, op);
+		break;
+	case WEFT__OP_IO:
+		io_release(op);
+		break;
+	default:
+		break;
 	}
-	if (op->kind == WEFT__OP_RECVQ) {
-		/* unread chunks: their buffers go back to the pool (r, and so
-		 * the pool, lives until the live count below drops) */
-		for (uint32_t i = 0; i < op->u.rq.len; i++) {
-			uint16_t bid = op->u.rq.q[(op->u.rq.head + i) %
-						  op->u.rq.cap].bid;
-
-			weft__pool_put(r, &bid, 1);
-		}
-		free(op->u.rq.q);
-	}
-	/* an open nobody took the result of (file.c marks a taken one) */
-	if (op->kind == WEFT__OP_IO && op->sqe.opcode == IORING_OP_OPENAT &&
-	    (op->flags & WEFT__OPF_DONE) && op->res >= 0)
-		close(op->res);
 	weft__fd_put(op->fd);
 	free(op);
 	/* acq_rel: pairs with weft__reactor_stop's decrement; the last one
@@ -184,16 +191,8 @@ static void op_arm_io(struct weft__reactor *r, struct weft__op *op)
 	struct io_uring_sqe *sqe = reactor_sqe(r);
 
 	*sqe = op->sqe;
-	if (op->kind == WEFT__OP_ACCEPT) {
-		if (r->features & WEFT__FEAT_MULTISHOT_ACCEPT)
-			sqe->ioprio |= IORING_ACCEPT_MULTISHOT;
-		else /* relaxed, one writer: a count for the tests */
-			atomic_store_explicit(
-				&r->single_accepts,
-				atomic_load_explicit(&r->single_accepts,
-						     memory_order_relaxed) + 1,
-				memory_order_relaxed);
-	}
+	if (op->kind == WEFT__OP_ACCEPT)
+		weft__accept_arm(r, sqe);
 	sqe->user_data = (uint64_t)(uintptr_t)op;
 	weft__link_list_add(&r->armed_io, &op->wl);
 	r->inflight++;
@@ -225,7 +224,7 @@ void weft__op_attend(struct weft__reactor *r, struct weft__op *op,
 		op->flags &= ~WEFT__OPF_WANT;
 		if (stopping) {
 			if (op->kind == WEFT__OP_RECVQ)
-				op->u.rq.err = -ECANCELED;
+				weft__recvq_refuse_locked(op);
 			op->flags |= WEFT__OPF_DONE;
 			op->res = -ECANCELED;
 			w = op->waker;
@@ -305,47 +304,6 @@ bool weft__ring_grow(void **q, uint32_t *head, uint32_t *cap, uint32_t len,
 	return true;
 }
 
-/* Makes room for one more fd in the accept ring (lock held). */
-static bool accept_queue_room(struct weft__op *op)
-{
-	return op->u.acc.len < op->u.acc.cap ||
-	       weft__ring_grow((void **)&op->u.acc.fds, &op->u.acc.head,
-			       &op->u.acc.cap, op->u.acc.len,
-			       sizeof(*op->u.acc.fds), WEFT__ACCEPT_HIGH);
-}
-
-/* An accepted connection (or error) for an accept record; lock held.
- * Returns an fd to close (nobody will take it), or -1. */
-static int accept_result_locked(struct weft__reactor *r, struct weft__op *op,
-				int32_t res, bool more, bool *cancel)
-{
-	uint32_t *len = &op->u.acc.len;
-
-	if (res >= 0) {
-		if ((op->flags & WEFT__OPF_GONE) || !accept_queue_room(op))
-			return res;
-		op->u.acc.fds[(op->u.acc.head + *len) % op->u.acc.cap] = res;
-		(*len)++;
-		/* backpressure: stop the multishot before the queue fills;
-		 * the owner re-arms it when it has drained the queue */
-		if (more && *len >= WEFT__ACCEPT_HIGH &&
-		    !(op->flags & WEFT__OPF_CANCELING)) {
-			op->flags |= WEFT__OPF_CANCELING;
-			*cancel = true;
-		}
-		return -1;
-	}
-	if (res == -EINVAL && (r->features & WEFT__FEAT_MULTISHOT_ACCEPT)) {
-		/* the kernel refused the multishot flag: fall back for good;
-		 * the owner's next poll re-arms single-shot */
-		r->features &= ~WEFT__FEAT_MULTISHOT_ACCEPT;
-		return -1;
-	}
-	if (res != -ECANCELED && !op->u.acc.err)
-		op->u.acc.err = res;
-	return -1;
-}
-
 void weft__op_complete(struct weft__reactor *r, struct weft__op *op,
 		       const struct io_uring_cqe *cqe,
 		       struct weft__wake_batch *b)
@@ -363,9 +321,10 @@ void weft__op_complete(struct weft__reactor *r, struct weft__op *op,
 	if (!more)
 		op->flags &= ~(WEFT__OPF_ARMED | WEFT__OPF_CANCELING);
 	if (op->kind == WEFT__OP_ACCEPT) {
-		stray = accept_result_locked(r, op, cqe->res, more, &cancel);
+		stray = weft__accept_complete_locked(r, op, cqe->res, more,
+						     &cancel);
 	} else if (op->kind == WEFT__OP_RECVQ) {
-		weft__recvq_result_locked(r, op, cqe, more, &cancel, &spare);
+		weft__recvq_complete_locked(r, op, cqe, more, &cancel, &spare);
 	} else if (!more) {
 		op->res = cqe->res;
 		op->flags |= WEFT__OPF_DONE;

@@ -138,7 +138,7 @@ int weft__probe_ring(struct weft__reactor *r)
 		r->features |= WEFT__FEAT_MULTISHOT_ACCEPT;
 	io_uring_free_probe(probe);
 	/* multishot recv (6.0) into a provided buffer ring (5.19); an older
-	 * kernel refuses the registration, or the first multishot (op.c) */
+	 * kernel refuses the registration, or the first multishot (recvq.c) */
 	if (!(off & WEFT__FEAT_RECV_MULTI) && weft__pool_init(r) == 0)
 		r->features |= WEFT__FEAT_RECV_MULTI;
 	atomic_store_explicit(&r->recv_multi,

@@ -59,9 +59,10 @@
 enum weft__op_kind {
 	WEFT__OP_TIMER = 1, /* wheel entry; fires at `wl.when` */
 	WEFT__OP_IO,        /* one SQE (the template), one final CQE */
-	WEFT__OP_ACCEPT,    /* (multishot) accept feeding a bounded fd queue */
+	WEFT__OP_ACCEPT,    /* (multishot) accept feeding a bounded fd queue
+	                     * (accept.c) */
 	WEFT__OP_RECVQ,     /* multishot recv feeding a stream's queue of
-	                     * provided buffers (stream.c) */
+	                     * provided buffers (recvq.c) */
 };
 
 /* user_data values that are not records (records are 8-aligned). */
@@ -105,12 +106,12 @@ struct weft__op {
 	struct io_uring_sqe sqe;      /* template filled by the owner before the
 	                               * first push; read by the reactor */
 	union {
-		struct {              /* kind ACCEPT, under lock */
+		struct {              /* kind ACCEPT, under lock (accept.c) */
 			uint32_t head, len, cap;
 			int32_t err;  /* an error not yet reported */
 			int *fds;     /* ring of cap accepted fds */
 		} acc;
-		struct {              /* kind RECVQ, under lock */
+		struct {              /* kind RECVQ, under lock (recvq.c) */
 			uint32_t head, len, cap;
 			uint32_t off; /* bytes of q[head] already taken */
 			int32_t err;  /* an error not yet reported */
@@ -145,9 +146,9 @@ struct weft__stage {
                                             * (WEFT_IO_DISABLE=0x20 turns it
                                             * off, for A/B runs) */
 
-/* The provided buffer pool of multishot receives (buffer group 0). The
- * kernel takes buffers from the ring's head; any thread gives them back at
- * the tail under `lock` (the ring has one producer at a time). */
+/* The provided buffer pool of multishot receives (buffer group 0; pool.c).
+ * The kernel takes buffers from the ring's head; any thread gives them
+ * back at the tail under `lock` (the ring has one producer at a time). */
 struct weft__bufpool {
 	struct io_uring_buf_ring *br;   /* NULL: no pool */
 	unsigned char *mem;             /* count * size bytes */
@@ -233,7 +234,7 @@ void weft__reactor_stop(struct weft__reactor *r);
 void weft__reactor_free(struct weft__reactor *r);
 uint64_t weft__now_ns(void);
 
-/* ---- op.c: record lifecycle */
+/* ---- op.c: record lifecycle; the IO and TIMER kinds */
 struct weft__op *weft__op_alloc(struct weft__reactor *r, int kind,
 				struct weft__fd *fd, size_t cap);
 /* Publishes a filled record to the reactor (WANT|QUEUED). */
@@ -259,7 +260,7 @@ void weft__op_cancel_for_stop(struct weft__reactor *r, struct weft__op *op);
 /* Requests a re-arm of an accept record (owner side, lock held: returns
  * whether the caller must push it). */
 bool weft__op_want_locked(struct weft__op *op);
-/* Doubles a record's queue ring (accept fds, receive chunks); op.c. */
+/* Doubles a record's queue ring (accept fds, receive chunks). */
 bool weft__ring_grow(void **q, uint32_t *head, uint32_t *cap, uint32_t len,
 		     size_t esz, uint32_t first);
 
@@ -278,22 +279,41 @@ static inline void weft__op_unlock(struct weft__op *op)
 	atomic_flag_clear_explicit(&op->lock, memory_order_release);
 }
 
-/* ---- stream.c: the buffer pool */
+/* ---- accept.c: the ACCEPT kind (reactor side; lock held where named) */
+/* Sets the multishot flag on an accept's SQE (or counts a single-shot). */
+void weft__accept_arm(struct weft__reactor *r, struct io_uring_sqe *sqe);
+/* An accepted connection (or error) for an accept record; lock held.
+ * Returns an fd to close (nobody will take it), or -1; *cancel when the
+ * multishot must stop (queue at WEFT__ACCEPT_HIGH). */
+int weft__accept_complete_locked(struct weft__reactor *r, struct weft__op *op,
+				 int32_t res, bool more, bool *cancel);
+/* At free: closes the connections nobody accepted. */
+void weft__accept_release(struct weft__op *op);
+
+/* ---- pool.c: the provided buffer pool */
 /* Sets up r->pool and registers it (reactor thread); 0 or -errno. */
 int weft__pool_init(struct weft__reactor *r);
 void weft__pool_free(struct weft__reactor *r);
 /* Gives n buffers back to the kernel (any thread). */
 void weft__pool_put(struct weft__reactor *r, const uint16_t *bids,
 		    unsigned n);
-/* Reactor side: one CQE of a RECVQ record; lock held. Sets *ret to a
- * buffer to give back (nobody will read it) or -1, *cancel when the
- * multishot must stop (queue full). */
-void weft__recvq_result_locked(struct weft__reactor *r, struct weft__op *op,
-			       const struct io_uring_cqe *cqe, bool more,
-			       bool *cancel, int *ret);
+/* Counts one buffer the kernel filled (reactor thread; tests read it). */
+void weft__pool_note_filled(struct weft__reactor *r);
 
-/* Test hooks: unread chunks queued on a stream (0 without a record), and
- * pool buffers filled and not yet given back. */
+/* ---- recvq.c: the RECVQ kind (reactor side) */
+/* One CQE of a RECVQ record; lock held. Sets *ret to a buffer to give back
+ * (nobody will read it) or -1, *cancel when the multishot must stop (queue
+ * full). */
+void weft__recvq_complete_locked(struct weft__reactor *r, struct weft__op *op,
+				 const struct io_uring_cqe *cqe, bool more,
+				 bool *cancel, int *ret);
+/* A re-arm refused at shutdown; lock held. */
+void weft__recvq_refuse_locked(struct weft__op *op);
+/* At free: gives the unread chunks' buffers back to the pool. */
+void weft__recvq_release(struct weft__reactor *r, struct weft__op *op);
+
+/* Test hooks: unread chunks queued on a stream (0 without a record;
+ * recvq.c), and pool buffers filled and not yet given back (pool.c). */
 struct weft_stream;
 unsigned weft__stream_test_queued(struct weft_stream *s);
 unsigned long weft__pool_test_outstanding(weft_rt *rt);

@@ -1,18 +1,11 @@
-/* reactor/socket.c - listeners, accept and connect (weft/net.h), and the
- * stream handle's synchronous functions (addresses, options, shutdown,
- * drop); TCP and Unix stream sockets share all of it.
- *
- * A listener's accept record (kind ACCEPT) is created by the first accept
- * and owned by the listener handle until weft_listener_drop. The reactor
- * keeps one multishot accept armed on it and appends connections to the
- * record's bounded queue (op.c); an accept future takes from the queue and
- * asks for a re-arm when the multishot has ended (error, backpressure, or a
- * single-shot kernel). After EMFILE/ENFILE/ENOBUFS/ENOMEM the re-arm waits
- * a growing back-off (10 ms doubling to 1 s), so a full fd table never
- * makes the accept loop spin.
+/* reactor/socket.c - listeners and connect (weft/net.h), and the stream
+ * handle's synchronous functions (addresses, options, shutdown, drop); TCP
+ * and Unix stream sockets share all of it. Accepting is in accept.c,
+ * receiving in recvq.c, sending in stream.c.
  *
  * The public handle types are the counted descriptor (fd.h) under another
- * name. No atomics here beyond the record lock (op.c).
+ * name. Atomics: weft_stream_drop takes the stream's receive record with
+ * one acquire exchange (pairs with its installing CAS, recvq.c).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -27,9 +20,6 @@
 #include "reactor/reactor.h"
 
 #define FD_OF(h) ((struct weft__fd *)(h))
-
-#define BACKOFF_MIN_MS 10u
-#define BACKOFF_MAX_MS 1000u
 
 /* ------------------------------------------------------------- listener */
 
@@ -135,139 +125,6 @@ void weft_listener_drop(weft_listener *l)
 	}
 	weft__fd_put(f);
 }
-
-/* --------------------------------------------------------------- accept */
-
-void weft_listener_accept_init(weft_listener_accept *a, weft_listener *l)
-{
-	WEFT_DEBUG_CHECK(!a->backoff.op, "weft_listener_accept_init",
-			 "the accept is still waiting out a back-off (its "
-			 "timer would leak); call weft_listener_accept_drop "
-			 "first");
-	a->l = l;
-	a->stream = NULL;
-	a->res = 0;
-	a->backing_off = false;
-	weft_sleep_until_init(&a->backoff, 0);
-}
-
-void weft_listener_accept_drop(weft_listener_accept *a)
-{
-	weft_sleep_drop(&a->backoff);
-	a->backing_off = false;
-}
-
-static bool is_resource_error(int err)
-{
-	return err == -EMFILE || err == -ENFILE || err == -ENOBUFS ||
-	       err == -ENOMEM;
-}
-
-static struct weft__op *accept_record(struct weft__fd *f, weft_cx *cx)
-{
-	struct weft__reactor *r;
-	struct weft__op *op;
-
-	if (f->acc)
-		return f->acc;
-	r = weft__reactor_of(cx);
-	if (!r)
-		return NULL;
-	op = weft__op_alloc(r, WEFT__OP_ACCEPT, f, 0);
-	if (!op)
-		return NULL;
-	io_uring_prep_accept(&op->sqe, f->fd, NULL, NULL, SOCK_CLOEXEC);
-	f->acc = op;
-	return op;
-}
-
-/* One look at the queue; lock held by the caller. Returns 1 with a
- * stream or an error in a, 0 to wait; *push when a re-arm must be pushed. */
-static int accept_take_locked(weft_listener_accept *a, struct weft__fd *f,
-			      struct weft__op *op, bool *push)
-{
-	if (op->u.acc.len) {
-		int fd = op->u.acc.fds[op->u.acc.head];
-
-		op->u.acc.head = (op->u.acc.head + 1) % op->u.acc.cap;
-		op->u.acc.len--;
-		f->backoff_ms = 0;
-		a->stream = (weft_stream *)weft__fd_new(fd, f->domain);
-		a->res = a->stream ? 0 : -ENOMEM;
-		return 1;
-	}
-	if (op->u.acc.err) {
-		a->res = op->u.acc.err;
-		op->u.acc.err = 0;
-		if (is_resource_error((int)a->res)) {
-			f->backoff_ms = f->backoff_ms ? f->backoff_ms * 2
-						      : BACKOFF_MIN_MS;
-			if (f->backoff_ms > BACKOFF_MAX_MS)
-				f->backoff_ms = BACKOFF_MAX_MS;
-			f->backoff_until = weft_now() +
-					   (uint64_t)f->backoff_ms * WEFT_MS;
-		}
-		return 1;
-	}
-	if (!(op->flags & WEFT__OPF_ARMED) && op->u.acc.len < WEFT__ACCEPT_HIGH &&
-	    weft_now() >= f->backoff_until)
-		*push = weft__op_want_locked(op);
-	return 0;
-}
-
-weft_poll weft_listener_accept_poll(weft_listener_accept *a, weft_cx *cx)
-{
-	struct weft__fd *f = FD_OF(a->l);
-	struct weft__op *op;
-	bool push = false, armed;
-	int got;
-
-	if (!f) {
-		a->res = -EINVAL;
-		return WEFT_READY;
-	}
-	if (a->backing_off) {
-		if (weft_sleep_poll(&a->backoff, cx) == WEFT_PENDING)
-			return WEFT_PENDING;
-		a->backing_off = false;
-	}
-	op = accept_record(f, cx);
-	if (!op) {
-		a->res = weft__reactor_of(cx) ? -ENOMEM : -ENODEV;
-		return WEFT_READY;
-	}
-	weft__op_lock(op);
-	if ((op->u.acc.len || op->u.acc.err) && cx->budget == 0) {
-		/* out of coop budget: yield before taking anything, so that
-		 * nothing taken is lost */
-		weft__op_unlock(op);
-		weft_cx_yield(cx);
-		return WEFT_PENDING;
-	}
-	got = accept_take_locked(a, f, op, &push);
-	if (!got)
-		weft_waker_register(&op->waker, cx);
-	armed = op->flags & (WEFT__OPF_ARMED | WEFT__OPF_QUEUED);
-	weft__op_unlock(op);
-	if (push)
-		weft__reactor_push(op->r, op);
-	if (got) {
-		weft_coop_proceed(cx); /* budget checked above: spends one */
-		return WEFT_READY;
-	}
-	if (!armed && !push) {
-		/* backing off: wake up when the re-arm is due */
-		weft_sleep_until_init(&a->backoff, f->backoff_until);
-		a->backing_off = true;
-		if (weft_sleep_poll(&a->backoff, cx) == WEFT_READY)
-			a->backing_off = false;
-		if (!a->backing_off)
-			return weft_listener_accept_poll(a, cx);
-	}
-	return WEFT_PENDING;
-}
-
-WEFT_FUTURE_DEFINE(weft_listener_accept, weft_listener_accept_drop);
 
 /* -------------------------------------------------------------- connect */
 

@@ -1,0 +1,122 @@
+/* reactor/pool.c - the provided buffer pool of multishot receives (buffer
+ * group 0, WEFT__POOL_BUFS x WEFT__POOL_BUF_SIZE): set up on the reactor
+ * thread at start (probe.c), freed after the ring. The kernel takes
+ * buffers from the ring's head; receive queues (recvq.c) give them back at
+ * the tail, from any thread.
+ *
+ * Atomics: `lock` (acquire test-and-set / release clear) makes one
+ * producer at a time on the ring's tail; the ring advance itself is a
+ * release store the kernel reads with acquire. `filled` and `returned` are
+ * relaxed statistics for the tests.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "reactor/reactor.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#define cpu_pause() __builtin_ia32_pause()
+#else
+#define cpu_pause() ((void)0)
+#endif
+
+int weft__pool_init(struct weft__reactor *r)
+{
+	struct weft__bufpool *p = &r->pool;
+	struct io_uring_buf_reg reg;
+	size_t ring_bytes = WEFT__POOL_BUFS * sizeof(struct io_uring_buf);
+	int ret;
+
+	p->count = WEFT__POOL_BUFS;
+	p->size = WEFT__POOL_BUF_SIZE;
+	p->mask = (uint32_t)io_uring_buf_ring_mask(p->count);
+	atomic_flag_clear_explicit(&p->lock, memory_order_relaxed);
+	/* the ring must be page-aligned: mmap gives that */
+	p->br = mmap(NULL, ring_bytes, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p->br == MAP_FAILED) {
+		p->br = NULL;
+		return -errno;
+	}
+	p->mem = mmap(NULL, (size_t)p->count * p->size, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p->mem == MAP_FAILED) {
+		ret = -errno;
+		goto out_ring;
+	}
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (uint64_t)(uintptr_t)p->br;
+	reg.ring_entries = p->count;
+	reg.bgid = WEFT__POOL_BGID;
+	ret = io_uring_register_buf_ring(&r->ring, &reg, 0);
+	if (ret)
+		goto out_mem;
+	io_uring_buf_ring_init(p->br);
+	for (uint32_t i = 0; i < p->count; i++)
+		io_uring_buf_ring_add(p->br, p->mem + (size_t)i * p->size,
+				      p->size, (unsigned short)i, (int)p->mask,
+				      (int)i);
+	io_uring_buf_ring_advance(p->br, (int)p->count);
+	return 0;
+out_mem:
+	munmap(p->mem, (size_t)p->count * p->size);
+	p->mem = NULL;
+out_ring:
+	munmap(p->br, ring_bytes);
+	p->br = NULL;
+	return ret;
+}
+
+/* After the ring is gone (the kernel no longer reads the pool). */
+void weft__pool_free(struct weft__reactor *r)
+{
+	struct weft__bufpool *p = &r->pool;
+
+	if (!p->br)
+		return;
+	munmap(p->mem, (size_t)p->count * p->size);
+	munmap(p->br, p->count * sizeof(struct io_uring_buf));
+	p->br = NULL;
+}
+
+void weft__pool_put(struct weft__reactor *r, const uint16_t *bids,
+		    unsigned n)
+{
+	struct weft__bufpool *p = &r->pool;
+
+	if (!n)
+		return;
+	/* acquire/release: one producer at a time on the ring's tail; the
+	 * advance itself is a release store the kernel reads with acquire */
+	while (atomic_flag_test_and_set_explicit(&p->lock,
+						 memory_order_acquire))
+		cpu_pause();
+	for (unsigned i = 0; i < n; i++)
+		io_uring_buf_ring_add(p->br, p->mem + (size_t)bids[i] * p->size,
+				      p->size, bids[i], (int)p->mask, (int)i);
+	io_uring_buf_ring_advance(p->br, (int)n);
+	/* relaxed: a statistic, read by tests once everything is quiet */
+	atomic_fetch_add_explicit(&p->returned, n, memory_order_relaxed);
+	atomic_flag_clear_explicit(&p->lock, memory_order_release);
+}
+
+unsigned long weft__pool_test_outstanding(weft_rt *rt)
+{
+	struct weft__reactor *r = weft__rt_driver(rt);
+
+	if (!r || !r->pool.br)
+		return 0;
+	/* relaxed: statistics (see weft__pool_put) */
+	return atomic_load_explicit(&r->pool.filled, memory_order_relaxed) -
+	       atomic_load_explicit(&r->pool.returned, memory_order_relaxed);
+}
+
+void weft__pool_note_filled(struct weft__reactor *r)
+{
+	/* relaxed: a statistic written by the reactor thread only */
+	atomic_store_explicit(
+		&r->pool.filled,
+		atomic_load_explicit(&r->pool.filled, memory_order_relaxed) + 1,
+		memory_order_relaxed);
+}

@@ -1,0 +1,368 @@
+/* reactor/recvq.c - stream receives (weft/net.h): each stream's receive
+ * queue (kind RECVQ: its completion and release, called by op.c) and the
+ * weft_stream_recv future that reads it, with its single-shot fallback.
+ *
+ * The first receive on a stream installs the stream's RECVQ record (one
+ * per stream, owned by the handle until weft_stream_drop, socket.c) and
+ * arms one multishot recv into the provided buffer pool (pool.c); every
+ * chunk the kernel fills is queued on the record. At WEFT__RECVQ_HIGH
+ * unread chunks the multishot is cancelled (backpressure), and re-armed
+ * once the reader has taken everything queued. A receive future copies
+ * from the queue and gives the emptied buffers back. Without multishot,
+ * or when the pool ran dry (the multishot ends with ENOBUFS), a receive is
+ * one IORING_OP_RECV into the record's own buffer (at most 64 KiB), copied
+ * out when the future completes; dropping the future cancels the operation
+ * and the buffer lives until its final CQE.
+ *
+ * Atomics: the stream's `rx` pointer is installed by an acq_rel CAS and
+ * read with acquire (the record's template); `recv_multi` is a relaxed
+ * feature bit (either path is correct); the queue itself is under the
+ * record lock (op.c).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "weft/net.h"
+#include "reactor/fd.h"
+#include "reactor/reactor.h"
+
+#define FD_OF(h) ((struct weft__fd *)(h))
+#define RECV_MAX (64u * 1024)
+#define RECVQ_FALLBACK 2  /* recvq_poll: receive single-shot instead */
+
+/* ------------------------------------------------------------ test hook */
+
+unsigned weft__stream_test_queued(weft_stream *s)
+{
+	/* acquire: pairs with the CAS that installed the record */
+	struct weft__op *op = atomic_load_explicit(&FD_OF(s)->rx,
+						   memory_order_acquire);
+	unsigned n;
+
+	if (!op)
+		return 0;
+	weft__op_lock(op);
+	n = op->u.rq.len;
+	weft__op_unlock(op);
+	return n;
+}
+
+/* ------------------------------------------------ the record (reactor) */
+
+/* Room for one more chunk (lock held; grows rarely: only past the queue's
+ * high mark, by completions already in flight when it was reached). */
+static bool recvq_room(struct weft__op *op)
+{
+	return op->u.rq.len < op->u.rq.cap ||
+	       weft__ring_grow((void **)&op->u.rq.q, &op->u.rq.head,
+			       &op->u.rq.cap, op->u.rq.len, sizeof(*op->u.rq.q),
+			       2 * WEFT__RECVQ_HIGH);
+}
+
+void weft__recvq_complete_locked(struct weft__reactor *r, struct weft__op *op,
+				 const struct io_uring_cqe *cqe, bool more,
+				 bool *cancel, int *ret)
+{
+	int32_t res = cqe->res;
+
+	*ret = -1;
+	if (res > 0) {
+		uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+
+		if (!(cqe->flags & IORING_CQE_F_BUFFER))
+			return; /* cannot happen with BUFFER_SELECT */
+		weft__pool_note_filled(r);
+		if (op->flags & WEFT__OPF_GONE) {
+			*ret = bid;
+		} else if (!recvq_room(op)) {
+			/* out of memory for the queue itself: the bytes are
+			 * lost, so the stream reports it and stops */
+			*ret = bid;
+			op->u.rq.err = -ENOMEM;
+		} else {
+			op->u.rq.q[(op->u.rq.head + op->u.rq.len) %
+				   op->u.rq.cap] =
+				(struct weft__rxbuf){ bid, (uint32_t)res };
+			op->u.rq.len++;
+		}
+		if (more && op->u.rq.len >= WEFT__RECVQ_HIGH &&
+		    !(op->flags & WEFT__OPF_CANCELING)) {
+			op->flags |= WEFT__OPF_CANCELING;
+			*cancel = true;
+		}
+		return;
+	}
+	if (res == 0) {
+		op->u.rq.eof = true;
+		return;
+	}
+	if (res == -ECANCELED)
+		return; /* our own stop (backpressure, close): re-armed on
+			 * demand */
+	if (res == -EINVAL && !op->u.rq.len) {
+		/* a kernel without multishot recv: off for good; the owner
+		 * falls back to single-shot receives */
+		atomic_store_explicit(&r->recv_multi, false,
+				      memory_order_relaxed);
+		res = -ENOBUFS;
+	}
+	if (!op->u.rq.err)
+		op->u.rq.err = res;
+}
+
+void weft__recvq_refuse_locked(struct weft__op *op)
+{
+	op->u.rq.err = -ECANCELED;
+}
+
+void weft__recvq_release(struct weft__reactor *r, struct weft__op *op)
+{
+	/* unread chunks: their buffers go back to the pool */
+	for (uint32_t i = 0; i < op->u.rq.len; i++) {
+		uint16_t bid = op->u.rq.q[(op->u.rq.head + i) % op->u.rq.cap].bid;
+
+		weft__pool_put(r, &bid, 1);
+	}
+	free(op->u.rq.q);
+}
+
+/* ----------------------------------------------------- the queue (owner) */
+
+static struct weft__op *recvq_record(struct weft__fd *f,
+				     struct weft__reactor *re)
+{
+	/* acquire: pairs with the release CAS below (the template) */
+	struct weft__op *op = atomic_load_explicit(&f->rx,
+						   memory_order_acquire);
+	struct weft__op *none = NULL;
+
+	if (op)
+		return op;
+	op = weft__op_alloc(re, WEFT__OP_RECVQ, f, 0);
+	if (!op)
+		return NULL;
+	io_uring_prep_recv(&op->sqe, f->fd, NULL, 0, 0);
+	op->sqe.ioprio |= IORING_RECV_MULTISHOT;
+	op->sqe.flags |= IOSQE_BUFFER_SELECT;
+	op->sqe.buf_group = WEFT__POOL_BGID;
+	/* release: publishes the record to another receiver racing us (one
+	 * receiver at a time is the rule; this only keeps a breach safe) */
+	if (!atomic_compare_exchange_strong_explicit(&f->rx, &none, op,
+						     memory_order_acq_rel,
+						     memory_order_acquire)) {
+		weft__op_free(op);
+		return none;
+	}
+	return op;
+}
+
+/* Buffers one receive may empty (and give back) in one call: a queue can
+ * outgrow the high mark (see reactor.h), the rest waits for the next. */
+#define TAKE_MAX 32u
+
+/* Copies queued chunks into r->buf (lock held); the buffers emptied (at
+ * most TAKE_MAX) are stored in bids for the caller to give back after
+ * unlocking. */
+static size_t recvq_take_locked(weft_stream_recv *r, struct weft__reactor *re,
+				struct weft__op *op, uint16_t *bids,
+				unsigned *nbids)
+{
+	size_t got = 0;
+
+	while (op->u.rq.len && got < r->len && *nbids < TAKE_MAX) {
+		struct weft__rxbuf *c = &op->u.rq.q[op->u.rq.head];
+		size_t k = c->len - op->u.rq.off;
+
+		if (k > r->len - got)
+			k = r->len - got;
+		memcpy((char *)r->buf + got,
+		       re->pool.mem + (size_t)c->bid * re->pool.size +
+			       op->u.rq.off,
+		       k);
+		got += k;
+		op->u.rq.off += (uint32_t)k;
+		if (op->u.rq.off == c->len) {
+			bids[(*nbids)++] = c->bid;
+			op->u.rq.off = 0;
+			op->u.rq.head = (op->u.rq.head + 1) % op->u.rq.cap;
+			op->u.rq.len--;
+		}
+	}
+	return got;
+}
+
+/* READY with r->res set, PENDING (waker queued), or RECVQ_FALLBACK when
+ * the pool ran dry or multishot is refused: the caller receives
+ * single-shot this time. */
+static int recvq_poll(weft_stream_recv *r, struct weft__reactor *re, weft_cx *cx)
+{
+	struct weft__fd *f = FD_OF(r->s);
+	struct weft__op *op;
+	uint16_t bids[TAKE_MAX];
+	unsigned nbids = 0;
+	bool push = false, ready = true, fallback = false, unref = false;
+
+	if (r->waiting && !atomic_load_explicit(&f->rx, memory_order_relaxed)) {
+		/* the handle was closed under a waiting receive */
+		r->waiting = false;
+		weft__fd_put(f);
+		r->res = -EBADF;
+		return WEFT_READY;
+	}
+	op = recvq_record(f, re);
+	if (!op) {
+		r->res = -ENOMEM;
+		return WEFT_READY;
+	}
+	weft__op_lock(op);
+	if ((op->u.rq.len || op->u.rq.err || op->u.rq.eof) && cx->budget == 0) {
+		/* out of coop budget: yield before taking anything */
+		weft__op_unlock(op);
+		weft_cx_yield(cx);
+		return WEFT_PENDING;
+	}
+	if (op->u.rq.len) {
+		r->res = (intptr_t)recvq_take_locked(r, re, op, bids, &nbids);
+	} else if (op->u.rq.err == -ENOBUFS) {
+		op->u.rq.err = 0;
+		fallback = true;
+	} else if (op->u.rq.err) {
+		r->res = op->u.rq.err;
+		op->u.rq.err = 0;
+	} else if (op->u.rq.eof) {
+		r->res = 0;
+	} else {
+		ready = false;
+		weft_waker_register(&op->waker, cx);
+		if (!r->waiting) {
+			/* the stream object outlives a close while we wait */
+			weft__fd_get(f);
+			r->waiting = true;
+		}
+	}
+	/* re-arm once the reader has taken everything the last multishot
+	 * delivered (never past end of stream or an unreported error) */
+	if (!fallback && !op->u.rq.len && !op->u.rq.eof && !op->u.rq.err &&
+	    !(op->flags & (WEFT__OPF_ARMED | WEFT__OPF_QUEUED)))
+		push = weft__op_want_locked(op);
+	if (ready && r->waiting) {
+		weft_waker_drop(&op->waker);
+		r->waiting = false;
+		unref = true;
+	}
+	weft__op_unlock(op);
+	if (unref)
+		weft__fd_put(f);
+	weft__pool_put(re, bids, nbids);
+	if (push)
+		weft__reactor_push(re, op);
+	if (fallback)
+		return RECVQ_FALLBACK;
+	if (ready)
+		weft_coop_proceed(cx); /* budget checked above: spends one */
+	return ready ? WEFT_READY : WEFT_PENDING;
+}
+
+/* ------------------------------------------------------------------ recv */
+
+void weft_stream_recv_init(weft_stream_recv *r, weft_stream *s, void *buf,
+			   size_t len)
+{
+	WEFT_DEBUG_CHECK(!r->op && !r->waiting, "weft_stream_recv_init",
+			 "the receive is still waiting (its record or stream "
+			 "reference would leak); call weft_stream_recv_drop "
+			 "first");
+	r->s = s;
+	r->buf = buf;
+	r->len = len;
+	r->op = NULL;
+	r->res = 0;
+	r->waiting = false;
+}
+
+void weft_stream_recv_drop(weft_stream_recv *r)
+{
+	if (r->op) {
+		weft__op_drop(r->op);
+		r->op = NULL;
+	}
+	if (r->waiting) {
+		/* acquire: pairs with the CAS that installed the record; NULL
+		 * when the handle was closed (which dropped the waker) */
+		struct weft__op *op = atomic_load_explicit(
+			&FD_OF(r->s)->rx, memory_order_acquire);
+		weft_waker w = WEFT_WAKER_NONE;
+
+		if (op) {
+			weft__op_lock(op);
+			w = op->waker;
+			op->waker = WEFT_WAKER_NONE;
+			weft__op_unlock(op);
+		}
+		weft_waker_drop(&w);
+		r->waiting = false;
+		weft__fd_put(FD_OF(r->s));
+	}
+}
+
+/* Single-shot: one IORING_OP_RECV into the record's own buffer. */
+static int oneshot_start(weft_stream_recv *r, struct weft__reactor *re, weft_cx *cx)
+{
+	size_t cap = r->len < RECV_MAX ? r->len : RECV_MAX;
+	struct weft__op *op;
+
+	op = weft__op_alloc(re, WEFT__OP_IO, FD_OF(r->s), cap);
+	if (!op)
+		return -ENOMEM;
+	io_uring_prep_recv(&op->sqe, FD_OF(r->s)->fd, op->buf, cap, 0);
+	op->waker = weft_waker_clone(&cx->waker);
+	r->op = op;
+	weft__op_submit(op);
+	return 0;
+}
+
+weft_poll weft_stream_recv_poll(weft_stream_recv *r, weft_cx *cx)
+{
+	struct weft__reactor *re;
+	int32_t res;
+	int ret;
+
+	if (!r->s) {
+		r->res = -EINVAL;
+		return WEFT_READY;
+	}
+	if (r->op) {
+		if (weft__op_poll(r->op, cx, &res) == WEFT_PENDING)
+			return WEFT_PENDING;
+		if (res > 0)
+			memcpy(r->buf, r->op->buf, (size_t)res);
+		r->res = res;
+		weft__op_drop(r->op);
+		r->op = NULL;
+		return WEFT_READY;
+	}
+	if (r->len == 0) {
+		r->res = 0;
+		return WEFT_READY;
+	}
+	re = weft__reactor_of(cx);
+	if (!re) {
+		r->res = -ENODEV;
+		return WEFT_READY;
+	}
+	/* relaxed: a feature bit; either path is correct */
+	if (atomic_load_explicit(&re->recv_multi, memory_order_relaxed)) {
+		ret = recvq_poll(r, re, cx);
+		if (ret != RECVQ_FALLBACK)
+			return (weft_poll)ret;
+	}
+	ret = oneshot_start(r, re, cx);
+	if (ret) {
+		r->res = ret;
+		return WEFT_READY;
+	}
+	return WEFT_PENDING;
+}
+
+WEFT_FUTURE_DEFINE(weft_stream_recv, weft_stream_recv_drop);
