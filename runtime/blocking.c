@@ -1,25 +1,32 @@
 /* runtime/blocking.c - the blocking pool: plain functions that would
  * block a worker run on pool threads instead.
  *
- * weft_spawn_blocking allocates a job record (fn, arg, release), spawns an
- * ordinary task whose frame points at it, and queues the job on the pool,
- * all before it returns, so every failure (-ENOMEM, -EAGAIN when no pool
- * thread can start, -ESHUTDOWN) is its return value with nothing taken,
- * never a result that looks like fn's. A pool thread runs fn(arg), then
- * release(arg), stores the result in the job and wakes the task's
- * registered waker; the task's poll returns the result as its output. The
- * job is counted (task + pool) and its waker and state sit under the
- * job's lock, so an aborted task drops its side at any time: a queued job
- * is skipped (release still runs, on the pool thread), a running one
- * finishes and its result is dropped with the job. fn never sees the
- * task's frame, so nothing can write into a freed frame.
+ * weft_spawn_blocking allocates a job record (fn, arg, release; from the
+ * runtime's allocator), spawns an ordinary task whose frame points at it,
+ * and queues the job on the pool, all before it returns, so every failure
+ * (-ENOMEM, -EAGAIN when no pool thread can start, -ESHUTDOWN) is its
+ * return value with nothing taken, never a result that looks like fn's. A
+ * pool thread runs fn(arg), then release(arg), stores the result in the
+ * job and wakes the task's registered waker; the task's poll returns the
+ * result as its output. The job is counted (task + pool: both references
+ * exist before the task does, so the task can be cancelled, by an abort or
+ * a shutdown, at any time after the spawn) and its waker and state sit
+ * under the job's lock, so an aborted task drops its side at any time: a
+ * queued job is skipped (release still runs, on the pool thread), a
+ * running one finishes and its result is dropped with the job. fn never
+ * sees the task's frame, so nothing can write into a freed frame.
  *
  * Threads are created on demand (at most BLOCKING_MAX) and exit after
  * BLOCKING_IDLE_S seconds without work. The queue is a mutex + condvar
- * FIFO; this path is for blocking work, not for speed.
+ * FIFO; this path is for blocking work, not for speed. Shutdown
+ * (weft__blocking_shutdown) lets the threads take the jobs still queued
+ * (releasing them without running fn) and waits for them to exit; the
+ * pool record itself stays until the runtime is freed, so a spawn racing
+ * with shutdown from another thread finds it shut and gets -ESHUTDOWN.
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "runtime/internal.h"
@@ -31,6 +38,7 @@ enum { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_ABANDONED };
 
 struct job {
 	struct job *next;           /* pool queue, under pool lock */
+	weft_rt *rt;                /* whose allocator the record is from */
 	intptr_t (*fn)(void *);
 	void *arg;
 	void (*release)(void *);
@@ -56,7 +64,7 @@ static void job_release(struct job *j)
 	if (atomic_fetch_sub_explicit(&j->refs, 1, memory_order_acq_rel) == 1) {
 		weft_waker_drop(&j->waker);
 		pthread_mutex_destroy(&j->lock);
-		free(j);
+		weft__free(j->rt, j, sizeof(*j));
 	}
 }
 
@@ -187,6 +195,15 @@ void weft__blocking_shutdown(weft_rt *rt)
 	while (b->threads)
 		pthread_cond_wait(&b->gone, &b->lock);
 	pthread_mutex_unlock(&b->lock);
+}
+
+void weft__blocking_destroy(weft_rt *rt)
+{
+	struct weft__blocking *b = rt->blocking;
+
+	if (!b)
+		return;
+	weft__blocking_shutdown(rt);
 	pthread_cond_destroy(&b->cond);
 	pthread_cond_destroy(&b->gone);
 	pthread_mutex_destroy(&b->lock);
@@ -242,23 +259,27 @@ int weft_spawn_blocking(weft_rt *rt, intptr_t (*fn)(void *arg), void *arg,
 		*join = NULL;
 	if (!rt || !fn)
 		return -EINVAL;
-	j = calloc(1, sizeof(*j));
+	j = weft__alloc(rt, sizeof(*j));
 	if (!j)
 		return -ENOMEM;
+	memset(j, 0, sizeof(*j));
+	j->rt = rt;
 	j->fn = fn;
 	j->arg = arg;
 	j->release = release;
 	pthread_mutex_init(&j->lock, NULL);
 	j->state = JOB_QUEUED;
-	atomic_init(&j->refs, 1);   /* the task's */
+	/* the task's and the pool's, both before the task exists: once
+	 * spawned, the task may be cancelled (a shutdown from another
+	 * thread) and drop its reference before we go on */
+	atomic_init(&j->refs, 2);
 	/* a handle of our own: on a failed submit the task is aborted */
 	ret = WEFT_SPAWN(rt, blocking_frame, &handle, { .job = j });
 	if (ret < 0) {
 		pthread_mutex_destroy(&j->lock);
-		free(j);
+		weft__free(rt, j, sizeof(*j));
 		return ret;
 	}
-	atomic_fetch_add_explicit(&j->refs, 1, memory_order_relaxed);
 	ret = pool_submit(rt, j);
 	if (ret < 0) {
 		/* never queued: the pool's reference goes here, release is

@@ -287,7 +287,8 @@ bool weft__alloc_probe(void);
 
 void weft__rt_maybe_free(weft_rt *rt);
 int weft__blocking_init(weft_rt *rt);
-void weft__blocking_shutdown(weft_rt *rt);
+void weft__blocking_shutdown(weft_rt *rt);  /* stops and joins the threads */
+void weft__blocking_destroy(weft_rt *rt);   /* frees the pool (after it) */
 
 /* futex helpers */
 void weft__futex_wait(_Atomic uint32_t *word, uint32_t expect);

@@ -167,7 +167,7 @@ int weft_rt_create(weft_rt **out, const weft_rt_builder *b)
 	return 0;
 
 out_blocking:
-	weft__blocking_shutdown(rt);
+	weft__blocking_destroy(rt);
 out_workers:
 	workers_free(rt);
 out_idle:
@@ -215,6 +215,7 @@ static bool rt_has_live_tasks(weft_rt *rt)
 
 static void rt_free(weft_rt *rt)
 {
+	weft__blocking_destroy(rt);
 	workers_free(rt);
 	weft__idle_destroy(&rt->idle);
 	weft__injector_destroy(&rt->inj);

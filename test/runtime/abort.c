@@ -32,28 +32,28 @@ struct victim {
 static weft_poll victim_poll(struct victim *f, weft_cx *cx)
 {
 	atomic_fetch_add(&f->p->polls, 1);
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	switch (f->mode) {
 	case YIELD_FOREVER:
 		break;
 	case PARK_ONCE:
 		*f->slot = weft_waker_clone(&cx->waker);
-		PARK(f);
-		WEFT_RETURN(f, cx, 1);
+		PARK();
+		WEFT_RETURN(1);
 	case SPIN_THEN_YIELD:
 		atomic_store(f->running, 1);
 		WAIT_UNTIL(atomic_load(f->release));
 		break;
 	case RETURN_AT_ONCE:
-		WEFT_RETURN(f, cx, 1);
+		WEFT_RETURN(1);
 	case SPIN_THEN_RETURN:
 		atomic_store(f->running, 1);
 		WAIT_UNTIL(atomic_load(f->release));
-		WEFT_RETURN(f, cx, 1);
+		WEFT_RETURN(1);
 	}
 	for (;;)
-		WEFT_YIELD(f, cx);
-	WEFT_END(f);
+		WEFT_YIELD();
+	WEFT_END();
 }
 
 static void victim_drop(struct victim *f)
@@ -61,25 +61,19 @@ static void victim_drop(struct victim *f)
 	atomic_fetch_add(&f->p->drops, 1);
 }
 
-/* The task keeps a pointer to its type: it must be static. */
-static const weft_task_type victim_type = {
-	(weft_poll_fn)victim_poll, (weft_drop_fn)victim_drop,
-	sizeof(struct victim), _Alignof(struct victim)
-};
+WEFT_FUTURE(victim, struct victim, victim_drop);
 
 static weft_join *spawn_victim(weft_rt *rt, struct victim v)
 {
 	weft_join *j = NULL;
 
-	cr_assert_eq(weft_spawn(rt, &victim_type, &v, &j), 0);
+	cr_assert_eq(WEFT_SPAWN_FRAME(rt, victim, &j, &v), 0);
 	return j;
 }
 
 static void assert_cancelled(weft_rt *rt, weft_join *j, probe *p, int polls)
 {
-	intptr_t out = 12345;
-
-	cr_assert_eq(join_on(rt, j, &out), -ECANCELED);
+	cr_assert_eq(join_on(rt, j), -ECANCELED);
 	cr_assert(weft_join_is_finished(j));
 	cr_assert_eq(atomic_load(&p->drops), 1, "drop ran %d times",
 		     atomic_load(&p->drops));
@@ -144,18 +138,19 @@ struct queued_orch {
  * sits in the run queue behind us. */
 static weft_poll queued_orch_poll(struct queued_orch *f, weft_cx *cx)
 {
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	f->j = spawn_victim(f->rt, (struct victim){ .p = f->p,
 						     .mode = YIELD_FOREVER });
 	while (atomic_load(&f->p->polls) < 3)
-		WEFT_YIELD(f, cx);
+		WEFT_YIELD();
 	/* current-thread: we are running, so the victim is queued */
 	*f->polls_at_abort = atomic_load(&f->p->polls);
 	*f->jout = f->j;
 	weft_join_abort(f->j);
-	WEFT_RETURN(f, cx, 0);
-	WEFT_END(f);
+	WEFT_RETURN(0);
+	WEFT_END();
 }
+WEFT_FUTURE(queued_orch, struct queued_orch, WEFT_NO_DROP);
 
 Test(abort, while_queued, .timeout = RT_TIMEOUT)
 {
@@ -166,12 +161,11 @@ Test(abort, while_queued, .timeout = RT_TIMEOUT)
 
 	/* the orchestrator is a task (not the block_on future) so that it
 	 * and the victim share the run queue */
-	cr_assert_eq(WEFT_SPAWN(rt, &o, queued_orch_poll, NULL,
-				struct queued_orch,
+	cr_assert_eq(WEFT_SPAWN(rt, queued_orch, &o,
 				{ .rt = rt, .p = &p, .jout = &j,
 				  .polls_at_abort = &polls_at_abort }),
 		     0);
-	cr_assert_eq(join_on(rt, o, NULL), 0);
+	cr_assert_eq(join_on(rt, o), 0);
 	weft_join_drop(o);
 	cr_assert_not_null(j);
 	cr_assert_neq(atomic_load(&weft__join_task(j)->state) &
@@ -194,22 +188,23 @@ struct self_aborter {
 static weft_poll self_aborter_poll(struct self_aborter *f, weft_cx *cx)
 {
 	atomic_fetch_add(&f->p->polls, 1);
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	while (!atomic_load(f->self))
-		WEFT_YIELD(f, cx);
+		WEFT_YIELD();
 	weft_join_abort(atomic_load(f->self));
 	if (f->park)
-		PARK(f);        /* no waker kept anywhere: only the abort */
+		PARK();        /* no waker kept anywhere: only the abort */
 	else
-		WEFT_YIELD(f, cx);
-	WEFT_RETURN(f, cx, 1);  /* never reached: cancelled at the return */
-	WEFT_END(f);
+		WEFT_YIELD();
+	WEFT_RETURN(1);  /* never reached: cancelled at the return */
+	WEFT_END();
 }
 
 static void self_aborter_drop(struct self_aborter *f)
 {
 	atomic_fetch_add(&f->p->drops, 1);
 }
+WEFT_FUTURE(self_aborter, struct self_aborter, self_aborter_drop);
 
 static void self_abort_rounds(weft_rt *rt, bool park)
 {
@@ -217,15 +212,14 @@ static void self_abort_rounds(weft_rt *rt, bool park)
 		probe p = { 0 };
 		_Atomic(weft_join *) self = NULL;
 		weft_join *j;
-		intptr_t out = 0;
 		int polls;
 
-		cr_assert_eq(WEFT_SPAWN(rt, &j, self_aborter_poll,
-					self_aborter_drop, struct self_aborter,
-					{ .p = &p, .self = &self, .park = park }),
+		cr_assert_eq(WEFT_SPAWN(rt, self_aborter, &j,
+					{ .p = &p, .self = &self,
+					  .park = park }),
 			     0);
 		atomic_store(&self, j);
-		cr_assert_eq(join_on(rt, j, &out), -ECANCELED);
+		cr_assert_eq(join_on(rt, j), -ECANCELED);
 		cr_assert_eq(atomic_load(&p.drops), 1);
 		polls = atomic_load(&p.polls);
 		/* the poll that aborted was the last one */
@@ -293,7 +287,6 @@ Test(abort, during_the_completing_poll_keeps_the_output, .timeout = RT_TIMEOUT)
 	for (int round = 0; round < 10; round++) {
 		probe p = { 0 };
 		atomic_int running = 0, release = 0;
-		intptr_t out = 0;
 		weft_join *j = spawn_victim(rt, (struct victim){ .p = &p,
 			.mode = SPIN_THEN_RETURN, .running = &running,
 			.release = &release });
@@ -301,8 +294,7 @@ Test(abort, during_the_completing_poll_keeps_the_output, .timeout = RT_TIMEOUT)
 		cr_assert(WAIT_UNTIL(atomic_load(&running)));
 		weft_join_abort(j);
 		atomic_store(&release, 1);
-		cr_assert_eq(join_on(rt, j, &out), 0);
-		cr_assert_eq(out, 1);
+		cr_assert_eq(join_on(rt, j), 1);
 		cr_assert_eq(atomic_load(&p.drops), 1);
 		cr_assert_eq(atomic_load(&p.polls), 1);
 		weft_join_drop(j);
@@ -348,17 +340,18 @@ struct parked_orch {
 
 static weft_poll parked_orch_poll(struct parked_orch *f, weft_cx *cx)
 {
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	f->j = spawn_victim(f->rt, (struct victim){ .p = f->p,
 						     .mode = PARK_ONCE,
 						     .slot = f->slot });
 	while (!weft_waker_is_set(f->slot))
-		WEFT_YIELD(f, cx);
+		WEFT_YIELD();
 	*f->jout = f->j;
 	weft_join_abort(f->j);
-	WEFT_RETURN(f, cx, 0);
-	WEFT_END(f);
+	WEFT_RETURN(0);
+	WEFT_END();
 }
+WEFT_FUTURE(parked_orch, struct parked_orch, WEFT_NO_DROP);
 
 Test(abort, while_parked_current_thread, .timeout = RT_TIMEOUT)
 {
@@ -367,12 +360,11 @@ Test(abort, while_parked_current_thread, .timeout = RT_TIMEOUT)
 	weft_waker slot = WEFT_WAKER_NONE;
 	weft_join *o, *j = NULL;
 
-	cr_assert_eq(WEFT_SPAWN(rt, &o, parked_orch_poll, NULL,
-				struct parked_orch,
+	cr_assert_eq(WEFT_SPAWN(rt, parked_orch, &o,
 				{ .rt = rt, .p = &p, .slot = &slot,
 				  .jout = &j }),
 		     0);
-	cr_assert_eq(join_on(rt, o, NULL), 0);
+	cr_assert_eq(join_on(rt, o), 0);
 	weft_join_drop(o);
 	assert_cancelled(rt, j, &p, 1);
 	weft_waker_drop(&slot);
@@ -388,12 +380,10 @@ Test(abort, after_completion_has_no_effect, .timeout = RT_TIMEOUT)
 	probe p = { 0 };
 	weft_join *j = spawn_victim(rt, (struct victim){ .p = &p,
 							  .mode = RETURN_AT_ONCE });
-	intptr_t out = 0;
 
 	cr_assert(WAIT_UNTIL(weft_join_is_finished(j)));
 	weft_join_abort(j);
-	cr_assert_eq(join_on(rt, j, &out), 0);
-	cr_assert_eq(out, 1);
+	cr_assert_eq(join_on(rt, j), 1);
 	cr_assert_eq(atomic_load(&p.drops), 1);
 	cr_assert_eq(atomic_load(&p.polls), 1);
 	weft_join_drop(j);
@@ -456,15 +446,14 @@ Test(abort, foreign_aborts_racing_polls_and_completion, .timeout = RT_TIMEOUT)
 	cr_assert_eq(pthread_create(&th, NULL, abort_all_thread, &s), 0);
 	pthread_join(th, NULL);
 	for (int i = 0; i < N; i++) {
-		intptr_t out = 0;
-		int err = join_on(rt, j[i], &out);
+		intptr_t res = join_on(rt, j[i]);
 
-		cr_assert(err == 0 || err == -ECANCELED, "err %d", err);
+		/* a finished task's output is 1 */
+		cr_assert(res == 1 || res == -ECANCELED, "res %ld", (long)res);
 		if (i % 2 == 0)
-			cr_assert_eq(err, -ECANCELED, "yield-forever task %d", i);
-		if (err == 0)
-			cr_assert_eq(out, 1);
-		else
+			cr_assert_eq(res, -ECANCELED, "yield-forever task %d",
+				     i);
+		if (res == -ECANCELED)
 			cancelled++;
 		cr_assert_eq(atomic_load(&p[i].drops), 1, "task %d dropped %d",
 			     i, atomic_load(&p[i].drops));

@@ -14,12 +14,13 @@ struct value_fut {
 
 static weft_poll value_fut_poll(struct value_fut *f, weft_cx *cx)
 {
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	for (f->i = 0; f->i < f->yields; f->i++)
-		WEFT_YIELD(f, cx);
-	WEFT_RETURN(f, cx, f->v);
-	WEFT_END(f);
+		WEFT_YIELD();
+	WEFT_RETURN(f->v);
+	WEFT_END();
 }
+WEFT_FUTURE(value_fut, struct value_fut, WEFT_NO_DROP);
 
 Test(block_on, multi_thread_returns_the_output, .timeout = RT_TIMEOUT)
 {
@@ -27,14 +28,10 @@ Test(block_on, multi_thread_returns_the_output, .timeout = RT_TIMEOUT)
 
 	for (int y = 0; y < 5; y++) {
 		struct value_fut f = { .v = 100 + y, .yields = y };
-		intptr_t out = 0;
 
-		cr_assert_eq(WEFT_BLOCK_ON(rt, &out, value_fut_poll, &f), 0);
-		cr_assert_eq(out, 100 + y);
+		cr_assert_eq(WEFT_BLOCK_ON(rt, value_fut, &f), 0);
+		cr_assert_eq(f.res, 100 + y);
 	}
-	/* out may be NULL */
-	struct value_fut f = { .v = 1 };
-	cr_assert_eq(WEFT_BLOCK_ON(rt, NULL, value_fut_poll, &f), 0);
 	weft_rt_destroy(rt);
 }
 
@@ -42,34 +39,35 @@ Test(block_on, current_thread_returns_the_output, .timeout = RT_TIMEOUT)
 {
 	weft_rt *rt = rt_current();
 	struct value_fut f = { .v = -5, .yields = 3 };
-	intptr_t out = 0;
 
 	cr_assert_eq(weft_rt_workers(rt), 0);
-	cr_assert_eq(WEFT_BLOCK_ON(rt, &out, value_fut_poll, &f), 0);
-	cr_assert_eq(out, -5);
+	cr_assert_eq(WEFT_BLOCK_ON(rt, value_fut, &f), 0);
+	cr_assert_eq(f.res, -5);
 	weft_rt_destroy(rt);
 }
 
 Test(block_on, null_arguments_return_einval)
 {
 	weft_rt *rt = rt_current();
-	struct value_fut f = { 0 };
+	struct value_fut f = { .res = 3 };
+	weft_future_type no_poll = { 0 };
 
-	cr_assert_eq(weft_block_on(NULL, (weft_poll_fn)value_fut_poll, &f, NULL),
-		     -EINVAL);
-	cr_assert_eq(weft_block_on(rt, NULL, &f, NULL), -EINVAL);
+	cr_assert_eq(weft_block_on(NULL, &value_fut_future, &f), -EINVAL);
+	cr_assert_eq(weft_block_on(rt, NULL, &f), -EINVAL);
+	cr_assert_eq(weft_block_on(rt, &no_poll, &f), -EINVAL);
+	cr_assert_eq(weft_block_on(rt, &value_fut_future, NULL), -EINVAL);
+	cr_assert_eq(f.res, 3, "not polled");
 	weft_rt_destroy(rt);
 }
 
 Test(block_on, after_shutdown_returns_eshutdown)
 {
 	weft_rt *rt = rt_multi(1);
-	struct value_fut f = { .v = 1 };
-	intptr_t out = 99;
+	struct value_fut f = { .v = 1, .res = 99 };
 
 	weft_rt_shutdown(rt);
-	cr_assert_eq(WEFT_BLOCK_ON(rt, &out, value_fut_poll, &f), -ESHUTDOWN);
-	cr_assert_eq(out, 99);
+	cr_assert_eq(WEFT_BLOCK_ON(rt, value_fut, &f), -ESHUTDOWN);
+	cr_assert_eq(f.res, 99, "not polled");
 	weft_rt_destroy(rt);
 }
 
@@ -84,22 +82,19 @@ static weft_poll nested_poll(struct nested *f, weft_cx *cx)
 	struct value_fut inner = { .v = 1 };
 	int rc;
 
-	WEFT_BEGIN(f);
-	rc = WEFT_BLOCK_ON(f->rt, NULL, value_fut_poll, &inner);
-	WEFT_RETURN(f, cx, rc);
-	WEFT_END(f);
+	WEFT_BEGIN(f, cx);
+	rc = WEFT_BLOCK_ON(f->rt, value_fut, &inner);
+	WEFT_RETURN(rc);
+	WEFT_END();
 }
+WEFT_FUTURE(nested, struct nested, WEFT_NO_DROP);
 
 static void deadlock_case(weft_rt *rt)
 {
 	weft_join *j;
-	intptr_t out = 0;
 
-	cr_assert_eq(WEFT_SPAWN(rt, &j, nested_poll, NULL, struct nested,
-				{ .rt = rt }),
-		     0);
-	cr_assert_eq(join_on(rt, j, &out), 0);
-	cr_assert_eq(out, -EDEADLK);
+	cr_assert_eq(WEFT_SPAWN(rt, nested, &j, { .rt = rt }), 0);
+	cr_assert_eq(join_on(rt, j), -EDEADLK);
 	weft_join_drop(j);
 	weft_rt_destroy(rt);
 }
@@ -129,6 +124,7 @@ static weft_poll where_poll(struct where *f, weft_cx *cx)
 	atomic_fetch_add(f->ran, 1);
 	return WEFT_READY;
 }
+WEFT_FUTURE(where, struct where, WEFT_NO_DROP);
 
 Test(block_on, current_thread_runs_tasks_only_inside_block_on,
      .timeout = RT_TIMEOUT)
@@ -139,8 +135,7 @@ Test(block_on, current_thread_runs_tasks_only_inside_block_on,
 	weft_join *j[8];
 
 	for (int i = 0; i < 8; i++)
-		cr_assert_eq(WEFT_SPAWN(rt, &j[i], where_poll, NULL,
-					struct where,
+		cr_assert_eq(WEFT_SPAWN(rt, where, &j[i],
 					{ .ran = &ran, .thread = &th[i] }),
 			     0);
 	/* no thread exists that could run them (a wrong runtime would get a
@@ -148,7 +143,7 @@ Test(block_on, current_thread_runs_tasks_only_inside_block_on,
 	usleep(20000);
 	cr_assert_eq(atomic_load(&ran), 0);
 	for (int i = 0; i < 8; i++) {
-		cr_assert_eq(join_on(rt, j[i], NULL), 0);
+		cr_assert_eq(join_on(rt, j[i]), 0);
 		cr_assert(pthread_equal(th[i], pthread_self()),
 			  "task ran on the block_on thread");
 		weft_join_drop(j[i]);
@@ -177,6 +172,7 @@ static weft_poll opener_poll(struct opener *f, weft_cx *cx)
 	gate_open(f->g);
 	return WEFT_READY;
 }
+WEFT_FUTURE(opener, struct opener, WEFT_NO_DROP);
 
 static void *foreign_spawner(void *arg)
 {
@@ -185,8 +181,7 @@ static void *foreign_spawner(void *arg)
 	if (c->delay_us)
 		usleep((useconds_t)c->delay_us);
 	atomic_store(&c->spawn_rc,
-		     WEFT_SPAWN(c->rt, NULL, opener_poll, NULL, struct opener,
-				{ .g = &c->g }));
+		     WEFT_SPAWN(c->rt, opener, NULL, { .g = &c->g }));
 	return NULL;
 }
 
@@ -198,13 +193,14 @@ struct spawn_waiter {
 
 static weft_poll spawn_waiter_poll(struct spawn_waiter *f, weft_cx *cx)
 {
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	if (pthread_create(&f->th, NULL, foreign_spawner, f->c))
-		WEFT_RETURN(f, cx, -1);
-	WEFT_AWAIT(f, gate_poll(&f->c->g, cx));
-	WEFT_RETURN(f, cx, 1);
-	WEFT_END(f);
+		WEFT_RETURN(-1);
+	WEFT_AWAIT(gate_poll(&f->c->g, cx));
+	WEFT_RETURN(1);
+	WEFT_END();
 }
+WEFT_FUTURE(spawn_waiter, struct spawn_waiter, WEFT_NO_DROP);
 
 Test(block_on, current_thread_woken_by_spawn_from_foreign_thread,
      .timeout = RT_TIMEOUT)
@@ -215,12 +211,11 @@ Test(block_on, current_thread_woken_by_spawn_from_foreign_thread,
 		struct foreign_spawn_ctx c = { .rt = rt,
 					       .delay_us = (round % 5) * 2000 };
 		struct spawn_waiter f = { .c = &c };
-		intptr_t out = 0;
 
 		gate_init(&c.g);
 		atomic_init(&c.spawn_rc, 1);
-		cr_assert_eq(WEFT_BLOCK_ON(rt, &out, spawn_waiter_poll, &f), 0);
-		cr_assert_eq(out, 1);
+		cr_assert_eq(WEFT_BLOCK_ON(rt, spawn_waiter, &f), 0);
+		cr_assert_eq(f.res, 1);
 		pthread_join(f.th, NULL);
 		cr_assert_eq(atomic_load(&c.spawn_rc), 0);
 		gate_destroy(&c.g);
@@ -239,13 +234,14 @@ static weft_poll waker_keeper_poll(struct waker_keeper *f, weft_cx *cx)
 	*f->keep = weft_waker_clone(&cx->waker);
 	return WEFT_READY;
 }
+WEFT_FUTURE(waker_keeper, struct waker_keeper, WEFT_NO_DROP);
 
 static void keeper_case(weft_rt *rt)
 {
 	weft_waker keep = WEFT_WAKER_NONE;
 	struct waker_keeper f = { .keep = &keep };
 
-	cr_assert_eq(WEFT_BLOCK_ON(rt, NULL, waker_keeper_poll, &f), 0);
+	cr_assert_eq(WEFT_BLOCK_ON(rt, waker_keeper, &f), 0);
 	cr_assert(weft_waker_is_set(&keep));
 	weft_waker_wake_by_ref(&keep);
 	weft_waker_wake(&keep);  /* consumes the last reference */
@@ -276,7 +272,8 @@ static void *bo_thread_main(void *arg)
 	struct bo_thread *b = arg;
 	struct value_fut f = { .v = b->id * 1000, .yields = 50 };
 
-	b->rc = WEFT_BLOCK_ON(b->rt, &b->out, value_fut_poll, &f);
+	b->rc = WEFT_BLOCK_ON(b->rt, value_fut, &f);
+	b->out = f.res;
 	return NULL;
 }
 

@@ -1,14 +1,16 @@
 /* test/runtime/combinators.c - join_all and select over child futures
- * held inline: outputs land in branch.out, each branch is polled until it
- * is done and never after (fused), select's winner, its losers dropped
+ * held inline: each child's result lands in the child (its res), never in
+ * the combinator or the parent; each branch is polled until it is done
+ * and never after (fused), select's winner (its res), its losers dropped
  * exactly once, biased order, and a fair start that does not always pick
  * the same branch. Hand-polled with a counting waker, plus one run inside
  * a spawned task.
  */
 #include "test/runtime/harness.h"
 
-/* Ready on poll n + 1 with value v; otherwise wakes itself and waits. */
+/* Ready on poll n + 1 with res v; otherwise wakes itself and waits. */
 struct cd {
+	WEFT_ASYNC;
 	int n;
 	intptr_t v;
 	int polls;
@@ -31,8 +33,7 @@ static weft_poll cd_poll(struct cd *c, weft_cx *cx)
 		c->log[(*c->loglen)++] = (char)('0' + c->id);
 	if (c->polls > c->n) {
 		c->done = true;
-		if (cx->out)
-			*cx->out = c->v;
+		c->res = c->v;
 		return WEFT_READY;
 	}
 	weft_waker_wake_by_ref(&cx->waker);
@@ -43,6 +44,14 @@ static void cd_drop(struct cd *c)
 {
 	c->drops++;
 }
+WEFT_FUTURE(cd, struct cd, cd_drop);
+
+/* The same frame as a future with nothing to drop. */
+static weft_poll cd_nodrop_poll(struct cd *c, weft_cx *cx)
+{
+	return cd_poll(c, cx);
+}
+WEFT_FUTURE(cd_nodrop, struct cd, WEFT_NO_DROP);
 
 /* ------------------------------------------------------------ join_all */
 
@@ -58,35 +67,40 @@ Test(combinators, join_all_collects_every_output)
 
 	for (int i = 0; i < N; i++) {
 		c[i] = (struct cd){ .n = (i * 3) % 5, .v = 10 * i };
-		br[i] = WEFT_BRANCH(cd_poll, cd_drop, &c[i]);
+		br[i] = WEFT_BRANCH(cd, &c[i]);
 	}
-	cr_assert_eq(weft_join_all_init(&ja, br, N), 0);
+	weft_join_all_init(&ja, br, N);
 	while (weft_join_all_poll(&ja, cx) == WEFT_PENDING)
 		cr_assert_lt(++polls, 100);
 	cr_assert_eq(polls, 4, "the slowest branch needs 5 polls");
+	cr_assert_eq(ja.res, 0);
 	for (int i = 0; i < N; i++) {
-		cr_assert_eq(br[i].out, 10 * i);
+		cr_assert_eq(c[i].res, 10 * i);
 		cr_assert(br[i].done);
 		cr_assert_eq(c[i].polls, c[i].n + 1);
 		cr_assert_eq(c[i].polls_after_done, 0, "branch %d polled after "
 			     "done", i);
 		cr_assert_eq(c[i].drops, 0, "join does not drop children");
 	}
-	cr_assert_eq(k.out, 0, "children's outputs do not reach cx->out");
 	cr_assert_eq(atomic_load(&k.t.live), 0);
 }
 
 Test(combinators, join_all_of_nothing_is_ready_and_bad_args_rejected)
 {
 	weft_join_all ja;
-	weft_branch bad = WEFT_BRANCH(NULL, NULL, NULL);
+	weft_branch bad = weft_branch_make(NULL, NULL);
 	tcx k;
 
-	cr_assert_eq(weft_join_all_init(&ja, NULL, 0), 0);
+	weft_join_all_init(&ja, NULL, 0);
 	cr_assert_eq(weft_join_all_poll(&ja, tcx_init(&k)), WEFT_READY);
-	cr_assert_eq(weft_join_all_init(&ja, NULL, 3), -EINVAL);
-	cr_assert_eq(weft_join_all_init(NULL, &bad, 1), -EINVAL);
-	cr_assert_eq(weft_join_all_init(&ja, &bad, 1), -EINVAL);
+	cr_assert_eq(ja.res, 0);
+	weft_join_all_init(&ja, NULL, 3);
+	cr_assert_eq(ja.res, -EINVAL);
+	cr_assert_eq(weft_join_all_poll(&ja, tcx_init(&k)), WEFT_READY);
+	cr_assert_eq(ja.res, -EINVAL);
+	weft_join_all_init(&ja, &bad, 1);
+	cr_assert_eq(ja.res, -EINVAL);
+	weft_join_all_drop(&ja);
 }
 
 Test(combinators, join_all_drop_runs_each_drop_once)
@@ -98,14 +112,16 @@ Test(combinators, join_all_drop_runs_each_drop_once)
 
 	for (int i = 0; i < 4; i++) {
 		c[i] = (struct cd){ .n = i };
-		br[i] = WEFT_BRANCH(cd_poll, i == 3 ? NULL : cd_drop, &c[i]);
+		br[i] = i == 3 ? WEFT_BRANCH(cd_nodrop, &c[i])
+			       : WEFT_BRANCH(cd, &c[i]);
 	}
-	cr_assert_eq(weft_join_all_init(&ja, br, 4), 0);
+	weft_join_all_init(&ja, br, 4);
 	cr_assert_eq(weft_join_all_poll(&ja, tcx_init(&k)), WEFT_PENDING);
 	weft_join_all_drop(&ja);
 	weft_join_all_drop(&ja);
 	for (int i = 0; i < 3; i++)
 		cr_assert_eq(c[i].drops, 1);
+	cr_assert_eq(c[3].drops, 0);
 }
 
 /* -------------------------------------------------------------- select */
@@ -121,15 +137,15 @@ Test(combinators, select_reports_winner_and_drops_losers_once)
 
 	for (int i = 0; i < 5; i++) {
 		c[i] = (struct cd){ .n = i == 3 ? 2 : 1000, .v = 100 + i };
-		br[i] = WEFT_BRANCH(cd_poll, cd_drop, &c[i]);
+		br[i] = WEFT_BRANCH(cd, &c[i]);
 	}
-	cr_assert_eq(weft_select_init(&s, br, 5, 0), 0);
-	cr_assert_eq(s.winner, -1);
+	weft_select_init(&s, br, 5, 0);
+	cr_assert_eq(s.res, -1);
 	while (weft_select_poll(&s, cx) == WEFT_PENDING)
 		cr_assert_lt(++polls, 100);
 	cr_assert_eq(polls, 3);
-	cr_assert_eq(s.winner, 3);
-	cr_assert_eq(br[3].out, 103);
+	cr_assert_eq(s.res, 3);
+	cr_assert_eq(c[3].res, 103);
 	cr_assert_eq(c[3].drops, 0, "the winner is not dropped");
 	for (int i = 0; i < 5; i++)
 		if (i != 3) {
@@ -140,7 +156,7 @@ Test(combinators, select_reports_winner_and_drops_losers_once)
 	for (int i = 0; i < 5; i++)
 		c[i].polls = 0;
 	cr_assert_eq(weft_select_poll(&s, cx), WEFT_READY);
-	cr_assert_eq(s.winner, 3);
+	cr_assert_eq(s.res, 3);
 	for (int i = 0; i < 5; i++) {
 		cr_assert_eq(c[i].polls, 0);
 		cr_assert_eq(c[i].polls_after_done, 0);
@@ -161,9 +177,9 @@ Test(combinators, select_drop_before_completion_drops_all_once)
 
 	for (int i = 0; i < 3; i++) {
 		c[i] = (struct cd){ .n = 10 };
-		br[i] = WEFT_BRANCH(cd_poll, cd_drop, &c[i]);
+		br[i] = WEFT_BRANCH(cd, &c[i]);
 	}
-	cr_assert_eq(weft_select_init(&s, br, 3, 0), 0);
+	weft_select_init(&s, br, 3, 0);
 	cr_assert_eq(weft_select_poll(&s, tcx_init(&k)), WEFT_PENDING);
 	weft_select_drop(&s);
 	weft_select_drop(&s);
@@ -174,12 +190,18 @@ Test(combinators, select_drop_before_completion_drops_all_once)
 Test(combinators, select_rejects_bad_arguments)
 {
 	weft_select s;
-	weft_branch bad = WEFT_BRANCH(NULL, NULL, NULL);
+	weft_branch bad = weft_branch_make(NULL, NULL);
+	tcx k;
 
-	cr_assert_eq(weft_select_init(&s, NULL, 1, 0), -EINVAL);
-	cr_assert_eq(weft_select_init(&s, &bad, 0, 0), -EINVAL);
-	cr_assert_eq(weft_select_init(&s, &bad, 1, 0), -EINVAL);
-	cr_assert_eq(weft_select_init(NULL, &bad, 1, 0), -EINVAL);
+	weft_select_init(&s, NULL, 1, 0);
+	cr_assert_eq(s.res, -EINVAL);
+	cr_assert_eq(weft_select_poll(&s, tcx_init(&k)), WEFT_READY);
+	cr_assert_eq(s.res, -EINVAL);
+	weft_select_init(&s, &bad, 0, 0);
+	cr_assert_eq(s.res, -EINVAL);
+	weft_select_init(&s, &bad, 1, 0);
+	cr_assert_eq(s.res, -EINVAL);
+	weft_select_drop(&s);
 }
 
 Test(combinators, biased_select_polls_in_index_order)
@@ -195,16 +217,16 @@ Test(combinators, biased_select_polls_in_index_order)
 	for (int i = 0; i < 4; i++) {
 		c[i] = (struct cd){ .n = 2, .id = i, .log = log,
 				    .loglen = &len, .v = i };
-		br[i] = WEFT_BRANCH(cd_poll, cd_drop, &c[i]);
+		br[i] = WEFT_BRANCH(cd, &c[i]);
 	}
-	cr_assert_eq(weft_select_init(&s, br, 4, WEFT_SELECT_BIASED), 0);
+	weft_select_init(&s, br, 4, WEFT_SELECT_BIASED);
 	while (weft_select_poll(&s, cx) == WEFT_PENDING)
 		;
 	log[len] = '\0';
 	/* every branch becomes ready on its third poll: branch 0 wins, and
 	 * the third round stops at it */
 	cr_assert_str_eq(log, "012301230");
-	cr_assert_eq(s.winner, 0);
+	cr_assert_eq(s.res, 0);
 }
 
 static int fair_pick(void)
@@ -216,11 +238,11 @@ static int fair_pick(void)
 
 	for (int i = 0; i < 4; i++) {
 		c[i] = (struct cd){ .n = 0, .v = i };
-		br[i] = WEFT_BRANCH(cd_poll, cd_drop, &c[i]);
+		br[i] = WEFT_BRANCH(cd, &c[i]);
 	}
-	cr_assert_eq(weft_select_init(&s, br, 4, 0), 0);
+	weft_select_init(&s, br, 4, 0);
 	cr_assert_eq(weft_select_poll(&s, tcx_init(&k)), WEFT_READY);
-	return s.winner;
+	return (int)s.res;
 }
 
 Test(combinators, fair_select_start_varies_over_runs)
@@ -254,23 +276,24 @@ struct two_of {
  * inline in the task's (pinned) frame. */
 static weft_poll two_of_poll(struct two_of *f, weft_cx *cx)
 {
-	WEFT_BEGIN(f);
-	f->br[0] = WEFT_BRANCH(cd_poll, cd_drop, &f->a);
-	f->br[1] = WEFT_BRANCH(cd_poll, cd_drop, &f->b);
-	f->br[2] = WEFT_BRANCH(cd_poll, cd_drop, &f->c);
-	if (weft_join_all_init(&f->ja, f->br, 3))
-		WEFT_RETURN(f, cx, -1);
-	WEFT_AWAIT(f, weft_join_all_poll(&f->ja, cx));
-	f->sb[0] = WEFT_BRANCH(cd_poll, cd_drop, &f->x);
-	f->sb[1] = WEFT_BRANCH(cd_poll, cd_drop, &f->y);
-	if (weft_select_init(&f->sel, f->sb, 2, 0))
-		WEFT_RETURN(f, cx, -1);
-	WEFT_AWAIT(f, weft_select_poll(&f->sel, cx));
-	WEFT_RETURN(f, cx, f->br[0].out + f->br[1].out + f->br[2].out +
-			   f->sb[f->sel.winner].out + 1000 * f->sel.winner +
-			   10000 * (f->x.drops + f->y.drops));
-	WEFT_END(f);
+	WEFT_BEGIN(f, cx);
+	f->br[0] = WEFT_BRANCH(cd, &f->a);
+	f->br[1] = WEFT_BRANCH(cd, &f->b);
+	f->br[2] = WEFT_BRANCH(cd, &f->c);
+	WEFT_AWAIT_INIT(weft_join_all, &f->ja, f->br, 3);
+	if (f->ja.res)
+		WEFT_RETURN(-1);
+	f->sb[0] = WEFT_BRANCH(cd, &f->x);
+	f->sb[1] = WEFT_BRANCH(cd, &f->y);
+	WEFT_AWAIT_INIT(weft_select, &f->sel, f->sb, 2, 0);
+	if (f->sel.res < 0)
+		WEFT_RETURN(-1);
+	WEFT_RETURN(f->a.res + f->b.res + f->c.res +
+		    (f->sel.res ? f->y.res : f->x.res) + 1000 * f->sel.res +
+		    10000 * (f->x.drops + f->y.drops));
+	WEFT_END();
 }
+WEFT_FUTURE(two_of, struct two_of, WEFT_NO_DROP);
 
 Test(combinators, join_all_then_select_inside_a_task, .timeout = RT_TIMEOUT)
 {
@@ -278,14 +301,14 @@ Test(combinators, join_all_then_select_inside_a_task, .timeout = RT_TIMEOUT)
 	weft_join *j;
 	intptr_t out = 0;
 
-	cr_assert_eq(WEFT_SPAWN(rt, &j, two_of_poll, NULL, struct two_of,
+	cr_assert_eq(WEFT_SPAWN(rt, two_of, &j,
 				{ .a = { .n = 3, .v = 1 },
 				  .b = { .n = 0, .v = 2 },
 				  .c = { .n = 7, .v = 4 },
 				  .x = { .n = 1000000, .v = 50 },
 				  .y = { .n = 5, .v = 70 } }),
 		     0);
-	cr_assert_eq(join_on(rt, j, &out), 0);
+	out = join_on(rt, j);
 	/* 1+2+4, winner y (index 1) with 70, the loser x dropped once */
 	cr_assert_eq(out, 7 + 70 + 1000 + 10000);
 	weft_join_drop(j);

@@ -17,11 +17,12 @@ struct yielder {
 static weft_poll yielder_poll(struct yielder *f, weft_cx *cx)
 {
 	atomic_fetch_add(f->polls, 1);
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	while (!atomic_load(f->stop))
-		WEFT_YIELD(f, cx);
-	WEFT_END(f);
+		WEFT_YIELD();
+	WEFT_END();
 }
+WEFT_FUTURE(yielder, struct yielder, WEFT_NO_DROP);
 
 struct setter {
 	WEFT_ASYNC;
@@ -32,13 +33,14 @@ struct setter {
 
 static weft_poll setter_poll(struct setter *f, weft_cx *cx)
 {
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	if (f->observe)
 		*f->seen = atomic_load(f->observe);
 	atomic_store(f->flag, 1);
-	WEFT_RETURN(f, cx, 7);
-	WEFT_END(f);
+	WEFT_RETURN(7);
+	WEFT_END();
 }
+WEFT_FUTURE(setter, struct setter, WEFT_NO_DROP);
 
 /* ------------------------------------------------------- yield loops */
 
@@ -51,18 +53,17 @@ static void yield_loop_case(weft_rt *rt, int nyielders)
 	intptr_t out = 0;
 
 	for (int i = 0; i < nyielders; i++)
-		cr_assert_eq(WEFT_SPAWN(rt, &y[i], yielder_poll, NULL,
-					struct yielder,
+		cr_assert_eq(WEFT_SPAWN(rt, yielder, &y[i],
 					{ .stop = &stop, .polls = &polls }),
 			     0);
-	cr_assert_eq(WEFT_SPAWN(rt, &o, setter_poll, NULL, struct setter,
+	cr_assert_eq(WEFT_SPAWN(rt, setter, &o,
 				{ .flag = &stop, .observe = &polls,
 				  .seen = &seen }),
 		     0);
-	cr_assert_eq(join_on(rt, o, &out), 0);
+	out = join_on(rt, o);
 	cr_assert_eq(out, 7);
 	for (int i = 0; i < nyielders; i++) {
-		cr_assert_eq(join_on(rt, y[i], NULL), 0);
+		cr_assert_eq(join_on(rt, y[i]), 0);
 		weft_join_drop(y[i]);
 	}
 	weft_join_drop(o);
@@ -93,13 +94,14 @@ struct turn_taker {
 
 static weft_poll turn_taker_poll(struct turn_taker *f, weft_cx *cx)
 {
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	for (f->i = 0; f->i < 4; f->i++) {
 		f->log[atomic_fetch_add(f->len, 1)] = f->id;
-		WEFT_YIELD(f, cx);
+		WEFT_YIELD();
 	}
-	WEFT_END(f);
+	WEFT_END();
 }
+WEFT_FUTURE(turn_taker, struct turn_taker, WEFT_NO_DROP);
 
 Test(fairness, yield_goes_behind_the_other_runnable_tasks,
      .timeout = RT_TIMEOUT)
@@ -110,13 +112,12 @@ Test(fairness, yield_goes_behind_the_other_runnable_tasks,
 	weft_join *j[3];
 
 	for (int i = 0; i < 3; i++)
-		cr_assert_eq(WEFT_SPAWN(rt, &j[i], turn_taker_poll, NULL,
-					struct turn_taker,
+		cr_assert_eq(WEFT_SPAWN(rt, turn_taker, &j[i],
 					{ .id = (char)('A' + i), .log = log,
 					  .len = &len }),
 			     0);
 	for (int i = 0; i < 3; i++) {
-		cr_assert_eq(join_on(rt, j[i], NULL), 0);
+		cr_assert_eq(join_on(rt, j[i]), 0);
 		weft_join_drop(j[i]);
 	}
 	cr_assert_str_eq(log, "ABCABCABCABC");
@@ -135,6 +136,7 @@ static weft_poll trivial_poll(struct trivial *f, weft_cx *cx)
 	atomic_fetch_add(f->count, 1);
 	return WEFT_READY;
 }
+WEFT_FUTURE(trivial, struct trivial, WEFT_NO_DROP);
 
 /* Spawns a child onto its own worker and yields, until stop: the worker's
  * deque is never empty. */
@@ -148,16 +150,17 @@ struct flooder {
 
 static weft_poll flooder_poll(struct flooder *f, weft_cx *cx)
 {
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	atomic_store(f->started, 1);
 	while (!atomic_load(f->stop)) {
-		if (WEFT_SPAWN(weft_rt_current(), NULL, trivial_poll, NULL,
-			       struct trivial, { .count = f->children }))
+		if (WEFT_SPAWN(weft_rt_current(), trivial, NULL,
+			       { .count = f->children }))
 			atomic_store(f->spawn_err, 1);
-		WEFT_YIELD(f, cx);
+		WEFT_YIELD();
 	}
-	WEFT_END(f);
+	WEFT_END();
 }
+WEFT_FUTURE(flooder, struct flooder, WEFT_NO_DROP);
 
 Test(fairness, injector_task_runs_under_a_local_flood, .timeout = RT_TIMEOUT)
 {
@@ -166,7 +169,7 @@ Test(fairness, injector_task_runs_under_a_local_flood, .timeout = RT_TIMEOUT)
 	atomic_long children = 0;
 	weft_join *fl, *o;
 
-	cr_assert_eq(WEFT_SPAWN(rt, &fl, flooder_poll, NULL, struct flooder,
+	cr_assert_eq(WEFT_SPAWN(rt, flooder, &fl,
 				{ .stop = &stop, .children = &children,
 				  .started = &started,
 				  .spawn_err = &spawn_err }),
@@ -178,15 +181,13 @@ Test(fairness, injector_task_runs_under_a_local_flood, .timeout = RT_TIMEOUT)
 	for (int round = 0; round < 10; round++) {
 		atomic_int flag = 0;
 
-		cr_assert_eq(WEFT_SPAWN(rt, &o, setter_poll, NULL,
-					struct setter, { .flag = &flag }),
-			     0);
-		cr_assert_eq(join_on(rt, o, NULL), 0);
+		cr_assert_eq(WEFT_SPAWN(rt, setter, &o, { .flag = &flag }), 0);
+		cr_assert_eq(join_on(rt, o), 7);
 		cr_assert_eq(atomic_load(&flag), 1);
 		weft_join_drop(o);
 	}
 	atomic_store(&stop, 1);
-	cr_assert_eq(join_on(rt, fl, NULL), 0);
+	cr_assert_eq(join_on(rt, fl), 0);
 	cr_assert_eq(atomic_load(&spawn_err), 0);
 	weft_join_drop(fl);
 	weft_rt_destroy(rt);
@@ -224,6 +225,7 @@ static weft_poll ponger_poll(struct ponger *f, weft_cx *cx)
 	weft_waker_wake(&other);
 	return WEFT_PENDING;
 }
+WEFT_FUTURE(ponger, struct ponger, WEFT_NO_DROP);
 
 static void lifo_case(weft_rt *rt)
 {
@@ -232,13 +234,11 @@ static void lifo_case(weft_rt *rt)
 	weft_join *p[2], *t;
 
 	for (int k = 0; k < 2; k++)
-		cr_assert_eq(WEFT_SPAWN(rt, &p[k], ponger_poll, NULL,
-					struct ponger, { .pp = &pp, .k = k }),
+		cr_assert_eq(WEFT_SPAWN(rt, ponger, &p[k],
+					{ .pp = &pp, .k = k }),
 			     0);
-	cr_assert_eq(WEFT_SPAWN(rt, &t, setter_poll, NULL, struct setter,
-				{ .flag = &flag }),
-		     0);
-	cr_assert_eq(join_on(rt, t, NULL), 0);
+	cr_assert_eq(WEFT_SPAWN(rt, setter, &t, { .flag = &flag }), 0);
+	cr_assert_eq(join_on(rt, t), 7);
 	cr_assert_eq(atomic_load(&flag), 1);
 	/* stop the pair and let them finish: one more bounce wakes both */
 	atomic_store(&pp.stop, 1);
@@ -247,7 +247,7 @@ static void lifo_case(weft_rt *rt)
 	weft_waker_wake_by_ref(&pp.w[1]);
 	pthread_mutex_unlock(&pp.m);
 	for (int k = 0; k < 2; k++) {
-		cr_assert_eq(join_on(rt, p[k], NULL), 0);
+		cr_assert_eq(join_on(rt, p[k]), 0);
 		weft_join_drop(p[k]);
 	}
 	weft_join_drop(t);
@@ -288,11 +288,12 @@ struct greedy {
 /* Never yields by itself: only the budget sends it behind the others. */
 static weft_poll greedy_poll(struct greedy *f, weft_cx *cx)
 {
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	while (!atomic_load(f->stop))
-		WEFT_AWAIT(f, ready_leaf(f->leaves, cx));
-	WEFT_END(f);
+		WEFT_AWAIT(ready_leaf(f->leaves, cx));
+	WEFT_END();
 }
+WEFT_FUTURE(greedy, struct greedy, WEFT_NO_DROP);
 
 static void budget_case(weft_rt *rt)
 {
@@ -301,15 +302,15 @@ static void budget_case(weft_rt *rt)
 	long seen = -1;
 	weft_join *g, *o;
 
-	cr_assert_eq(WEFT_SPAWN(rt, &g, greedy_poll, NULL, struct greedy,
+	cr_assert_eq(WEFT_SPAWN(rt, greedy, &g,
 				{ .stop = &stop, .leaves = &leaves }),
 		     0);
-	cr_assert_eq(WEFT_SPAWN(rt, &o, setter_poll, NULL, struct setter,
+	cr_assert_eq(WEFT_SPAWN(rt, setter, &o,
 				{ .flag = &stop, .observe = &leaves,
 				  .seen = &seen }),
 		     0);
-	cr_assert_eq(join_on(rt, o, NULL), 0);
-	cr_assert_eq(join_on(rt, g, NULL), 0);
+	cr_assert_eq(join_on(rt, o), 7);
+	cr_assert_eq(join_on(rt, g), 0);
 	weft_join_drop(g);
 	weft_join_drop(o);
 	weft_rt_destroy(rt);
@@ -355,24 +356,23 @@ struct bo_yielder {
 /* The block_on future itself spawns a task and yields until it ran. */
 static weft_poll bo_yielder_poll(struct bo_yielder *f, weft_cx *cx)
 {
-	WEFT_BEGIN(f);
-	if (WEFT_SPAWN(f->rt, &f->j, setter_poll, NULL, struct setter,
-		       { .flag = &f->flag }))
-		WEFT_RETURN(f, cx, -1);
+	WEFT_BEGIN(f, cx);
+	if (WEFT_SPAWN(f->rt, setter, &f->j, { .flag = &f->flag }))
+		WEFT_RETURN(-1);
 	while (!atomic_load(&f->flag))
-		WEFT_YIELD(f, cx);
+		WEFT_YIELD();
 	weft_join_drop(f->j);
-	WEFT_RETURN(f, cx, 1);
-	WEFT_END(f);
+	WEFT_RETURN(1);
+	WEFT_END();
 }
+WEFT_FUTURE(bo_yielder, struct bo_yielder, WEFT_NO_DROP);
 
 static void bo_yield_case(weft_rt *rt)
 {
 	struct bo_yielder f = { .rt = rt };
-	intptr_t out = 0;
 
-	cr_assert_eq(WEFT_BLOCK_ON(rt, &out, bo_yielder_poll, &f), 0);
-	cr_assert_eq(out, 1);
+	cr_assert_eq(WEFT_BLOCK_ON(rt, bo_yielder, &f), 0);
+	cr_assert_eq(f.res, 1);
 	weft_rt_destroy(rt);
 }
 

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -135,7 +136,6 @@ typedef struct tcx {
 	tw t;
 	weft_waker w;
 	weft_cx cx;
-	intptr_t out;
 } tcx;
 
 static inline weft_cx *tcx_init(tcx *k)
@@ -143,8 +143,7 @@ static inline weft_cx *tcx_init(tcx *k)
 	atomic_init(&k->t.wakes, 0);
 	atomic_init(&k->t.live, 0);
 	k->w = (weft_waker){ &tw_vt, &k->t };
-	k->out = 0;
-	weft_cx_init(&k->cx, &k->w, &k->out);
+	weft_cx_init(&k->cx, &k->w);
 	return &k->cx;
 }
 
@@ -197,50 +196,68 @@ static inline void gate_destroy(gate *g)
 	pthread_mutex_destroy(&g->m);
 }
 
+/* A future that completes once g opens (a frame awaiting a gate). */
 struct gate_fut {
-	WEFT_ASYNC;
+	WEFT_ASYNC_VOID;
 	gate *g;
 };
 
 static inline weft_poll gate_fut_poll(struct gate_fut *f, weft_cx *cx)
 {
-	WEFT_BEGIN(f);
-	WEFT_AWAIT(f, gate_poll(f->g, cx));
-	WEFT_END(f);
+	WEFT_BEGIN(f, cx);
+	WEFT_AWAIT(gate_poll(f->g, cx));
+	WEFT_END();
 }
+WEFT_FUTURE(gate_fut, struct gate_fut, WEFT_NO_DROP);
 
 /* Blocks the calling (non-worker) thread until g opens. */
 static inline void gate_block_on(weft_rt *rt, gate *g)
 {
 	struct gate_fut f = { .g = g };
 
-	cr_assert_eq(WEFT_BLOCK_ON(rt, NULL, gate_fut_poll, &f), 0);
+	cr_assert_eq(WEFT_BLOCK_ON(rt, gate_fut, &f), 0);
 }
 
 /* ------------------------------------------------------------- joining */
 
+/* Awaits a join handle: res = the join's result. */
 struct joiner {
 	WEFT_ASYNC;
-	weft_join_fut jf;
+	weft_join *j;
+	weft_join_wait w;
 };
 
 static inline weft_poll joiner_poll(struct joiner *f, weft_cx *cx)
 {
-	WEFT_BEGIN(f);
-	WEFT_AWAIT(f, weft_join_fut_poll(&f->jf, cx));
-	WEFT_END(f);
+	WEFT_BEGIN(f, cx);
+	WEFT_AWAIT_INIT(weft_join_wait, &f->w, f->j);
+	WEFT_RETURN(f->w.res);
+	WEFT_END();
+}
+WEFT_FUTURE(joiner, struct joiner, WEFT_NO_DROP);
+
+/* Joins j from the calling (non-worker) thread through block_on and
+ * returns the join's result: the task's output, or -ECANCELED, or -EINVAL
+ * (output already taken). Does not drop j. */
+static inline intptr_t join_on(weft_rt *rt, weft_join *j)
+{
+	struct joiner f = { .j = j, .res = 12345 };
+
+	cr_assert_eq(WEFT_BLOCK_ON(rt, joiner, &f), 0);
+	return f.res;
 }
 
-/* Joins j from the calling (non-worker) thread through block_on; returns
- * the join's error and stores the output in *out. Does not drop j. */
-static inline int join_on(weft_rt *rt, weft_join *j, intptr_t *out)
+/* Polls j's join once with a counting waker: READY expected (the task
+ * finished); returns the result and checks no waker was kept. */
+static inline intptr_t join_now(weft_join *j)
 {
-	struct joiner f = { .jf = { .j = j, .err = 1, .out = -1 } };
+	weft_join_wait w;
+	tcx k;
 
-	cr_assert_eq(WEFT_BLOCK_ON(rt, NULL, joiner_poll, &f), 0);
-	if (out)
-		*out = f.jf.out;
-	return f.jf.err;
+	weft_join_wait_init(&w, j);
+	cr_assert_eq(weft_join_wait_poll(&w, tcx_init(&k)), WEFT_READY);
+	cr_assert_eq(atomic_load(&k.t.live), 0, "no waker kept");
+	return w.res;
 }
 
 /* ----------------------------------------------------------- allocator */
@@ -291,12 +308,13 @@ static inline weft_rt *rt_with_alloc(unsigned workers, bool current_thread,
 	return rt;
 }
 
-/* Returns PENDING without arranging a wake (the caller has handed its
- * waker elsewhere), resuming after this point on the next poll. */
-#define PARK(f) PARK_(f, WEFT__LABEL(__COUNTER__))
-#define PARK_(f, L)                                                       \
+/* Inside an async body: returns PENDING without arranging a wake (the
+ * caller has handed its waker elsewhere), resuming after this point on the
+ * next poll. */
+#define PARK() PARK_(WEFT__LABEL(__COUNTER__))
+#define PARK_(L)                                                          \
 	do {                                                              \
-		WEFT__SET_RESUME(f, L)                                    \
+		WEFT__SET_RESUME(L)                                       \
 		return WEFT_PENDING;                                      \
 	L:;                                                               \
 	} while (0)

@@ -25,46 +25,41 @@ static weft_poll forever_poll(struct forever *f, weft_cx *cx)
 	 * slot: the test thread reads the slot once it sees the count */
 	if (f->kind != PARKER || f->weft_resume_)
 		atomic_fetch_add(&f->p->polls, 1);
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	if (f->kind == PARKER) {
 		*f->slot = weft_waker_clone(&cx->waker);
 		atomic_fetch_add(&f->p->polls, 1);
-		PARK(f);
+		PARK();
 	}
 	for (;;)
-		WEFT_YIELD(f, cx);
-	WEFT_END(f);
+		WEFT_YIELD();
+	WEFT_END();
 }
 
-static weft_poll nop_poll(void *f, weft_cx *cx)
+struct nop {
+	WEFT_ASYNC_VOID;
+};
+
+static weft_poll nop_poll(struct nop *f, weft_cx *cx)
 {
 	return WEFT_READY;
 }
+WEFT_FUTURE(nop, struct nop, WEFT_NO_DROP);
 
 static void forever_drop(struct forever *f)
 {
-	static const weft_task_type nop = { nop_poll, NULL, 8, 8 };
-
 	atomic_fetch_add(&f->p->drops, 1);
 	weft_waker_wake(&f->wake_on_drop);
 	if (f->rt)
-		atomic_store(f->drop_spawn_rc, weft_spawn(f->rt, &nop, NULL, NULL));
+		atomic_store(f->drop_spawn_rc,
+			     weft_spawn(f->rt, &nop_future, NULL, NULL));
 }
+WEFT_FUTURE(forever, struct forever, forever_drop);
 
-static const weft_task_type forever_type = {
-	(weft_poll_fn)forever_poll, (weft_drop_fn)forever_drop,
-	sizeof(struct forever), _Alignof(struct forever)
-};
-
-static int cancelled_err(weft_join *j)
+/* The result of joining a task that has ended (READY at once). */
+static intptr_t cancelled_err(weft_join *j)
 {
-	tcx k;
-	int err = 1;
-	intptr_t out = 0;
-
-	cr_assert_eq(weft_join_poll(j, tcx_init(&k), &err, &out), WEFT_READY);
-	cr_assert_eq(atomic_load(&k.t.live), 0);
-	return err;
+	return join_now(j);
 }
 
 static void queued_and_parked_case(unsigned workers, bool current)
@@ -84,7 +79,7 @@ static void queued_and_parked_case(unsigned workers, bool current)
 
 		/* a quarter detached: their only references are the queue's
 		 * and the parked wakers */
-		cr_assert_eq(weft_spawn(rt, &forever_type, &init,
+		cr_assert_eq(weft_spawn(rt, &forever_future, &init,
 					i % 4 < 2 ? &j[i] : NULL),
 			     0);
 	}
@@ -115,9 +110,20 @@ static void queued_and_parked_case(unsigned workers, bool current)
 			weft_join_drop(j[i]);
 		}
 	}
+	/* current-thread: nothing ever ran a task. Several threads: each
+	 * parker was polled exactly once (the poll that parked it): nothing
+	 * woke it, and shutdown cancels a parked task without polling it
+	 * again. A yielder's count depends on the schedule: not checked. */
 	for (int i = 0; i < N; i++) {
 		cr_assert_eq(atomic_load(&p[i].drops), 1);
-		cr_assert_leq(atomic_load(&p[i].polls), current ? 0 : INT32_MAX);
+		if (current)
+			cr_assert_eq(atomic_load(&p[i].polls), 0,
+				     "task %d polled %d times", i,
+				     atomic_load(&p[i].polls));
+		else if (i % 2)
+			cr_assert_eq(atomic_load(&p[i].polls), 1,
+				     "parker %d polled %d times", i,
+				     atomic_load(&p[i].polls));
 	}
 	cr_assert_eq(atomic_load(&h.live), 0, "%ld task allocations leaked",
 		     atomic_load(&h.live));
@@ -155,7 +161,7 @@ Test(shutdown, destroy_without_shutdown_cancels_everything,
 								 : YIELDER,
 					.slot = &slots[i] };
 
-		cr_assert_eq(weft_spawn(rt, &forever_type, &init, &j[i]), 0);
+		cr_assert_eq(weft_spawn(rt, &forever_future, &init, &j[i]), 0);
 	}
 	weft_rt_destroy(rt);
 	for (int i = 0; i < 50; i++) {
@@ -192,7 +198,7 @@ Test(shutdown, drop_functions_that_wake_and_spawn_are_safe,
 			init.rt = rt;
 			init.drop_spawn_rc = &rc[i];
 		}
-		cr_assert_eq(weft_spawn(rt, &forever_type, &init, NULL), 0);
+		cr_assert_eq(weft_spawn(rt, &forever_future, &init, NULL), 0);
 	}
 	weft_rt_destroy(rt);
 	for (int i = 0; i < N; i++) {
@@ -209,22 +215,25 @@ Test(shutdown, drop_functions_that_wake_and_spawn_are_safe,
 struct join_waiter {
 	WEFT_ASYNC;
 	probe *p;
-	weft_join_fut jf;
+	weft_join *j;
+	weft_join_wait w;
 };
 
 static weft_poll join_waiter_poll(struct join_waiter *f, weft_cx *cx)
 {
 	atomic_fetch_add(&f->p->polls, 1);
-	WEFT_BEGIN(f);
-	WEFT_AWAIT(f, weft_join_fut_poll(&f->jf, cx));
-	WEFT_END(f);
+	WEFT_BEGIN(f, cx);
+	WEFT_AWAIT_INIT(weft_join_wait, &f->w, f->j);
+	WEFT_END();
 }
 
 static void join_waiter_drop(struct join_waiter *f)
 {
 	atomic_fetch_add(&f->p->drops, 1);
-	weft_join_drop(f->jf.j);
+	weft_join_wait_drop(&f->w);
+	weft_join_drop(f->j);
 }
+WEFT_FUTURE(join_waiter, struct join_waiter, join_waiter_drop);
 
 Test(shutdown, task_parked_on_a_join_across_shutdown, .timeout = RT_TIMEOUT)
 {
@@ -234,10 +243,9 @@ Test(shutdown, task_parked_on_a_join_across_shutdown, .timeout = RT_TIMEOUT)
 	weft_join *target, *waiter;
 	struct forever init = { .p = &pp, .kind = PARKER, .slot = &slot };
 
-	cr_assert_eq(weft_spawn(rt, &forever_type, &init, &target), 0);
-	cr_assert_eq(WEFT_SPAWN(rt, &waiter, join_waiter_poll, join_waiter_drop,
-				struct join_waiter,
-				{ .p = &wp, .jf = { .j = target } }),
+	cr_assert_eq(weft_spawn(rt, &forever_future, &init, &target), 0);
+	cr_assert_eq(WEFT_SPAWN(rt, join_waiter, &waiter,
+				{ .p = &wp, .j = target }),
 		     0);
 	cr_assert(WAIT_UNTIL(atomic_load(&wp.polls) == 1 &&
 			     atomic_load(&pp.polls) == 1));
@@ -280,9 +288,9 @@ Test(shutdown, block_on_waiting_on_a_join_sees_ecanceled,
 	weft_join *j;
 	pthread_t th;
 
-	cr_assert_eq(weft_spawn(rt, &forever_type, &init, &j), 0);
+	cr_assert_eq(weft_spawn(rt, &forever_future, &init, &j), 0);
 	cr_assert_eq(pthread_create(&th, NULL, shutter, &s), 0);
-	cr_assert_eq(join_on(rt, j, NULL), -ECANCELED);
+	cr_assert_eq(join_on(rt, j), -ECANCELED);
 	pthread_join(th, NULL);
 	cr_assert_eq(atomic_load(&p.drops), 1);
 	weft_join_drop(j);
@@ -339,33 +347,33 @@ struct self_shutdown {
 
 static weft_poll self_shutdown_poll(struct self_shutdown *f, weft_cx *cx)
 {
-	static const weft_task_type nop_type = { nop_poll, NULL, 8, 8 };
-
 	weft_join *j;
 	int rc;
 
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	weft_rt_shutdown(f->rt);
 	/* still running: spawning works */
-	rc = weft_spawn(f->rt, &nop_type, NULL, &j);
+	rc = weft_spawn(f->rt, &nop_future, NULL, &j);
 	if (rc == 0)
 		weft_join_drop(j);
-	WEFT_RETURN(f, cx, rc);
-	WEFT_END(f);
+	WEFT_RETURN(rc);
+	WEFT_END();
 }
+WEFT_FUTURE(self_shutdown, struct self_shutdown, WEFT_NO_DROP);
 
 Test(shutdown, shutdown_from_a_task_is_refused, .timeout = RT_TIMEOUT)
 {
 	weft_rt *rt = rt_multi(2);
-	weft_join_fut jf = { 0 };
+	weft_join *j;
+	weft_join_wait w;
 
-	cr_assert_eq(WEFT_SPAWN(rt, &jf.j, self_shutdown_poll, NULL,
-				struct self_shutdown, { .rt = rt }), 0);
-	cr_assert_eq(WEFT_BLOCK_ON(rt, NULL, weft_join_fut_poll, &jf), 0);
-	cr_assert_eq(jf.err, 0);
-	cr_assert_eq(jf.out, 0, "spawn after a refused shutdown: %ld",
-		     (long)jf.out);
-	weft_join_drop(jf.j);
+	cr_assert_eq(WEFT_SPAWN(rt, self_shutdown, &j, { .rt = rt }), 0);
+	/* a weft_join_wait is a future block_on takes directly */
+	weft_join_wait_init(&w, j);
+	cr_assert_eq(WEFT_BLOCK_ON(rt, weft_join_wait, &w), 0);
+	cr_assert_eq(w.res, 0, "spawn after a refused shutdown: %ld",
+		     (long)w.res);
+	weft_join_drop(j);
 	weft_rt_destroy(rt);
 	rt_leak_check();
 }

@@ -14,10 +14,10 @@ struct counted {
 static weft_poll counted_poll(struct counted *f, weft_cx *cx)
 {
 	atomic_fetch_add(&f->p->polls, 1);
-	WEFT_BEGIN(f);
-	WEFT_YIELD(f, cx);
-	WEFT_RETURN(f, cx, f->v);
-	WEFT_END(f);
+	WEFT_BEGIN(f, cx);
+	WEFT_YIELD();
+	WEFT_RETURN(f->v);
+	WEFT_END();
 }
 
 static void counted_drop(struct counted *f)
@@ -25,20 +25,17 @@ static void counted_drop(struct counted *f)
 	atomic_fetch_add(&f->p->drops, 1);
 }
 
-static const weft_task_type counted_type = {
-	(weft_poll_fn)counted_poll, (weft_drop_fn)counted_drop,
-	sizeof(struct counted), _Alignof(struct counted)
-};
+WEFT_FUTURE(counted, struct counted, counted_drop);
 
 Test(spawn, null_arguments_return_einval)
 {
 	weft_rt *rt = rt_current();
-	weft_task_type no_poll = { NULL, NULL, 16, 8 };
+	weft_future_type no_poll = { .size = 16, .align = 8 };
 	weft_join *j = (weft_join *)(uintptr_t)1;
 	probe p = { 0 };
 	struct counted init = { .p = &p };
 
-	cr_assert_eq(weft_spawn(NULL, &counted_type, &init, &j), -EINVAL);
+	cr_assert_eq(weft_spawn(NULL, &counted_future, &init, &j), -EINVAL);
 	cr_assert_null(j);
 	j = (weft_join *)(uintptr_t)1;
 	cr_assert_eq(weft_spawn(rt, NULL, &init, &j), -EINVAL);
@@ -47,7 +44,7 @@ Test(spawn, null_arguments_return_einval)
 	cr_assert_eq(weft_spawn(rt, &no_poll, &init, &j), -EINVAL);
 	cr_assert_null(j);
 	cr_assert_eq(weft_spawn(rt, NULL, NULL, NULL), -EINVAL);
-	cr_assert_eq(weft_spawn_blocking(rt, NULL, NULL, NULL), -EINVAL);
+	cr_assert_eq(weft_spawn_blocking(rt, NULL, NULL, NULL, NULL), -EINVAL);
 	weft_rt_destroy(rt);
 	cr_assert_eq(atomic_load(&p.drops), 0);
 }
@@ -60,9 +57,9 @@ Test(spawn, after_shutdown_returns_eshutdown, .timeout = RT_TIMEOUT)
 	weft_join *j = (weft_join *)(uintptr_t)1;
 
 	weft_rt_shutdown(rt);
-	cr_assert_eq(weft_spawn(rt, &counted_type, &init, &j), -ESHUTDOWN);
+	cr_assert_eq(weft_spawn(rt, &counted_future, &init, &j), -ESHUTDOWN);
 	cr_assert_null(j);
-	cr_assert_eq(weft_spawn(rt, &counted_type, &init, NULL), -ESHUTDOWN);
+	cr_assert_eq(weft_spawn(rt, &counted_future, &init, NULL), -ESHUTDOWN);
 	weft_rt_shutdown(rt);  /* idempotent */
 	weft_rt_destroy(rt);
 	cr_assert_eq(atomic_load(&p.drops), 0, "a refused frame is not dropped");
@@ -80,16 +77,14 @@ static weft_poll zeroed_poll(struct zeroed *f, weft_cx *cx)
 
 	for (int i = 0; i < 8; i++)
 		sum += f->a[i] != 0;
-	WEFT_BEGIN(f);
-	WEFT_RETURN(f, cx, sum + 100);
-	WEFT_END(f);
+	WEFT_BEGIN(f, cx);
+	WEFT_RETURN(sum + 100);
+	WEFT_END();
 }
+WEFT_FUTURE(zeroed, struct zeroed, WEFT_NO_DROP);
 
 Test(spawn, null_init_zeroes_the_frame, .timeout = RT_TIMEOUT)
 {
-	static const weft_task_type zt = { (weft_poll_fn)zeroed_poll, NULL,
-					   sizeof(struct zeroed),
-					   _Alignof(struct zeroed) };
 	weft_rt *rt = rt_current();
 
 	/* reuse freed memory a few times: a stale frame would show */
@@ -97,8 +92,8 @@ Test(spawn, null_init_zeroes_the_frame, .timeout = RT_TIMEOUT)
 		weft_join *j;
 		intptr_t out = 0;
 
-		cr_assert_eq(weft_spawn(rt, &zt, NULL, &j), 0);
-		cr_assert_eq(join_on(rt, j, &out), 0);
+		cr_assert_eq(weft_spawn(rt, &zeroed_future, NULL, &j), 0);
+		out = join_on(rt, j);
 		cr_assert_eq(out, 100, "frame not zeroed");
 		weft_join_drop(j);
 	}
@@ -122,7 +117,7 @@ static void enomem_case(bool current, long fail_at)
 		int rc;
 
 		j[i] = (weft_join *)(uintptr_t)1;
-		rc = weft_spawn(rt, &counted_type, &init, &j[i]);
+		rc = weft_spawn(rt, &counted_future, &init, &j[i]);
 		if (i + 1 == fail_at) {
 			cr_assert_eq(rc, -ENOMEM, "spawn %d: %d", i, rc);
 			cr_assert_null(j[i]);
@@ -137,7 +132,7 @@ static void enomem_case(bool current, long fail_at)
 
 		if (i == failed)
 			continue;
-		cr_assert_eq(join_on(rt, j[i], &out), 0);
+		out = join_on(rt, j[i]);
 		cr_assert_eq(out, i);
 		weft_join_drop(j[i]);
 	}
@@ -178,11 +173,12 @@ static weft_poll spawner_poll(struct spawner *f, weft_cx *cx)
 	for (int i = 0; i < f->n; i++) {
 		struct counted init = { .p = &f->kids[i], .v = i };
 
-		f->rcs[i] = weft_spawn(weft_rt_current(), &counted_type, &init,
+		f->rcs[i] = weft_spawn(weft_rt_current(), &counted_future, &init,
 				       NULL);
 	}
 	return WEFT_READY;
 }
+WEFT_FUTURE(spawner, struct spawner, WEFT_NO_DROP);
 
 Test(spawn, allocation_failure_on_a_worker_returns_enomem,
      .timeout = RT_TIMEOUT)
@@ -194,13 +190,13 @@ Test(spawn, allocation_failure_on_a_worker_returns_enomem,
 	int rcs[6];
 	weft_join *j;
 
-	cr_assert_eq(WEFT_SPAWN(rt, &j, spawner_poll, NULL, struct spawner,
+	cr_assert_eq(WEFT_SPAWN(rt, spawner, &j,
 				{ .kids = kids, .n = 6, .rcs = rcs }),
 		     0);
 	/* a join that finds the parent unfinished boxes block_on's waker (an
 	 * allocation, which would shift the count): join once it is done */
 	cr_assert(WAIT_UNTIL(weft_join_is_finished(j)));
-	cr_assert_eq(join_on(rt, j, NULL), 0);
+	cr_assert_eq(join_on(rt, j), 0);
 	weft_join_drop(j);
 	for (int i = 0; i < 6; i++) {
 		cr_assert_eq(rcs[i], i == 2 ? -ENOMEM : 0, "child %d: %d", i,

@@ -15,13 +15,14 @@ struct leaf {
 
 static weft_poll leaf_poll(struct leaf *f, weft_cx *cx)
 {
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	for (f->i = 0; f->i < f->yields; f->i++)
-		WEFT_YIELD(f, cx);
+		WEFT_YIELD();
 	atomic_fetch_add(f->done, 1);
-	WEFT_RETURN(f, cx, f->v);
-	WEFT_END(f);
+	WEFT_RETURN(f->v);
+	WEFT_END();
 }
+WEFT_FUTURE(leaf, struct leaf, WEFT_NO_DROP);
 
 /* Spawns `fan` leaves with handles, awaits them all, sums the outputs. */
 struct mid {
@@ -33,25 +34,23 @@ struct mid {
 	int fan;
 	int i;
 	long acc;
-	weft_join_fut jf;
+	weft_join_wait w;
 	weft_join **kids;
 };
 
 static weft_poll mid_poll(struct mid *f, weft_cx *cx)
 {
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	f->kids = malloc(sizeof(*f->kids) * (size_t)f->fan);
 	for (f->i = 0; f->i < f->fan; f->i++)
-		if (WEFT_SPAWN(weft_rt_current(), &f->kids[f->i], leaf_poll,
-			       NULL, struct leaf,
+		if (WEFT_SPAWN(weft_rt_current(), leaf, &f->kids[f->i],
 			       { .done = f->done, .v = f->i,
 				 .yields = f->i % 3 }))
 			abort();
 	for (f->i = 0; f->i < f->fan; f->i++) {
-		f->jf = (weft_join_fut){ .j = f->kids[f->i] };
-		WEFT_AWAIT(f, weft_join_fut_poll(&f->jf, cx));
-		if (f->jf.err == 0)
-			f->acc += f->jf.out;
+		WEFT_AWAIT_INIT(weft_join_wait, &f->w, f->kids[f->i]);
+		if (f->w.res >= 0)
+			f->acc += f->w.res;
 		weft_join_drop(f->kids[f->i]);
 	}
 	free(f->kids);
@@ -59,8 +58,9 @@ static weft_poll mid_poll(struct mid *f, weft_cx *cx)
 	atomic_fetch_add(f->sum, f->acc);
 	if (atomic_fetch_sub(f->mids_left, 1) == 1)
 		gate_open(f->all_done);
-	WEFT_END(f);
+	WEFT_END();
 }
+WEFT_FUTURE(mid, struct mid, WEFT_NO_DROP);
 
 Test(stress, spawn_tree_from_workers, .timeout = 600)
 {
@@ -71,7 +71,7 @@ Test(stress, spawn_tree_from_workers, .timeout = 600)
 
 	gate_init(&g);
 	for (int m = 0; m < mids; m++)
-		cr_assert_eq(WEFT_SPAWN(rt, NULL, mid_poll, NULL, struct mid,
+		cr_assert_eq(WEFT_SPAWN(rt, mid, NULL,
 					{ .done = &done, .sum = &sum,
 					  .mids_left = &left, .all_done = &g,
 					  .fan = fan }),
@@ -106,8 +106,7 @@ static void *storm_main(void *arg)
 		bool keep = s->mixed && i % 4 == 0;
 		weft_join *j = NULL;
 
-		if (WEFT_SPAWN(s->rt, keep ? &j : NULL, leaf_poll, NULL,
-			       struct leaf,
+		if (WEFT_SPAWN(s->rt, leaf, keep ? &j : NULL,
 			       { .done = s->done, .v = i,
 				 .yields = (i + s->seed) % 2 }))
 			atomic_fetch_add(s->failed, 1);
@@ -123,15 +122,14 @@ static void *storm_main(void *arg)
 				}
 			}
 			for (int k = 0; k < nheld; k++) {
-				intptr_t out;
-				int err;
+				intptr_t res;
 
 				if (!held[k])
 					continue;
-				err = join_on(s->rt, held[k], &out);
-				if (err == 0)
+				res = join_on(s->rt, held[k]);
+				if (res >= 0)
 					atomic_fetch_add(s->joined_ok, 1);
-				else if (err == -ECANCELED)
+				else if (res == -ECANCELED)
 					atomic_fetch_add(s->cancelled, 1);
 				else
 					atomic_fetch_add(s->failed, 1);
@@ -198,17 +196,18 @@ struct ct_waiter {
 
 static weft_poll ct_waiter_poll(struct ct_waiter *f, weft_cx *cx)
 {
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	for (f->i = 0; f->i < 4; f->i++)
 		if (pthread_create(&f->th[f->i], NULL, storm_main, &f->s[f->i]))
-			WEFT_RETURN(f, cx, -1);
+			WEFT_RETURN(-1);
 	while (atomic_load(f->done) < f->target)
-		WEFT_YIELD(f, cx);
+		WEFT_YIELD();
 	for (f->i = 0; f->i < 4; f->i++)
 		pthread_join(f->th[f->i], NULL);
-	WEFT_RETURN(f, cx, 0);
-	WEFT_END(f);
+	WEFT_RETURN(0);
+	WEFT_END();
 }
+WEFT_FUTURE(ct_waiter, struct ct_waiter, WEFT_NO_DROP);
 
 Test(stress, spawn_storm_into_current_thread_block_on, .timeout = 600)
 {
@@ -217,13 +216,12 @@ Test(stress, spawn_storm_into_current_thread_block_on, .timeout = 600)
 	atomic_long done = 0, failed = 0, ok = 0, cancelled = 0;
 	struct storm s[4];
 	struct ct_waiter w = { .done = &done, .target = total, .s = s };
-	intptr_t out = -1;
-
 	for (int t = 0; t < 4; t++)
 		s[t] = (struct storm){ rt, total / 4, t, &done, &failed, &ok,
 				       &cancelled, false };
-	cr_assert_eq(WEFT_BLOCK_ON(rt, &out, ct_waiter_poll, &w), 0);
-	cr_assert_eq(out, 0);
+	w.res = -1;
+	cr_assert_eq(WEFT_BLOCK_ON(rt, ct_waiter, &w), 0);
+	cr_assert_eq(w.res, 0);
 	cr_assert_eq(atomic_load(&failed), 0);
 	cr_assert_eq(atomic_load(&done), total);
 	weft_rt_destroy(rt);
