@@ -13,7 +13,8 @@
  * overwrites the slot of position tail - cap releases that value first
  * (unless it is below held_from); the last receiver's drop releases every
  * held value and moves held_from to tail (a later subscriber starts at
- * tail, so nobody could read them); the free releases what is left.
+ * tail, so nobody could read them). The free follows the last receiver's
+ * drop (receivers hold references), so it finds nothing left to release.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -48,7 +49,7 @@ static inline void *bc_slot(weft_broadcast *b, uint64_t pos)
 	return b->ring + (pos % b->cap) * b->elem_size;
 }
 
-/* Lock held (or the last reference): releases every value still held
+/* Lock held, the last receiver gone: releases every value still held
  * and marks them released. */
 static void bc_release_held_locked(weft_broadcast *b)
 {
@@ -63,12 +64,10 @@ static void bc_release_held_locked(weft_broadcast *b)
 
 static void bc_unref(weft_broadcast *b)
 {
-	/* acq_rel: the freeing drop sees every other holder's accesses */
-	if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1) {
-		if (b->release)
-			bc_release_held_locked(b);
+	/* acq_rel: the freeing drop sees every other holder's accesses.
+	 * Nothing left to release: the last receiver's drop did */
+	if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1)
 		free(b);
-	}
 }
 
 int weft_broadcast_create(weft_broadcast **tx, weft_broadcast_rx *rx,

@@ -190,7 +190,7 @@ void weft_watch_changed_init(weft_watch_changed *c, weft_watch_rx *rx)
 	c->res = 0;
 }
 
-/* Lock held: a newer version (err 0), sender gone (-EPIPE), or 1. */
+/* Lock held: a newer version (0), sender gone (-EPIPE), or 1. */
 static int wt_check_locked(weft_watch_rx *rx)
 {
 	weft_watch *w = rx->w;

@@ -25,8 +25,9 @@
  *  - the send that overwrites its slot (the ring was full; a receiver that
  *    had not read it gets -EOVERFLOW);
  *  - the drop of the last receiver (no receiver can read it any more: a
- *    later subscriber starts after it);
- *  - the channel's free (the last handle dropped).
+ *    later subscriber starts after it). The channel is freed only after
+ *    that (receivers hold references), so every value has been released
+ *    by the time the last handle goes.
  * release(elem) gets a pointer to the value's bytes in the ring (valid
  * during the call only). It runs with the channel's lock held: it must not
  * call this channel's functions (freeing memory, dropping a reference or

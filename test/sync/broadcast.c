@@ -2,8 +2,8 @@
  * a lagging receiver is told how many it missed and resumes at the oldest,
  * close after the last sender, cancellation of a waiting receive, a
  * thread stress with receivers checking order and counting losses, the
- * element destructor (each value once: overwritten, last receiver gone,
- * or freed), and the debug checks. */
+ * element destructor (each value once: overwritten or the last receiver
+ * gone), and the debug checks. */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -223,7 +223,7 @@ Test(broadcast, overwritten_and_held_values_are_released_once)
 	cr_assert_str_eq(got, "c");
 	weft_broadcast_tx_drop(tx);
 	cr_assert_eq(atomic_load(&released), 2);
-	weft_broadcast_rx_drop(&rx); /* the last handle: c, d, e go */
+	weft_broadcast_rx_drop(&rx); /* the last receiver: c, d, e go */
 	cr_assert_eq(atomic_load(&released), 5);
 }
 
