@@ -143,7 +143,7 @@ int main(int argc, char **argv)
 	n = atol(argv[2]);
 	weft_rt_builder_init(&b);
 	b.current_thread = true;
-	b.enable_io = false;
+	b.io.enable = false;
 	if (weft_rt_create(&rt, &b))
 		return 1;
 	if (!strcmp(argv[1], "spawn")) {

@@ -1,14 +1,16 @@
 /* reactor/driver.c - the io_uring reactor as the runtime's I/O driver
- * (runtime/driver.h): start creates the reactor thread and its ring, flush
- * hands a worker's staged submissions to it, stop drains and joins it. */
+ * (runtime/driver.h): start creates the reactor thread and its ring from
+ * the builder's io settings, flush hands a worker's staged submissions to
+ * it, stop drains and joins it. */
+#include "reactor/driver.h"
 #include "reactor/reactor.h"
 
-static int io_start(weft_rt *rt, unsigned entries, unsigned nworkers,
-		    unsigned flags, void **state)
+static int io_start(weft_rt *rt, const weft_io_opts *io, unsigned nworkers,
+		    void **state)
 {
 	struct weft__reactor *r = NULL;
-	int ret = weft__reactor_start(rt, entries, nworkers,
-				      !(flags & WEFT__DRIVER_NORMAL_SCHED), &r);
+	int ret = weft__reactor_start(rt, io->entries, nworkers,
+				      !io->normal_sched, &r);
 
 	*state = r;
 	return ret;

@@ -420,7 +420,7 @@ out_sem:
 	sem_destroy(&r->ready);
 	close(r->efd);
 out_stage:
-	weft__rt_set_create_error("%s", r->init_msg);
+	weft__rt_set_create_error(rt, r->init_msg);
 	free(r->stage);
 out_free:
 	free(r);

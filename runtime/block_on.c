@@ -155,8 +155,8 @@ static int run_current(struct parker *p, weft_rt *rt, weft_cx *cx,
 		w->searching = false;
 		weft__idle_end_searching(&rt->idle);
 	}
-	if (rt->driver)
-		rt->driver_ops->flush(rt->driver, 0);
+	if (rt->head.driver)
+		rt->driver_ops->flush(rt->head.driver, 0);
 	weft__worker_leave(w);
 	atomic_store_explicit(&rt->block_on_owner, NULL, memory_order_release);
 	return 0;

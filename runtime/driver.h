@@ -1,66 +1,140 @@
-/* runtime/driver.h - what the runtime asks of an I/O driver.
+/* runtime/driver.h - the boundary between the runtime and an I/O driver.
  *
- * runtime/ knows nothing of io_uring: it starts, ticks and stops a driver
- * through these operations. reactor/ provides them (weft__io_driver).
+ * runtime/ names no driver: it starts, ticks and stops one through the
+ * operations it is handed at creation (weft__rt_create; wire/rt.c hands it
+ * reactor/'s io_uring driver for weft_rt_create). A driver reaches the
+ * runtime only through this header: the inline functions below, which
+ * read the runtime's head (struct weft__rt_head, the first member of every
+ * weft_rt) and call the host functions the runtime put there before
+ * starting the driver. Nothing here is a link-time reference from a
+ * driver into runtime/: the driver's view of weft_rt is the head, and
+ * weft_rt itself stays opaque to it.
  *
  * Threads: start and stop run on the thread creating / shutting down the
  * runtime; flush runs on worker `worker` (or the block_on thread acting as
- * worker 0 in the current-thread flavour) at the end of every scheduler
- * tick and before the worker parks, so submissions staged during the tick
- * reach the kernel in one batch.
+ * worker 0 in the current-thread flavour), between polls, never inside
+ * one: when the worker's run queue runs dry (before it looks at the
+ * injector or other workers), at every fair-interval maintenance (every
+ * 61 ticks, so a worker that never runs dry flushes too), before it parks,
+ * and before block_on returns; submissions staged by the polls in between
+ * reach the kernel in one batch (test/runtime/driver.c checks these).
  *
- * Shutdown order (runtime.c): workers stop; every task is cancelled (drop
- * functions may still submit cancellations to the driver, from the
- * shutting-down thread); then stop() waits for the driver's in-flight
- * operations to end, drops every waker it holds, joins its thread and frees
- * its state.
+ * Order (runtime.c, shutdown.c): start runs after the worker slots exist
+ * and before any worker thread starts; it fails the creation when it
+ * fails (stop is then not called). At shutdown the workers stop; every
+ * task is cancelled (drop functions may still submit cancellations to the
+ * driver, from the shutting-down thread); then stop() waits for the
+ * driver's in-flight operations to end, drops every waker it holds, joins
+ * its thread and frees its state. stop is called once.
  */
 #ifndef WEFT_RUNTIME_DRIVER_H
 #define WEFT_RUNTIME_DRIVER_H
 
 #include "weft/rt.h"
 
-/* start() flags */
-#define WEFT__DRIVER_NORMAL_SCHED 0x1u /* builder io_normal_sched */
-
-struct weft__driver_ops {
-	/* Creates the driver for rt; nworkers is the number of worker slots
-	 * (at least 1), flags WEFT__DRIVER_*. Returns 0 or -errno, and may
-	 * set a reason with weft__rt_set_create_error(). */
-	int (*start)(weft_rt *rt, unsigned entries, unsigned nworkers,
-		     unsigned flags, void **state);
-	void (*flush)(void *state, unsigned worker);
-	void (*stop)(void *state);
-};
-
-/* Defined in reactor/. */
-const struct weft__driver_ops *weft__io_driver(void);
-
-/* The driver state of rt (NULL when io is disabled). */
-void *weft__rt_driver(weft_rt *rt);
-
-/* Index of the calling thread's worker in rt, or -1 when the calling
- * thread is not one of rt's workers. */
-int weft__rt_worker_index(weft_rt *rt);
-
-/* Batched wakes from a thread that is not a worker (the reactor): wakers
+/* Batched wakes from a thread that is not a worker (a driver's): wakers
  * added to a batch are woken by one flush, which takes the injector lock
  * once and unparks at most one sleeping worker. Wakers that are not task
- * wakers of rt are woken directly. A zeroed batch is empty. */
+ * wakers of rt are woken directly. Initialise with weft__wake_batch_init;
+ * the fields are the runtime's. */
 struct weft__wake_batch {
 	weft_rt *rt;
+	const struct weft__driver_host *host;
 	void *head, *tail;   /* tasks made NOTIFIED, not yet queued */
 	unsigned n;
 };
 
-void weft__wake_batch_init(struct weft__wake_batch *b, weft_rt *rt);
-/* Wakes *w (consumed; left empty) into the batch. */
-void weft__wake_batch_add(struct weft__wake_batch *b, weft_waker *w);
-/* Wake by reference into the batch (*w stays owned by the caller). */
-void weft__wake_batch_add_ref(struct weft__wake_batch *b, const weft_waker *w);
-void weft__wake_batch_flush(struct weft__wake_batch *b);
+/* What the runtime offers a driver (runtime.c fills one static table). */
+struct weft__driver_host {
+	/* index of the calling thread's worker in rt, or -1 when the
+	 * calling thread is not one of rt's workers */
+	int (*worker_index)(weft_rt *rt);
+	void (*wake_batch_add)(struct weft__wake_batch *b, weft_waker *w);
+	void (*wake_batch_add_ref)(struct weft__wake_batch *b,
+				   const weft_waker *w);
+	void (*wake_batch_flush)(struct weft__wake_batch *b);
+	/* the reason a failing start gives (weft_rt_create_error) */
+	void (*set_create_error)(weft_rt *rt, const char *msg);
+};
 
-/* Records the reason for a failing weft_rt_create (thread-local). */
-void weft__rt_set_create_error(const char *fmt, ...);
+/* The first member of every weft_rt: what a driver may read of it. */
+struct weft__rt_head {
+	void *driver;                         /* driver state, NULL = none */
+	const struct weft__driver_host *host; /* set before start */
+};
+
+/* What the runtime asks of a driver. */
+struct weft__driver_ops {
+	/* Creates the driver for rt; nworkers is the number of worker slots
+	 * (at least 1), io the builder's settings (io->enable is true).
+	 * Returns 0 and the driver's state in *state, or -errno (and may
+	 * give a reason with weft__rt_set_create_error). */
+	int (*start)(weft_rt *rt, const weft_io_opts *io, unsigned nworkers,
+		     void **state);
+	void (*flush)(void *state, unsigned worker);
+	void (*stop)(void *state);
+};
+
+/* For the wiring (wire/): creates a runtime as weft_rt_create does, with
+ * io (NULL = none) as its driver when b->io.enable is set; with io NULL
+ * and io.enable set it fails with -ENOTSUP. */
+int weft__rt_create(weft_rt **out, const weft_rt_builder *b,
+		    const struct weft__driver_ops *io);
+
+/* ------------------------------------------- a driver's view of rt */
+
+static inline const struct weft__rt_head *weft__rt_head(const weft_rt *rt)
+{
+	return (const struct weft__rt_head *)(const void *)rt;
+}
+
+/* The driver state of rt (NULL when rt has no driver). */
+static inline void *weft__rt_driver(const weft_rt *rt)
+{
+	return weft__rt_head(rt)->driver;
+}
+
+/* Index of the calling thread's worker in rt, or -1. */
+static inline int weft__rt_worker_index(weft_rt *rt)
+{
+	return weft__rt_head(rt)->host->worker_index(rt);
+}
+
+/* Records the reason for a failing start (thread-local to the creating
+ * thread, reported by weft_rt_create_error). */
+static inline void weft__rt_set_create_error(weft_rt *rt, const char *msg)
+{
+	weft__rt_head(rt)->host->set_create_error(rt, msg);
+}
+
+static inline void weft__wake_batch_init(struct weft__wake_batch *b,
+					 weft_rt *rt)
+{
+	b->rt = rt;
+	b->host = weft__rt_head(rt)->host;
+	b->head = b->tail = NULL;
+	b->n = 0;
+}
+
+/* Wakes *w (consumed; left empty) into the batch. */
+static inline void weft__wake_batch_add(struct weft__wake_batch *b,
+					weft_waker *w)
+{
+	b->host->wake_batch_add(b, w);
+}
+
+/* Wake by reference into the batch (*w stays owned by the caller). */
+static inline void weft__wake_batch_add_ref(struct weft__wake_batch *b,
+					    const weft_waker *w)
+{
+	b->host->wake_batch_add_ref(b, w);
+}
+
+/* Queues the batch's tasks and empties it (nothing to do when empty). */
+static inline void weft__wake_batch_flush(struct weft__wake_batch *b)
+{
+	if (b->n)
+		b->host->wake_batch_flush(b);
+}
 
 #endif /* WEFT_RUNTIME_DRIVER_H */

@@ -255,6 +255,8 @@ void weft__worker_leave(struct weft__worker *w);
 struct weft__blocking;
 
 struct weft_rt {
+	/* first: what a driver may read (driver.h) */
+	struct weft__rt_head head;
 	struct weft__injector inj;
 	struct weft__idle idle;
 	unsigned nworkers;             /* worker slots (>= 1) */
@@ -271,8 +273,7 @@ struct weft_rt {
 	bool has_alloc;
 	bool malloc_is_jemalloc;       /* see alloc.c */
 	weft_rt_builder cfg;
-	const struct weft__driver_ops *driver_ops;
-	void *driver;
+	const struct weft__driver_ops *driver_ops; /* head.driver's */
 	struct weft__blocking *blocking;
 	_Atomic(struct weft__worker *) block_on_owner; /* current-thread: taken */
 	/* foreign spawns between their shutdown check and their push */
@@ -286,6 +287,11 @@ void weft__mfree(void *p, size_t size);
 bool weft__alloc_probe(void);
 
 void weft__rt_maybe_free(weft_rt *rt);
+
+/* waker.c: the wake batch, offered to the driver through the host table */
+void weft__rt_batch_add(struct weft__wake_batch *b, weft_waker *w);
+void weft__rt_batch_add_ref(struct weft__wake_batch *b, const weft_waker *w);
+void weft__rt_batch_flush(struct weft__wake_batch *b);
 int weft__blocking_init(weft_rt *rt);
 void weft__blocking_shutdown(weft_rt *rt);  /* stops and joins the threads */
 void weft__blocking_destroy(weft_rt *rt);   /* frees the pool (after it) */

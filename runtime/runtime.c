@@ -1,7 +1,9 @@
 /* runtime/runtime.c - the runtime object: the builder, creation (worker
- * slots, threads, the blocking pool, the I/O driver), the create-error
- * text, and destruction (weft_rt_destroy, and freeing the object once the
- * last task memory is gone). Shutdown is in shutdown.c.
+ * slots, threads, the blocking pool, the I/O driver it is handed), the
+ * create-error text, the host table a driver reaches the runtime through
+ * (runtime/driver.h), and destruction (weft_rt_destroy, and freeing the
+ * object once the last task memory is gone). Shutdown is in shutdown.c;
+ * weft_rt_create, which names the io_uring driver, is in wire/rt.c.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -14,7 +16,10 @@
 
 static _Thread_local char create_error[256];
 
-void weft__rt_set_create_error(const char *fmt, ...)
+static void set_create_error(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+static void set_create_error(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -31,8 +36,31 @@ const char *weft_rt_create_error(void)
 void weft_rt_builder_init(weft_rt_builder *b)
 {
 	memset(b, 0, sizeof(*b));
-	b->enable_io = true;
+	b->io.enable = true;
 }
+
+/* ------------------------------------------------- the driver's host */
+
+static int host_worker_index(weft_rt *rt)
+{
+	struct weft__worker *w = weft__worker_current();
+
+	return w && w->rt == rt ? (int)w->index : -1;
+}
+
+static void host_set_create_error(weft_rt *rt, const char *msg)
+{
+	(void)rt;
+	set_create_error("%s", msg);
+}
+
+static const struct weft__driver_host host = {
+	.worker_index = host_worker_index,
+	.wake_batch_add = weft__rt_batch_add,
+	.wake_batch_add_ref = weft__rt_batch_add_ref,
+	.wake_batch_flush = weft__rt_batch_flush,
+	.set_create_error = host_set_create_error,
+};
 
 static unsigned online_cpus(void)
 {
@@ -102,7 +130,8 @@ static int threads_start(weft_rt *rt)
 	return ret;
 }
 
-int weft_rt_create(weft_rt **out, const weft_rt_builder *b)
+int weft__rt_create(weft_rt **out, const weft_rt_builder *b,
+		    const struct weft__driver_ops *io)
 {
 	weft_rt_builder defaults;
 	weft_rt *rt;
@@ -118,12 +147,17 @@ int weft_rt_create(weft_rt **out, const weft_rt_builder *b)
 	}
 	if (b->workers > 0xfff || (b->allocator && (!b->allocator->alloc ||
 						    !b->allocator->free))) {
-		weft__rt_set_create_error("invalid builder field");
+		set_create_error("invalid builder field");
 		return -EINVAL;
+	}
+	if (b->io.enable && !io) {
+		set_create_error("io.enable is set and no I/O driver is built in");
+		return -ENOTSUP;
 	}
 	rt = calloc(1, sizeof(*rt));
 	if (!rt)
 		return -ENOMEM;
+	rt->head.host = &host;
 	rt->cfg = *b;
 	if (b->allocator) {
 		rt->alloc = *b->allocator;
@@ -145,21 +179,24 @@ int weft_rt_create(weft_rt **out, const weft_rt_builder *b)
 	ret = weft__blocking_init(rt);
 	if (ret < 0)
 		goto out_workers;
-	if (b->enable_io) {
-		rt->driver_ops = weft__io_driver();
-		ret = rt->driver_ops->start(rt, b->io_entries ? b->io_entries
-							      : 4096,
-					    rt->nworkers,
-					    b->io_normal_sched
-						    ? WEFT__DRIVER_NORMAL_SCHED
-						    : 0,
-					    &rt->driver);
-		if (ret < 0)
+	if (b->io.enable) {
+		void *state = NULL;
+
+		/* before any worker thread: the driver's state is in place
+		 * when the first task runs */
+		ret = io->start(rt, &b->io, rt->nworkers, &state);
+		if (ret < 0) {
+			if (!create_error[0])
+				set_create_error("the I/O driver did not start: "
+						 "%s", strerror(-ret));
 			goto out_blocking;
+		}
+		rt->driver_ops = io;
+		rt->head.driver = state;
 	}
 	ret = threads_start(rt);
 	if (ret < 0) {
-		weft__rt_set_create_error("cannot start worker threads");
+		set_create_error("cannot start worker threads");
 		weft_rt_destroy(rt);
 		return ret;
 	}
@@ -189,18 +226,6 @@ weft_rt *weft_rt_current(void)
 	struct weft__worker *w = weft__worker_current();
 
 	return w ? w->rt : NULL;
-}
-
-void *weft__rt_driver(weft_rt *rt)
-{
-	return rt->driver;
-}
-
-int weft__rt_worker_index(weft_rt *rt)
-{
-	struct weft__worker *w = weft__worker_current();
-
-	return w && w->rt == rt ? (int)w->index : -1;
 }
 
 static bool rt_has_live_tasks(weft_rt *rt)

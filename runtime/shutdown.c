@@ -187,8 +187,10 @@ static void cancel_all(weft_rt *rt)
 
 void weft_rt_shutdown(weft_rt *rt)
 {
+	struct weft__worker *w = weft__worker_current();
+
 	/* a worker cannot join itself: refuse instead of deadlocking */
-	if (!rt || weft__rt_worker_index(rt) >= 0)
+	if (!rt || (w && w->rt == rt))
 		return;
 	pthread_mutex_lock(&rt->lock);
 	if (atomic_load_explicit(&rt->shutdown, memory_order_relaxed)) {
@@ -212,9 +214,9 @@ void weft_rt_shutdown(weft_rt *rt)
 	atomic_store_explicit(&rt->stopped, true, memory_order_release);
 	pthread_mutex_unlock(&rt->lock);
 	cancel_all(rt);
-	if (rt->driver) {
-		rt->driver_ops->stop(rt->driver);
-		rt->driver = NULL;
+	if (rt->head.driver) {
+		rt->driver_ops->stop(rt->head.driver);
+		rt->head.driver = NULL;
 	}
 	drop_queue_refs(rt);
 }

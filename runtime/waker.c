@@ -7,8 +7,9 @@
  * COMPLETE one is left as it is.
  *
  * The wake batch serves a thread that is not a worker (an I/O driver's,
- * runtime/driver.h): tasks it wakes are made NOTIFIED and linked into the
- * batch, and one flush hands them all to the injector (one lock) and
+ * runtime/driver.h, which reaches these functions through the host table
+ * runtime.c gives it): tasks it wakes are made NOTIFIED and linked into
+ * the batch, and one flush hands them all to the injector (one lock) and
  * unparks at most one sleeping worker.
  */
 #include "runtime/task.h"
@@ -95,13 +96,6 @@ const weft_waker_vtable weft__task_waker_vt = {
 
 /* ---------------------------------------------------------- wake batch */
 
-void weft__wake_batch_init(struct weft__wake_batch *b, weft_rt *rt)
-{
-	b->rt = rt;
-	b->head = b->tail = NULL;
-	b->n = 0;
-}
-
 static void batch_append(struct weft__wake_batch *b, struct weft__task *t)
 {
 	t->next = NULL;
@@ -119,7 +113,7 @@ static bool is_task_of(const weft_waker *w, weft_rt *rt)
 	       weft__task_rt((const struct weft__task *)w->data) == rt;
 }
 
-void weft__wake_batch_add(struct weft__wake_batch *b, weft_waker *w)
+void weft__rt_batch_add(struct weft__wake_batch *b, weft_waker *w)
 {
 	struct weft__task *t;
 	bool dealloc;
@@ -136,7 +130,7 @@ void weft__wake_batch_add(struct weft__wake_batch *b, weft_waker *w)
 		weft__task_dealloc(t);
 }
 
-void weft__wake_batch_add_ref(struct weft__wake_batch *b, const weft_waker *w)
+void weft__rt_batch_add_ref(struct weft__wake_batch *b, const weft_waker *w)
 {
 	struct weft__task *t;
 	bool dealloc;
@@ -150,7 +144,7 @@ void weft__wake_batch_add_ref(struct weft__wake_batch *b, const weft_waker *w)
 		batch_append(b, t);
 }
 
-void weft__wake_batch_flush(struct weft__wake_batch *b)
+void weft__rt_batch_flush(struct weft__wake_batch *b)
 {
 	if (!b->n)
 		return;

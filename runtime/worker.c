@@ -124,8 +124,8 @@ static void driver_flush(struct weft__worker *w)
 {
 	weft_rt *rt = w->rt;
 
-	if (rt->driver)
-		rt->driver_ops->flush(rt->driver, w->index);
+	if (rt->head.driver)
+		rt->driver_ops->flush(rt->head.driver, w->index);
 }
 
 static void maintenance(struct weft__worker *w)

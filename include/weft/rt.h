@@ -26,25 +26,33 @@ typedef struct weft_join weft_join;
 
 /* Allocator hook (tests inject failures with it). alloc returns NULL on
  * failure, else memory aligned as malloc's; free gets the size that was
- * asked for. It serves the task allocations and the small boxes that hold
- * a join handle's waker when that waker is not a task's (weft_join_poll
- * from block_on or a foreign executor). */
+ * asked for. It serves the task allocations, the small boxes that hold a
+ * join handle's waker when that waker is not a task's (weft_join_wait
+ * from block_on or a foreign executor), and the blocking pool's job
+ * records. */
 typedef struct weft_allocator {
 	void *(*alloc)(size_t size, void *ctx);
 	void (*free)(void *p, size_t size, void *ctx);
 	void *ctx;
 } weft_allocator;
 
+/* The I/O reactor's settings (the io_uring driver of reactor/), the `io`
+ * member of the builder. */
+typedef struct weft_io_opts {
+	bool enable;             /* start the reactor (default true); without
+	                          * it, I/O and timer futures report -ENODEV */
+	unsigned entries;        /* ring size; 0 = default (4096) */
+	bool normal_sched;       /* leave the reactor thread SCHED_OTHER
+	                          * (default: SCHED_BATCH, see
+	                          * docs/architecture.md, "Reactor thread
+	                          * scheduling") */
+} weft_io_opts;
+
 typedef struct weft_rt_builder {
 	unsigned workers;        /* worker threads; 0 = one per online CPU */
 	bool current_thread;     /* no worker threads: block_on runs tasks */
 	bool no_pin;             /* do not pin worker i to CPU i mod ncpu */
-	bool enable_io;          /* start the io_uring reactor (default true) */
-	unsigned io_entries;     /* ring size; 0 = default (4096) */
-	bool io_normal_sched;    /* leave the reactor thread SCHED_OTHER
-	                          * (default: SCHED_BATCH, see
-	                          * docs/architecture.md, "Reactor thread
-	                          * scheduling") */
+	weft_io_opts io;         /* the reactor's settings */
 	const char *thread_name; /* prefix, default "weft-w"; "-<index>" added */
 	size_t stack_size;       /* worker stack size; 0 = system default */
 	void (*on_thread_start)(void *arg); /* called on each worker thread */
@@ -58,7 +66,7 @@ void weft_rt_builder_init(weft_rt_builder *b);
 
 /* Creates and starts a runtime. b may be NULL for the defaults.
  * Returns 0, or -EINVAL (bad builder field), -ENOMEM, -EAGAIN (thread
- * creation), or the reactor's error when enable_io is set and the ring
+ * creation), or the reactor's error when io.enable is set and the ring
  * cannot be created (weft_rt_create_error() then names the reason). */
 int weft_rt_create(weft_rt **out, const weft_rt_builder *b);
 

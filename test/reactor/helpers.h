@@ -28,7 +28,7 @@ static inline weft_rt *test_rt(unsigned workers)
 	b.workers = workers;
 	b.current_thread = workers == 0;
 	b.no_pin = true;
-	b.io_entries = 256;
+	b.io.entries = 256;
 	ret = weft_rt_create(&rt, &b);
 	cr_assert_eq(ret, 0, "weft_rt_create: %d (%s)", ret,
 		     weft_rt_create_error());

@@ -113,7 +113,7 @@ Test(probe, io_disabled_runtime_gives_enodev)
 
 	weft_rt_builder_init(&b);
 	b.workers = 1;
-	b.enable_io = false;
+	b.io.enable = false;
 	cr_assert_eq(weft_rt_create(&rt, &b), 0);
 	weft_sleep_init(&s, 50 * WEFT_MS);
 	cr_assert_eq(WEFT_BLOCK_ON(rt, weft_sleep, &s), 0);
@@ -158,8 +158,8 @@ static weft_rt *rt_with(bool normal_sched)
 	weft_rt_builder_init(&b);
 	b.workers = 1;
 	b.no_pin = true;
-	b.io_entries = 64;
-	b.io_normal_sched = normal_sched;
+	b.io.entries = 64;
+	b.io.normal_sched = normal_sched;
 	cr_assert_eq(weft_rt_create(&rt, &b), 0);
 	return rt;
 }

@@ -85,7 +85,7 @@ static inline weft_rt *rt_new(unsigned workers, bool current_thread)
 	b.workers = workers;
 	b.current_thread = current_thread;
 	b.no_pin = true;
-	b.enable_io = false;
+	b.io.enable = false;
 	cr_assert_eq(weft_rt_create(&rt, &b), 0, "weft_rt_create: %s",
 		     weft_rt_create_error());
 	return rt;
@@ -302,7 +302,7 @@ static inline weft_rt *rt_with_alloc(unsigned workers, bool current_thread,
 	b.workers = workers;
 	b.current_thread = current_thread;
 	b.no_pin = true;
-	b.enable_io = false;
+	b.io.enable = false;
 	b.allocator = a;
 	cr_assert_eq(weft_rt_create(&rt, &b), 0);
 	return rt;

@@ -320,7 +320,7 @@ Test(shutdown, joins_every_worker_thread, .timeout = RT_TIMEOUT)
 	weft_rt_builder_init(&b);
 	b.workers = 3;
 	b.no_pin = true;
-	b.enable_io = false;
+	b.io.enable = false;
 	b.on_thread_start = on_start;
 	b.on_thread_stop = on_stop;
 	b.hook_arg = &started;

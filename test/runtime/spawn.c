@@ -217,7 +217,7 @@ Test(spawn, builder_rejects_an_incomplete_allocator)
 	weft_rt *rt = (weft_rt *)(uintptr_t)1;
 
 	weft_rt_builder_init(&b);
-	b.enable_io = false;
+	b.io.enable = false;
 	b.allocator = &a;
 	cr_assert_eq(weft_rt_create(&rt, &b), -EINVAL);
 	cr_assert_null(rt);

@@ -15,7 +15,7 @@ static weft_rt *rt_start(void)
 
 	weft_rt_builder_init(&b);
 	b.workers = 2;
-	b.enable_io = false;
+	b.io.enable = false;
 	b.no_pin = true;
 	cr_assert_eq(weft_rt_create(&rt, &b), 0);
 	return rt;
