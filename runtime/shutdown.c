@@ -9,18 +9,19 @@
  *      finishes the poll it is in; no task is polled after this);
  *   3. stop the blocking pool (waits for running functions to return);
  *   4. set `stopped`: every free from now on takes rt->lock;
- *   5. take a reference on every live task (all owned lists), drop the
- *      queue references of every queued task (deques, LIFO slots,
- *      injector), mark every unfinished task COMPLETE|CANCELLED, and only
- *      then run their drop functions: wakes issued by drop functions find
+ *   5. take every queued task out of the run queues (deques, LIFO slots,
+ *      injector) with its queue reference; then, list by list and 256
+ *      tasks at a time (cancel_owner), take a reference on every
+ *      unfinished task, mark them all COMPLETE|CANCELLED, and only then
+ *      run their drop functions: wakes issued by drop functions find
  *      COMPLETE tasks and queue nothing; join handles report -ECANCELED;
+ *      no memory is allocated;
  *   6. release the references of step 5 (tasks no one else holds are
  *      freed), then stop the I/O driver, which drops the wakers it held.
  * Memory still referenced afterwards (join handles, stray wakers) is freed
  * when its last reference goes; the runtime object itself is freed by the
  * last of weft_rt_destroy and those frees (weft__rt_maybe_free, runtime.c).
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "runtime/task.h"
@@ -40,45 +41,26 @@ static void threads_stop(weft_rt *rt)
 	}
 }
 
-struct task_vec {
-	struct weft__task **v;
-	size_t n, cap;
-};
+/* Tasks handled per round of cancel_owner: the batch lives on the
+ * shutting-down thread's stack, so cancelling needs no allocation (it used
+ * to grow an array of every live task and abort() when that failed). */
+#define CANCEL_CHUNK 256
 
-static void vec_push(struct task_vec *tv, struct weft__task *t)
+/* Takes a reference on t unless it is finished or at 0 references (being
+ * freed by another thread: it will unlink itself under rt->lock, or reach
+ * a remote_free stack, drained before the walk); under rt->lock. */
+static bool hold_unfinished(struct weft__task *t)
 {
-	if (tv->n == tv->cap) {
-		size_t cap = tv->cap ? tv->cap * 2 : 64;
-		struct weft__task **v = realloc(tv->v, cap * sizeof(*v));
+	uint64_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
 
-		if (!v)
-			abort(); /* out of memory while tearing down */
-		tv->v = v;
-		tv->cap = cap;
-	}
-	tv->v[tv->n++] = t;
-}
-
-static void collect_owner(struct weft__owner *o, struct task_vec *tv)
-{
-	weft__owner_drain_remote(o);
-	for (struct weft__task *t = o->head; t; t = t->owned_next) {
-		uint64_t s = atomic_load_explicit(&t->state,
-						  memory_order_relaxed);
-
-		/* a task at 0 references is being freed by another thread
-		 * (it will unlink itself under rt->lock, or reach a
-		 * remote_free stack drained below); leave it alone */
-		do {
-			if ((s >> WEFT__REF_SHIFT) == 0)
-				goto next;
-			/* relaxed: we own a reference from here on */
-		} while (!atomic_compare_exchange_weak_explicit(
-			&t->state, &s, s + WEFT__REF_ONE,
-			memory_order_relaxed, memory_order_relaxed));
-		vec_push(tv, t);
-	next:;
-	}
+	do {
+		if ((s >> WEFT__REF_SHIFT) == 0 || (s & WEFT__COMPLETE))
+			return false;
+		/* relaxed: we own a reference from here on */
+	} while (!atomic_compare_exchange_weak_explicit(
+		&t->state, &s, s + WEFT__REF_ONE, memory_order_relaxed,
+		memory_order_relaxed));
+	return true;
 }
 
 static bool mark_cancelled(struct weft__task *t)
@@ -102,87 +84,133 @@ static bool mark_cancelled(struct weft__task *t)
 }
 
 /* Takes every queued task out of the run queues, each with its queue
- * reference. */
-static void collect_queued(weft_rt *rt, struct task_vec *qv)
+ * reference, as a chain through t->next: out of every queue a task's next
+ * is its taker's, and a task that is NOTIFIED (or COMPLETE) is never
+ * queued again by a wake. */
+static struct weft__task *collect_queued(weft_rt *rt)
 {
-	struct weft__task *t;
+	struct weft__task *chain = NULL, *t;
 
 	for (unsigned i = 0; i < rt->nworkers; i++) {
 		struct weft__worker *w = &rt->workers[i];
 
 		if (w->lifo) {
-			vec_push(qv, w->lifo);
+			w->lifo->next = chain;
+			chain = w->lifo;
 			w->lifo = NULL;
 		}
 		while (w->injected) {
 			t = w->injected;
 			w->injected = t->next;
-			vec_push(qv, t);
+			t->next = chain;
+			chain = t;
 		}
-		while ((t = weft__deque_pop(&w->dq)))
-			vec_push(qv, t);
+		while ((t = weft__deque_pop(&w->dq))) {
+			t->next = chain;
+			chain = t;
+		}
 	}
-	while ((t = weft__injector_pop(&rt->inj)))
-		vec_push(qv, t);
+	while ((t = weft__injector_pop(&rt->inj))) {
+		t->next = chain;
+		chain = t;
+	}
+	return chain;
+}
+
+/* Drops the references a chain of collect_queued holds. */
+static void drop_chain(struct weft__task *t)
+{
+	while (t) {
+		struct weft__task *next = t->next;
+
+		weft__task_ref_dec(t);
+		t = next;
+	}
 }
 
 /* Drops the queue reference of every queued task. */
 static void drop_queue_refs(weft_rt *rt)
 {
-	struct task_vec qv = { 0 };
+	drop_chain(collect_queued(rt));
+}
 
-	collect_queued(rt, &qv);
-	for (size_t i = 0; i < qv.n; i++)
-		weft__task_ref_dec(qv.v[i]);
-	free(qv.v);
+/* Cancels every unfinished task of o's list, CANCEL_CHUNK at a time:
+ * under rt->lock take a reference on each (the list cannot change under
+ * the lock: no spawn, no adoption, and frees take the lock), then mark
+ * the whole batch COMPLETE|CANCELLED, and only then run their drop
+ * functions, so wakes issued by those drops find COMPLETE tasks and queue
+ * nothing (a wake of a task of a later batch queues it, as any wake
+ * would: drop_queue_refs takes it back out at the end); join handles
+ * report -ECANCELED. The batch's last task stays held across the next
+ * lock, so the walk resumes after it. */
+static void cancel_owner(weft_rt *rt, struct weft__owner *o)
+{
+	struct weft__task *batch[CANCEL_CHUNK];
+	bool was[CANCEL_CHUNK];
+	struct weft__task *cursor = NULL;
+
+	for (;;) {
+		struct weft__task *t;
+		size_t n = 0;
+
+		pthread_mutex_lock(&rt->lock);
+		for (t = cursor ? cursor->owned_next : o->head;
+		     t && n < CANCEL_CHUNK; t = t->owned_next)
+			if (hold_unfinished(t))
+				batch[n++] = t;
+		pthread_mutex_unlock(&rt->lock);
+		if (cursor)
+			weft__task_ref_dec(cursor);
+		cursor = NULL;
+		for (size_t i = 0; i < n; i++)
+			was[i] = mark_cancelled(batch[i]);
+		for (size_t i = 0; i < n; i++) {
+			struct weft__task *c = batch[i];
+			uint64_t s;
+
+			if (!was[i])
+				continue;
+			if (c->type->drop)
+				c->type->drop(weft__task_frame(c));
+			memset(weft__task_frame(c), 0, sizeof(intptr_t));
+			s = atomic_load_explicit(&c->state,
+						 memory_order_acquire);
+			if ((s & (WEFT__JOIN_INTEREST | WEFT__JOIN_WAKER)) ==
+			    (WEFT__JOIN_INTEREST | WEFT__JOIN_WAKER))
+				weft__task_wake_joiner(c);
+		}
+		if (n == CANCEL_CHUNK && t)
+			cursor = batch[--n];
+		for (size_t i = 0; i < n; i++)
+			weft__task_ref_dec(batch[i]);
+		if (!cursor)
+			return;
+	}
 }
 
 static void cancel_all(weft_rt *rt)
 {
-	struct task_vec tv = { 0 }, qv = { 0 };
-	bool *was;
+	struct weft__task *queued = collect_queued(rt);
 
 	/* foreign spawns never run are in no list yet: adopt them into the
-	 * foreign list so the walk below finds them */
-	collect_queued(rt, &qv);
+	 * foreign list so the walk below finds them. The queue references
+	 * stay held until every list is done. */
 	pthread_mutex_lock(&rt->lock);
-	for (size_t i = 0; i < qv.n; i++)
-		if (weft__task_owner(qv.v[i]) == &rt->foreign &&
-		    !qv.v[i]->owned_prev && rt->foreign.head != qv.v[i])
-			weft__task_adopt(&rt->foreign, qv.v[i]);
+	for (struct weft__task *t = queued; t; t = t->next)
+		if (weft__task_owner(t) == &rt->foreign && !t->owned_prev &&
+		    rt->foreign.head != t)
+			weft__task_adopt(&rt->foreign, t);
 	for (unsigned i = 0; i < rt->nworkers; i++)
-		collect_owner(&rt->workers[i].owner, &tv);
-	collect_owner(&rt->foreign, &tv);
+		weft__owner_drain_remote(&rt->workers[i].owner);
+	weft__owner_drain_remote(&rt->foreign);
 	pthread_mutex_unlock(&rt->lock);
 
-	for (size_t i = 0; i < qv.n; i++)
-		weft__task_ref_dec(qv.v[i]);
-	free(qv.v);
-	was = calloc(tv.n ? tv.n : 1, sizeof(*was));
-	if (!was)
-		abort();
-	for (size_t i = 0; i < tv.n; i++)
-		was[i] = mark_cancelled(tv.v[i]);
-	for (size_t i = 0; i < tv.n; i++) {
-		struct weft__task *t = tv.v[i];
-		uint64_t s;
-
-		if (!was[i])
-			continue;
-		if (t->type->drop)
-			t->type->drop(weft__task_frame(t));
-		memset(weft__task_frame(t), 0, sizeof(intptr_t));
-		s = atomic_load_explicit(&t->state, memory_order_acquire);
-		if ((s & (WEFT__JOIN_INTEREST | WEFT__JOIN_WAKER)) ==
-		    (WEFT__JOIN_INTEREST | WEFT__JOIN_WAKER))
-			weft__task_wake_joiner(t);
-	}
-	for (size_t i = 0; i < tv.n; i++)
-		weft__task_ref_dec(tv.v[i]);
+	for (unsigned i = 0; i < rt->nworkers; i++)
+		cancel_owner(rt, &rt->workers[i].owner);
+	cancel_owner(rt, &rt->foreign);
+	drop_chain(queued);
 	/* drop functions may have queued wakes of non-task wakers' tasks */
 	drop_queue_refs(rt);
-	free(was);
-	free(tv.v);
 }
 
 void weft_rt_shutdown(weft_rt *rt)

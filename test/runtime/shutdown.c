@@ -17,6 +17,8 @@ struct forever {
 	weft_waker wake_on_drop; /* woken (by value) by the drop function */
 	weft_rt *rt;           /* spawn attempted by the drop function */
 	atomic_int *drop_spawn_rc;
+	weft_waker *wake_ref;  /* woken by reference by the drop function */
+	weft_join **drop_join; /* dropped (and cleared) by the drop function */
 };
 
 static weft_poll forever_poll(struct forever *f, weft_cx *cx)
@@ -50,6 +52,12 @@ static void forever_drop(struct forever *f)
 {
 	atomic_fetch_add(&f->p->drops, 1);
 	weft_waker_wake(&f->wake_on_drop);
+	if (f->wake_ref)
+		weft_waker_wake_by_ref(f->wake_ref);
+	if (f->drop_join) {
+		weft_join_drop(*f->drop_join);
+		*f->drop_join = NULL;
+	}
 	if (f->rt)
 		atomic_store(f->drop_spawn_rc,
 			     weft_spawn(f->rt, &nop_future, NULL, NULL));
@@ -207,6 +215,53 @@ Test(shutdown, drop_functions_that_wake_and_spawn_are_safe,
 			cr_assert_eq(atomic_load(&rc[i]), -ESHUTDOWN);
 		weft_waker_drop(&slots[i]);
 	}
+	rt_leak_check();
+}
+
+/* More tasks in one worker's list than shutdown cancels per batch (256):
+ * each one's drop wakes a parked task half the list away (in an earlier
+ * or a later batch) and drops the join handle of another, which may be
+ * its last reference. Every drop runs once, every task memory is freed,
+ * a cancelled task is never polled again. */
+Test(shutdown, many_tasks_whose_drops_wake_and_release_others,
+     .timeout = RT_TIMEOUT)
+{
+	enum { N = 1500 };
+	calloc_hook h = { 0 };
+	weft_allocator a = { hook_alloc, hook_free, &h };
+	weft_rt *rt = rt_with_alloc(1, false, &a);
+	probe *p = calloc(N, sizeof(*p));
+	weft_waker *slots = calloc(N, sizeof(*slots));
+	weft_join **j = calloc(N, sizeof(*j));
+
+	for (int i = 0; i < N; i++) {
+		struct forever init = {
+			.p = &p[i], .kind = PARKER, .slot = &slots[i],
+			.wake_ref = &slots[(i + N / 2) % N],
+			.drop_join = &j[(i + 7) % N],
+		};
+
+		cr_assert_eq(weft_spawn(rt, &forever_future, &init, &j[i]), 0);
+	}
+	for (int i = 0; i < N; i++)
+		cr_assert(WAIT_UNTIL(atomic_load(&p[i].polls) == 1));
+	weft_rt_shutdown(rt);
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(atomic_load(&p[i].drops), 1, "task %d dropped %d",
+			     i, atomic_load(&p[i].drops));
+		cr_assert_eq(atomic_load(&p[i].polls), 1, "task %d polled %d",
+			     i, atomic_load(&p[i].polls));
+		cr_assert_null(j[i], "handle %d not dropped", i);
+	}
+	weft_rt_destroy(rt);
+	/* the parked wakers are the tasks' last references */
+	for (int i = 0; i < N; i++)
+		weft_waker_drop(&slots[i]);
+	cr_assert_eq(atomic_load(&h.live), 0, "%ld task allocations leaked",
+		     atomic_load(&h.live));
+	free(j);
+	free(slots);
+	free(p);
 	rt_leak_check();
 }
 
