@@ -18,9 +18,10 @@
  *
  * Files: main.c (dispatch), common.c (options, clock, medians, JSON rows,
  * SplitMix64, count-and-signal, the driver task), runtime_wl.c (spawn_many,
- * spawn_remote, yield_many, chained_spawn), sync_wl.c (ping_pong,
- * mpsc_throughput, oneshot, idle_memory), net.c (sleep_many,
- * tcp_echo_server, http_server).
+ * spawn_remote, yield_many, chained_spawn), chan_wl.c (ping_pong,
+ * mpsc_throughput, oneshot), sync_wl.c (idle_memory), net.c (sleep_many,
+ * tcp_echo_server, http_server). Every task and driver is a future
+ * declared with WEFT_FUTURE, spawned by name (BENCH_SPAWN, BENCH_DRIVE).
  */
 #ifndef WEFT_BENCH_H
 #define WEFT_BENCH_H

@@ -1,9 +1,8 @@
-/* bench/sync_wl.c - the workloads that need weft's sync module: ping_pong
- * (4), mpsc_throughput (6), oneshot (7) and idle_memory (9) of
- * ../shared/peers/README.md. Each is compiled only once the library has
- * what it needs (bench/meson.build defines BENCH_USE_NOTIFY,
- * BENCH_USE_ONESHOT, BENCH_USE_MPSC); until then its weak symbol stays
- * NULL and weft-bench reports it as not implemented.
+/* bench/sync_wl.c - idle_memory (9) of ../shared/peers/README.md, which
+ * parks its tasks on a weft_notify. It is compiled only when the library
+ * has sync/notify.c (bench/meson.build then defines BENCH_USE_NOTIFY);
+ * otherwise its weak symbol stays NULL and weft-bench reports it as not
+ * implemented. The channel workloads are in chan_wl.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -55,31 +54,50 @@ struct idle {
 	uint64_t before_kb, hwm_kb;
 };
 
-/* A parked task: 8 (resume) + 8 (state) + 40 (wait) = 56 bytes. */
+/* A parked task: 8 (resume, WEFT_ASYNC_VOID) + 48 (the wait) = 56 bytes,
+ * which with the 56-byte task header is jemalloc's 112-byte class. The
+ * frame keeps no pointer of its own to the shared state: the wait holds
+ * the address of st->gate (weft_notify_wait.n, valid after READY too), and
+ * st is the struct around it. The spawn initialiser puts that address in
+ * gate.n, where weft_notify_wait_init puts it again; the rest of the wait
+ * is zero, as init requires. */
 struct idle_task {
-	WEFT_ASYNC;
-	struct idle *st;
-	weft_notified gate;
+	WEFT_ASYNC_VOID;
+	weft_notify_wait gate;
 };
+
+_Static_assert(sizeof(struct idle_task) <= 56,
+	       "idle_memory: a parked task's frame must stay within 56 bytes");
+
+static struct idle *idle_of(weft_notify *gate)
+{
+	return (struct idle *)(void *)((char *)gate -
+				       offsetof(struct idle, gate));
+}
 
 static weft_poll idle_task_poll(struct idle_task *f, weft_cx *cx)
 {
-	struct idle *st = f->st;
+	struct idle *st = idle_of(f->gate.n);
 
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	/* the wait is set up before counting in, so a notify_waiters that
 	 * follows the n-th start is never missed */
-	weft_notified_init(&f->gate, &st->gate);
+	weft_notify_wait_init(&f->gate, &st->gate);
 	/* acq_rel: count-and-signal (README) */
 	if (atomic_fetch_add_explicit(&st->started, 1, memory_order_acq_rel) +
 		    1 == st->n)
 		weft_notify_one(&st->all_started);
-	WEFT_AWAIT(f, weft_notified_poll(&f->gate, &st->gate, cx));
+	WEFT_AWAIT_ON(weft_notify_wait, &f->gate);
 	if (atomic_fetch_add_explicit(&st->done, 1, memory_order_acq_rel) + 1 ==
 	    st->n)
 		weft_notify_one(&st->all_done);
-	WEFT_END(f);
+	WEFT_END();
 }
+
+/* No drop function: a task is never dropped while it waits (the driver
+ * opens the gate and waits for every task to finish before shutdown), so
+ * completing costs no drop call, as before. */
+WEFT_FUTURE(idle_task, struct idle_task, WEFT_NO_DROP);
 
 struct idle_driver {
 	WEFT_ASYNC;
@@ -92,19 +110,18 @@ static weft_poll idle_driver_poll(struct idle_driver *f, weft_cx *cx)
 	struct idle *st = f->st;
 	uint64_t i;
 
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	st->before_kb = status_kb("VmRSS");
 	for (i = 0; i < st->n; i++)
-		BENCH_SPAWN(st->rt, idle_task_poll, struct idle_task,
-			    { .st = st });
-	weft_notify_wait_init(&f->wait, &st->all_started);
-	WEFT_AWAIT(f, weft_notify_wait_poll(&f->wait, cx));
+		BENCH_SPAWN(st->rt, idle_task, { .gate = { .n = &st->gate } });
+	WEFT_AWAIT_INIT(weft_notify_wait, &f->wait, &st->all_started);
 	st->hwm_kb = status_kb("VmHWM");
 	weft_notify_waiters(&st->gate);
-	weft_notify_wait_init(&f->wait, &st->all_done);
-	WEFT_AWAIT(f, weft_notify_wait_poll(&f->wait, cx));
-	WEFT_END(f);
+	WEFT_AWAIT_INIT(weft_notify_wait, &f->wait, &st->all_done);
+	WEFT_END();
 }
+
+WEFT_FUTURE(idle_driver, struct idle_driver, WEFT_NO_DROP);
 
 /* The child: one repetition, prints bytes per task on stdout. */
 int bench_idle_memory_child(int argc, char **argv)
@@ -129,7 +146,7 @@ int bench_idle_memory_child(int argc, char **argv)
 	weft_notify_init(&st.all_started);
 	weft_notify_init(&st.all_done);
 	st.rt = bench_rt_create();
-	BENCH_DRIVE(st.rt, idle_driver_poll, struct idle_driver, { .st = &st });
+	BENCH_DRIVE(st.rt, idle_driver, { .st = &st });
 	weft_rt_destroy(st.rt);
 	if (atomic_load(&st.done) != st.n || atomic_load(&st.started) != st.n)
 		bench_fail("%llu started, %llu done of %llu",
