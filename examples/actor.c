@@ -1,36 +1,44 @@
-/* examples/actor.c - the actor pattern: a worker task owns a queue of work
- * items and answers each on its own oneshot channel; a requester sends
- * work and awaits the answers one by one.
+/* examples/actor.c - the actor pattern of the seeds: a worker task owns a
+ * queue of work items and answers each on the item's own oneshot channel;
+ * the requester sends one item at a time and awaits its answer.
  *
- * The worker selects between its queue and a report timer. The timer is a
- * future that lives in the worker's frame across loop iterations: it is
- * passed to select without a drop function (borrowed, not consumed), so
- * losing a round does not cancel it, and it is re-armed each time it fires.
- * That is the answer to the classic mistake of creating a fresh 100 ms
- * sleep inside the loop, which never fires while work keeps arriving.
+ * The worker selects between its queue and a report timer. The timer is
+ * created once, before the loop, and reset each time it fires: a select
+ * that the queue wins drops the timer branch, which releases its timer
+ * record but keeps its deadline, so the next select waits for the same
+ * deadline. (The classic mistake is a fresh 100 ms sleep inside the loop:
+ * while work keeps arriving it never fires.) The select is biased, timer
+ * first, so a report that is due is printed before the next item.
  *
- * Run: build/examples/actor   (prints 10 results and the report lines)
+ * The queue's element destructor answers for the items it still holds
+ * when the worker goes away: it drops their reply channels, so their
+ * requesters get -EPIPE instead of waiting forever.
+ *
+ * Run: build/examples/actor   (20 results and at least one report line)
  */
-#include <errno.h>
 #include <stdio.h>
 #include <weft.h>
 
-#define REQUESTS 10
+#define REQUESTS 20
 
 struct work {
 	uint32_t input;
 	weft_oneshot *respond_on;  /* the requester's reply channel */
 };
 
+static void work_release(void *elem)       /* an item never served */
+{
+	weft_oneshot_tx_drop(((struct work *)elem)->respond_on);
+}
+
 /* ---------------------------------------------------------------- worker */
 
 struct worker {
-	WEFT_ASYNC;
+	WEFT_ASYNC;                /* res: iterations */
 	weft_mpsc_rx *queue;
-	unsigned iterations;
 	struct work item;
-	weft_mpsc_recv recv;       /* branch 0: the next work item */
-	weft_sleep report;         /* branch 1: the report timer (persistent) */
+	weft_sleep report;         /* branch 0: created once, reset */
+	weft_mpsc_recv recv;       /* branch 1: the next work item */
 	weft_sleep pretend;        /* the "work" itself */
 	weft_branch br[2];
 	weft_select sel;
@@ -40,111 +48,100 @@ static weft_poll worker_poll(struct worker *f, weft_cx *cx)
 {
 	uint32_t answer;
 
-	WEFT_BEGIN(f);
+	WEFT_BEGIN(f, cx);
 	weft_sleep_init(&f->report, 100 * WEFT_MS);
 	for (;;) {
 		weft_mpsc_recv_init(&f->recv, f->queue, &f->item);
-		/* no drop functions: a receive that loses holds nothing (the
-		 * item stays in the queue), and the timer is kept */
-		f->br[0] = WEFT_BRANCH(weft_mpsc_recv_fut_poll, NULL, &f->recv);
-		f->br[1] = WEFT_BRANCH(weft_sleep_poll, NULL, &f->report);
-		weft_select_init(&f->sel, f->br, 2, 0);
-		WEFT_AWAIT(f, weft_select_poll(&f->sel, cx));
-
-		if (f->sel.winner == 1) {
-			printf("worker: %u iterations so far\n", f->iterations);
-			weft_sleep_reset(&f->report,
-					 weft_now() + 100 * WEFT_MS);
+		f->br[0] = WEFT_BRANCH(weft_sleep, &f->report);
+		f->br[1] = WEFT_BRANCH(weft_mpsc_recv, &f->recv);
+		WEFT_AWAIT_INIT(weft_select, &f->sel, f->br, 2,
+				WEFT_SELECT_BIASED);
+		if (f->sel.res == 0) {
+			printf("worker: %ld iterations so far\n", (long)f->res);
+			weft_sleep_reset(&f->report, weft_now() + 100 * WEFT_MS);
 			continue;
 		}
-		if (f->recv.err == -EPIPE)  /* every requester is gone */
+		if (f->recv.res < 0)       /* -EPIPE: no sender left, drained */
 			break;
-		weft_sleep_init(&f->pretend, 10 * WEFT_MS); /* pretend to work */
-		WEFT_AWAIT(f, weft_sleep_poll(&f->pretend, cx));
-		weft_sleep_drop(&f->pretend);
+		WEFT_AWAIT_INIT(weft_sleep, &f->pretend, 10 * WEFT_MS);
 		answer = f->item.input * 1000;
 		if (weft_oneshot_send(f->item.respond_on, &answer) < 0)
 			printf("worker: requester %u went away\n",
 			       f->item.input);
-		f->iterations++;
+		f->res++;
 	}
-	WEFT_RETURN(f, cx, f->iterations);
-	WEFT_END(f);
+	WEFT_END();
 }
 
-static void worker_drop(struct worker *f)
+static void worker_drop(struct worker *f)  /* done, or cancelled */
 {
 	weft_sleep_drop(&f->report);
 	weft_sleep_drop(&f->pretend);
-	weft_mpsc_rx_drop(f->queue);
+	weft_mpsc_rx_drop(f->queue);       /* runs work_release per item */
 }
+WEFT_FUTURE(worker, struct worker, worker_drop);
 
-/* ------------------------------------------------------------- requester */
+/* ------------------------------------------------------------- do_work */
 
-struct requester {
+/* Sends one item and awaits its answer: res = the answer, or -errno. */
+struct do_work {
 	WEFT_ASYNC;
-	weft_rt *rt;
 	weft_mpsc_tx *queue;
-	uint32_t i;
 	struct work item;
 	uint32_t answer;
 	weft_mpsc_send send;
 	weft_oneshot_recv reply;
-	weft_join_fut worker;
 };
 
-static weft_poll requester_poll(struct requester *f, weft_cx *cx)
+static weft_poll do_work_poll(struct do_work *f, weft_cx *cx)
 {
-	weft_mpsc_rx *rx;
-
-	WEFT_BEGIN(f);
-	if (weft_mpsc_channel(sizeof(struct work), 10, &f->queue, &rx) < 0)
-		WEFT_RETURN(f, cx, -1);
-	if (WEFT_SPAWN(f->rt, &f->worker.j, worker_poll, worker_drop,
-		       struct worker, { .queue = rx }) < 0) {
-		weft_mpsc_rx_drop(rx);
-		weft_mpsc_tx_drop(f->queue);
-		WEFT_RETURN(f, cx, -1);
-	}
-	for (f->i = 0; f->i < REQUESTS; f->i++) {
-		f->item.input = f->i;
-		if (weft_oneshot_create(&f->item.respond_on, sizeof(uint32_t)))
-			break;
-		weft_mpsc_send_init(&f->send, f->queue, &f->item);
-		WEFT_AWAIT(f, weft_mpsc_send_poll(&f->send, cx));
-		if (f->send.err) {
-			weft_oneshot_tx_drop(f->item.respond_on);
-			weft_oneshot_rx_drop(f->item.respond_on);
-			break;
-		}
-		weft_oneshot_recv_init(&f->reply, f->item.respond_on,
-				       &f->answer);
-		WEFT_AWAIT(f, weft_oneshot_recv_fut_poll(&f->reply, cx));
+	WEFT_BEGIN(f, cx);
+	if (weft_oneshot_create(&f->item.respond_on, sizeof(uint32_t)))
+		WEFT_RETURN(-1);
+	WEFT_AWAIT_INIT(weft_mpsc_send, &f->send, f->queue, &f->item);
+	if (f->send.res < 0) {         /* not taken: both ends still ours */
+		weft_oneshot_tx_drop(f->item.respond_on);
 		weft_oneshot_rx_drop(f->item.respond_on);
-		if (f->reply.err == 0)
-			printf("work result for iteration %u: %u\n", f->i,
-			       f->answer);
+		WEFT_RETURN(f->send.res);
 	}
-	weft_mpsc_tx_drop(f->queue);  /* the worker's recv now ends: -EPIPE */
-	WEFT_AWAIT(f, weft_join_fut_poll(&f->worker, cx));
-	weft_join_drop(f->worker.j);
-	WEFT_RETURN(f, cx, f->worker.err ? -1 : f->worker.out);
-	WEFT_END(f);
+	WEFT_AWAIT_INIT(weft_oneshot_recv, &f->reply, f->item.respond_on,
+			&f->answer);
+	weft_oneshot_rx_drop(f->item.respond_on);
+	WEFT_RETURN(f->reply.res < 0 ? f->reply.res : f->answer);
+	WEFT_END();
 }
+/* Run to its end by main, never dropped half-way. */
+WEFT_FUTURE(do_work, struct do_work, WEFT_NO_DROP);
 
+/* ----------------------------------------------------------------- main */
+
+/* main is plain C: block_on runs each request (as tokio's block_on of an
+ * async main would) while the workers run the worker task. */
 int main(void)
 {
+	weft_join_wait wait = { 0 };
+	weft_mpsc_tx *tx;
+	weft_mpsc_rx *rx;
+	weft_join *worker;
 	weft_rt *rt;
-	intptr_t done = -1;
-	int err = weft_rt_create(&rt, NULL);
 
-	if (err < 0) {
-		fprintf(stderr, "weft_rt_create: %s\n", weft_rt_create_error());
-		return 1;
+	if (weft_rt_create(&rt, NULL) ||
+	    weft_mpsc_create(&tx, &rx, sizeof(struct work), 10, work_release) ||
+	    WEFT_SPAWN(rt, worker, &worker, { .queue = rx }))
+		return 1;                 /* (an example: no clean-up) */
+	for (uint32_t i = 0; i < REQUESTS; i++) {
+		struct do_work req = { .queue = tx, .item.input = i };
+
+		if (WEFT_BLOCK_ON(rt, do_work, &req) || req.res < 0)
+			return 1;         /* "failed waiting for response" */
+		printf("work result for iteration %u: %ld\n", i,
+		       (long)req.res);
 	}
-	struct requester r = { .rt = rt };
-	WEFT_BLOCK_ON(rt, &done, requester_poll, &r);
+	weft_mpsc_tx_drop(tx);            /* the worker's recv gets -EPIPE */
+	weft_join_wait_init(&wait, worker);
+	WEFT_BLOCK_ON(rt, weft_join_wait, &wait);
+	weft_join_drop(worker);
 	weft_rt_destroy(rt);
-	printf("worker handled %ld items\n", (long)done);
-	return done == REQUESTS ? 0 : 1;
+	printf("worker handled %ld items\n", (long)wait.res);
+	return wait.res == REQUESTS ? 0 : 1;
 }
