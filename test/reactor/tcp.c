@@ -326,6 +326,12 @@ static weft_poll resetee_poll(struct resetee *f, weft_cx *cx)
 	WEFT_END(f);
 }
 
+/* Runs once, at completion or cancellation: the frame owns big. */
+static void resetee_drop(struct resetee *f)
+{
+	free(f->big);
+}
+
 Test(tcp, peer_reset_gives_errors_not_sigpipe)
 {
 	weft_rt *rt = test_rt(2);
@@ -337,7 +343,8 @@ Test(tcp, peer_reset_gives_errors_not_sigpipe)
 	weft_join *j;
 
 	signal(SIGPIPE, SIG_DFL); /* a SIGPIPE would kill the test */
-	cr_assert_eq(WEFT_SPAWN(rt, &j, resetee_poll, NULL, struct resetee,
+	cr_assert_eq(WEFT_SPAWN(rt, &j, resetee_poll, resetee_drop,
+				struct resetee,
 				{ .l = l, .big = calloc(1, 32 * MIB) }), 0);
 	cr_assert_eq(connect(fd, (struct sockaddr *)&a, len), 0);
 	usleep(50000); /* let the server fill the socket buffers */
