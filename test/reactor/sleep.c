@@ -65,6 +65,8 @@ Test(sleep, zero_and_past_deadlines_complete)
 }
 
 #define N_ORDER 50
+/* fewer comparable pairs than this (of N_ORDER - 10): skipped, not passed */
+#define MIN_COMPARED 10
 
 Test(sleep, timers_fire_in_deadline_order)
 {
@@ -108,6 +110,10 @@ Test(sleep, timers_fire_in_deadline_order)
 	}
 	cr_log_info("compared %d pairs", compared);
 	weft_rt_destroy(rt);
+	if (compared < MIN_COMPARED)
+		cr_skip_test("only %d of %d timer pairs could be compared "
+			     "(tasks registered late: loaded host), need %d",
+			     compared, N_ORDER - 10, MIN_COMPARED);
 }
 
 Test(sleep, aborted_sleepers_are_freed)
