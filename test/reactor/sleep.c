@@ -15,6 +15,7 @@ struct sleeper {
 	int *slot;
 	long *late;
 	weft_instant *reg;     /* when the sleep was registered */
+	atomic_int *dropped;   /* counts runs of the drop function */
 };
 
 static weft_poll sleeper_poll(struct sleeper *f, weft_cx *cx)
@@ -37,6 +38,8 @@ static weft_poll sleeper_poll(struct sleeper *f, weft_cx *cx)
 static void sleeper_drop(struct sleeper *f)
 {
 	weft_sleep_drop(&f->s);
+	if (f->dropped)
+		atomic_fetch_add(f->dropped, 1);
 }
 
 Test(sleep, never_early_block_on)
@@ -116,35 +119,58 @@ Test(sleep, timers_fire_in_deadline_order)
 			     compared, N_ORDER - 10, MIN_COMPARED);
 }
 
+/* Each sleeper's drop function ran exactly once, by the time its join
+ * reported -ECANCELED, and not again at destroy. */
 Test(sleep, aborted_sleepers_are_freed)
 {
 	weft_rt *rt = test_rt(2);
 	weft_join *j[100];
+	atomic_int dropped[100];
 
-	for (int i = 0; i < 100; i++)
+	for (int i = 0; i < 100; i++) {
+		atomic_init(&dropped[i], 0);
 		cr_assert_eq(WEFT_SPAWN(rt, &j[i], sleeper_poll, sleeper_drop,
 					struct sleeper,
-					{ .d = 3600 * WEFT_SEC }), 0);
+					{ .d = 3600 * WEFT_SEC,
+					  .dropped = &dropped[i] }), 0);
+	}
 	for (int i = 0; i < 100; i++) {
 		weft_join_fut jf = { j[i], 0, 0 };
 
 		weft_join_abort(j[i]);
 		cr_assert_eq(WEFT_BLOCK_ON(rt, NULL, weft_join_fut_poll, &jf), 0);
 		cr_assert_eq(jf.err, -ECANCELED);
+		cr_assert_eq(atomic_load(&dropped[i]), 1,
+			     "sleeper %d dropped %d times", i,
+			     atomic_load(&dropped[i]));
 		weft_join_drop(j[i]);
 	}
 	weft_rt_destroy(rt); /* LSan: every record freed */
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(atomic_load(&dropped[i]), 1,
+			     "sleeper %d dropped %d times", i,
+			     atomic_load(&dropped[i]));
 }
 
+/* Destroy with 100 detached sleepers pending: each drop function ran
+ * exactly once. */
 Test(sleep, shutdown_with_pending_sleepers)
 {
 	weft_rt *rt = test_rt(2);
+	atomic_int dropped[100];
 
-	for (int i = 0; i < 100; i++)
+	for (int i = 0; i < 100; i++) {
+		atomic_init(&dropped[i], 0);
 		cr_assert_eq(WEFT_SPAWN(rt, NULL, sleeper_poll, sleeper_drop,
 					struct sleeper,
-					{ .d = 3600 * WEFT_SEC }), 0);
+					{ .d = 3600 * WEFT_SEC,
+					  .dropped = &dropped[i] }), 0);
+	}
 	weft_rt_destroy(rt);
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(atomic_load(&dropped[i]), 1,
+			     "sleeper %d dropped %d times", i,
+			     atomic_load(&dropped[i]));
 }
 
 #ifdef WEFT_STRESS
