@@ -184,9 +184,16 @@ static void op_arm_io(struct weft__reactor *r, struct weft__op *op)
 	struct io_uring_sqe *sqe = reactor_sqe(r);
 
 	*sqe = op->sqe;
-	if (op->kind == WEFT__OP_ACCEPT &&
-	    (r->features & WEFT__FEAT_MULTISHOT_ACCEPT))
-		sqe->ioprio |= IORING_ACCEPT_MULTISHOT;
+	if (op->kind == WEFT__OP_ACCEPT) {
+		if (r->features & WEFT__FEAT_MULTISHOT_ACCEPT)
+			sqe->ioprio |= IORING_ACCEPT_MULTISHOT;
+		else /* relaxed, one writer: a count for the tests */
+			atomic_store_explicit(
+				&r->single_accepts,
+				atomic_load_explicit(&r->single_accepts,
+						     memory_order_relaxed) + 1,
+				memory_order_relaxed);
+	}
 	sqe->user_data = (uint64_t)(uintptr_t)op;
 	weft__link_list_add(&r->armed_io, &op->wl);
 	r->inflight++;

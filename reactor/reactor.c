@@ -319,6 +319,23 @@ int weft__reactor_test_policy(weft_rt *rt)
 	return r ? r->policy : -1;
 }
 
+unsigned weft__reactor_test_ring_flags(weft_rt *rt)
+{
+	struct weft__reactor *r = rt ? weft__rt_driver(rt) : NULL;
+
+	/* written by the reactor thread before its sem_post(&r->ready) */
+	return r ? r->ring.flags : 0;
+}
+
+unsigned long weft__reactor_test_single_accepts(weft_rt *rt)
+{
+	struct weft__reactor *r = rt ? weft__rt_driver(rt) : NULL;
+
+	/* relaxed: a count, read after the accepts it counts completed */
+	return r ? atomic_load_explicit(&r->single_accepts,
+					memory_order_relaxed) : 0;
+}
+
 static void *reactor_main(void *arg)
 {
 	struct weft__reactor *r = arg;
@@ -372,6 +389,7 @@ int weft__reactor_start(weft_rt *rt, unsigned entries, unsigned nworkers,
 	atomic_init(&r->stopping, false);
 	atomic_init(&r->stopped, false);
 	atomic_init(&r->recv_multi, false);
+	atomic_init(&r->single_accepts, 0);
 	atomic_init(&r->live, 1); /* the driver's own count, dropped by stop */
 	weft__link_list_init(&r->armed_io);
 	weft__wheel_init(&r->wheel, weft__now_ns() / 1000000u);

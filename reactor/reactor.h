@@ -204,6 +204,9 @@ struct weft__reactor {
 	                                     * WEFT_IO_DISABLE), read once */
 	bool batch_sched;                   /* asked for SCHED_BATCH */
 	int policy;                         /* what the thread runs under */
+	/* accepts armed without the multishot flag (reactor thread writes,
+	 * tests read: weft__reactor_test_single_accepts) */
+	atomic_ulong single_accepts;
 };
 
 /* ---- reactor.c */
@@ -220,6 +223,11 @@ int weft__reactor_start(weft_rt *rt, unsigned entries, unsigned nworkers,
 /* Test hook: the scheduling policy the reactor thread of rt runs under
  * (SCHED_OTHER, SCHED_BATCH), or -1 without a reactor. */
 int weft__reactor_test_policy(weft_rt *rt);
+/* Test hooks: the setup flags of rt's ring (IORING_SETUP_*, fixed once
+ * weft_rt_create returns), and how many accepts its reactor has armed
+ * single-shot so far; 0 without a reactor. */
+unsigned weft__reactor_test_ring_flags(weft_rt *rt);
+unsigned long weft__reactor_test_single_accepts(weft_rt *rt);
 void weft__reactor_stop(struct weft__reactor *r);
 /* Frees r (the last record, or stop, calls it). */
 void weft__reactor_free(struct weft__reactor *r);

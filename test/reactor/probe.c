@@ -1,7 +1,9 @@
 /* test/reactor/probe.c - kernel feature probing: with multishot accept
- * forced off (the test hook), accept falls back to single-shot and still
- * serves every connection; with DEFER_TASKRUN forced off, the ring falls
- * back to another set-up; a ring that cannot be created fails
+ * forced off (the test hook), accept falls back to single-shot (one
+ * single-shot arm per connection at least, counted by the reactor) and
+ * still serves every connection; with DEFER_TASKRUN forced off, the ring
+ * falls back to another set-up (its setup flags have neither
+ * DEFER_TASKRUN nor SINGLE_ISSUER) and still serves them; a ring that cannot be created fails
  * weft_rt_create with the reason; the reactor thread runs SCHED_BATCH
  * unless the builder or the hook says otherwise. */
 #include <dirent.h>
@@ -30,8 +32,12 @@ static weft_poll accept_n_poll(struct accept_n *f, weft_cx *cx)
 	WEFT_END(f);
 }
 
-static void accept_many_with(unsigned off)
+/* Serves 20 connections on a runtime created with the features in off
+ * forced off; returns the ring's setup flags and, in *single, how many
+ * accepts the reactor armed single-shot. */
+static unsigned accept_many_with(unsigned off, unsigned long *single)
 {
+	unsigned flags;
 	weft_rt *rt;
 	struct sockaddr_storage a;
 	socklen_t len;
@@ -49,20 +55,35 @@ static void accept_many_with(unsigned off)
 		cr_assert_eq(connect(c[i], (struct sockaddr *)&a, len), 0);
 	}
 	cr_assert_eq(WEFT_BLOCK_ON(rt, NULL, accept_n_poll, &f), 0);
+	flags = weft__reactor_test_ring_flags(rt);
+	*single = weft__reactor_test_single_accepts(rt);
 	for (int i = 0; i < 20; i++)
 		close(c[i]);
 	weft_listener_close(l);
 	weft_rt_destroy(rt);
+	return flags;
 }
 
 Test(probe, single_shot_accept_fallback)
 {
-	accept_many_with(WEFT__FEAT_MULTISHOT_ACCEPT);
+	unsigned long single;
+
+	accept_many_with(WEFT__FEAT_MULTISHOT_ACCEPT, &single);
+	/* a single-shot accept gives one connection: 20 arms at least (a
+	 * multishot one would have served them all) */
+	cr_assert_geq(single, 20, "%lu single-shot accepts armed", single);
 }
 
 Test(probe, ring_without_defer_taskrun)
 {
-	accept_many_with(WEFT__FEAT_DEFER_TASKRUN);
+	unsigned long single;
+	unsigned flags = accept_many_with(WEFT__FEAT_DEFER_TASKRUN, &single);
+
+	/* CQSIZE: weft sets it on every ring; flags come from a ring */
+	cr_assert(flags & IORING_SETUP_CQSIZE, "flags %#x", flags);
+	cr_assert_eq(flags & (IORING_SETUP_DEFER_TASKRUN |
+			      IORING_SETUP_SINGLE_ISSUER), 0u,
+		     "ring set up with flags %#x", flags);
 }
 
 Test(probe, ring_creation_failure_is_reported)
