@@ -20,6 +20,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct weft_barrier {
 	weft__lock lock;
@@ -46,6 +47,7 @@ weft_poll weft_barrier_wait_poll(weft_barrier_wait *f, weft_cx *cx);
 /* Cancels a wait (un-arrives if still waiting). */
 void weft_barrier_wait_drop(weft_barrier_wait *f);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

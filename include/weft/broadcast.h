@@ -21,6 +21,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct weft_broadcast weft_broadcast; /* the sender handle */
 
@@ -70,6 +71,7 @@ weft_poll weft_broadcast_recv_poll(weft_broadcast_recv *r, weft_cx *cx);
 
 void weft_broadcast_recv_drop(weft_broadcast_recv *r);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

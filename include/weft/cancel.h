@@ -26,6 +26,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct weft_cancel_token weft_cancel_token;
 
@@ -94,6 +95,7 @@ static inline void weft_cancel_guard_drop(weft_cancel_guard *g)
 	}
 }
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -17,6 +17,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct weft_branch {
 	weft_poll_fn poll;
@@ -73,6 +74,7 @@ weft_poll weft_select_poll(weft_select *s, weft_cx *cx);
  * select itself is dropped before completing). */
 void weft_select_drop(weft_select *s);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -22,6 +22,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef enum weft_poll {
 	WEFT_PENDING = 0,
@@ -266,6 +267,7 @@ void weft__poll_after_ready(const char *file, int line);
 typedef weft_poll (*weft_poll_fn)(void *frame, weft_cx *cx);
 typedef void (*weft_drop_fn)(void *frame);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

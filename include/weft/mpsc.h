@@ -37,6 +37,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct weft_mpsc_tx weft_mpsc_tx; /* a sender handle (counted) */
 typedef struct weft_mpsc_rx weft_mpsc_rx; /* the receiver handle */
@@ -168,6 +169,7 @@ static inline weft_poll weft_mpsc_recv_fut_poll(weft_mpsc_recv *r,
 	return weft_mpsc_recv_poll(r->rx, cx, r->out, &r->err);
 }
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

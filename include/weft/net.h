@@ -43,6 +43,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 struct weft__op;
 typedef struct weft_listener weft_listener;   /* TCP or Unix, listening */
@@ -210,6 +211,7 @@ void weft_udp_recv_from_init(weft_udp_recv *r, weft_udp *u, void *buf,
 weft_poll weft_udp_recv_poll(weft_udp_recv *r, weft_cx *cx);
 void weft_udp_recv_drop(weft_udp_recv *r);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -26,6 +26,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct weft_notify {
 	_Atomic uint64_t state; /* bits 0-1: empty/waiting/notified; above:
@@ -90,6 +91,7 @@ static inline void weft_notify_wait_drop(weft_notify_wait *w)
 	weft_notified_drop(&w->f, w->n);
 }
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

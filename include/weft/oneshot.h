@@ -29,6 +29,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct weft_oneshot {
 	_Atomic uint32_t state;     /* WEFT__OS_* bits, see sync/oneshot.c */
@@ -107,6 +108,7 @@ static inline weft_poll weft_oneshot_recv_fut_poll(weft_oneshot_recv *r,
 	return weft_oneshot_recv_poll(r->o, cx, r->out, &r->err);
 }
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -16,6 +16,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct weft_rt weft_rt;
 
@@ -181,6 +182,7 @@ int weft_block_on(weft_rt *rt, weft_poll_fn poll, void *frame, intptr_t *out);
 int weft_spawn_blocking(weft_rt *rt, intptr_t (*fn)(void *arg), void *arg,
 			weft_join **join);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -18,6 +18,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 #define WEFT_RWLOCK_MAX_READERS (1u << 30)
 
@@ -82,6 +83,7 @@ static inline void weft_rwlock_lock_drop(weft_rwlock_lock *f)
 	weft_semaphore_acquire_drop(&f->a);
 }
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif
