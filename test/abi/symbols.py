@@ -19,6 +19,8 @@ Fails when
   - an exported symbol is not at a version node of weft.map (WEFT_1.0
     today) as its default version (objdump -T);
   - nothing was read from the headers (the reader is broken).
+Local symbols in the dynamic table (gold puts static TLS variables there)
+are listed, not judged: nothing outside can bind to them.
 
 Exit 0 pass, 1 fail, 77 skip (meson's convention): skips when the shared
 library or binutils (nm, objdump) is not there.
@@ -210,7 +212,8 @@ def declarations(text):
 
 
 def dynamic_symbols(lib):
-    """name -> nm type letter, for the defined dynamic symbols."""
+    """name -> nm type letter, for the defined dynamic symbols (local ones
+    included: lower-case letters but u and i)."""
     r = subprocess.run(["nm", "-D", "--defined-only", "-P", lib],
                        capture_output=True, text=True)
     if r.returncode != 0:
@@ -285,6 +288,12 @@ def main(argv):
     for name, typ in sorted(syms.items()):
         if typ == "A" and name in nodes:
             continue    # the version definition itself
+        if typ.islower() and typ not in "ui":
+            # a local symbol in .dynsym (gold puts static TLS variables
+            # there for their relocations): not bindable from outside
+            print("note: local dynamic symbol, not exported: %s (%s)"
+                  % (name, typ))
+            continue
         exported[name] = typ
         kind = public.get(name)
         if kind is None:
