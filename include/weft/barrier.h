@@ -21,6 +21,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct weft_barrier {
 	weft__lock lock;
@@ -54,6 +55,7 @@ weft_poll weft_barrier_wait_poll(weft_barrier_wait *f, weft_cx *cx);
 /* Cancels a wait (un-arrives if still waiting). */
 void weft_barrier_wait_drop(weft_barrier_wait *f);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -53,6 +53,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct weft_broadcast weft_broadcast; /* the sender handle */
 
@@ -112,6 +113,7 @@ weft_poll weft_broadcast_recv_poll(weft_broadcast_recv *r, weft_cx *cx);
 /* Cancels the wait; harmless before the first poll and after READY. */
 void weft_broadcast_recv_drop(weft_broadcast_recv *r);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -29,6 +29,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct weft_cancel_token weft_cancel_token;
 
@@ -101,6 +102,7 @@ static inline void weft_cancel_guard_drop(weft_cancel_guard *g)
 	}
 }
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -20,6 +20,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct weft_branch {
 	const weft_future_type *type;
@@ -86,6 +87,7 @@ weft_poll weft_select_poll(weft_select *s, weft_cx *cx);
 /* Runs the drop function of every branch not yet dropped. */
 void weft_select_drop(weft_select *s);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

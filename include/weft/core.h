@@ -57,6 +57,7 @@
 #include <type_traits>
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef enum weft_poll {
 	WEFT_PENDING = 0,
@@ -513,6 +514,7 @@ void weft_debug_misuse(const char *where, const char *what);
 	WEFT__SET_RESUME(weft_done_)                                        \
 	return WEFT_READY
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

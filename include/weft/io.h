@@ -26,6 +26,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 struct weft__op;
 typedef struct weft_file weft_file;
@@ -107,6 +108,7 @@ void weft_file_fsync_init(weft_file_fsync *s, weft_file *f, unsigned flags);
 weft_poll weft_file_fsync_poll(weft_file_fsync *s, weft_cx *cx);
 void weft_file_fsync_drop(weft_file_fsync *s);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

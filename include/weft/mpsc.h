@@ -65,6 +65,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct weft_mpsc_tx weft_mpsc_tx; /* a sender handle (counted) */
 typedef struct weft_mpsc_rx weft_mpsc_rx; /* the receiver handle */
@@ -212,6 +213,7 @@ void weft_mpsc_rx_drop(weft_mpsc_rx *rx);
 /* Values buffered now (a snapshot). */
 size_t weft_mpsc_len(weft_mpsc_rx *rx);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

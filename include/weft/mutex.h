@@ -20,6 +20,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct weft_mutex {
 	weft_semaphore sem;
@@ -67,6 +68,7 @@ static inline void weft_mutex_lock_drop(weft_mutex_lock *l)
 	weft_semaphore_acquire_drop(l);
 }
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

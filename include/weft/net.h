@@ -52,6 +52,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 struct weft__op;
 typedef struct weft_listener weft_listener;   /* TCP or Unix, listening */
@@ -246,6 +247,7 @@ void weft_udp_recv_init(weft_udp_recv *r, weft_udp *u, void *buf, size_t len);
 weft_poll weft_udp_recv_poll(weft_udp_recv *r, weft_cx *cx);
 void weft_udp_recv_drop(weft_udp_recv *r);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

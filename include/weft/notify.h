@@ -29,6 +29,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct weft_notify {
 	WEFT__ATOMIC(uint64_t) state; /* bits 0-1: empty/waiting/notified;
@@ -77,6 +78,7 @@ weft_poll weft_notify_wait_poll(weft_notify_wait *w, weft_cx *cx);
  * passed on. */
 void weft_notify_wait_drop(weft_notify_wait *w);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -37,6 +37,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct weft_oneshot {
 	WEFT__ATOMIC(uint32_t) state; /* WEFT__OS_* bits, see sync/oneshot.c */
@@ -112,6 +113,7 @@ weft_poll weft_oneshot_recv_poll(weft_oneshot_recv *r, weft_cx *cx);
  * receive). */
 void weft_oneshot_recv_drop(weft_oneshot_recv *r);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -16,6 +16,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct weft_rt weft_rt;
 
@@ -185,6 +186,7 @@ int weft_block_on(weft_rt *rt, const weft_future_type *type, void *fut);
 int weft_spawn_blocking(weft_rt *rt, intptr_t (*fn)(void *arg), void *arg,
 			void (*release)(void *arg), weft_join **join);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -20,6 +20,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 #define WEFT_RWLOCK_MAX_READERS (1u << 30)
 
@@ -96,6 +97,7 @@ static inline void weft_rwlock_write_drop(weft_rwlock_write *f)
 	weft_semaphore_acquire_drop(f);
 }
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -27,6 +27,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 /* Most permits a semaphore can hold. */
 #define WEFT_SEMAPHORE_MAX ((uint64_t)1 << 60)
@@ -90,6 +91,7 @@ weft_poll weft_semaphore_acquire_poll(weft_semaphore_acquire *a, weft_cx *cx);
  * Harmless before the first poll and after READY. */
 void weft_semaphore_acquire_drop(weft_semaphore_acquire *a);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -26,6 +26,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 /* A point on CLOCK_MONOTONIC, and a span, both in nanoseconds. */
 typedef uint64_t weft_instant;
@@ -133,6 +134,7 @@ weft_poll weft_timeout_poll(weft_timeout *t, weft_cx *cx);
 /* Drops the sleep and, if neither finished, the child. */
 void weft_timeout_drop(weft_timeout *t);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -15,6 +15,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 /* A link in a circular doubly linked wait list. A primitive's list head is
  * a sentinel link; a queued waiter is unlinked in O(1) by its owner. */
@@ -42,6 +43,7 @@ typedef struct weft__lock {
 	WEFT__ATOMIC(uint32_t) word;
 } weft__lock;
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

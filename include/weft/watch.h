@@ -44,6 +44,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct weft_watch weft_watch;
 
@@ -104,6 +105,7 @@ weft_poll weft_watch_changed_poll(weft_watch_changed *c, weft_cx *cx);
 /* Cancels the wait; harmless before the first poll and after READY. */
 void weft_watch_changed_drop(weft_watch_changed *c);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif
