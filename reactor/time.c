@@ -194,7 +194,7 @@ weft_poll weft_timeout_poll(weft_timeout *t, weft_cx *cx)
 	}
 	if (weft_sleep_poll(&t->sleep, cx) == WEFT_PENDING)
 		return WEFT_PENDING;
-	if (c->type->drop)
+	if (c->type->drop && !c->keep)
 		c->type->drop(c->fut);
 	c->done = c->dropped = true;
 	t->timed_out = t->sleep.res == 0;
@@ -205,8 +205,8 @@ weft_poll weft_timeout_poll(weft_timeout *t, weft_cx *cx)
 void weft_timeout_drop(weft_timeout *t)
 {
 	weft_sleep_drop(&t->sleep);
-	if (!t->child.done && !t->child.dropped && t->child.type &&
-	    t->child.type->drop)
+	if (!t->child.done && !t->child.dropped && !t->child.keep &&
+	    t->child.type && t->child.type->drop)
 		t->child.type->drop(t->child.fut);
 	t->child.done = t->child.dropped = true;
 }

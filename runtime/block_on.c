@@ -162,8 +162,20 @@ static int run_current(struct parker *p, weft_rt *rt, weft_cx *cx,
 	return 0;
 }
 
+/* The runtime a block_on on this thread is driving (multi-thread
+ * flavour: the thread is no worker), for weft_rt_current. Saved and
+ * restored, so a block_on inside a blocking-pool job of another runtime
+ * reads right. */
+static _Thread_local weft_rt *tls_block_on_rt;
+
+weft_rt *weft__block_on_current(void)
+{
+	return tls_block_on_rt;
+}
+
 int weft_block_on(weft_rt *rt, const weft_future_type *type, void *frame)
 {
+	weft_rt *saved;
 	struct weft__worker *cur = weft__worker_current();
 	struct parker *p;
 	weft_cx cx;
@@ -192,8 +204,12 @@ int weft_block_on(weft_rt *rt, const weft_future_type *type, void *frame)
 	cx.rt = rt;
 	if (p->current_thread)
 		ret = run_current(p, rt, &cx, type, frame);
-	else
+	else {
+		saved = tls_block_on_rt;
+		tls_block_on_rt = rt;
 		ret = run_multi(p, &cx, type, frame);
+		tls_block_on_rt = saved;
+	}
 	parker_release(p);
 	return ret;
 }

@@ -24,7 +24,7 @@ static weft_poll poll_branch(weft_branch *b, weft_cx *cx)
 
 static void drop_branch(weft_branch *b)
 {
-	if (b->dropped)
+	if (b->dropped || b->keep)
 		return;
 	b->dropped = true;
 	if (b->type->drop)

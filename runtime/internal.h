@@ -287,6 +287,8 @@ void weft__mfree(void *p, size_t size);
 bool weft__alloc_probe(void);
 
 void weft__rt_maybe_free(weft_rt *rt);
+/* The runtime a multi-thread block_on on this thread drives, or NULL. */
+weft_rt *weft__block_on_current(void);
 
 /* waker.c: the wake batch, offered to the driver through the host table */
 void weft__rt_batch_add(struct weft__wake_batch *b, weft_waker *w);

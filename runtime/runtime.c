@@ -225,7 +225,7 @@ weft_rt *weft_rt_current(void)
 {
 	struct weft__worker *w = weft__worker_current();
 
-	return w ? w->rt : NULL;
+	return w ? w->rt : weft__block_on_current();
 }
 
 static bool rt_has_live_tasks(weft_rt *rt)

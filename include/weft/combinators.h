@@ -27,6 +27,7 @@ typedef struct weft_branch {
 	void *fut;
 	bool done;      /* fused: a finished branch is never polled again */
 	bool dropped;   /* its drop function has run */
+	bool keep;      /* never dropped by the combinator (WEFT_BRANCH_KEEP) */
 } weft_branch;
 
 static inline weft_branch weft_branch_make(const weft_future_type *type,
@@ -38,11 +39,26 @@ static inline weft_branch weft_branch_make(const weft_future_type *type,
 	b.fut = fut;
 	b.done = false;
 	b.dropped = false;
+	b.keep = false;
+	return b;
+}
+
+static inline weft_branch weft_branch_kept(weft_branch b)
+{
+	b.keep = true;
 	return b;
 }
 
 #define WEFT_BRANCH(name, fut)                                              \
 	weft_branch_make(&name##_future, WEFT__FRAME(name, fut))
+
+/* A branch the combinator polls but never drops, like tokio's
+ * `select! { _ = &mut sleep => ... }`: a select that another branch wins
+ * leaves it registered (a timer keeps its timer record), to be polled again
+ * by the next select; its owner drops it (in the frame's drop function).
+ * Use it for a future that outlives one select: a report timer made once,
+ * a long receive. */
+#define WEFT_BRANCH_KEEP(name, fut) weft_branch_kept(WEFT_BRANCH(name, fut))
 
 /* ------------------------------------------------------------ join_all */
 
@@ -86,6 +102,43 @@ void weft_select_init(weft_select *s, weft_branch *branches, size_t n,
 weft_poll weft_select_poll(weft_select *s, weft_cx *cx);
 /* Runs the drop function of every branch not yet dropped. */
 void weft_select_drop(weft_select *s);
+
+/* ---------------------------------------------- one-line select and join */
+
+/* WEFT_AWAIT_SELECT(&f->sel, f->br, flags, WEFT_BRANCH(a, &f->a), ...)
+ * copies the branches into f->br (an array in the frame, at least as long:
+ * a shorter one, or a pointer, does not compile), then initialises and
+ * awaits the select; f->sel.res is the winner's index after it.
+ * WEFT_AWAIT_JOIN_ALL(&f->all, f->br, WEFT_BRANCH(...), ...) likewise. */
+#define WEFT__BRANCHES_SET(br, n, ...)                                      \
+	const weft_branch weft_b_[] = { __VA_ARGS__ };                      \
+	const size_t n = sizeof(weft_b_) / sizeof(weft_b_[0]);             \
+	WEFT__STATIC_ASSERT(sizeof(br) >= sizeof(weft_b_),                  \
+			    "the branch array is shorter than the branches"); \
+	for (size_t weft_i_ = 0; weft_i_ < n; weft_i_++)                    \
+		(br)[weft_i_] = weft_b_[weft_i_]
+
+#define WEFT_AWAIT_SELECT(sel, br, flags, ...)                              \
+	WEFT__AWAIT_SELECT(sel, br, flags, WEFT__LABEL(__COUNTER__), __VA_ARGS__)
+#define WEFT__AWAIT_SELECT(sel, br, flags, L, ...)                          \
+	do {                                                                \
+		{                                                           \
+			WEFT__BRANCHES_SET(br, weft_n_, __VA_ARGS__);       \
+			weft_select_init((sel), (br), weft_n_, (flags));    \
+		}                                                           \
+		WEFT__AWAIT(weft_select_poll((sel), weft_cx_), L);          \
+	} while (0)
+
+#define WEFT_AWAIT_JOIN_ALL(all, br, ...)                                   \
+	WEFT__AWAIT_JOIN_ALL(all, br, WEFT__LABEL(__COUNTER__), __VA_ARGS__)
+#define WEFT__AWAIT_JOIN_ALL(all, br, L, ...)                               \
+	do {                                                                \
+		{                                                           \
+			WEFT__BRANCHES_SET(br, weft_n_, __VA_ARGS__);       \
+			weft_join_all_init((all), (br), weft_n_);           \
+		}                                                           \
+		WEFT__AWAIT(weft_join_all_poll((all), weft_cx_), L);        \
+	} while (0)
 
 #pragma GCC visibility pop
 #ifdef __cplusplus

@@ -265,6 +265,7 @@ static inline intptr_t weft_future_res(const weft_future_type *type,
  * in one source file do the same for a future whose frame type is itself
  * called `name` (weft's own futures: weft_sleep_future, ...). */
 #ifdef __cplusplus
+#define WEFT__STATIC_ASSERT(cond, msg) static_assert(cond, msg)
 #define WEFT__ALIGNOF(type) alignof(type)
 #define WEFT__RES_OFF(type)                                                 \
 	(std::is_same<decltype(((type *)0)->weft_resume_), void *>::value     \
@@ -274,6 +275,7 @@ static inline intptr_t weft_future_res(const weft_future_type *type,
 #define WEFT__CHECK_FNS(name, type, drop)
 #define WEFT__FRAME(name, fut) name##__typed(fut)
 #else
+#define WEFT__STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
 #define WEFT__ALIGNOF(type) _Alignof(type)
 #define WEFT__RES_OFF(type)                                                 \
 	_Generic(((type *)0)->weft_resume_,                                 \

@@ -84,7 +84,9 @@ void weft_rt_shutdown(weft_rt *rt);
  * by live join handles or wakers is freed when the last one is dropped. */
 void weft_rt_destroy(weft_rt *rt);
 
-/* The runtime whose worker (or block_on) is running on this thread, or NULL. */
+/* The runtime of the calling thread: the one whose worker it is (a task's
+ * poll, the current-thread block_on), or whose block_on it is running
+ * (multi-thread flavour); else NULL. */
 weft_rt *weft_rt_current(void);
 
 /* Number of worker threads (0 for the current-thread flavour). */
@@ -169,6 +171,12 @@ int weft_block_on(weft_rt *rt, const weft_future_type *type, void *fut);
 
 #define WEFT_BLOCK_ON(rt, name, fut)                                        \
 	weft_block_on((rt), &name##_future, WEFT__FRAME(name, fut))
+
+/* name_init(fut, args...) then WEFT_BLOCK_ON(rt, name, fut), in one
+ * expression (-> int as weft_block_on; the result is in (fut)->res):
+ *   if (WEFT_BLOCK_ON_INIT(rt, weft_join_wait, &w, j) == 0) ... w.res */
+#define WEFT_BLOCK_ON_INIT(rt, name, fut, ...)                              \
+	(name##_init((fut), __VA_ARGS__), WEFT_BLOCK_ON(rt, name, fut))
 
 /* --------------------------------------------------------- blocking pool */
 

@@ -57,6 +57,10 @@ void weft_sleep_init(weft_sleep *s, weft_duration d);
  * future as weft_sleep_init. */
 void weft_sleep_until_init(weft_sleep *s, weft_instant deadline);
 weft_poll weft_sleep_poll(weft_sleep *s, weft_cx *cx);
+/* Releases the timer record; the deadline stays: a dropped sleep polled
+ * again registers a new timer for the same deadline (so a select that
+ * drops a losing sleep does not restart it; WEFT_BRANCH_KEEP avoids even
+ * the new record). */
 void weft_sleep_drop(weft_sleep *s);
 /* Moves the deadline of a sleep in any state (pending, completed, never
  * polled): its timer, if any, is released, and the next poll waits for the
@@ -117,7 +121,8 @@ void weft_interval_tick_drop(weft_interval_tick *t);
  * named by WEFT_BRANCH(name, &f->child)) with a time limit. READY with
  * res = the child's own result when it completed first (also in the
  * child), or res = -ETIMEDOUT with timed_out set when the limit passed
- * first: the child's drop function has then run (it was cancelled). A
+ * first: the child's drop function has then run (it was cancelled;
+ * not for a WEFT_BRANCH_KEEP child, which stays registered). A
  * failing timer (no reactor: -ENODEV) also cancels the child and gives
  * that error. */
 typedef struct weft_timeout {

@@ -295,3 +295,48 @@ Test(block_on, concurrent_callers_each_get_their_output, .timeout = RT_TIMEOUT)
 	}
 	weft_rt_destroy(rt);
 }
+
+/* Reads weft_rt_current() inside its poll. */
+struct whose_rt {
+	WEFT_ASYNC;
+	weft_rt *seen;
+};
+
+static weft_poll whose_rt_poll(struct whose_rt *f, weft_cx *cx)
+{
+	(void)cx;
+	f->seen = weft_rt_current();
+	return WEFT_READY;
+}
+WEFT_FUTURE(whose_rt, struct whose_rt, WEFT_NO_DROP);
+
+Test(block_on, rt_current_names_the_runtime_on_block_on_threads,
+     .timeout = RT_TIMEOUT)
+{
+	weft_rt *rt[2] = { rt_multi(2), rt_current() };
+
+	for (int i = 0; i < 2; i++) {
+		struct whose_rt f = { 0 };
+
+		cr_assert_null(weft_rt_current());
+		cr_assert_eq(WEFT_BLOCK_ON(rt[i], whose_rt, &f), 0);
+		cr_assert_eq(f.seen, rt[i], "flavour %d", i);
+		cr_assert_null(weft_rt_current(), "cleared after block_on");
+		weft_rt_destroy(rt[i]);
+	}
+}
+
+/* WEFT_BLOCK_ON_INIT: init and block_on in one expression. */
+Test(block_on, block_on_init_initialises_then_runs, .timeout = RT_TIMEOUT)
+{
+	weft_rt *rt = rt_multi(1);
+	weft_join *j;
+	weft_join_wait w;
+
+	cr_assert_eq(WEFT_SPAWN(rt, value_fut, &j, { .v = 77, .yields = 2 }),
+		     0);
+	cr_assert_eq(WEFT_BLOCK_ON_INIT(rt, weft_join_wait, &w, j), 0);
+	cr_assert_eq(w.res, 77);
+	weft_join_drop(j);
+	weft_rt_destroy(rt);
+}

@@ -314,3 +314,72 @@ Test(combinators, join_all_then_select_inside_a_task, .timeout = RT_TIMEOUT)
 	weft_join_drop(j);
 	weft_rt_destroy(rt);
 }
+
+/* ------------------------------------------------- kept branches, sugar */
+
+Test(combinators, select_never_drops_a_kept_branch)
+{
+	struct cd c[3];
+	weft_branch br[3];
+	weft_select s;
+	tcx k;
+	weft_cx *cx = tcx_init(&k);
+
+	for (int i = 0; i < 3; i++)
+		c[i] = (struct cd){ .n = i == 2 ? 0 : 1000, .v = i };
+	br[0] = WEFT_BRANCH_KEEP(cd, &c[0]);
+	br[1] = WEFT_BRANCH(cd, &c[1]);
+	br[2] = WEFT_BRANCH(cd, &c[2]);
+	weft_select_init(&s, br, 3, WEFT_SELECT_BIASED);
+	cr_assert_eq(weft_select_poll(&s, cx), WEFT_READY);
+	cr_assert_eq(s.res, 2);
+	cr_assert_eq(c[0].drops, 0, "a kept loser is left to its owner");
+	cr_assert_eq(c[1].drops, 1, "a plain loser is dropped");
+	weft_select_drop(&s);
+	cr_assert_eq(c[0].drops, 0, "nor does dropping the select drop it");
+	/* the kept future goes on where it was in the next select */
+	br[0] = WEFT_BRANCH_KEEP(cd, &c[0]);
+	weft_select_init(&s, br, 1, 0);
+	cr_assert_eq(weft_select_poll(&s, cx), WEFT_PENDING);
+	cr_assert_eq(c[0].polls, 2, "polled once in each select");
+	cd_drop(&c[0]);                        /* its owner's drop */
+}
+
+/* A frame that selects and joins through the one-line macros. */
+struct sugar {
+	WEFT_ASYNC;
+	struct cd a, b, c;
+	weft_branch br[3];
+	weft_select sel;
+	weft_join_all all;
+};
+
+static weft_poll sugar_poll(struct sugar *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f, cx);
+	f->a = (struct cd){ .n = 5, .v = 1 };
+	f->b = (struct cd){ .n = 1, .v = 2 };
+	WEFT_AWAIT_SELECT(&f->sel, f->br, WEFT_SELECT_BIASED,
+			  WEFT_BRANCH(cd, &f->a), WEFT_BRANCH(cd, &f->b));
+	if (f->sel.res != 1 || f->a.drops != 1 || f->br[1].fut != &f->b)
+		WEFT_RETURN(-1);
+	f->a = (struct cd){ .n = 2, .v = 10 };
+	f->b = (struct cd){ .n = 0, .v = 20 };
+	f->c = (struct cd){ .n = 3, .v = 30 };
+	WEFT_AWAIT_JOIN_ALL(&f->all, f->br, WEFT_BRANCH(cd, &f->a),
+			    WEFT_BRANCH(cd, &f->b), WEFT_BRANCH(cd, &f->c));
+	WEFT_RETURN(f->a.res + f->b.res + f->c.res + f->all.res);
+	WEFT_END();
+}
+WEFT_FUTURE(sugar, struct sugar, WEFT_NO_DROP);
+
+Test(combinators, one_line_select_and_join_all, .timeout = RT_TIMEOUT)
+{
+	weft_rt *rt = rt_current();
+	struct sugar f = { 0 };
+
+	cr_assert_eq(WEFT_BLOCK_ON(rt, sugar, &f), 0);
+	cr_assert_eq(f.res, 60, "res %ld", (long)f.res);
+	cr_assert_eq(f.all.n, 3);
+	weft_rt_destroy(rt);
+}
