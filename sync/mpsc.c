@@ -1064,9 +1064,11 @@ static bool mp_rx_has_news(mp *m)
 }
 
 /* The receive state machine shared by recv and recv_many: READY with
- * *res = the number of values taken (>= 1) or -EPIPE. */
-static weft_poll mp_recv(mp *m, weft_cx *cx, void *buf, size_t max,
-			 intptr_t *res)
+ * *res = the number of values taken (>= 1; with count false, 0 instead)
+ * or -EPIPE. count is a constant at each call, so weft_mpsc_recv's copy
+ * stores 0 straight into its res. */
+static inline weft_poll mp_recv(mp *m, weft_cx *cx, void *buf, size_t max,
+				bool count, intptr_t *res)
 {
 	/* relaxed: only we write head */
 	uint64_t h = atomic_load_explicit(&m->head, memory_order_relaxed);
@@ -1074,7 +1076,9 @@ static weft_poll mp_recv(mp *m, weft_cx *cx, void *buf, size_t max,
 	if (mp_head_ready(m, h)) {
 		if (!weft_coop_proceed(cx))
 			return WEFT_PENDING;
-		*res = (intptr_t)mp_recv_some(m, buf, max);
+		size_t n = mp_recv_some(m, buf, max);
+
+		*res = count ? (intptr_t)n : 0;
 		return WEFT_READY;
 	}
 	if (mp_finished(m, h)) {
@@ -1085,24 +1089,19 @@ static weft_poll mp_recv(mp *m, weft_cx *cx, void *buf, size_t max,
 	if (!mp_rx_has_news(m))
 		return WEFT_PENDING;
 	mp_unpark_rx(m);
-	return mp_recv(m, cx, buf, max, res);
+	return mp_recv(m, cx, buf, max, count, res);
 }
 
 void weft_mpsc_recv_init(weft_mpsc_recv *r, weft_mpsc_rx *rx, void *out)
 {
+	/* res is set at READY; two stores on the receive hot path */
 	r->rx = rx;
 	r->out = out;
-	r->res = 0;
 }
 
 weft_poll weft_mpsc_recv_poll(weft_mpsc_recv *r, weft_cx *cx)
 {
-	intptr_t n;
-
-	if (mp_recv(mp_of_rx(r->rx), cx, r->out, 1, &n) == WEFT_PENDING)
-		return WEFT_PENDING;
-	r->res = n < 0 ? n : 0;
-	return WEFT_READY;
+	return mp_recv(mp_of_rx(r->rx), cx, r->out, 1, false, &r->res);
 }
 
 void weft_mpsc_recv_drop(weft_mpsc_recv *r)
@@ -1125,7 +1124,7 @@ weft_poll weft_mpsc_recv_many_poll(weft_mpsc_recv_many *r, weft_cx *cx)
 		r->res = -EINVAL;
 		return WEFT_READY;
 	}
-	return mp_recv(mp_of_rx(r->rx), cx, r->buf, r->max, &r->res);
+	return mp_recv(mp_of_rx(r->rx), cx, r->buf, r->max, true, &r->res);
 }
 
 void weft_mpsc_recv_many_drop(weft_mpsc_recv_many *r)
