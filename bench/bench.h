@@ -19,8 +19,8 @@
  * Files: main.c (dispatch), common.c (options, clock, medians, JSON rows,
  * SplitMix64, count-and-signal, the driver task), runtime_wl.c (spawn_many,
  * spawn_remote, yield_many, chained_spawn), chan_wl.c (ping_pong,
- * mpsc_throughput, oneshot), sync_wl.c (idle_memory), net.c (sleep_many,
- * tcp_echo_server, http_server). Every task and driver is a future
+ * mpsc_throughput, oneshot), sync_wl.c (idle_memory), latency_wl.c
+ * (wake_latency), net.c (sleep_many, tcp_echo_server, http_server). Every task and driver is a future
  * declared with WEFT_FUTURE, spawned by name (BENCH_SPAWN, BENCH_DRIVE).
  */
 #ifndef WEFT_BENCH_H
@@ -53,6 +53,7 @@ int bench_oneshot(int argc, char **argv) BENCH_WEAK;
 int bench_sleep_many(int argc, char **argv) BENCH_WEAK;
 int bench_idle_memory(int argc, char **argv) BENCH_WEAK;
 int bench_idle_memory_child(int argc, char **argv) BENCH_WEAK;
+int bench_wake_latency(int argc, char **argv) BENCH_WEAK;
 int bench_tcp_echo_server(int argc, char **argv) BENCH_WEAK;
 int bench_http_server(int argc, char **argv) BENCH_WEAK;
 

@@ -44,6 +44,7 @@ int main(int argc, char **argv)
 		{ "sleep_many", bench_sleep_many, false },
 		{ "idle_memory", bench_idle_memory, false },
 		{ "idle_memory_child", bench_idle_memory_child, true },
+		{ "wake_latency", bench_wake_latency, false },
 		{ "tcp_echo_server", bench_tcp_echo_server, false },
 		{ "http_server", bench_http_server, false },
 	};

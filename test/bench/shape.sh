@@ -7,10 +7,11 @@
 # Runs each in-process workload that `weft-bench --list` names with --quick
 # at a reduced size (--n), through the same code path as a real run, and
 # checks: exit status 0, nothing but JSON rows on stdout, each row exactly
-# {"peer":"weft","workload":W,"n":N[,"tasks"|"producers":K],"metric":M,
-# "value":V} with V to one decimal, and the metrics the peers README gives
-# for W. Also checks that a workload not built yet says "not implemented"
-# and exits 3, and that a bad command line exits 2. The servers
+# {"peer":"weft","workload":W,"n":N[,"tasks"|"producers":K|,"load":L],
+# "metric":M,"value":V} with V to one decimal, and the metrics the peers
+# README gives for W (wake_latency: three per load, idle then busy). Also
+# checks that a workload not built yet says "not implemented" and exits 3,
+# and that a bad command line exits 2. The servers
 # (tcp_echo_server, http_server) are the network tests' business.
 # Exit 0 pass, 1 fail (meson test's convention; 77 would be skip).
 set -u
@@ -33,6 +34,7 @@ metrics_of() {
     oneshot) echo "ns_per_op" ;;
     sleep_many) echo "wall_ms mean_lateness_us" ;;
     idle_memory) echo "bytes_per_task" ;;
+    wake_latency) echo "p50_us:idle p99_us:idle p999_us:idle p50_us:busy p99_us:busy p999_us:busy" ;;
     *) echo "?" ;;
   esac
 }
@@ -45,6 +47,7 @@ size_of() {
     yield_many) echo 20000 ;;  # 200 tasks x 100 yields
     mpsc_throughput) echo 40000 ;;
     sleep_many) echo 2000 ;;
+    wake_latency) echo 1000 ;;  # --quick's R: 2 x 1000 wake-ups per load
     *) echo 5000 ;;
   esac
 }
@@ -70,14 +73,16 @@ for w in $list; do
   got=""
   while IFS= read -r row; do
     if ! printf '%s\n' "$row" | grep -Eq \
-      '^\{"peer":"weft","workload":"'"$w"'","n":[1-9][0-9]*(,"(tasks|producers)":[1-9][0-9]*)?,"metric":"[a-z_]+","value":-?[0-9]+\.[0-9]\}$'; then
+      '^\{"peer":"weft","workload":"'"$w"'","n":[1-9][0-9]*(,"(tasks|producers)":[1-9][0-9]*|,"load":"(idle|busy)")?,"metric":"[a-z0-9_]+","value":-?[0-9]+\.[0-9]\}$'; then
       bad "$w: malformed row: $row"
       continue
     fi
-    m=$(printf '%s\n' "$row" | sed 's/.*"metric":"\([a-z_]*\)".*/\1/')
+    m=$(printf '%s\n' "$row" | sed 's/.*"metric":"\([a-z0-9_]*\)".*/\1/')
     case "$row" in
       *'"tasks":'*) m="$m:tasks" ;;
       *'"producers":'*) m="$m:producers" ;;
+      *'"load":"idle"'*) m="$m:idle" ;;
+      *'"load":"busy"'*) m="$m:busy" ;;
     esac
     got="${got:+$got }$m"
   done <"$tmp/out"
@@ -88,7 +93,7 @@ done
 
 # workloads not built yet: "not implemented", exit 3
 for w in spawn_many spawn_remote yield_many ping_pong chained_spawn mpsc_throughput \
-         oneshot sleep_many idle_memory tcp_echo_server http_server; do
+         oneshot sleep_many idle_memory wake_latency tcp_echo_server http_server; do
   case " $(echo $list) " in *" $w "*) continue ;; esac
   "$bin" "$w" --quick >"$tmp/out" 2>"$tmp/err"
   rc=$?
