@@ -3,12 +3,13 @@
  * the requester sends one item at a time and awaits its answer.
  *
  * The worker selects between its queue and a report timer. The timer is
- * created once, before the loop, and reset each time it fires: a select
- * that the queue wins drops the timer branch, which releases its timer
- * record but keeps its deadline, so the next select waits for the same
- * deadline. (The classic mistake is a fresh 100 ms sleep inside the loop:
- * while work keeps arriving it never fires.) The select is biased, timer
- * first, so a report that is due is printed before the next item.
+ * created once, before the loop, and reset each time it fires; its branch
+ * is a kept one (WEFT_BRANCH_KEEP, tokio's `&mut sleep`): a select that
+ * the queue wins leaves it registered, so the next select waits for the
+ * same deadline on the same timer record, and the worker's drop function
+ * releases it. (The classic mistake is a fresh 100 ms sleep inside the
+ * loop: while work keeps arriving it never fires.) The select is biased,
+ * timer first, so a report that is due is printed before the next item.
  *
  * The queue's element destructor answers for the items it still holds
  * when the worker goes away: it drops their reply channels, so their
@@ -37,7 +38,7 @@ struct worker {
 	WEFT_ASYNC;                /* res: iterations */
 	weft_mpsc_rx *queue;
 	struct work item;
-	weft_sleep report;         /* branch 0: created once, reset */
+	weft_sleep report;         /* branch 0: made once, kept, reset */
 	weft_mpsc_recv recv;       /* branch 1: the next work item */
 	weft_sleep pretend;        /* the "work" itself */
 	weft_branch br[2];
@@ -46,16 +47,13 @@ struct worker {
 
 static weft_poll worker_poll(struct worker *f, weft_cx *cx)
 {
-	uint32_t answer;
-
 	WEFT_BEGIN(f, cx);
 	weft_sleep_init(&f->report, 100 * WEFT_MS);
 	for (;;) {
 		weft_mpsc_recv_init(&f->recv, f->queue, &f->item);
-		f->br[0] = WEFT_BRANCH(weft_sleep, &f->report);
-		f->br[1] = WEFT_BRANCH(weft_mpsc_recv, &f->recv);
-		WEFT_AWAIT_INIT(weft_select, &f->sel, f->br, 2,
-				WEFT_SELECT_BIASED);
+		WEFT_AWAIT_SELECT(&f->sel, f->br, WEFT_SELECT_BIASED,
+				  WEFT_BRANCH_KEEP(weft_sleep, &f->report),
+				  WEFT_BRANCH(weft_mpsc_recv, &f->recv));
 		if (f->sel.res == 0) {
 			printf("worker: %ld iterations so far\n", (long)f->res);
 			weft_sleep_reset(&f->report, weft_now() + 100 * WEFT_MS);
@@ -64,10 +62,9 @@ static weft_poll worker_poll(struct worker *f, weft_cx *cx)
 		if (f->recv.res < 0)       /* -EPIPE: no sender left, drained */
 			break;
 		WEFT_AWAIT_INIT(weft_sleep, &f->pretend, 10 * WEFT_MS);
-		answer = f->item.input * 1000;
-		if (weft_oneshot_send(f->item.respond_on, &answer) < 0)
-			printf("worker: requester %u went away\n",
-			       f->item.input);
+		if (weft_oneshot_send(f->item.respond_on,
+				      &(uint32_t){ f->item.input * 1000 }) < 0)
+			printf("worker: requester %u is gone\n", f->item.input);
 		f->res++;
 	}
 	WEFT_END();
@@ -75,7 +72,7 @@ static weft_poll worker_poll(struct worker *f, weft_cx *cx)
 
 static void worker_drop(struct worker *f)  /* done, or cancelled */
 {
-	weft_sleep_drop(&f->report);
+	weft_sleep_drop(&f->report);       /* kept: no select drops it */
 	weft_sleep_drop(&f->pretend);
 	weft_mpsc_rx_drop(f->queue);       /* runs work_release per item */
 }
@@ -99,11 +96,8 @@ static weft_poll do_work_poll(struct do_work *f, weft_cx *cx)
 	if (weft_oneshot_create(&f->item.respond_on, sizeof(uint32_t)))
 		WEFT_RETURN(-1);
 	WEFT_AWAIT_INIT(weft_mpsc_send, &f->send, f->queue, &f->item);
-	if (f->send.res < 0) {         /* not taken: both ends still ours */
-		weft_oneshot_tx_drop(f->item.respond_on);
-		weft_oneshot_rx_drop(f->item.respond_on);
-		WEFT_RETURN(f->send.res);
-	}
+	if (f->send.res < 0)           /* not taken: the sender is still ours */
+		weft_oneshot_tx_drop(f->item.respond_on);  /* recv: -EPIPE */
 	WEFT_AWAIT_INIT(weft_oneshot_recv, &f->reply, f->item.respond_on,
 			&f->answer);
 	weft_oneshot_rx_drop(f->item.respond_on);
@@ -138,8 +132,7 @@ int main(void)
 		       (long)req.res);
 	}
 	weft_mpsc_tx_drop(tx);            /* the worker's recv gets -EPIPE */
-	weft_join_wait_init(&wait, worker);
-	WEFT_BLOCK_ON(rt, weft_join_wait, &wait);
+	WEFT_BLOCK_ON_INIT(rt, weft_join_wait, &wait, worker);
 	weft_join_drop(worker);
 	weft_rt_destroy(rt);
 	printf("worker handled %ld items\n", (long)wait.res);

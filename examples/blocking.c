@@ -13,7 +13,6 @@
 #define _GNU_SOURCE  /* gettid */
 #endif
 #include <stdio.h>
-#include <stdlib.h>
 #include <unistd.h>
 #include <weft.h>
 
@@ -22,11 +21,12 @@ static const char *const mode_name[] = { "blocking sleep", "async sleep",
 					 "blocking pool" };
 static weft_instant start;
 
-/* On a pool thread. The pool owns ms: it runs free(ms) after nap, or
- * instead of it if the waiting future is dropped first. */
+/* On a pool thread. ms comes by value, in the argument pointer itself:
+ * nap shares nothing with the waiting frame, and there is nothing to
+ * release (the release function is NULL). */
 static intptr_t nap(void *ms)
 {
-	usleep(*(unsigned *)ms * 1000);
+	usleep((unsigned)(uintptr_t)ms * 1000);
 	return gettid();
 }
 
@@ -40,41 +40,26 @@ struct sleep_ms {
 
 static weft_poll sleep_ms_poll(struct sleep_ms *f, weft_cx *cx)
 {
-	unsigned *arg;
-
 	WEFT_BEGIN(f, cx);
 	if (mode == BLOCKING) {
 		usleep(f->ms * 1000);              /* blocks the executor */
 	} else if (mode == ASYNC) {
 		WEFT_AWAIT_INIT(weft_sleep, &f->sleep, f->ms * WEFT_MS);
 	} else {
-		if (!(arg = malloc(sizeof(*arg))))
+		if (weft_spawn_blocking(weft_rt_current(), nap,
+					(void *)(uintptr_t)f->ms, NULL, &f->j))
 			WEFT_RETURN(-1);
-		*arg = f->ms;
-		if (weft_spawn_blocking(weft_rt_current(), nap, arg, free,
-					&f->j)) {
-			free(arg);                 /* not taken: still ours */
-			WEFT_RETURN(-1);
-		}
 		WEFT_AWAIT_INIT(weft_join_wait, &f->wait, f->j);
 		weft_join_drop(f->j);
-		f->j = NULL;
 		f->res = f->wait.res;              /* nap's, or -ECANCELED */
 	}
 	printf("future %u slept for %u ms, finished after %lu ms\n", f->id,
 	       f->ms, (unsigned long)((weft_now() - start) / WEFT_MS));
 	WEFT_END();
 }
-
-static void sleep_ms_drop(struct sleep_ms *f)  /* done, or cancelled */
-{
-	weft_sleep_drop(&f->sleep);
-	if (f->j) {
-		weft_join_abort(f->j);   /* a nap not started never runs */
-		weft_join_drop(f->j);
-	}
-}
-WEFT_FUTURE(sleep_ms, struct sleep_ms, sleep_ms_drop);
+/* Run to its end by join_all, never dropped half-way (a frame that can be
+ * cancelled drops its sleep, and aborts and drops its join handle). */
+WEFT_FUTURE(sleep_ms, struct sleep_ms, WEFT_NO_DROP);
 
 int main(void)
 {
@@ -96,10 +81,8 @@ int main(void)
 			f[i].ms = 10 * (i + 1);
 			br[i] = WEFT_BRANCH(sleep_ms, &f[i]);
 		}
-		printf("%s:\n", mode_name[mode]);
 		start = weft_now();
-		weft_join_all_init(&all, br, 10);
-		bad |= WEFT_BLOCK_ON(rt, weft_join_all, &all) != 0;
+		bad |= WEFT_BLOCK_ON_INIT(rt, weft_join_all, &all, br, 10) != 0;
 		printf("%s: all 10 done after %lu ms\n", mode_name[mode],
 		       (unsigned long)((weft_now() - start) / WEFT_MS));
 		for (unsigned i = 0; i < 10; i++)  /* the pool's own threads */

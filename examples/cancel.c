@@ -13,8 +13,7 @@
 static int cut_short;             /* do_work futures dropped unfinished */
 
 struct do_work {
-	WEFT_ASYNC;
-	bool done;
+	WEFT_ASYNC;                   /* res: 1 once the work is done */
 	weft_sleep sleep;
 };
 
@@ -22,14 +21,14 @@ static weft_poll do_work_poll(struct do_work *f, weft_cx *cx)
 {
 	WEFT_BEGIN(f, cx);
 	WEFT_AWAIT_INIT(weft_sleep, &f->sleep, 10 * WEFT_MS);  /* the work */
-	f->done = true;
+	WEFT_RETURN(1);
 	WEFT_END();
 }
 
 static void do_work_drop(struct do_work *f)   /* a losing branch */
 {
 	weft_sleep_drop(&f->sleep);
-	cut_short += !f->done;
+	cut_short += !f->res;
 }
 WEFT_FUTURE(do_work, struct do_work, do_work_drop);
 
@@ -48,9 +47,9 @@ static weft_poll worker_poll(struct worker *f, weft_cx *cx)
 	for (;;) {
 		weft_cancel_wait_init(&f->cancelled, f->token);
 		f->work = (struct do_work){ 0 };
-		f->br[0] = WEFT_BRANCH(weft_cancel_wait, &f->cancelled);
-		f->br[1] = WEFT_BRANCH(do_work, &f->work);
-		WEFT_AWAIT_INIT(weft_select, &f->sel, f->br, 2, 0);
+		WEFT_AWAIT_SELECT(&f->sel, f->br, 0,
+				  WEFT_BRANCH(weft_cancel_wait, &f->cancelled),
+				  WEFT_BRANCH(do_work, &f->work));
 		if (f->sel.res == 0)
 			break;                /* clean up here, then end */
 		f->res++;
@@ -67,22 +66,19 @@ WEFT_FUTURE(worker, struct worker, worker_drop);
 
 int main(void)
 {
-	weft_cancel_token *token, *task_token;
+	weft_cancel_token *token;
 	weft_join_wait wait = { 0 };
 	weft_sleep later = { 0 };
 	weft_join *handle;
 	weft_rt *rt;
 
-	if (weft_rt_create(&rt, NULL) || weft_cancel_create(&token))
-		return 1;
-	task_token = weft_cancel_clone(token);          /* the worker's */
-	if (WEFT_SPAWN(rt, worker, &handle, { .token = task_token }))
+	if (weft_rt_create(&rt, NULL) || weft_cancel_create(&token) ||
+	    WEFT_SPAWN(rt, worker, &handle,     /* with a clone of the token */
+		       { .token = weft_cancel_clone(token) }))
 		return 1;                      /* (an example: no clean-up) */
-	weft_sleep_init(&later, 55 * WEFT_MS);
-	WEFT_BLOCK_ON(rt, weft_sleep, &later);
+	WEFT_BLOCK_ON_INIT(rt, weft_sleep, &later, 55 * WEFT_MS);
 	weft_cancel(token);                /* later: signal cancellation */
-	weft_join_wait_init(&wait, handle);
-	WEFT_BLOCK_ON(rt, weft_join_wait, &wait);  /* it exits cleanly */
+	WEFT_BLOCK_ON_INIT(rt, weft_join_wait, &wait, handle); /* clean exit */
 	weft_join_drop(handle);
 	weft_cancel_drop(token);
 	weft_rt_destroy(rt);

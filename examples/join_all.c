@@ -14,11 +14,9 @@
 #include <weft.h>
 
 struct size_of_file {
-	WEFT_ASYNC;              /* res: the size, or -errno */
+	WEFT_ASYNC;              /* res: the size (so far), or -errno */
 	const char *path;
-	uint64_t size;
-	weft_file *file;
-	weft_file_open open;
+	weft_file_open open;     /* open.file: the file, once open */
 	weft_file_read read;
 	char buf[16384];
 };
@@ -29,26 +27,19 @@ static weft_poll size_of_file_poll(struct size_of_file *f, weft_cx *cx)
 	WEFT_AWAIT_INIT(weft_file_open, &f->open, f->path, O_RDONLY, 0);
 	if (f->open.res < 0)
 		WEFT_RETURN(f->open.res);
-	f->file = f->open.file;
 	do {
-		WEFT_AWAIT_INIT(weft_file_read, &f->read, f->file, f->buf,
-				sizeof(f->buf), f->size);
-		f->size += f->read.res > 0 ? (uint64_t)f->read.res : 0;
+		WEFT_AWAIT_INIT(weft_file_read, &f->read, f->open.file, f->buf,
+				sizeof(f->buf), (uint64_t)f->res);
+		f->res += f->read.res > 0 ? f->read.res : 0;
 	} while (f->read.res > 0);
-	weft_file_drop(f->file);
-	f->file = NULL;
-	WEFT_RETURN(f->read.res < 0 ? f->read.res : (intptr_t)f->size);
+	weft_file_drop(f->open.file);
+	WEFT_RETURN(f->read.res < 0 ? f->read.res : f->res);
 	WEFT_END();
 }
-
-static void size_of_file_drop(struct size_of_file *f)  /* if cancelled */
-{
-	weft_file_open_drop(&f->open);
-	weft_file_read_drop(&f->read);
-	if (f->file)
-		weft_file_drop(f->file);
-}
-WEFT_FUTURE(size_of_file, struct size_of_file, size_of_file_drop);
+/* Run to its end by join_all, never dropped half-way (a frame that can be
+ * cancelled needs a drop function: weft_file_open_drop, _read_drop and
+ * weft_file_drop of an open file). */
+WEFT_FUTURE(size_of_file, struct size_of_file, WEFT_NO_DROP);
 
 int main(int argc, char **argv)
 {
@@ -58,7 +49,7 @@ int main(int argc, char **argv)
 	weft_branch br[4];
 	weft_join_all all;
 	weft_rt *rt;
-	int bad = 0;
+	int bad;
 
 	if (weft_rt_create(&rt, NULL))
 		return 1;
@@ -66,9 +57,7 @@ int main(int argc, char **argv)
 		f[i].path = argc == 5 ? argv[i + 1] : paths[i];
 		br[i] = WEFT_BRANCH(size_of_file, &f[i]);
 	}
-	weft_join_all_init(&all, br, 4);
-	if (WEFT_BLOCK_ON(rt, weft_join_all, &all))
-		bad = 1;
+	bad = WEFT_BLOCK_ON_INIT(rt, weft_join_all, &all, br, 4) != 0;
 	weft_rt_destroy(rt);
 	for (int i = 0; i < 4; i++) {
 		struct stat st;

@@ -34,6 +34,7 @@ int main(void)
 {
 	weft_mpsc_tx *sender;
 	weft_mpsc_rx *receiver;
+	weft_mpsc_send s = { 0 };      /* a send, re-initialised after READY */
 	weft_join_wait wait = { 0 };
 	weft_join *task;
 	weft_rt *rt;
@@ -44,16 +45,13 @@ int main(void)
 	    WEFT_SPAWN(rt, ping_handler, &task, { .input = receiver }))
 		return 1;              /* (an example: no clean-up) */
 	for (int i = 0; i < 10; i++) {
-		weft_mpsc_send send = { 0 };
-
-		weft_mpsc_send_init(&send, sender, &ping);
-		if (WEFT_BLOCK_ON(rt, weft_mpsc_send, &send) || send.res < 0)
+		if (WEFT_BLOCK_ON_INIT(rt, weft_mpsc_send, &s, sender, &ping) ||
+		    s.res < 0)
 			return 1;
 		printf("Sent %d pings so far.\n", i + 1);
 	}
 	weft_mpsc_tx_drop(sender);     /* the last sender: the channel closes */
-	weft_join_wait_init(&wait, task);
-	WEFT_BLOCK_ON(rt, weft_join_wait, &wait);
+	WEFT_BLOCK_ON_INIT(rt, weft_join_wait, &wait, task);
 	weft_join_drop(task);
 	weft_rt_destroy(rt);
 	return wait.res == 10 ? 0 : 1; /* the handler's count */

@@ -18,7 +18,7 @@
 
 static int released;                   /* names freed by a channel */
 
-static void release_name(void *elem)   /* the channels' element destructor */
+static void free_name(void *elem)      /* the channels' element destructor */
 {
 	printf("the channel frees the loser's name: %s\n", *(char **)elem);
 	free(*(char **)elem);
@@ -69,11 +69,11 @@ struct race {
 static weft_poll race_poll(struct race *f, weft_cx *cx)
 {
 	WEFT_BEGIN(f, cx);
-	for (int i = 0; i < 2; i++) {
-		weft_mpsc_recv_init(&f->recv[i], f->rx[i], &f->name[i]);
-		f->br[i] = WEFT_BRANCH(weft_mpsc_recv, &f->recv[i]);
-	}
-	WEFT_AWAIT_INIT(weft_select, &f->sel, f->br, 2, 0);
+	weft_mpsc_recv_init(&f->recv[0], f->rx[0], &f->name[0]);
+	weft_mpsc_recv_init(&f->recv[1], f->rx[1], &f->name[1]);
+	WEFT_AWAIT_SELECT(&f->sel, f->br, 0,
+			  WEFT_BRANCH(weft_mpsc_recv, &f->recv[0]),
+			  WEFT_BRANCH(weft_mpsc_recv, &f->recv[1]));
 	WEFT_RETURN(f->sel.res);
 	WEFT_END();
 }
@@ -82,15 +82,15 @@ WEFT_FUTURE(race, struct race, WEFT_NO_DROP);
 int main(void)
 {
 	static const char *const kind[2] = { "Cat", "Dog" };
-	weft_join_wait wait[2] = { { 0 } };
+	weft_join_wait wait = { 0 };
 	struct race r = { 0 };
 	weft_mpsc_tx *tx[2];
 	weft_join *j[2];
 	weft_rt *rt;
 
 	if (weft_rt_create(&rt, NULL) ||
-	    weft_mpsc_create(&tx[0], &r.rx[0], sizeof(char *), 32, release_name) ||
-	    weft_mpsc_create(&tx[1], &r.rx[1], sizeof(char *), 32, release_name) ||
+	    weft_mpsc_create(&tx[0], &r.rx[0], sizeof(char *), 32, free_name) ||
+	    weft_mpsc_create(&tx[1], &r.rx[1], sizeof(char *), 32, free_name) ||
 	    WEFT_SPAWN(rt, send_later, &j[0],
 		       { .tx = tx[0], .name = "Felix", .ms = 200 }) ||
 	    WEFT_SPAWN(rt, send_later, &j[1],
@@ -101,8 +101,7 @@ int main(void)
 	printf("Winner is %s { name: \"%s\" }\n", kind[r.res], r.name[r.res]);
 	free(r.name[r.res]);                   /* received: ours now */
 	for (int i = 0; i < 2; i++) {          /* let the loser send too */
-		weft_join_wait_init(&wait[i], j[i]);
-		WEFT_BLOCK_ON(rt, weft_join_wait, &wait[i]);
+		WEFT_BLOCK_ON_INIT(rt, weft_join_wait, &wait, j[i]);
 		weft_join_drop(j[i]);
 		weft_mpsc_rx_drop(r.rx[i]);    /* frees what it still holds */
 	}

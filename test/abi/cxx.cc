@@ -1,8 +1,10 @@
 /* test/abi/cxx.cc - weft used from C++17: the umbrella header compiles
  * (g++ and clang++, -std=c++17 -Wall -Wextra -Wpedantic -Werror) and a
  * program written against it spawns tasks, joins them, selects, joins
- * all, times out, sleeps, sends and receives on a channel, uses the
- * blocking pool and blocks on a future, with the results checked.
+ * all (also through the one-line WEFT_AWAIT_SELECT and WEFT_AWAIT_JOIN_ALL,
+ * with a WEFT_BRANCH_KEEP branch), times out, sleeps, sends and receives
+ * on a channel, uses the blocking pool and blocks on a future
+ * (WEFT_BLOCK_ON and WEFT_BLOCK_ON_INIT), with the results checked.
  *
  * Built by meson with the project's C++ compiler when there is one, and by
  * test/abi/pedantic.sh with each of g++ and clang++ that is installed.
@@ -212,6 +214,7 @@ void producer_drop(producer *f)
 WEFT_FUTURE(producer, producer, producer_drop);
 
 std::atomic<int> released{0};
+std::atomic<int> kept_drops{0}; /* the nap kept across two selects */
 
 void release_int(void *elem)
 {
@@ -364,6 +367,35 @@ weft_poll top_poll(top *f, weft_cx *cx)
 			WEFT_MS);
 	CHECK(f->tmo.res == -ETIMEDOUT && f->tmo.timed_out);
 
+	/* The one-line select: the square wins; the kept nap is not dropped
+	 * and goes on in the next select (the countdown wins), until its
+	 * owner drops it. */
+	f->n = nap_frame{};
+	f->n.drops = &kept_drops;
+	f->child = square_frame{};
+	f->child.x = 8;
+	WEFT_AWAIT_SELECT(&f->sel, f->br, WEFT_SELECT_BIASED,
+			  WEFT_BRANCH_KEEP(nap, &f->n),
+			  WEFT_BRANCH(square, &f->child));
+	CHECK(f->sel.res == 1 && f->sel.n == 2 && f->child.res == 64);
+	CHECK(kept_drops.load() == 0);
+	countdown_init(&f->cd, 2);
+	WEFT_AWAIT_SELECT(&f->sel, f->br, 0, WEFT_BRANCH_KEEP(nap, &f->n),
+			  WEFT_BRANCH(countdown, &f->cd));
+	CHECK(f->sel.res == 1 && f->cd.res == 0);
+	CHECK(kept_drops.load() == 0);
+	nap_drop(&f->n);
+	CHECK(kept_drops.load() == 1);
+
+	/* The one-line join_all. */
+	f->sq[1] = square_frame{};
+	f->sq[1].x = 9;
+	countdown_init(&f->cd, 3);
+	WEFT_AWAIT_JOIN_ALL(&f->all, f->br, WEFT_BRANCH(square, &f->sq[1]),
+			    WEFT_BRANCH(countdown, &f->cd));
+	CHECK(f->all.res == 0 && f->all.n == 2 && f->sq[1].res == 81 &&
+	      f->cd.res == 0);
+
 	/* A sleep awaited directly. */
 	WEFT_AWAIT_INIT(weft_sleep, &f->n.sleep, WEFT_MS);
 	CHECK(f->n.sleep.res == 0);
@@ -424,7 +456,11 @@ void run(bool current_thread)
 	weft_rt_builder b;
 	weft_rt *rt = nullptr;
 	std::atomic<int> drops{0};
+	countdown cd{};
+	weft_join_wait w{};
+	weft_join *j = nullptr;
 
+	kept_drops.store(0);
 	weft_rt_builder_init(&b);
 	b.current_thread = current_thread;
 	b.workers = 2;
@@ -436,6 +472,13 @@ void run(bool current_thread)
 	t.drops = &drops;
 	CHECK(WEFT_BLOCK_ON(rt, top, &t) == 0);
 	CHECK(t.res == 0 + 1 + 9 + 16 + 36 + 49);
+	/* init + block_on in one expression: a future of this file, and a
+	 * join of a task spawned from here */
+	CHECK(WEFT_BLOCK_ON_INIT(rt, countdown, &cd, 3) == 0 && cd.res == 0);
+	CHECK(WEFT_SPAWN(rt, square, &j, { nullptr, 0, 13 }) == 0);
+	CHECK(WEFT_BLOCK_ON_INIT(rt, weft_join_wait, &w, j) == 0 &&
+	      w.res == 169);
+	weft_join_drop(j);
 	weft_rt_destroy(rt);
 	/* The aborted task, the select's loser and the timed-out child. */
 	CHECK(drops.load() == 3);

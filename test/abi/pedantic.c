@@ -9,9 +9,11 @@
  * WEFT_AWAIT_INIT, WEFT_AWAIT_FRAME, WEFT_YIELD, WEFT_RETURN, WEFT_END,
  * WEFT_FUTURE (with a drop function and with WEFT_NO_DROP),
  * WEFT_FUTURE_EXTERN / WEFT_FUTURE_DEFINE, WEFT_BRANCH with select,
- * join_all and timeout, WEFT_SPAWN, WEFT_SPAWN_FRAME, WEFT_BLOCK_ON,
- * WEFT_DEBUG_CHECK, WEFT_WAKER_NONE, an await inside a switch, several
- * awaits on one line, and a poll driven by hand through weft_cx_init.
+ * join_all and timeout, WEFT_BRANCH_KEEP, WEFT_AWAIT_SELECT,
+ * WEFT_AWAIT_JOIN_ALL, WEFT_SPAWN, WEFT_SPAWN_FRAME, WEFT_BLOCK_ON,
+ * WEFT_BLOCK_ON_INIT, WEFT_DEBUG_CHECK, WEFT_WAKER_NONE, an await inside a
+ * switch, several awaits on one line, and a poll driven by hand through
+ * weft_cx_init.
  */
 #include <weft.h>
 
@@ -65,6 +67,9 @@ static void nap_drop(struct nap *f)
 	atomic_fetch_add(f->drops, 1);
 }
 WEFT_FUTURE(nap, struct nap, nap_drop);
+
+/* Drops of the nap kept across two selects (WEFT_BRANCH_KEEP). */
+static atomic_int kept_drops;
 
 /* A frame without a result. */
 struct mark {
@@ -242,6 +247,32 @@ static weft_poll top_poll(struct top *f, weft_cx *cx)
 			WEFT_MS);
 	CHECK(f->tmo.res == -ETIMEDOUT && f->tmo.timed_out);
 
+	/* The one-line select: the square wins; the kept nap is not dropped
+	 * and goes on in the next select (the countdown wins), until its
+	 * owner drops it. */
+	f->n = (struct nap){ .drops = &kept_drops };
+	f->child = (struct square){ .x = 8 };
+	WEFT_AWAIT_SELECT(&f->sel, f->br, WEFT_SELECT_BIASED,
+			  WEFT_BRANCH_KEEP(nap, &f->n),
+			  WEFT_BRANCH(square, &f->child));
+	CHECK(f->sel.res == 1 && f->sel.n == 2 && f->child.res == 64);
+	CHECK(atomic_load(&kept_drops) == 0);
+	countdown_init(&f->cd, 2);
+	WEFT_AWAIT_SELECT(&f->sel, f->br, 0, WEFT_BRANCH_KEEP(nap, &f->n),
+			  WEFT_BRANCH(countdown, &f->cd));
+	CHECK(f->sel.res == 1 && f->cd.res == 0);
+	CHECK(atomic_load(&kept_drops) == 0);
+	nap_drop(&f->n);
+	CHECK(atomic_load(&kept_drops) == 1);
+
+	/* The one-line join_all. */
+	f->sq[1] = (struct square){ .x = 9 };
+	countdown_init(&f->cd, 3);
+	WEFT_AWAIT_JOIN_ALL(&f->all, f->br, WEFT_BRANCH(square, &f->sq[1]),
+			    WEFT_BRANCH(countdown, &f->cd));
+	CHECK(f->all.res == 0 && f->all.n == 2 && f->sq[1].res == 81 &&
+	      f->cd.res == 0);
+
 	{
 		/* C allows an initialised local after WEFT_BEGIN (C++ does
 		 * not); it does not survive the next await. */
@@ -274,7 +305,11 @@ static void run(bool current_thread)
 	weft_rt_builder b;
 	weft_rt *rt = NULL;
 	atomic_int drops = 0;
+	countdown cd = { 0 };
+	weft_join_wait w = { 0 };
+	weft_join *j;
 
+	atomic_store(&kept_drops, 0);
 	weft_rt_builder_init(&b);
 	b.current_thread = current_thread;
 	b.workers = 2;
@@ -285,6 +320,13 @@ static void run(bool current_thread)
 
 	CHECK(WEFT_BLOCK_ON(rt, top, &t) == 0);
 	CHECK(t.res == 0 + 1 + 4 + 9 + 16 + 25);
+	/* init + block_on in one expression: a future of this file, and a
+	 * join of a task spawned from here */
+	CHECK(WEFT_BLOCK_ON_INIT(rt, countdown, &cd, 3) == 0 && cd.res == 0);
+	CHECK(WEFT_SPAWN(rt, square, &j, { .x = 13 }) == 0);
+	CHECK(WEFT_BLOCK_ON_INIT(rt, weft_join_wait, &w, j) == 0 &&
+	      w.res == 169);
+	weft_join_drop(j);
 	weft_rt_destroy(rt);
 	/* the aborted task, the select's loser, the timed-out child */
 	CHECK(atomic_load(&drops) == 3);
