@@ -14,5 +14,6 @@
 #include "weft/time.h"
 #include "weft/io.h"
 #include "weft/net.h"
+#include "weft/version.h"
 
 #endif /* WEFT_H */
