@@ -9,6 +9,10 @@
  * after its generation was released changes nothing. Debug builds abort
  * when a wait is re-initialised while it is still registered: drop it
  * first.
+ *
+ * Threads: every function here may be called from any thread, in a task
+ * or not; a future is polled by the task that holds it (on whichever
+ * worker runs the task at that poll), never by two threads at once.
  */
 #ifndef WEFT_BARRIER_H
 #define WEFT_BARRIER_H

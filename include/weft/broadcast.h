@@ -40,6 +40,10 @@
  * dropping it while waiting unlinks its node and loses nothing. Debug
  * builds abort when a recv future is re-initialised while it is still
  * queued: drop it first.
+ *
+ * Threads: every function here may be called from any thread, in a task
+ * or not; a future is polled by the task that holds it (on whichever
+ * worker runs the task at that poll), never by two threads at once.
  */
 #ifndef WEFT_BROADCAST_H
 #define WEFT_BROADCAST_H
@@ -78,6 +82,9 @@ int weft_broadcast_send(weft_broadcast *tx, const void *value);
 
 /* Another sender handle; the channel closes when the last one drops. */
 weft_broadcast *weft_broadcast_tx_clone(weft_broadcast *tx);
+/* Releases a sender handle; the last one closes the channel (receivers
+ * drain what is held, then get -EPIPE). Debug builds abort on a drop past
+ * the number of handles. */
 void weft_broadcast_tx_drop(weft_broadcast *tx);
 
 /* A new receiver that sees values sent from now on. */

@@ -17,6 +17,13 @@
  *
  * A drop guard (weft_cancel_guard) owns a handle and cancels the token
  * when dropped, unless disarmed first.
+ *
+ * Threads: a token may be cloned, cancelled, queried and dropped from any
+ * thread, in a task or not; the wait future is polled by the task that
+ * holds it.
+ *
+ * Cancellation: a weft_cancel_wait dropped while waiting leaves the
+ * token's list; cancelling later wakes nothing of it.
  */
 #ifndef WEFT_CANCEL_H
 #define WEFT_CANCEL_H
@@ -51,6 +58,8 @@ void weft_cancel_drop(weft_cancel_token *t);
  * once. Idempotent. */
 void weft_cancel(weft_cancel_token *t);
 
+/* True once the token (or an ancestor) was cancelled. Reads with acquire
+ * order: what the canceller wrote before weft_cancel is visible. */
 bool weft_cancel_is_cancelled(const weft_cancel_token *t);
 
 /* A wait for cancellation. 56 bytes. */

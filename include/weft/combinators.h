@@ -7,6 +7,14 @@
  * one of weft's: WEFT_BRANCH(weft_sleep, &f->sleep)). A frame of another
  * type than name's is a compile error. A branch's result is in the child
  * itself (f->child.res), never in the parent.
+ *
+ * Threads: a select, join_all or timeout is polled by the one task that
+ * holds it, and it polls and drops its branches on that task's thread,
+ * never two at once.
+ *
+ * Cancellation: dropping a select or join_all drops every branch not yet
+ * finished (and not WEFT_BRANCH_KEEP); a branch's own
+ * drop function says what that loses (weft's futures lose nothing).
  */
 #ifndef WEFT_COMBINATORS_H
 #define WEFT_COMBINATORS_H

@@ -44,6 +44,11 @@
  * abort with a message naming the future and the fix when _init finds the
  * future still registered (a queued waiter, a pending timer, I/O in
  * flight), and when a handle is dropped twice.
+ *
+ * Threads: a waker may be cloned, woken and dropped from any thread (the
+ * vtable's promise); a weft_cx is valid only during the poll it is passed
+ * to, on that thread. A future is polled by one thread at a time (its
+ * task's), and a task may run on another worker at each poll.
  * ---------------------------------------------------------------------
  */
 #ifndef WEFT_CORE_H

@@ -13,6 +13,10 @@
  * the operation is cancelled and its record freed on its final
  * completion. Debug builds abort when _init finds the future's operation
  * still in flight (call _drop first).
+ *
+ * Threads: a file handle may be used by tasks on any thread and its
+ * synchronous functions called from any thread; each future is polled by
+ * the task that holds it.
  */
 #ifndef WEFT_IO_H
 #define WEFT_IO_H

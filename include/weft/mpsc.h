@@ -51,6 +51,10 @@
  * Waiter nodes live in the futures (no allocation per wait). Debug builds
  * abort when a send or reserve future is re-initialised while it is still
  * registered (queued, or granted and not yet polled): drop it first.
+ *
+ * Threads: every function here may be called from any thread, in a task
+ * or not; a future is polled by the task that holds it (on whichever
+ * worker runs the task at that poll), never by two threads at once.
  */
 #ifndef WEFT_MPSC_H
 #define WEFT_MPSC_H

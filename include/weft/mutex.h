@@ -11,6 +11,10 @@
  * the mutex is never left held by nobody. Debug builds abort when a lock
  * future is re-initialised while it is still registered (queued, or
  * handed the mutex and not yet polled): drop it first.
+ *
+ * Threads: every function here may be called from any thread, in a task
+ * or not; a future is polled by the task that holds it (on whichever
+ * worker runs the task at that poll), never by two threads at once.
  */
 #ifndef WEFT_MUTEX_H
 #define WEFT_MUTEX_H

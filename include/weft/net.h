@@ -35,6 +35,12 @@
  * not take is copied into an operation (at most 256 KiB at a time, so a
  * slow reader never makes weft buffer without bound). Sends never raise
  * SIGPIPE (MSG_NOSIGNAL): a reset peer gives -EPIPE or -ECONNRESET.
+ *
+ * Threads: handles may be used by tasks on any thread and their
+ * synchronous functions (addresses, fds, options, shutdown, drop) called
+ * from any thread; each future is polled by the task that holds it. The
+ * limits on how many futures may wait on one handle at a time (above) hold
+ * whatever the threads.
  */
 #ifndef WEFT_NET_H
 #define WEFT_NET_H
@@ -75,8 +81,11 @@ int weft_tcp_listen(weft_listener **out, const struct sockaddr *addr,
 /* Binds a Unix stream socket at path (not unlinked first). */
 int weft_unix_listen(weft_listener **out, const char *path,
 		     const weft_listen_opts *opts);
+/* The address the listener is bound to (getsockname(2)): 0, or -errno.
+ * *len is set to sizeof(*ss) first. */
 int weft_listener_local_addr(const weft_listener *l,
 			     struct sockaddr_storage *ss, socklen_t *len);
+/* The listener's file descriptor, still owned by the listener. */
 int weft_listener_fd(const weft_listener *l);
 /* Releases the handle: stops accepting; queued connections not yet
  * accepted are closed. No accept future may be in use on it. */
@@ -122,6 +131,7 @@ WEFT_FUTURE_EXTERN(weft_tcp_connect);
 
 void weft_tcp_connect_init(weft_tcp_connect *c, const struct sockaddr *addr,
 			   socklen_t len, weft_duration timeout);
+/* weft_tcp_connect to the Unix stream socket at path. */
 void weft_unix_connect_init(weft_tcp_connect *c, const char *path,
 			    weft_duration timeout);
 weft_poll weft_tcp_connect_poll(weft_tcp_connect *c, weft_cx *cx);
@@ -129,9 +139,14 @@ void weft_tcp_connect_drop(weft_tcp_connect *c);
 
 /* --------------------------------------------------------------- stream */
 
+/* The stream's file descriptor, still owned by the stream. */
 int weft_stream_fd(const weft_stream *s);
+/* The peer's and the local address of the stream (getpeername(2),
+ * getsockname(2)): 0, or -errno (-ENOTCONN: no peer). *len is set to
+ * sizeof(*ss) first. */
 int weft_stream_peer_addr(const weft_stream *s, struct sockaddr_storage *ss,
 			  socklen_t *len);
+/* The local address of the stream (getsockname(2)): 0, or -errno. */
 int weft_stream_local_addr(const weft_stream *s, struct sockaddr_storage *ss,
 			   socklen_t *len);
 /* TCP_NODELAY; -EOPNOTSUPP on a Unix stream. */
@@ -192,6 +207,7 @@ void weft_stream_send_init(weft_stream_send *w, weft_stream *s,
 			   const void *buf, size_t len);
 void weft_stream_send_all_init(weft_stream_send *w, weft_stream *s,
 			       const void *buf, size_t len);
+/* The gathering form of weft_stream_send_all_init (see above). */
 void weft_stream_writev_init(weft_stream_send *w, weft_stream *s,
 			     const struct iovec *iov, int iovcnt, bool all);
 weft_poll weft_stream_send_poll(weft_stream_send *w, weft_cx *cx);
@@ -204,8 +220,10 @@ void weft_stream_send_drop(weft_stream_send *w);
 int weft_udp_bind(weft_udp **out, const struct sockaddr *addr, socklen_t len);
 /* Sets the default peer (connect(2) on a datagram socket; synchronous). */
 int weft_udp_connect(weft_udp *u, const struct sockaddr *addr, socklen_t len);
+/* The socket's local address (getsockname(2)): 0, or -errno. */
 int weft_udp_local_addr(const weft_udp *u, struct sockaddr_storage *ss,
 			socklen_t *len);
+/* The socket's file descriptor, still owned by the handle. */
 int weft_udp_fd(const weft_udp *u);
 /* Releases the handle (see the file comment). */
 void weft_udp_drop(weft_udp *u);

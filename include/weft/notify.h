@@ -17,6 +17,10 @@
  * leaves the list; one dropped after notify_one chose it but before it
  * returned READY passes that notification on (to the next waiter, or as
  * the stored permit), so no notify_one is ever lost.
+ *
+ * Threads: every function here may be called from any thread, in a task
+ * or not; a future is polled by the task that holds it (on whichever
+ * worker runs the task at that poll), never by two threads at once.
  */
 #ifndef WEFT_NOTIFY_H
 #define WEFT_NOTIFY_H

@@ -24,6 +24,10 @@
  *
  * Debug builds abort when an end is used after it was consumed (a second
  * send or tx_drop, a second rx_drop) while the channel still exists.
+ *
+ * Threads: every function here may be called from any thread, in a task
+ * or not; a future is polled by the task that holds it (on whichever
+ * worker runs the task at that poll), never by two threads at once.
  */
 #ifndef WEFT_ONESHOT_H
 #define WEFT_ONESHOT_H

@@ -3,6 +3,15 @@
  *
  * Errors are negative errno values. Every function taking a pointer returns
  * -EINVAL for NULL where it returns int.
+ *
+ * Threads: weft_spawn, weft_spawn_blocking and the join-handle functions
+ * may be called from any thread, a task's or not. weft_block_on may not be
+ * called from a worker of the same runtime (-EDEADLK), weft_rt_shutdown
+ * and weft_rt_destroy only from outside the runtime's workers.
+ *
+ * Cancellation: a spawned task is cancelled by weft_join_abort or by the
+ * runtime's shutdown: its frame's drop function runs once, on a worker (or
+ * the shutting-down thread), and its join reports -ECANCELED.
  */
 #ifndef WEFT_RT_H
 #define WEFT_RT_H

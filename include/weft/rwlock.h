@@ -11,6 +11,10 @@
  * gives back what it had been granted; one granted but not yet polled
  * releases it. Debug builds abort when either is re-initialised while it
  * is still registered: drop it first.
+ *
+ * Threads: every function here may be called from any thread, in a task
+ * or not; a future is polled by the task that holds it (on whichever
+ * worker runs the task at that poll), never by two threads at once.
  */
 #ifndef WEFT_RWLOCK_H
 #define WEFT_RWLOCK_H

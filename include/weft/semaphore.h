@@ -13,6 +13,10 @@
  * weft_semaphore_release. Nothing leaks either way. Debug builds abort
  * when an acquire is re-initialised while it is still registered (queued,
  * or granted and not yet polled): drop it first.
+ *
+ * Threads: every function here may be called from any thread, in a task
+ * or not; a future is polled by the task that holds it (on whichever
+ * worker runs the task at that poll), never by two threads at once.
  */
 #ifndef WEFT_SEMAPHORE_H
 #define WEFT_SEMAPHORE_H
@@ -63,6 +67,7 @@ static inline int weft_semaphore_add_permits(weft_semaphore *s, uint64_t n)
  * -EPIPE; permits held stay valid and may still be released. */
 void weft_semaphore_close(weft_semaphore *s);
 
+/* True once weft_semaphore_close was called. */
 bool weft_semaphore_is_closed(const weft_semaphore *s);
 
 /* Free permits now (a snapshot). */

@@ -13,6 +13,10 @@
  * enabled (the one polling them, or the calling thread's); without one
  * they complete with res = -ENODEV. Debug builds abort when _init finds the
  * future's timer still pending (use _reset, or _drop first).
+ *
+ * Threads: weft_now may be called from any thread. A timer future is
+ * polled by the task that holds it; it may be initialised on one thread
+ * and polled on another (a task moves between workers).
  */
 #ifndef WEFT_TIME_H
 #define WEFT_TIME_H
@@ -37,6 +41,7 @@ typedef uint64_t weft_duration;
 #define WEFT_MS ((weft_duration)1000000)
 #define WEFT_SEC ((weft_duration)1000000000)
 
+/* The current time on CLOCK_MONOTONIC, in nanoseconds. */
 weft_instant weft_now(void);
 
 struct weft__op;

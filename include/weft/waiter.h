@@ -4,6 +4,9 @@
  * These types are public only so that primitives and their futures can be
  * embedded in frames (no allocation per wait). Their fields are private to
  * sync/: touch them only through the primitive's functions.
+ *
+ * Threads: the types here have no functions of their own; see the
+ * primitive that embeds them.
  */
 #ifndef WEFT_WAITER_H
 #define WEFT_WAITER_H

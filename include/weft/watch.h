@@ -30,6 +30,10 @@
  * (the version is marked seen only then), so a dropped wait loses no
  * change. Debug builds abort when it is re-initialised while still
  * registered (queued, or woken and not yet polled): drop it first.
+ *
+ * Threads: every function here may be called from any thread, in a task
+ * or not; a future is polled by the task that holds it (on whichever
+ * worker runs the task at that poll), never by two threads at once.
  */
 #ifndef WEFT_WATCH_H
 #define WEFT_WATCH_H
