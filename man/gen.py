@@ -256,6 +256,7 @@ class Page:
         self.names = [name]
         self.entries = []        # (label, code, doc)
         self.future = None       # the type's struct code for a future page
+        self.section = ""
 
     def add(self, label, code, doc):
         if label and label not in self.names:
@@ -336,6 +337,9 @@ def collect(root, exported):
             # a macro, an inline function or a type: its section's page,
             # or the page of a function it expands to
             target = None
+            fam = family(label) if label else None
+            if fam and fam in pages and it["kind"] == "code":
+                target = pages[fam]     # an inline T_poll or T_drop
             if it["kind"] == "pp":
                 for fn in re.findall(r"\b(weft_[a-z0-9_]+)\s*\(", it["text"]):
                     if fn in owner and owner[fn].kind == "function":
@@ -346,6 +350,7 @@ def collect(root, exported):
                 target = section_pages.get(key)
                 if target is None:
                     target = Page(label, h, "section")
+                    target.section = section
                     section_pages[key] = target
                     pages[label] = target
             target.add(label, code, doc)
@@ -391,19 +396,46 @@ def roff_text(text):
 
 def sentences(text):
     flat = re.sub(r"\s+", " ", text)
-    return [s.strip() for s in re.split(r"(?<=[A-Za-z0-9)'][.;])\s+", flat)
-            if s.strip()]
+    out, cur, depth = [], "", 0
+    for k, ch in enumerate(flat):
+        cur += ch
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch in ".;" and depth <= 0 and flat[k + 1:k + 2] == " " and \
+                re.search(r"[A-Za-z0-9)'][.;]$", cur):
+            out.append(cur.strip())
+            cur, depth = "", 0
+    if cur.strip():
+        out.append(cur.strip())
+    return out
+
+
+def header_title(h):
+    first = re.sub(r"\s+", " ", paragraphs(h.file_comment)[0])
+    return re.split(r"(?<=[a-z)])\. ", first.split(" - ", 1)[-1])[0].rstrip(".")
 
 
 def summary(page):
-    for _, _, doc in page.entries:
+    """The NAME line's text: the first sentence of the page's first comment
+    (a section's page: of its own name's comment, else the section's title,
+    else the header's)."""
+    entries = page.entries
+    if page.kind == "section":
+        entries = entries[:1]
+    for _, _, doc in entries:
         if doc:
             s = sentences(doc.split("\n\n")[0])[0]
             s = re.sub(r"[.:;]$", "", s)
-            if len(s) > 70:
-                s = re.split(r": | \(|; ", s)[0]
+            if len(s) > 90:
+                for cut in (r"; ", r": ", r" \("):
+                    head = re.split(cut, s)[0]
+                    if 20 <= len(head) < len(s) and \
+                            head.count("(") == head.count(")"):
+                        s = head
+                        break
             return s[0].lower() + s[1:] if s[:2].istitle() else s
-    return page.header.file_comment.split("\n")[0].split(" - ", 1)[-1].rstrip(".")
+    if page.kind == "section" and page.section:
+        return "%s (%s)" % (page.section, header_title(page.header))
+    return header_title(page.header)
 
 
 def split_notes(doc):
@@ -525,7 +557,11 @@ def render(page, pages, owner, root, problems):
     # errnos
     texts = [d for _, _, d in docs] + notes
     if page.kind == "future":
-        texts.append(h.file_comment)
+        # the file comment's sentences about futures in general or this one
+        texts.append(" ".join(
+            s for s in sentences(h.file_comment)
+            if re.search(r"\b(Futures?|[Ee]very future|%s)\b" % page.name,
+                         s)))
         texts += ftexts
     errnos = []
     for t in texts:

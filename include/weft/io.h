@@ -14,6 +14,13 @@
  * completion. Debug builds abort when _init finds the future's operation
  * still in flight (call _drop first).
  *
+ * Errors: every future here reports, besides the kernel's errno for its
+ * operation (openat(2), pread(2), pwrite(2), fsync(2)), -ENODEV (no
+ * runtime with I/O enabled polls it), -ENOMEM (no operation record) and
+ * -ECANCELED (the runtime shut down first). weft_file_open gives -EINVAL
+ * for a NULL path. weft_file_write gives -EIO when the kernel wrote
+ * nothing.
+ *
  * Threads: a file handle may be used by tasks on any thread and its
  * synchronous functions called from any thread; each future is polled by
  * the task that holds it.
