@@ -49,7 +49,14 @@ import re
 import sys
 
 DATE = "2026-12-01"     # fixed, so that the output does not depend on the day
-SOURCE = "weft 1.0.0"
+def project_version(root):
+    """meson.build's project version, for the pages' footer."""
+    m = re.search(r"project\([^)]*?version\s*:\s*'([^']+)'",
+                  open(os.path.join(root, "meson.build")).read(), re.S)
+    return m.group(1) if m else "unknown"
+
+
+SOURCE = "weft"         # + the project version, set in generate()
 MANUAL = "weft manual"
 
 OVERVIEW = """\
@@ -394,13 +401,13 @@ def roff_text(text):
     return out
 
 
-def sentences(text):
+def sentences(text, seps=".;"):
     flat = re.sub(r"\s+", " ", text)
     out, cur, depth = [], "", 0
     for k, ch in enumerate(flat):
         cur += ch
         depth += {"(": 1, ")": -1}.get(ch, 0)
-        if ch in ".;" and depth <= 0 and flat[k + 1:k + 2] == " " and \
+        if ch in seps and depth <= 0 and flat[k + 1:k + 2] == " " and \
                 re.search(r"[A-Za-z0-9)'][.;]$", cur):
             out.append(cur.strip())
             cur, depth = "", 0
@@ -592,8 +599,8 @@ def render(page, pages, owner, root, problems):
             if rt == "void":
                 rets.append("%s returns no value." % label)
                 continue
-            said = [s for s in sentences(d) if re.search(
-                r"\b(Returns?|returns?|True|true when|NULL|-> )", s)]
+            said = [s for s in sentences(d, ".") if re.search(
+                r"\b[Rr]eturns?\b|\bTrue\b|\bNULL\b|-E[A-Z]|-> ", s)]
             rets.append("%s returns %s%s" % (
                 label, rt, (": " + " ".join(said)) if said else
                 (": " + sentences(d)[0] if d else ".")))
@@ -712,6 +719,8 @@ def exported_names(root):
 
 
 def generate(root):
+    global SOURCE
+    SOURCE = "weft " + project_version(root)
     exported = exported_names(root)
     hdrs, pages, owner, futures, problems = collect(root, exported)
     files = {}
