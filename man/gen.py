@@ -692,7 +692,7 @@ def render_overview(hdrs, pages):
         if not ps:
             continue
         out += [".SS <%s>" % h.name]
-        out += roff_text(h.file_comment.split("\n")[0].split(" - ", 1)[-1])
+        out += roff_text(header_title(h) + ".")
         for p in sorted(ps, key=lambda p: p.name):
             out += [".TP", ".BR %s (3)" % esc(p.name), esc(summary(p))]
     out += [".SH FILES", ".TP", ".I docs/guide.md",
