@@ -29,6 +29,11 @@
  * Because only push moves bottom, and only upwards, a taker that read a
  * stale bottom just sees fewer tasks; the seq_cst fence the paper needs
  * between the take's store to bottom and load of top has no counterpart.
+ *
+ * Model: test/model/deque.pml checks push, grow and deque_take (pop and
+ * half steal) with spin, pairs 1 and 2 with their stale reads, for an
+ * owner and two thieves (docs/reliability.md); its header maps each step
+ * to the code here. Change both together.
  */
 #include <errno.h>
 #include <string.h>

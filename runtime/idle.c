@@ -26,6 +26,11 @@
  * Park words: a worker stores 1 before park_begin and waits while it is 1;
  * the notifier stores 0 (release) after popping it from sleepers, then
  * futex-wakes it.
+ *
+ * Model: test/model/idle.pml checks this protocol (with weft__worker_park
+ * and the search loop of worker.c) with spin, the Dekker pair under C11
+ * stale reads, beside variants without either fence (docs/reliability.md);
+ * its header maps each step to the code here. Change both together.
  */
 #include <errno.h>
 #include <limits.h>
