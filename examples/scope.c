@@ -79,6 +79,8 @@ static weft_poll scope_poll(struct scope *f, weft_cx *cx)
 			f->ok++;
 		}
 	}
+	weft_joinset_destroy(f->set);     /* empty now: frees it */
+	f->set = NULL;
 	printf("scope: %d ok, %d cancelled after the first error\n", f->ok,
 	       f->cancelled);
 	WEFT_END();
@@ -97,6 +99,7 @@ int main(void)
 
 	if (weft_rt_create(&rt, NULL) || WEFT_BLOCK_ON(rt, scope, &s))
 		return 1;
+	scope_drop(&s);                   /* block_on leaves it to us */
 	weft_rt_destroy(rt);
 	printf("scope result: %s\n", strerror((int)-s.res));
 	printf("workers dropped unfinished: %d\n", dropped_unfinished);
