@@ -10,6 +10,7 @@
  * cut short.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,7 +18,7 @@
 
 enum { WORKERS = 8, FAILING = 3 };
 
-static int dropped_unfinished;    /* workers cancelled mid-sleep */
+static atomic_int dropped_unfinished;  /* workers cancelled mid-sleep */
 
 struct worker {
 	WEFT_ASYNC;                   /* res: the fetched size, or -errno */
@@ -39,7 +40,8 @@ static weft_poll worker_poll(struct worker *f, weft_cx *cx)
 
 static void worker_drop(struct worker *f)
 {
-	dropped_unfinished += !f->fetched;  /* runs at every end */
+	if (!f->fetched)              /* it runs at every end */
+		atomic_fetch_add(&dropped_unfinished, 1);
 	weft_sleep_drop(&f->fetch);
 }
 WEFT_FUTURE(worker, struct worker, worker_drop);
@@ -102,10 +104,11 @@ int main(void)
 	scope_drop(&s);                   /* block_on leaves it to us */
 	weft_rt_destroy(rt);
 	printf("scope result: %s\n", strerror((int)-s.res));
-	printf("workers dropped unfinished: %d\n", dropped_unfinished);
+	printf("workers dropped unfinished: %d\n",
+	       atomic_load(&dropped_unfinished));
 	return s.res == -EIO && s.ok == FAILING &&
 			       s.cancelled == WORKERS - FAILING - 1 &&
-			       dropped_unfinished == s.cancelled
+			       atomic_load(&dropped_unfinished) == s.cancelled
 		       ? 0
 		       : 1;
 }
