@@ -598,3 +598,87 @@ Test(group, task_ids_unique_across_reuse, .timeout = RT_TIMEOUT)
 	weft_rt_destroy(rt);
 	rt_leak_check();
 }
+
+/* Completion order when several members finish between two polls of the
+ * collector: on a current-thread runtime the members' ends are
+ * sequential, each logged at its last poll; next must report them in the
+ * logged order (not spawn order, not reversed). */
+struct logged {
+	WEFT_ASYNC;
+	int i, left;
+	int *log;
+	int *nlog;
+};
+
+static weft_poll logged_poll(struct logged *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f, cx);
+	for (f->left = (f->i * 7) % 5; f->left > 0; f->left--)
+		WEFT_YIELD();
+	f->log[(*f->nlog)++] = f->i;
+	WEFT_RETURN(f->i);
+	WEFT_END();
+}
+WEFT_FUTURE(logged, struct logged, WEFT_NO_DROP);
+
+struct collector {
+	WEFT_ASYNC;
+	int n, i;
+	int *log, *nlog, *seen, nseen;
+	weft_joinset *set;
+	weft_joinset_next next;
+};
+
+static weft_poll collector_poll(struct collector *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f, cx);
+	if (weft_joinset_create(&f->set, NULL) < 0)
+		WEFT_RETURN(-1);
+	for (f->i = 0; f->i < f->n; f->i++)
+		if (WEFT_JOINSET_SPAWN(f->set, logged, { .i = f->i,
+				.log = f->log, .nlog = f->nlog }) < 0)
+			WEFT_RETURN(-2);
+	/* let several finish before the first collection */
+	WEFT_YIELD();
+	WEFT_YIELD();
+	for (;;) {
+		WEFT_AWAIT_INIT(weft_joinset_next, &f->next, f->set);
+		if (f->next.id == 0)
+			break;
+		f->seen[f->nseen++] = (int)f->next.res;
+	}
+	weft_joinset_destroy(f->set);
+	f->set = NULL;
+	WEFT_RETURN(f->nseen);
+	WEFT_END();
+}
+
+static void collector_drop(struct collector *f)
+{
+	weft_joinset_destroy(f->set);
+}
+WEFT_FUTURE(collector, struct collector, collector_drop);
+
+Test(group, joinset_reports_in_completion_order, .timeout = RT_TIMEOUT)
+{
+	enum { N = 40 };
+	weft_rt *rt = rt_current();
+	int log[N], seen[N], nlog = 0;
+	struct collector f = { .n = N, .log = log, .nlog = &nlog,
+			       .seen = seen };
+	weft_join *j;
+	bool in_spawn_order = true;
+
+	cr_assert_eq(WEFT_SPAWN_FRAME(rt, collector, &j, &f), 0);
+	cr_assert_eq(join_on(rt, j), N);
+	weft_join_drop(j);
+	cr_assert_eq(nlog, N);
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(seen[i], log[i], "collected %d: %d, finished %d",
+			     i, seen[i], log[i]);
+		in_spawn_order &= log[i] == i;
+	}
+	cr_assert(!in_spawn_order, "the members finish out of spawn order");
+	weft_rt_destroy(rt);
+	rt_leak_check();
+}
