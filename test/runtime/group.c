@@ -682,3 +682,86 @@ Test(group, joinset_reports_in_completion_order, .timeout = RT_TIMEOUT)
 	weft_rt_destroy(rt);
 	rt_leak_check();
 }
+
+/* Aborting a scope task while it waits in weft_joinset_next: its drop
+ * destroys the set, which aborts the members (each drop once) and drops
+ * the scope's waker left in the set (LSan). */
+struct waiting_scope {
+	WEFT_ASYNC;
+	gate *never;
+	atomic_int *drops;
+	atomic_int *waiting;
+	int i;
+	weft_joinset *set;
+	weft_joinset_next next;
+};
+
+static weft_poll waiting_scope_poll(struct waiting_scope *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f, cx);
+	if (weft_joinset_create(&f->set, NULL) < 0)
+		WEFT_RETURN(-1);
+	for (f->i = 0; f->i < 10; f->i++)
+		if (WEFT_JOINSET_SPAWN(f->set, gated, { .g = f->never,
+				.drops = f->drops }) < 0)
+			WEFT_RETURN(-2);
+	weft_joinset_next_init(&f->next, f->set);
+	atomic_store(f->waiting, 1);
+	WEFT_AWAIT_ON(weft_joinset_next, &f->next);
+	WEFT_RETURN(-3);
+	WEFT_END();
+}
+
+static void waiting_scope_drop(struct waiting_scope *f)
+{
+	weft_joinset_next_drop(&f->next);
+	weft_joinset_destroy(f->set);
+}
+WEFT_FUTURE(waiting_scope, struct waiting_scope, waiting_scope_drop);
+
+Test(group, aborting_the_scope_aborts_its_members, .timeout = RT_TIMEOUT)
+{
+	weft_rt *rt = rt_multi(2);
+	atomic_int drops = 0, waiting = 0;
+	weft_join *j;
+	gate never;
+
+	gate_init(&never);
+	cr_assert_eq(WEFT_SPAWN(rt, waiting_scope, &j, { .never = &never,
+			.drops = &drops, .waiting = &waiting }), 0);
+	cr_assert(WAIT_UNTIL(atomic_load(&waiting) == 1));
+	weft_join_abort(j);
+	cr_assert_eq(join_on(rt, j), -ECANCELED);
+	weft_join_drop(j);
+	cr_assert(WAIT_UNTIL(atomic_load(&drops) == 10));
+	weft_rt_destroy(rt);
+	cr_assert_eq(atomic_load(&drops), 10);
+	gate_destroy(&never);
+	rt_leak_check();
+}
+
+Test(group, tracker_spawn_failure_takes_nothing, .timeout = RT_TIMEOUT)
+{
+	calloc_hook h = { .fail_at = 0 };
+	weft_allocator a = { hook_alloc, hook_free, &h };
+	weft_rt *rt = rt_with_alloc(1, false, &a);
+	weft_tracker *tr;
+	weft_abort_handle *ah = (weft_abort_handle *)&h;
+	atomic_int drops = 0;
+
+	cr_assert_eq(weft_tracker_create(&tr, rt), 0);
+	h.fail_at = atomic_load(&h.calls) + 1;
+	cr_assert_eq(WEFT_TRACKER_SPAWN(tr, value, &ah,
+			{ .v = 1, .drops = &drops }), -ENOMEM);
+	h.fail_at = 0;
+	cr_assert_null(ah);
+	cr_assert_eq(weft_tracker_len(tr), 0);
+	cr_assert_eq(atomic_load(&drops), 0);
+	cr_assert_eq(weft_tracker_spawn(tr, NULL, NULL, NULL), -EINVAL);
+	cr_assert_eq(weft_tracker_spawn(NULL, &value_future, NULL, NULL),
+		     -EINVAL);
+	weft_tracker_destroy(tr);
+	weft_rt_destroy(rt);
+	cr_assert_eq(atomic_load(&h.live), 0);
+	rt_leak_check();
+}
