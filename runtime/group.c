@@ -440,6 +440,12 @@ weft_poll weft_joinset_next_poll(weft_joinset_next *n, weft_cx *cx)
 	}
 	pthread_mutex_lock(&s->mu);
 	m = s->ready;
+	if (m && !weft_coop_proceed(cx)) {
+		/* budget used: a yield is arranged (a loop collecting
+		 * finished members cannot keep its worker forever) */
+		pthread_mutex_unlock(&s->mu);
+		return WEFT_PENDING;
+	}
 	if (m) {
 		s->ready = m->next;
 		if (!s->ready)

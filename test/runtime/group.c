@@ -765,3 +765,51 @@ Test(group, tracker_spawn_failure_takes_nothing, .timeout = RT_TIMEOUT)
 	cr_assert_eq(atomic_load(&h.live), 0);
 	rt_leak_check();
 }
+
+/* A next that finds members ready uses the cooperative budget: after
+ * WEFT_COOP_BUDGET collections on one context it arranges a yield and
+ * returns PENDING (a PENDING for a member not finished yet arranges no
+ * yield and spends nothing). */
+Test(group, next_spends_the_coop_budget, .timeout = RT_TIMEOUT)
+{
+	enum { N = 2 * WEFT_COOP_BUDGET + 5 };
+	weft_rt *rt = rt_multi(1);
+	weft_joinset *set;
+	weft_joinset_next n;
+	int got = 0, yields = 0, first_yield = -1;
+	tcx k;
+	weft_cx *cx = tcx_init(&k);
+
+	cr_assert_eq(weft_joinset_create(&set, rt), 0);
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(WEFT_JOINSET_SPAWN(set, value, { .v = i }), 0);
+	while (got < N) {
+		weft_joinset_next_init(&n, set);
+		if (weft_joinset_next_poll(&n, cx) == WEFT_READY) {
+			cr_assert_neq(n.id, 0);
+			got++;
+			continue;
+		}
+		if (k.cx.flags & WEFT__CX_YIELD) {
+			if (first_yield < 0)
+				first_yield = got;
+			yields++;
+			/* the next poll: a new budget */
+			k.cx.budget = WEFT_COOP_BUDGET;
+			k.cx.flags = 0;
+			continue;
+		}
+		/* a member not finished yet: its notify wakes us */
+		cr_assert(WAIT_UNTIL(atomic_load(&k.t.wakes) > 0));
+		atomic_store(&k.t.wakes, 0);
+	}
+	cr_assert_eq(first_yield, (int)WEFT_COOP_BUDGET);
+	cr_assert_geq(yields, 2);
+	weft_joinset_next_init(&n, set);
+	cr_assert_eq(weft_joinset_next_poll(&n, cx), WEFT_READY);
+	cr_assert_eq(n.res, -ENOENT);
+	weft_joinset_destroy(set);
+	weft_rt_destroy(rt);
+	cr_assert_eq(atomic_load(&k.t.live), 0);
+	rt_leak_check();
+}
