@@ -813,3 +813,29 @@ Test(group, next_spends_the_coop_budget, .timeout = RT_TIMEOUT)
 	cr_assert_eq(atomic_load(&k.t.live), 0);
 	rt_leak_check();
 }
+
+/* destroy racing with members completing on the other workers: a member
+ * whose end destroy cannot take back frees its own record (and the last
+ * one the set). Nothing leaks, each drop runs once. */
+Test(group, destroy_races_completions, .timeout = RT_TIMEOUT)
+{
+	enum { ROUNDS = STRESS(300, 3000), M = 8 };
+	weft_rt *rt = rt_multi(2);
+	atomic_int drops = 0;
+
+	for (int r = 0; r < ROUNDS; r++) {
+		weft_joinset *set;
+
+		cr_assert_eq(weft_joinset_create(&set, rt), 0);
+		for (int i = 0; i < M; i++)
+			cr_assert_eq(WEFT_JOINSET_SPAWN(set, value,
+					{ .v = i, .drops = &drops }), 0);
+		if (r % 3 == 0)
+			sched_yield();
+		weft_joinset_destroy(set);
+	}
+	cr_assert(WAIT_UNTIL(atomic_load(&drops) == ROUNDS * M));
+	weft_rt_destroy(rt);
+	cr_assert_eq(atomic_load(&drops), ROUNDS * M);
+	rt_leak_check();
+}
