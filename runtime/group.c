@@ -206,50 +206,85 @@ void weft_abort_handle_drop(weft_abort_handle *a)
 
 /* -------------------------------------------------------------- JoinSet */
 
+/* The owner (whoever calls spawn, next, abort_all, len, destroy: one at a
+ * time) keeps every uncollected member in a doubly linked list and a FIFO
+ * of members it has taken from `stack`, without a lock. Members' notifies
+ * push onto `stack` (a Treiber stack, one CAS; the owner takes it whole
+ * with one exchange, so no ABA) and wake the waiter through a Dekker pair:
+ * the owner stores `waiting` then re-reads `stack`, a notifier pushes then
+ * reads `waiting`, all seq_cst, so one of them sees the other. Freeing
+ * after destroy: see set_settle. Spawn touches no line the notifiers
+ * write. */
 struct member {
 	struct weft__jw_ext ext;        /* first: the slot points here */
 	struct weft_joinset *set;
 	struct weft__task *t;           /* the set's join handle */
 	uint64_t id;
-	struct member *prev, *next;     /* running list, or ready FIFO (next) */
+	struct member *prev, *next;     /* the owner's list of members */
+	struct member *rnext;           /* stack, then the owner's FIFO */
 };
 
 struct weft_joinset {
 	weft_rt *rt;
-	pthread_mutex_t mu;
-	struct member *running;         /* doubly linked, not yet notified */
-	struct member *ready, *ready_tail; /* notified, not yet collected */
-	size_t nrunning, nready;
+	struct member *all;             /* owner: uncollected members */
+	size_t len;                     /* owner: their number */
+	struct member *fifo, *fifo_tail; /* owner: notified, taken */
+	pthread_mutex_t wmu;            /* guards waker */
 	weft_waker waker;               /* the waiting next's */
-	bool closing;                   /* destroyed: free on the last notify */
+	/* shared with the notifiers, one line */
+	_Atomic(struct member *) stack WEFT__ALIGNED;
+	_Atomic int64_t balance;        /* see set_settle */
+	_Atomic bool waiting;
+	size_t installed;               /* owner: exts put in task slots */
 };
 
-static void run_unlink(weft_joinset *s, struct member *m)
+static void all_unlink(weft_joinset *s, struct member *m)
 {
 	if (m->prev)
 		m->prev->next = m->next;
 	else
-		s->running = m->next;
+		s->all = m->next;
 	if (m->next)
 		m->next->prev = m->prev;
-	s->nrunning--;
+	s->len--;
 }
 
-static void ready_push(weft_joinset *s, struct member *m)
+static void fifo_push(weft_joinset *s, struct member *m)
 {
-	m->next = NULL;
-	if (s->ready_tail)
-		s->ready_tail->next = m;
+	m->rnext = NULL;
+	if (s->fifo_tail)
+		s->fifo_tail->rnext = m;
 	else
-		s->ready = m;
-	s->ready_tail = m;
-	s->nready++;
+		s->fifo = m;
+	s->fifo_tail = m;
+}
+
+/* Moves what the notifiers pushed to the FIFO, in push order. */
+static void take_stack(weft_joinset *s)
+{
+	/* seq_cst: the owner's half of the Dekker pair (and acquire: the
+	 * pushers' writes of rnext) */
+	struct member *m = atomic_exchange(&s->stack, NULL), *rev = NULL;
+
+	while (m) {
+		struct member *n = m->rnext;
+
+		m->rnext = rev;
+		rev = m;
+		m = n;
+	}
+	while (rev) {
+		struct member *n = rev->rnext;
+
+		fifo_push(s, rev);
+		rev = n;
+	}
 }
 
 static void set_free(weft_joinset *s)
 {
 	weft_waker_drop(&s->waker);
-	pthread_mutex_destroy(&s->mu);
+	pthread_mutex_destroy(&s->wmu);
 	free(s);
 }
 
@@ -263,34 +298,57 @@ static void member_release(weft_rt *rt, struct member *m)
 	weft_join_drop((weft_join *)t);
 }
 
+/* balance reached 0: the set is destroyed and no notify is left; frees
+ * the members still on the stack (the rest went in destroy) and the set. */
+static void set_finish(weft_joinset *s)
+{
+	struct member *m = atomic_exchange(&s->stack, NULL), *n;
+	weft_rt *rt = s->rt;
+
+	for (; m; m = n) {
+		n = m->rnext;
+		member_release(rt, m);
+	}
+	set_free(s);
+}
+
+/* `balance` starts at 0; each notify subtracts 1 when it no longer
+ * touches the set (so it is negative, never 0, while the set lives), and
+ * destroy adds the number of notifies there will ever be (exts installed
+ * minus those it took back). Whoever brings it to 0 — destroy when every
+ * notify is done, else the last notify — frees what is left. acq_rel:
+ * every notify's pushes and last use happen before the free. */
+static void set_settle(weft_joinset *s, int64_t delta)
+{
+	if (atomic_fetch_add_explicit(&s->balance, delta,
+				      memory_order_acq_rel) + delta == 0)
+		set_finish(s);
+}
+
 /* The task side: m's task has completed (runs once). */
 static void member_notify(struct weft__jw_ext *e, struct weft__task *t)
 {
 	struct member *m = (struct member *)e;
 	weft_joinset *s = m->set;
-	weft_waker w = WEFT_WAKER_NONE;
-	weft_rt *rt = s->rt;
-	bool closing, last = false;
+	struct member *head = atomic_load_explicit(&s->stack,
+						   memory_order_relaxed);
 
 	(void)t;
-	pthread_mutex_lock(&s->mu);
-	run_unlink(s, m);
-	closing = s->closing;
-	if (closing) {
-		last = s->nrunning == 0;
-	} else {
-		ready_push(s, m);
+	do
+		m->rnext = head;
+	while (!atomic_compare_exchange_weak(&s->stack, &head, m));
+	if (atomic_load(&s->waiting)) {
+		weft_waker w;
+
+		pthread_mutex_lock(&s->wmu);
 		w = s->waker;
 		s->waker = WEFT_WAKER_NONE;
+		atomic_store_explicit(&s->waiting, false,
+				      memory_order_relaxed);
+		pthread_mutex_unlock(&s->wmu);
+		weft_waker_wake(&w);
 	}
-	pthread_mutex_unlock(&s->mu);
-	if (closing) {
-		member_release(rt, m);
-		if (last)
-			set_free(s);
-		return;
-	}
-	weft_waker_wake(&w);
+	set_settle(s, -1);
 }
 
 int weft_joinset_create(weft_joinset **out, weft_rt *rt)
@@ -304,11 +362,17 @@ int weft_joinset_create(weft_joinset **out, weft_rt *rt)
 		rt = weft_rt_current();
 	if (!rt)
 		return -EINVAL;
-	s = calloc(1, sizeof(*s));
+	s = aligned_alloc(WEFT__CACHELINE,
+			  (sizeof(*s) + WEFT__CACHELINE - 1) &
+				  ~(size_t)(WEFT__CACHELINE - 1));
 	if (!s)
 		return -ENOMEM;
+	memset(s, 0, sizeof(*s));
 	s->rt = rt;
-	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->wmu, NULL);
+	atomic_init(&s->stack, NULL);
+	atomic_init(&s->balance, 0);
+	atomic_init(&s->waiting, false);
 	*out = s;
 	return 0;
 }
@@ -316,7 +380,6 @@ int weft_joinset_create(weft_joinset **out, weft_rt *rt)
 int weft_joinset_spawn(weft_joinset *s, const weft_future_type *type,
 		       const void *init)
 {
-	weft_waker w = WEFT_WAKER_NONE;
 	struct member *m;
 	weft_join *j;
 	int rc;
@@ -335,23 +398,16 @@ int weft_joinset_spawn(weft_joinset *s, const weft_future_type *type,
 	m->set = s;
 	m->t = weft__join_task(j);
 	m->id = weft__rt_new_id(s->rt);
-	pthread_mutex_lock(&s->mu);
 	m->prev = NULL;
-	m->next = s->running;
-	if (s->running)
-		s->running->prev = m;
-	s->running = m;
-	s->nrunning++;
-	/* under the lock: a notify cannot find m half-linked */
-	if (!weft__join_set_ext(m->t, &m->ext)) {
-		/* finished already: nobody will notify, it is ready now */
-		run_unlink(s, m);
-		ready_push(s, m);
-		w = s->waker;
-		s->waker = WEFT_WAKER_NONE;
-	}
-	pthread_mutex_unlock(&s->mu);
-	weft_waker_wake(&w);
+	m->next = s->all;
+	if (s->all)
+		s->all->prev = m;
+	s->all = m;
+	s->len++;
+	if (weft__join_set_ext(m->t, &m->ext))
+		s->installed++;
+	else
+		fifo_push(s, m);   /* finished already: no notify will come */
 	return 0;
 }
 
@@ -359,64 +415,50 @@ void weft_joinset_abort_all(weft_joinset *s)
 {
 	if (!s)
 		return;
-	pthread_mutex_lock(&s->mu);
-	for (struct member *m = s->running; m; m = m->next)
+	for (struct member *m = s->all; m; m = m->next)
 		weft_join_abort((weft_join *)m->t);
-	pthread_mutex_unlock(&s->mu);
 }
 
-size_t weft_joinset_len(const weft_joinset *cs)
+size_t weft_joinset_len(const weft_joinset *s)
 {
-	weft_joinset *s = (weft_joinset *)(uintptr_t)cs;
-	size_t n;
-
-	if (!s)
-		return 0;
-	pthread_mutex_lock(&s->mu);
-	n = s->nrunning + s->nready;
-	pthread_mutex_unlock(&s->mu);
-	return n;
+	return s ? s->len : 0;
 }
 
 void weft_joinset_destroy(weft_joinset *s)
 {
-	struct member *gone = NULL, *m, *next;
+	struct member *m, *next;
+	int64_t notifies;
 	weft_rt *rt;
-	bool free_now;
 
 	if (!s)
 		return;
 	rt = s->rt;
-	pthread_mutex_lock(&s->mu);
-	s->closing = true;
-	for (m = s->running; m; m = next) {
+	notifies = (int64_t)s->installed;
+	/* members already taken by the owner: ours */
+	for (m = s->fifo; m; m = next) {
+		next = m->rnext;
+		all_unlink(s, m);
+		member_release(rt, m);
+	}
+	s->fifo = s->fifo_tail = NULL;
+	for (m = s->all; m; m = next) {
 		next = m->next;
 		weft_join_abort((weft_join *)m->t);
 		if (weft__join_take_ext(m->t)) {
 			/* no notify will come: ours to free */
-			run_unlink(s, m);
-			m->next = gone;
-			gone = m;
+			notifies--;
+			member_release(rt, m);
 		}
-		/* else: completing right now; its notify frees it */
+		/* else: notified or being notified; it is (or will be) on
+		 * the stack, freed by set_finish */
 	}
-	for (m = s->ready; m; m = next) {
-		next = m->next;
-		m->next = gone;
-		gone = m;
+	s->all = NULL;
+	if (notifies == 0) {
+		/* no notify ever ran or will: balance is 0 already */
+		set_finish(s);
+		return;
 	}
-	s->ready = s->ready_tail = NULL;
-	s->nready = 0;
-	free_now = s->nrunning == 0;
-	pthread_mutex_unlock(&s->mu);
-	/* outside the lock: dropping a handle may free a task and run its
-	 * frame's drop function */
-	for (m = gone; m; m = next) {
-		next = m->next;
-		member_release(rt, m);
-	}
-	if (free_now)
-		set_free(s);
+	set_settle(s, notifies);
 }
 
 void weft_joinset_next_init(weft_joinset_next *n, weft_joinset *set)
@@ -438,36 +480,38 @@ weft_poll weft_joinset_next_poll(weft_joinset_next *n, weft_cx *cx)
 		n->res = -EINVAL;
 		return WEFT_READY;
 	}
-	pthread_mutex_lock(&s->mu);
-	m = s->ready;
-	if (m && !weft_coop_proceed(cx)) {
-		/* budget used: a yield is arranged (a loop collecting
-		 * finished members cannot keep its worker forever) */
-		pthread_mutex_unlock(&s->mu);
-		return WEFT_PENDING;
-	}
-	if (m) {
-		s->ready = m->next;
-		if (!s->ready)
-			s->ready_tail = NULL;
-		s->nready--;
-	} else if (!s->nrunning) {
-		pthread_mutex_unlock(&s->mu);
-		n->res = -ENOENT;
-		return WEFT_READY;
-	} else {
+	if (!s->fifo)
+		take_stack(s);
+	if (!s->fifo) {
+		if (!s->len) {
+			n->res = -ENOENT;
+			return WEFT_READY;
+		}
+		pthread_mutex_lock(&s->wmu);
 		weft_waker_register(&s->waker, cx);
-		pthread_mutex_unlock(&s->mu);
-		return WEFT_PENDING;
+		/* seq_cst: Dekker with member_notify */
+		atomic_store(&s->waiting, true);
+		pthread_mutex_unlock(&s->wmu);
+		take_stack(s);
+		if (!s->fifo)
+			return WEFT_PENDING;
+		/* found one after all: the waker stays registered (a
+		 * spurious wake later at most) */
 	}
-	pthread_mutex_unlock(&s->mu);
-	/* acquire: pair 1 of task.c (the output), also ordered by the lock */
+	if (!weft_coop_proceed(cx))
+		return WEFT_PENDING;     /* budget used: a yield is arranged */
+	m = s->fifo;
+	s->fifo = m->rnext;
+	if (!s->fifo)
+		s->fifo_tail = NULL;
+	all_unlink(s, m);
+	/* acquire: pair 1 of task.c (the output), also ordered by the
+	 * stack's exchange */
 	st = atomic_load_explicit(&m->t->state, memory_order_acquire);
-	if (st & WEFT__CANCELLED) {
+	if (st & WEFT__CANCELLED)
 		v = -ECANCELED;
-	} else {
+	else
 		memcpy(&v, weft__task_frame(m->t), sizeof(v));
-	}
 	n->res = v;
 	n->id = m->id;
 	member_release(s->rt, m);

@@ -72,11 +72,12 @@ void weft_abort_handle_drop(weft_abort_handle *a);
  * weft_joinset_next: the cost of a completion does not depend on how many
  * members the set has, and no member is polled by the set.
  *
- * The set is owned by one scope (a task's frame, or a thread): spawn,
- * next, abort_all and len may be called from any thread, but only one
- * weft_joinset_next may be waiting at a time (a second one replaces the
- * first one's waker), and nothing may use the set once destroy has begun
- * (a spawn racing with destroy is a use after free). A next that finds
+ * The set is owned by one scope (a task's frame, or a thread), like
+ * tokio's `&mut JoinSet`: spawn, next, abort_all, len and destroy are
+ * called by the owner, one at a time (a task that moves between workers
+ * is one owner; two threads using one set at once need a lock of their
+ * own). Only one weft_joinset_next waits at a time, and nothing may use
+ * the set once destroy has begun. The members themselves run anywhere. A next that finds
  * members ready takes one unit of the cooperative budget (core.h): a loop
  * collecting thousands of finished members yields now and then. */
 typedef struct weft_joinset weft_joinset;
