@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "weft/group.h"
 #include "weft/rt.h"
 
 /* Exit statuses. */
@@ -48,6 +49,8 @@ int bench_spawn_remote(int argc, char **argv) BENCH_WEAK;
 int bench_yield_many(int argc, char **argv) BENCH_WEAK;
 int bench_ping_pong(int argc, char **argv) BENCH_WEAK;
 int bench_chained_spawn(int argc, char **argv) BENCH_WEAK;
+int bench_joinset(int argc, char **argv) BENCH_WEAK;
+int bench_spawn_join(int argc, char **argv) BENCH_WEAK;
 int bench_mpsc_throughput(int argc, char **argv) BENCH_WEAK;
 int bench_oneshot(int argc, char **argv) BENCH_WEAK;
 int bench_sleep_many(int argc, char **argv) BENCH_WEAK;

@@ -47,6 +47,9 @@ int main(int argc, char **argv)
 		{ "wake_latency", bench_wake_latency, false },
 		{ "tcp_echo_server", bench_tcp_echo_server, false },
 		{ "http_server", bench_http_server, false },
+		/* issue 13, not in the peers README */
+		{ "joinset", bench_joinset, false },
+		{ "spawn_join", bench_spawn_join, false },
 	};
 	size_t n = sizeof(all) / sizeof(all[0]), i;
 

@@ -372,3 +372,133 @@ int bench_chained_spawn(int argc, char **argv)
 		   bench_samples_median(&st.samples));
 	return BENCH_EXIT_OK;
 }
+
+/* ------------------------------------------- joinset and spawn_join */
+
+/* Not in the peers README (issue 13): N tasks that each return their
+ * index, spawned by the driver task and all collected, per repetition.
+ * joinset: spawned into a weft_joinset, collected with weft_joinset_next
+ * in completion order; spawn_join, the baseline: spawned with join
+ * handles, each awaited with weft_join_wait in spawn order and dropped.
+ * Both check the sum of the outputs. ns_per_task = the repetition's time
+ * over N. */
+#define GROUP_N 100000u
+
+struct ret_task {
+	WEFT_ASYNC;
+	intptr_t v;
+};
+
+static weft_poll ret_task_poll(struct ret_task *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f, cx);
+	WEFT_RETURN(f->v);
+	WEFT_END();
+}
+
+WEFT_FUTURE(ret_task, struct ret_task, WEFT_NO_DROP);
+
+struct group_st {
+	uint64_t n;
+	bool joinset;
+	weft_rt *rt;
+	struct bench_samples samples;
+};
+
+struct group_driver {
+	WEFT_ASYNC;
+	struct group_st *st;
+	unsigned rep;
+	uint64_t t0, i;
+	intptr_t sum;
+	weft_joinset *set;
+	weft_join **j;
+	weft_joinset_next next;
+	weft_join_wait wait;
+};
+
+static weft_poll group_driver_poll(struct group_driver *f, weft_cx *cx)
+{
+	struct group_st *st = f->st;
+	int rc;
+
+	WEFT_BEGIN(f, cx);
+	if (!st->joinset) {
+		f->j = malloc(sizeof(*f->j) * st->n);
+		if (!f->j)
+			bench_fail("out of memory");
+	}
+	for (f->rep = 0; f->rep <= st->samples.reps; f->rep++) {
+		f->sum = 0;
+		f->t0 = bench_now_ns();
+		if (st->joinset) {
+			if (weft_joinset_create(&f->set, st->rt) < 0)
+				bench_fail("weft_joinset_create");
+			for (f->i = 0; f->i < st->n; f->i++) {
+				rc = WEFT_JOINSET_SPAWN(f->set, ret_task,
+							{ .v = (intptr_t)f->i });
+				if (rc)
+					bench_spawn_failed(rc);
+			}
+			for (;;) {
+				WEFT_AWAIT_INIT(weft_joinset_next, &f->next,
+						f->set);
+				if (f->next.id == 0)
+					break;
+				f->sum += f->next.res;
+			}
+			weft_joinset_destroy(f->set);
+		} else {
+			for (f->i = 0; f->i < st->n; f->i++) {
+				rc = WEFT_SPAWN(st->rt, ret_task, &f->j[f->i],
+						{ .v = (intptr_t)f->i });
+				if (rc)
+					bench_spawn_failed(rc);
+			}
+			for (f->i = 0; f->i < st->n; f->i++) {
+				WEFT_AWAIT_INIT(weft_join_wait, &f->wait,
+						f->j[f->i]);
+				weft_join_drop(f->j[f->i]);
+				f->sum += f->wait.res;
+			}
+		}
+		bench_samples_add(&st->samples, f->rep,
+				  (double)(bench_now_ns() - f->t0) / st->n);
+		if ((uint64_t)f->sum != st->n * (st->n - 1) / 2)
+			bench_fail("outputs sum to %lld", (long long)f->sum);
+	}
+	free(f->j);
+	WEFT_END();
+}
+
+WEFT_FUTURE(group_driver, struct group_driver, WEFT_NO_DROP);
+
+static int group_bench(int argc, char **argv, bool joinset)
+{
+	struct bench_opts o;
+	struct group_st st;
+	int rc = bench_opts_parse(argc, argv, &o);
+
+	if (rc)
+		return rc;
+	memset(&st, 0, sizeof(st));
+	st.n = bench_size(&o, GROUP_N);
+	st.joinset = joinset;
+	bench_samples_init(&st.samples, bench_reps(&o, 5));
+	st.rt = bench_rt_create();
+	BENCH_DRIVE(st.rt, group_driver, { .st = &st });
+	weft_rt_destroy(st.rt);
+	bench_emit(joinset ? "joinset" : "spawn_join", st.n, "",
+		   "ns_per_task", bench_samples_median(&st.samples));
+	return BENCH_EXIT_OK;
+}
+
+int bench_joinset(int argc, char **argv)
+{
+	return group_bench(argc, argv, true);
+}
+
+int bench_spawn_join(int argc, char **argv)
+{
+	return group_bench(argc, argv, false);
+}

@@ -10,6 +10,7 @@
 #include "weft/core.h"
 #include "weft/rt.h"
 #include "weft/combinators.h"
+#include "weft/group.h"
 #include "weft/sync.h"
 #include "weft/time.h"
 #include "weft/io.h"

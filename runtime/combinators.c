@@ -79,6 +79,58 @@ void weft_join_all_drop(weft_join_all *j)
 		drop_branch(&j->branches[i]);
 }
 
+void weft_try_join_init(weft_try_join *j, weft_branch *branches, size_t n)
+{
+	j->branches = branches;
+	j->n = n;
+	j->remaining = 0;
+	j->failed = -1;
+	j->res = 0;
+	if (branches_bad(branches, n)) {
+		j->n = 0;
+		j->res = -EINVAL;
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!branches[i].done)
+			j->remaining++;
+}
+
+weft_poll weft_try_join_poll(weft_try_join *j, weft_cx *cx)
+{
+	if (j->failed >= 0)
+		return WEFT_READY;
+	for (size_t i = 0; i < j->n && j->remaining; i++) {
+		weft_branch *b = &j->branches[i];
+		intptr_t r;
+
+		if (b->done)
+			continue;
+		if (poll_branch(b, cx) != WEFT_READY)
+			continue;
+		j->remaining--;
+		r = weft_future_res(b->type, b->fut);
+		if (r < 0) {
+			j->failed = (intptr_t)i;
+			j->res = r;
+			/* the failing child is the caller's, like select's
+			 * winner: mark it so the drop below skips it */
+			b->dropped = true;
+			for (size_t l = 0; l < j->n; l++)
+				drop_branch(&j->branches[l]);
+			b->dropped = false;
+			return WEFT_READY;
+		}
+	}
+	return j->remaining ? WEFT_PENDING : WEFT_READY;
+}
+
+void weft_try_join_drop(weft_try_join *j)
+{
+	for (size_t i = 0; i < j->n; i++)
+		drop_branch(&j->branches[i]);
+}
+
 static _Thread_local uint32_t select_seed;
 
 void weft_select_init(weft_select *s, weft_branch *branches, size_t n,
@@ -149,3 +201,4 @@ void weft_select_drop(weft_select *s)
 
 WEFT_FUTURE_DEFINE(weft_join_all, weft_join_all_drop);
 WEFT_FUTURE_DEFINE(weft_select, weft_select_drop);
+WEFT_FUTURE_DEFINE(weft_try_join, weft_try_join_drop);

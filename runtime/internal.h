@@ -36,7 +36,10 @@
  *                        may read it; the handle may not touch it)
  *                        (its encoding: join.c, "join waker slot")
  *   bit 6 JOIN_TAKEN     the output was handed to the join handle
- *   bits 7.. refcount    join handle + each waker + the queue/run reference
+ *   bit 7 HAS_ID         the task has an id in rt's id table (runtime/
+ *                        group.c, "task ids"): freeing it removes the entry
+ *   bits 8.. refcount    join handle + each waker + the queue/run reference
+ *                        (and each abort handle)
  */
 #define WEFT__RUNNING      (1ull << 0)
 #define WEFT__NOTIFIED     (1ull << 1)
@@ -45,7 +48,8 @@
 #define WEFT__JOIN_INTEREST (1ull << 4)
 #define WEFT__JOIN_WAKER   (1ull << 5)
 #define WEFT__JOIN_TAKEN   (1ull << 6)
-#define WEFT__REF_SHIFT    7
+#define WEFT__HAS_ID       (1ull << 7)
+#define WEFT__REF_SHIFT    8
 #define WEFT__REF_ONE      (1ull << WEFT__REF_SHIFT)
 #define WEFT__FLAGS_MASK   (WEFT__REF_ONE - 1)
 
@@ -133,6 +137,14 @@ extern const weft_waker_vtable weft__task_waker_vt;
  * 8-aligned, so bit 0 is free) holding the reference its task waker
  * would hold */
 #define WEFT__JW_TASK ((uintptr_t)1)
+/* join_waker tag: the word points at a weft__jw_ext that the slot does
+ * not own (a JoinSet member, a tracker: runtime/group.c). Waking it calls
+ * notify(ext, task) once the task is COMPLETE; dropping the slot does
+ * nothing to it (its owner takes it back with weft__join_take_ext). */
+#define WEFT__JW_EXT ((uintptr_t)2)
+struct weft__jw_ext {
+	void (*notify)(struct weft__jw_ext *self, struct weft__task *t);
+};
 
 /* task.c */
 void weft__task_run(struct weft__task *t, void *worker);
@@ -278,7 +290,20 @@ struct weft_rt {
 	_Atomic(struct weft__worker *) block_on_owner; /* current-thread: taken */
 	/* foreign spawns between their shutdown check and their push */
 	_Atomic uint32_t foreign_inflight WEFT__ALIGNED;
+	/* task ids (group.c): the next id, and the table of ids given to
+	 * tasks through weft_join_id (HAS_ID), by task address */
+	_Atomic uint64_t next_id WEFT__ALIGNED;
+	pthread_mutex_t id_lock;
+	struct weft__id_node **id_buckets;
+	size_t id_nbuckets;
+	size_t id_count;
 };
+
+/* group.c: task ids. A fresh id (never 0, unique in rt). */
+uint64_t weft__rt_new_id(weft_rt *rt);
+/* Removes t's entry from rt's id table (t's state has HAS_ID). */
+void weft__task_id_forget(weft_rt *rt, struct weft__task *t);
+void weft__ids_destroy(weft_rt *rt);
 
 void *weft__alloc(weft_rt *rt, size_t size);
 void weft__free(weft_rt *rt, void *p, size_t size);

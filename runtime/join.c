@@ -55,7 +55,9 @@ void weft__join_waker_drop(struct weft__task *t)
 	weft_waker *box = (weft_waker *)jw;
 
 	t->join_waker = 0;
-	if (jw & WEFT__JW_TASK) {
+	if (jw & WEFT__JW_EXT) {
+		/* not the slot's: its owner (group.c) frees it */
+	} else if (jw & WEFT__JW_TASK) {
 		weft__task_ref_dec(weft__jw_task(jw));
 	} else if (jw) {
 		weft_waker_drop(box);
@@ -65,6 +67,8 @@ void weft__join_waker_drop(struct weft__task *t)
 
 static bool join_waker_will_wake(uintptr_t jw, const weft_waker *w)
 {
+	if (jw & WEFT__JW_EXT)
+		return false;
 	if (jw & WEFT__JW_TASK)
 		return w->vt == &weft__task_waker_vt &&
 		       w->data == weft__jw_task(jw);
@@ -77,7 +81,43 @@ static bool join_waker_will_wake(uintptr_t jw, const weft_waker *w)
  * the caller saw JOIN_INTEREST | JOIN_WAKER with acquire). */
 void weft__task_wake_joiner(struct weft__task *t)
 {
-	weft__join_waker_wake_by_ref(t->join_waker);
+	weft__join_waker_wake_by_ref(t, t->join_waker);
+}
+
+bool weft__join_set_ext(struct weft__task *t, struct weft__jw_ext *ext)
+{
+	uint64_t s;
+
+	t->join_waker = (uintptr_t)ext | WEFT__JW_EXT;
+	s = atomic_load_explicit(&t->state, memory_order_relaxed);
+	for (;;) {
+		if (s & WEFT__COMPLETE) {
+			t->join_waker = 0;
+			return false;
+		}
+		/* release: pair 2; acquire on failure: pair 1 if COMPLETE */
+		if (atomic_compare_exchange_weak_explicit(
+			    &t->state, &s, s | WEFT__JOIN_WAKER,
+			    memory_order_release, memory_order_acquire))
+			return true;
+	}
+}
+
+bool weft__join_take_ext(struct weft__task *t)
+{
+	uint64_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
+
+	for (;;) {
+		if (s & WEFT__COMPLETE)
+			return false;
+		/* acquire: the slot is ours again */
+		if (atomic_compare_exchange_weak_explicit(
+			    &t->state, &s, s & ~WEFT__JOIN_WAKER,
+			    memory_order_acquire, memory_order_relaxed))
+			break;
+	}
+	t->join_waker = 0;
+	return true;
 }
 
 /* ---------------------------------------------------------- join handle */

@@ -80,6 +80,8 @@ void weft__task_dealloc(struct weft__task *t)
 		t->type->drop(weft__task_frame(t));
 	if (s & WEFT__JOIN_WAKER)
 		weft__join_waker_drop(t);
+	if (s & WEFT__HAS_ID)
+		weft__task_id_forget(rt, t);
 
 	/* acquire: pairs with the release store in weft_rt_shutdown */
 	if (atomic_load_explicit(&rt->stopped, memory_order_acquire)) {

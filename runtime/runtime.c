@@ -168,6 +168,8 @@ int weft__rt_create(weft_rt **out, const weft_rt_builder *b,
 			: (b->workers ? b->workers : online_cpus());
 	rt->nworkers = rt->nthreads ? rt->nthreads : 1;
 	pthread_mutex_init(&rt->lock, NULL);
+	pthread_mutex_init(&rt->id_lock, NULL);
+	atomic_init(&rt->next_id, 1);
 	weft__injector_init(&rt->inj);
 	weft__owner_init(&rt->foreign, rt, -1);
 	ret = weft__idle_init(&rt->idle, rt->nworkers);
@@ -212,6 +214,7 @@ out_idle:
 out_free:
 	weft__injector_destroy(&rt->inj);
 	pthread_mutex_destroy(&rt->lock);
+	weft__ids_destroy(rt);
 	free(rt);
 	return ret;
 }
@@ -245,6 +248,7 @@ static void rt_free(weft_rt *rt)
 	weft__idle_destroy(&rt->idle);
 	weft__injector_destroy(&rt->inj);
 	pthread_mutex_destroy(&rt->lock);
+	weft__ids_destroy(rt);
 	free(rt);
 }
 

@@ -92,7 +92,7 @@ static void task_complete(struct weft__task *t, intptr_t out, bool cancelled)
 	/* the handle's reference keeps the task (and join_waker) alive until
 	 * our own reference goes, after the wake */
 	if ((prev & WEFT__JOIN_WAKER))
-		weft__join_waker_wake_by_ref(t->join_waker);
+		weft__join_waker_wake_by_ref(t, t->join_waker);
 	weft__task_ref_dec(t);
 }
 

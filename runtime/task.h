@@ -75,16 +75,31 @@ void weft__task_wake_by_ref(struct weft__task *t);
 void weft__join_waker_drop(struct weft__task *t);
 
 /* The join waker slot's word (join.c, "join waker slot"): a task pointer
- * tagged WEFT__JW_TASK, a pointer to a boxed weft_waker, or 0. */
+ * tagged WEFT__JW_TASK, a pointer to a boxed weft_waker, a weft__jw_ext
+ * tagged WEFT__JW_EXT, or 0. */
 static inline struct weft__task *weft__jw_task(uintptr_t jw)
 {
 	return (struct weft__task *)(jw & ~WEFT__JW_TASK);
 }
 
-/* Wakes (by reference) the joiner whose waker the slot word jw holds. */
-static inline void weft__join_waker_wake_by_ref(uintptr_t jw)
+/* join.c: installs ext in t's (empty) join waker slot and sets
+ * JOIN_WAKER; false, installing nothing, if t is COMPLETE already. */
+bool weft__join_set_ext(struct weft__task *t, struct weft__jw_ext *ext);
+/* join.c: takes t's slot back (clears JOIN_WAKER); false if t is COMPLETE
+ * (then the task side notifies, or has notified, the ext). */
+bool weft__join_take_ext(struct weft__task *t);
+
+/* Wakes (by reference) the joiner whose waker the slot word jw of the
+ * task t holds. */
+static inline void weft__join_waker_wake_by_ref(struct weft__task *t,
+						uintptr_t jw)
 {
-	if (jw & WEFT__JW_TASK)
+	if (jw & WEFT__JW_EXT) {
+		struct weft__jw_ext *e =
+			(struct weft__jw_ext *)(jw & ~WEFT__JW_EXT);
+
+		e->notify(e, t);
+	} else if (jw & WEFT__JW_TASK)
 		weft__task_wake_by_ref(weft__jw_task(jw));
 	else if (jw)
 		weft_waker_wake_by_ref((const weft_waker *)jw);

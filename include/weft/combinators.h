@@ -88,6 +88,33 @@ void weft_join_all_init(weft_join_all *j, weft_branch *branches, size_t n);
 weft_poll weft_join_all_poll(weft_join_all *j, weft_cx *cx);
 void weft_join_all_drop(weft_join_all *j);
 
+/* ------------------------------------------------------------ try_join */
+
+/* Like join_all, for branches whose results follow the result convention:
+ * completes with res = 0 when every branch completed with res >= 0 (each
+ * child's result is in the child, as join_all), or at the first branch
+ * that completes with res < 0: then res is that error, `failed` its index,
+ * and the drop function of every other branch not yet dropped has run
+ * before READY is returned (the unfinished ones are cancelled; finished
+ * ones are dropped too, which the future shape makes harmless). The
+ * failing child is left to the caller, as select's winner. `failed` is -1
+ * while no branch failed. A branch declared with WEFT_ASYNC_VOID reads as
+ * res 0 (never fails). With branches NULL and n > 0, res = -EINVAL and
+ * failed = -1. Dropping the try_join runs the drop function of every
+ * branch not yet dropped. */
+typedef struct weft_try_join {
+	weft_branch *branches;
+	size_t n;
+	size_t remaining;
+	intptr_t failed;
+	intptr_t res;
+} weft_try_join;
+WEFT_FUTURE_EXTERN(weft_try_join);
+
+void weft_try_join_init(weft_try_join *j, weft_branch *branches, size_t n);
+weft_poll weft_try_join_poll(weft_try_join *j, weft_cx *cx);
+void weft_try_join_drop(weft_try_join *j);
+
 /* -------------------------------------------------------------- select */
 
 #define WEFT_SELECT_BIASED 1u  /* poll in index order instead of a random start */
@@ -146,6 +173,20 @@ void weft_select_drop(weft_select *s);
 			weft_join_all_init((all), (br), weft_n_);           \
 		}                                                           \
 		WEFT__AWAIT(weft_join_all_poll((all), weft_cx_), L);        \
+	} while (0)
+
+/* WEFT_AWAIT_TRY_JOIN(&f->tj, f->br, WEFT_BRANCH(...), ...): as
+ * WEFT_AWAIT_JOIN_ALL; f->tj.res is 0 or the first error, f->tj.failed
+ * the failing branch's index. */
+#define WEFT_AWAIT_TRY_JOIN(tj, br, ...)                                    \
+	WEFT__AWAIT_TRY_JOIN(tj, br, WEFT__LABEL(__COUNTER__), __VA_ARGS__)
+#define WEFT__AWAIT_TRY_JOIN(tj, br, L, ...)                                \
+	do {                                                                \
+		{                                                           \
+			WEFT__BRANCHES_SET(br, weft_n_, __VA_ARGS__);       \
+			weft_try_join_init((tj), (br), weft_n_);            \
+		}                                                           \
+		WEFT__AWAIT(weft_try_join_poll((tj), weft_cx_), L);         \
 	} while (0)
 
 #pragma GCC visibility pop

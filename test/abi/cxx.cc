@@ -2,7 +2,8 @@
  * (g++ and clang++, -std=c++17 -Wall -Wextra -Wpedantic -Werror) and a
  * program written against it spawns tasks, joins them, selects, joins
  * all (also through the one-line WEFT_AWAIT_SELECT and WEFT_AWAIT_JOIN_ALL,
- * with a WEFT_BRANCH_KEEP branch), times out, sleeps, sends and receives
+ * with a WEFT_BRANCH_KEEP branch), try-joins (WEFT_AWAIT_TRY_JOIN),
+ * collects a JoinSet (WEFT_JOINSET_SPAWN), times out, sleeps, sends and receives
  * on a channel, uses the blocking pool and blocks on a future
  * (WEFT_BLOCK_ON and WEFT_BLOCK_ON_INIT), with the results checked.
  *
@@ -262,6 +263,9 @@ struct top {
 	weft_select sel;
 	weft_join_all all;
 	weft_timeout tmo;
+	weft_joinset *set;
+	weft_joinset_next next;
+	weft_try_join tj;
 };
 
 weft_poll top_poll(top *f, weft_cx *cx)
@@ -395,6 +399,29 @@ weft_poll top_poll(top *f, weft_cx *cx)
 			    WEFT_BRANCH(countdown, &f->cd));
 	CHECK(f->all.res == 0 && f->all.n == 2 && f->sq[1].res == 81 &&
 	      f->cd.res == 0);
+
+	/* A JoinSet: positional and all-zero spawns, collected until empty;
+	 * then the one-line try_join (both branches succeed). */
+	CHECK(weft_joinset_create(&f->set, nullptr) == 0);
+	CHECK(WEFT_JOINSET_SPAWN(f->set, square, { nullptr, 0, 5 }) == 0);
+	CHECK(WEFT_JOINSET_SPAWN(f->set, square, {}) == 0);
+	CHECK(weft_joinset_len(f->set) == 2);
+	f->sum = 0;
+	for (;;) {
+		WEFT_AWAIT_INIT(weft_joinset_next, &f->next, f->set);
+		if (f->next.id == 0)
+			break;
+		f->sum += f->next.res;
+	}
+	CHECK(f->next.res == -ENOENT && f->sum == 25);
+	weft_joinset_destroy(f->set);
+	f->sq[1] = square_frame{};
+	f->sq[1].x = 4;
+	countdown_init(&f->cd, 2);
+	WEFT_AWAIT_TRY_JOIN(&f->tj, f->br, WEFT_BRANCH(square, &f->sq[1]),
+			    WEFT_BRANCH(countdown, &f->cd));
+	CHECK(f->tj.res == 0 && f->tj.failed == -1 && f->sq[1].res == 16);
+	f->sum = 0 + 1 + 9 + 16 + 36 + 49;
 
 	/* A sleep awaited directly. */
 	WEFT_AWAIT_INIT(weft_sleep, &f->n.sleep, WEFT_MS);

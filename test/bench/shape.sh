@@ -26,7 +26,7 @@ bad() { echo "FAIL: $*" >&2; fail=1; }
 # expected "metric[:extra]" list per workload (peers README, "Output")
 metrics_of() {
   case "$1" in
-    spawn_many|spawn_remote) echo "ns_per_task" ;;
+    spawn_many|spawn_remote|joinset|spawn_join) echo "ns_per_task" ;;
     yield_many) echo "ns_per_yield:tasks" ;;
     ping_pong) echo "ns_per_round_trip" ;;
     chained_spawn) echo "ns_per_spawn" ;;

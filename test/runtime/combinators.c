@@ -383,3 +383,139 @@ Test(combinators, one_line_select_and_join_all, .timeout = RT_TIMEOUT)
 	cr_assert_eq(f.all.n, 3);
 	weft_rt_destroy(rt);
 }
+
+/* ------------------------------------------------------------ try_join */
+
+Test(combinators, try_join_all_ok_collects_outputs)
+{
+	enum { N = 5 };
+	struct cd c[N];
+	weft_branch br[N];
+	weft_try_join tj;
+	tcx k;
+	weft_cx *cx = tcx_init(&k);
+	int polls = 0;
+
+	for (int i = 0; i < N; i++) {
+		c[i] = (struct cd){ .n = i, .v = 7 * i };
+		br[i] = WEFT_BRANCH(cd, &c[i]);
+	}
+	weft_try_join_init(&tj, br, N);
+	while (weft_try_join_poll(&tj, cx) == WEFT_PENDING)
+		cr_assert_lt(++polls, 100);
+	cr_assert_eq(tj.res, 0);
+	cr_assert_eq(tj.failed, -1);
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(c[i].res, 7 * i);
+		cr_assert_eq(c[i].polls_after_done, 0);
+		cr_assert_eq(c[i].drops, 0, "success leaves the children");
+	}
+	cr_assert_eq(atomic_load(&k.t.live), 0);
+}
+
+Test(combinators, try_join_first_error_drops_the_others)
+{
+	enum { N = 5 };
+	struct cd c[N];
+	weft_branch br[N];
+	weft_try_join tj;
+	tcx k;
+	weft_cx *cx = tcx_init(&k);
+	int polls = 0;
+
+	/* branch 0 finishes first (ok), branch 3 fails on its third poll,
+	 * branch 4 would fail later, 1 and 2 never finish */
+	for (int i = 0; i < N; i++)
+		c[i] = (struct cd){ .n = 1000, .v = i };
+	c[0].n = 0;
+	c[3].n = 2;
+	c[3].v = -EIO;
+	c[4].n = 5;
+	c[4].v = -EPIPE;
+	for (int i = 0; i < N; i++)
+		br[i] = WEFT_BRANCH(cd, &c[i]);
+	weft_try_join_init(&tj, br, N);
+	while (weft_try_join_poll(&tj, cx) == WEFT_PENDING)
+		cr_assert_lt(++polls, 100);
+	cr_assert_eq(polls, 2);
+	cr_assert_eq(tj.res, -EIO);
+	cr_assert_eq(tj.failed, 3);
+	cr_assert_eq(c[3].res, -EIO);
+	cr_assert_eq(c[3].drops, 0, "the failing child is the caller's");
+	for (int i = 0; i < N; i++) {
+		if (i != 3)
+			cr_assert_eq(c[i].drops, 1, "branch %d dropped %d", i,
+				     c[i].drops);
+	}
+	/* READY again without polling the branches; drop adds no drops to
+	 * the already dropped ones */
+	cr_assert_eq(weft_try_join_poll(&tj, cx), WEFT_READY);
+	cr_assert_eq(c[1].polls, 3);
+	weft_try_join_drop(&tj);
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(c[i].drops, 1);
+}
+
+Test(combinators, try_join_drop_before_completion_and_bad_args)
+{
+	struct cd c[3];
+	weft_branch br[3];
+	weft_try_join tj;
+	weft_branch bad = weft_branch_make(NULL, NULL);
+	tcx k;
+
+	for (int i = 0; i < 3; i++) {
+		c[i] = (struct cd){ .n = 10 };
+		br[i] = WEFT_BRANCH(cd, &c[i]);
+	}
+	weft_try_join_init(&tj, br, 3);
+	cr_assert_eq(weft_try_join_poll(&tj, tcx_init(&k)), WEFT_PENDING);
+	weft_try_join_drop(&tj);
+	weft_try_join_drop(&tj);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(c[i].drops, 1);
+	weft_try_join_init(&tj, NULL, 0);
+	cr_assert_eq(weft_try_join_poll(&tj, tcx_init(&k)), WEFT_READY);
+	cr_assert_eq(tj.res, 0);
+	weft_try_join_init(&tj, NULL, 2);
+	cr_assert_eq(tj.res, -EINVAL);
+	cr_assert_eq(tj.failed, -1);
+	weft_try_join_init(&tj, &bad, 1);
+	cr_assert_eq(tj.res, -EINVAL);
+}
+
+/* The one-liner inside a task: the second branch fails, the others go. */
+struct tj_sugar {
+	WEFT_ASYNC;
+	struct cd a, b, c;
+	weft_branch br[3];
+	weft_try_join tj;
+};
+
+static weft_poll tj_sugar_poll(struct tj_sugar *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f, cx);
+	f->a = (struct cd){ .n = 50, .v = 1 };
+	f->b = (struct cd){ .n = 3, .v = -ETIMEDOUT };
+	f->c = (struct cd){ .n = 0, .v = 3 };
+	WEFT_AWAIT_TRY_JOIN(&f->tj, f->br, WEFT_BRANCH(cd, &f->a),
+			    WEFT_BRANCH(cd, &f->b), WEFT_BRANCH(cd, &f->c));
+	WEFT_RETURN(f->tj.res);
+	WEFT_END();
+}
+WEFT_FUTURE(tj_sugar, struct tj_sugar, WEFT_NO_DROP);
+
+Test(combinators, one_line_try_join, .timeout = RT_TIMEOUT)
+{
+	weft_rt *rt = rt_current();
+	struct tj_sugar f = { 0 };
+
+	cr_assert_eq(WEFT_BLOCK_ON(rt, tj_sugar, &f), 0);
+	cr_assert_eq(f.res, -ETIMEDOUT);
+	cr_assert_eq(f.tj.failed, 1);
+	cr_assert_eq(f.a.drops, 1);
+	cr_assert_eq(f.b.drops, 0);
+	cr_assert_eq(f.c.drops, 1, "a finished branch is dropped too");
+	cr_assert_eq(f.c.res, 3);
+	weft_rt_destroy(rt);
+}

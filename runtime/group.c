@@ -1,0 +1,766 @@
+/* runtime/group.c - task ids, abort handles, the JoinSet and the
+ * TaskTracker (weft/group.h).
+ *
+ * Completion notification. A JoinSet member and a tracked task are spawned
+ * with a join handle, and the group installs in the task's join waker slot
+ * a weft__jw_ext (internal.h, tag WEFT__JW_EXT) instead of a waker: when
+ * the task completes (task_complete, or shutdown's cancel path), the task
+ * side calls ext->notify(ext, task) exactly once, after COMPLETE is set
+ * and the output written. For a JoinSet the ext is the member's record,
+ * which moves itself from the set's running list to its ready list (O(1))
+ * and wakes the set's one waiter; for a tracker the ext is the tracker
+ * itself, which counts the task out and drops its join handle. No
+ * allocation besides the member record, no polling of members.
+ *
+ * Taking the slot back (destroy) races with completion: weft__join_take_ext
+ * clears JOIN_WAKER unless the task is COMPLETE; when it fails the notify
+ * is under way (or done), so the record is left for notify to free (the
+ * set is marked closing and freed by whoever removes its last record).
+ * Every decision is made under the group's mutex.
+ *
+ * Task ids (docs/architecture.md, "Task ids"): the header has no room (56
+ * bytes), so an id is made on demand from the runtime's counter and kept
+ * in a per-runtime table keyed by the task's address, marked by the state
+ * bit HAS_ID; freeing the task removes the entry. A JoinSet keeps its
+ * members' ids in their records and never touches the table.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/task.h"
+#include "weft/group.h"
+
+/* ------------------------------------------------------------- task ids */
+
+struct weft__id_node {
+	struct weft__id_node *next;
+	const struct weft__task *t;
+	uint64_t id;
+};
+
+uint64_t weft__rt_new_id(weft_rt *rt)
+{
+	/* relaxed: only uniqueness matters */
+	return atomic_fetch_add_explicit(&rt->next_id, 1,
+					 memory_order_relaxed);
+}
+
+static size_t id_hash(const struct weft__task *t, size_t nb)
+{
+	uint64_t x = (uint64_t)(uintptr_t)t;
+
+	x ^= x >> 29;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 32;
+	return (size_t)(x & (nb - 1));
+}
+
+/* Doubles the table (or makes the first one); rt->id_lock held. */
+static bool id_grow(weft_rt *rt)
+{
+	size_t nb = rt->id_nbuckets ? rt->id_nbuckets * 2 : 64;
+	struct weft__id_node **b = calloc(nb, sizeof(*b));
+
+	if (!b)
+		return false;
+	for (size_t i = 0; i < rt->id_nbuckets; i++) {
+		struct weft__id_node *n = rt->id_buckets[i], *next;
+
+		for (; n; n = next) {
+			size_t h = id_hash(n->t, nb);
+
+			next = n->next;
+			n->next = b[h];
+			b[h] = n;
+		}
+	}
+	free(rt->id_buckets);
+	rt->id_buckets = b;
+	rt->id_nbuckets = nb;
+	return true;
+}
+
+static uint64_t task_id(struct weft__task *t)
+{
+	weft_rt *rt = weft__task_rt(t);
+	struct weft__id_node *n;
+	uint64_t id = 0;
+
+	pthread_mutex_lock(&rt->id_lock);
+	/* relaxed: HAS_ID is set and read under id_lock */
+	if (atomic_load_explicit(&t->state, memory_order_relaxed) &
+	    WEFT__HAS_ID) {
+		for (n = rt->id_buckets[id_hash(t, rt->id_nbuckets)]; n;
+		     n = n->next)
+			if (n->t == t) {
+				id = n->id;
+				break;
+			}
+		goto out;
+	}
+	if (rt->id_count + 1 > rt->id_nbuckets * 2 && !id_grow(rt))
+		goto out;
+	n = malloc(sizeof(*n));
+	if (!n)
+		goto out;
+	n->t = t;
+	n->id = id = weft__rt_new_id(rt);
+	n->next = rt->id_buckets[id_hash(t, rt->id_nbuckets)];
+	rt->id_buckets[id_hash(t, rt->id_nbuckets)] = n;
+	rt->id_count++;
+	/* relaxed: the caller's reference orders this before the free that
+	 * reads it (ref_dec's acq_rel, pair 3 of task.c) */
+	atomic_fetch_or_explicit(&t->state, WEFT__HAS_ID,
+				 memory_order_relaxed);
+out:
+	pthread_mutex_unlock(&rt->id_lock);
+	return id;
+}
+
+void weft__task_id_forget(weft_rt *rt, struct weft__task *t)
+{
+	struct weft__id_node **p, *n = NULL;
+
+	pthread_mutex_lock(&rt->id_lock);
+	for (p = &rt->id_buckets[id_hash(t, rt->id_nbuckets)]; *p;
+	     p = &(*p)->next)
+		if ((*p)->t == t) {
+			n = *p;
+			*p = n->next;
+			rt->id_count--;
+			break;
+		}
+	pthread_mutex_unlock(&rt->id_lock);
+	free(n);
+}
+
+void weft__ids_destroy(weft_rt *rt)
+{
+	for (size_t i = 0; i < rt->id_nbuckets; i++) {
+		struct weft__id_node *n = rt->id_buckets[i], *next;
+
+		for (; n; n = next) {
+			next = n->next;
+			free(n);
+		}
+	}
+	free(rt->id_buckets);
+	rt->id_buckets = NULL;
+	rt->id_nbuckets = 0;
+	pthread_mutex_destroy(&rt->id_lock);
+}
+
+uint64_t weft_join_id(const weft_join *j)
+{
+	return j ? task_id(weft__join_task(j)) : 0;
+}
+
+/* --------------------------------------------------------- abort handle */
+
+/* An abort handle is the task pointer holding one reference. */
+static struct weft__task *abort_task(const weft_abort_handle *a)
+{
+	return (struct weft__task *)(uintptr_t)a;
+}
+
+weft_abort_handle *weft_join_abort_handle(const weft_join *j)
+{
+	struct weft__task *t = weft__join_task(j);
+
+	if (!t)
+		return NULL;
+	weft__task_ref_inc(t);
+	return (weft_abort_handle *)t;
+}
+
+weft_abort_handle *weft_abort_handle_clone(const weft_abort_handle *a)
+{
+	if (!a)
+		return NULL;
+	weft__task_ref_inc(abort_task(a));
+	return (weft_abort_handle *)(uintptr_t)a;
+}
+
+void weft_abort_handle_abort(weft_abort_handle *a)
+{
+	/* weft_join_abort reads only the state word: any reference will do */
+	weft_join_abort((weft_join *)a);
+}
+
+bool weft_abort_handle_is_finished(const weft_abort_handle *a)
+{
+	return weft_join_is_finished((const weft_join *)a);
+}
+
+uint64_t weft_abort_handle_id(const weft_abort_handle *a)
+{
+	return a ? task_id(abort_task(a)) : 0;
+}
+
+void weft_abort_handle_drop(weft_abort_handle *a)
+{
+	if (a)
+		weft__task_ref_dec(abort_task(a));
+}
+
+/* -------------------------------------------------------------- JoinSet */
+
+/* The owner (whoever calls spawn, next, abort_all, len, destroy: one at a
+ * time) keeps every uncollected member in a doubly linked list and a FIFO
+ * of members it has taken from `stack`, without a lock. Members' notifies
+ * push onto `stack` (a Treiber stack, one CAS; the owner takes it whole
+ * with one exchange, so no ABA) and wake the waiter through a Dekker pair:
+ * the owner stores `waiting` then re-reads `stack`, a notifier pushes then
+ * reads `waiting`, all seq_cst, so one of them sees the other. Freeing
+ * after destroy: see set_settle. Spawn touches no line the notifiers
+ * write. */
+struct member {
+	struct weft__jw_ext ext;        /* first: the slot points here */
+	struct weft_joinset *set;
+	struct weft__task *t;           /* the set's join handle */
+	uint64_t id;
+	struct member *prev, *next;     /* the owner's list of members */
+	struct member *rnext;           /* stack, then the owner's FIFO */
+};
+
+struct weft_joinset {
+	weft_rt *rt;
+	struct member *all;             /* owner: uncollected members */
+	size_t len;                     /* owner: their number */
+	struct member *fifo, *fifo_tail; /* owner: notified, taken */
+	pthread_mutex_t wmu;            /* guards waker */
+	weft_waker waker;               /* the waiting next's */
+	/* shared with the notifiers, one line */
+	_Atomic(struct member *) stack WEFT__ALIGNED;
+	_Atomic int64_t balance;        /* see set_settle */
+	_Atomic bool waiting;
+	size_t installed;               /* owner: exts put in task slots */
+};
+
+static void all_unlink(weft_joinset *s, struct member *m)
+{
+	if (m->prev)
+		m->prev->next = m->next;
+	else
+		s->all = m->next;
+	if (m->next)
+		m->next->prev = m->prev;
+	s->len--;
+}
+
+static void fifo_push(weft_joinset *s, struct member *m)
+{
+	m->rnext = NULL;
+	if (s->fifo_tail)
+		s->fifo_tail->rnext = m;
+	else
+		s->fifo = m;
+	s->fifo_tail = m;
+}
+
+/* Moves what the notifiers pushed to the FIFO, in push order. */
+static void take_stack(weft_joinset *s)
+{
+	/* seq_cst: the owner's half of the Dekker pair (and acquire: the
+	 * pushers' writes of rnext) */
+	struct member *m = atomic_exchange(&s->stack, NULL), *rev = NULL;
+
+	while (m) {
+		struct member *n = m->rnext;
+
+		m->rnext = rev;
+		rev = m;
+		m = n;
+	}
+	while (rev) {
+		struct member *n = rev->rnext;
+
+		fifo_push(s, rev);
+		rev = n;
+	}
+}
+
+static void set_free(weft_joinset *s)
+{
+	weft_waker_drop(&s->waker);
+	pthread_mutex_destroy(&s->wmu);
+	free(s);
+}
+
+/* Frees a member's record, then drops the set's join handle (in this
+ * order: the handle may be the last thing keeping the runtime). */
+static void member_release(weft_rt *rt, struct member *m)
+{
+	struct weft__task *t = m->t;
+
+	weft__free(rt, m, sizeof(*m));
+	weft_join_drop((weft_join *)t);
+}
+
+/* balance reached 0: the set is destroyed and no notify is left; frees
+ * the members still on the stack (the rest went in destroy) and the set. */
+static void set_finish(weft_joinset *s)
+{
+	struct member *m = atomic_exchange(&s->stack, NULL), *n;
+	weft_rt *rt = s->rt;
+
+	for (; m; m = n) {
+		n = m->rnext;
+		member_release(rt, m);
+	}
+	set_free(s);
+}
+
+/* `balance` starts at 0; each notify subtracts 1 when it no longer
+ * touches the set (so it is negative, never 0, while the set lives), and
+ * destroy adds the number of notifies there will ever be (exts installed
+ * minus those it took back). Whoever brings it to 0 — destroy when every
+ * notify is done, else the last notify — frees what is left. acq_rel:
+ * every notify's pushes and last use happen before the free. */
+static void set_settle(weft_joinset *s, int64_t delta)
+{
+	if (atomic_fetch_add_explicit(&s->balance, delta,
+				      memory_order_acq_rel) + delta == 0)
+		set_finish(s);
+}
+
+/* The task side: m's task has completed (runs once). */
+static void member_notify(struct weft__jw_ext *e, struct weft__task *t)
+{
+	struct member *m = (struct member *)e;
+	weft_joinset *s = m->set;
+	struct member *head = atomic_load_explicit(&s->stack,
+						   memory_order_relaxed);
+
+	(void)t;
+	do
+		m->rnext = head;
+	while (!atomic_compare_exchange_weak(&s->stack, &head, m));
+	if (atomic_load(&s->waiting)) {
+		weft_waker w;
+
+		pthread_mutex_lock(&s->wmu);
+		w = s->waker;
+		s->waker = WEFT_WAKER_NONE;
+		atomic_store_explicit(&s->waiting, false,
+				      memory_order_relaxed);
+		pthread_mutex_unlock(&s->wmu);
+		weft_waker_wake(&w);
+	}
+	set_settle(s, -1);
+}
+
+int weft_joinset_create(weft_joinset **out, weft_rt *rt)
+{
+	weft_joinset *s;
+
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (!rt)
+		rt = weft_rt_current();
+	if (!rt)
+		return -EINVAL;
+	s = aligned_alloc(WEFT__CACHELINE,
+			  (sizeof(*s) + WEFT__CACHELINE - 1) &
+				  ~(size_t)(WEFT__CACHELINE - 1));
+	if (!s)
+		return -ENOMEM;
+	memset(s, 0, sizeof(*s));
+	s->rt = rt;
+	pthread_mutex_init(&s->wmu, NULL);
+	atomic_init(&s->stack, NULL);
+	atomic_init(&s->balance, 0);
+	atomic_init(&s->waiting, false);
+	*out = s;
+	return 0;
+}
+
+int weft_joinset_spawn(weft_joinset *s, const weft_future_type *type,
+		       const void *init)
+{
+	struct member *m;
+	weft_join *j;
+	int rc;
+
+	if (!s || !type)
+		return -EINVAL;
+	m = weft__alloc(s->rt, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	rc = weft_spawn(s->rt, type, init, &j);
+	if (rc < 0) {
+		weft__free(s->rt, m, sizeof(*m));
+		return rc;
+	}
+	m->ext.notify = member_notify;
+	m->set = s;
+	m->t = weft__join_task(j);
+	m->id = weft__rt_new_id(s->rt);
+	m->prev = NULL;
+	m->next = s->all;
+	if (s->all)
+		s->all->prev = m;
+	s->all = m;
+	s->len++;
+	if (weft__join_set_ext(m->t, &m->ext))
+		s->installed++;
+	else
+		fifo_push(s, m);   /* finished already: no notify will come */
+	return 0;
+}
+
+void weft_joinset_abort_all(weft_joinset *s)
+{
+	if (!s)
+		return;
+	for (struct member *m = s->all; m; m = m->next)
+		weft_join_abort((weft_join *)m->t);
+}
+
+size_t weft_joinset_len(const weft_joinset *s)
+{
+	return s ? s->len : 0;
+}
+
+void weft_joinset_destroy(weft_joinset *s)
+{
+	struct member *m, *next;
+	int64_t notifies;
+	weft_rt *rt;
+
+	if (!s)
+		return;
+	rt = s->rt;
+	notifies = (int64_t)s->installed;
+	/* members already taken by the owner: ours */
+	for (m = s->fifo; m; m = next) {
+		next = m->rnext;
+		all_unlink(s, m);
+		member_release(rt, m);
+	}
+	s->fifo = s->fifo_tail = NULL;
+	for (m = s->all; m; m = next) {
+		next = m->next;
+		weft_join_abort((weft_join *)m->t);
+		if (weft__join_take_ext(m->t)) {
+			/* no notify will come: ours to free */
+			notifies--;
+			member_release(rt, m);
+		}
+		/* else: notified or being notified; it is (or will be) on
+		 * the stack, freed by set_finish */
+	}
+	s->all = NULL;
+	if (notifies == 0) {
+		/* no notify ever ran or will: balance is 0 already */
+		set_finish(s);
+		return;
+	}
+	set_settle(s, notifies);
+}
+
+void weft_joinset_next_init(weft_joinset_next *n, weft_joinset *set)
+{
+	n->set = set;
+	n->id = 0;
+	n->res = 0;
+}
+
+weft_poll weft_joinset_next_poll(weft_joinset_next *n, weft_cx *cx)
+{
+	weft_joinset *s = n->set;
+	struct member *m;
+	uint64_t st;
+	intptr_t v;
+
+	n->id = 0;
+	if (!s) {
+		n->res = -EINVAL;
+		return WEFT_READY;
+	}
+	if (!s->fifo)
+		take_stack(s);
+	if (!s->fifo) {
+		if (!s->len) {
+			n->res = -ENOENT;
+			return WEFT_READY;
+		}
+		pthread_mutex_lock(&s->wmu);
+		weft_waker_register(&s->waker, cx);
+		/* seq_cst: Dekker with member_notify */
+		atomic_store(&s->waiting, true);
+		pthread_mutex_unlock(&s->wmu);
+		take_stack(s);
+		if (!s->fifo)
+			return WEFT_PENDING;
+		/* found one after all: the waker stays registered (a
+		 * spurious wake later at most) */
+	}
+	if (!weft_coop_proceed(cx))
+		return WEFT_PENDING;     /* budget used: a yield is arranged */
+	m = s->fifo;
+	s->fifo = m->rnext;
+	if (!s->fifo)
+		s->fifo_tail = NULL;
+	all_unlink(s, m);
+	/* acquire: pair 1 of task.c (the output), also ordered by the
+	 * stack's exchange */
+	st = atomic_load_explicit(&m->t->state, memory_order_acquire);
+	if (st & WEFT__CANCELLED)
+		v = -ECANCELED;
+	else
+		memcpy(&v, weft__task_frame(m->t), sizeof(v));
+	n->res = v;
+	n->id = m->id;
+	member_release(s->rt, m);
+	return WEFT_READY;
+}
+
+void weft_joinset_next_drop(weft_joinset_next *n)
+{
+	(void)n;
+}
+
+WEFT_FUTURE_DEFINE(weft_joinset_next, weft_joinset_next_drop);
+
+/* ---------------------------------------------------------- TaskTracker */
+
+struct weft_tracker {
+	struct weft__jw_ext ext;        /* first: every tracked task's slot */
+	weft_rt *rt;
+	pthread_mutex_t mu;
+	size_t live;                    /* tracked tasks not yet ended */
+	bool closed;
+	bool destroyed;                 /* the handle is gone: free at live 0 */
+	weft__wlink waiters;            /* sentinel of weft_tracker_wait's */
+};
+
+/* Wakes and unlinks every waiter; mu held. */
+static void tracker_wake_all(weft_tracker *tr)
+{
+	weft__wlink *l = tr->waiters.next;
+
+	while (l != &tr->waiters) {
+		weft_tracker_wait *w = (weft_tracker_wait *)(void *)(
+			(char *)l - offsetof(weft_tracker_wait, link));
+
+		l = l->next;
+		w->queued = false;
+		/* by value: the waiter's clone goes with the wake */
+		weft_waker_wake(&w->waker);
+	}
+	tr->waiters.next = tr->waiters.prev = &tr->waiters;
+}
+
+static void tracker_notify(struct weft__jw_ext *e, struct weft__task *t)
+{
+	weft_tracker *tr = (weft_tracker *)e;
+	bool free_now;
+
+	pthread_mutex_lock(&tr->mu);
+	tr->live--;
+	if (tr->live == 0 && tr->closed)
+		tracker_wake_all(tr);
+	free_now = tr->live == 0 && tr->destroyed;
+	pthread_mutex_unlock(&tr->mu);
+	/* COMPLETE: the handle's reference goes; the task side still holds
+	 * its own, so the task is not freed under us */
+	weft_join_drop((weft_join *)t);
+	if (free_now) {
+		pthread_mutex_destroy(&tr->mu);
+		free(tr);
+	}
+}
+
+int weft_tracker_create(weft_tracker **out, weft_rt *rt)
+{
+	weft_tracker *tr;
+
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (!rt)
+		rt = weft_rt_current();
+	if (!rt)
+		return -EINVAL;
+	tr = calloc(1, sizeof(*tr));
+	if (!tr)
+		return -ENOMEM;
+	tr->ext.notify = tracker_notify;
+	tr->rt = rt;
+	pthread_mutex_init(&tr->mu, NULL);
+	tr->waiters.next = tr->waiters.prev = &tr->waiters;
+	*out = tr;
+	return 0;
+}
+
+void weft_tracker_destroy(weft_tracker *tr)
+{
+	bool free_now;
+
+	if (!tr)
+		return;
+	pthread_mutex_lock(&tr->mu);
+	WEFT_DEBUG_CHECK(tr->waiters.next == &tr->waiters,
+			 "weft_tracker_destroy",
+			 "a weft_tracker_wait is still waiting: drop it first");
+	tr->destroyed = true;
+	free_now = tr->live == 0;
+	pthread_mutex_unlock(&tr->mu);
+	if (free_now) {
+		pthread_mutex_destroy(&tr->mu);
+		free(tr);
+	}
+}
+
+int weft_tracker_spawn(weft_tracker *tr, const weft_future_type *type,
+		       const void *init, weft_abort_handle **abort)
+{
+	weft_join *j;
+	bool installed;
+	int rc;
+
+	if (abort)
+		*abort = NULL;
+	if (!tr || !type)
+		return -EINVAL;
+	rc = weft_spawn(tr->rt, type, init, &j);
+	if (rc < 0)
+		return rc;
+	if (abort)
+		*abort = weft_join_abort_handle(j);
+	pthread_mutex_lock(&tr->mu);
+	tr->live++;
+	pthread_mutex_unlock(&tr->mu);
+	/* after counting it in: the notify may come at once */
+	installed = weft__join_set_ext(weft__join_task(j), &tr->ext);
+	if (!installed) {
+		/* ended already: count it out ourselves */
+		pthread_mutex_lock(&tr->mu);
+		tr->live--;
+		if (tr->live == 0 && tr->closed)
+			tracker_wake_all(tr);
+		pthread_mutex_unlock(&tr->mu);
+		weft_join_drop(j);
+	}
+	return 0;
+}
+
+bool weft_tracker_close(weft_tracker *tr)
+{
+	bool was;
+
+	if (!tr)
+		return false;
+	pthread_mutex_lock(&tr->mu);
+	was = tr->closed;
+	tr->closed = true;
+	if (!was && tr->live == 0)
+		tracker_wake_all(tr);
+	pthread_mutex_unlock(&tr->mu);
+	return !was;
+}
+
+bool weft_tracker_reopen(weft_tracker *tr)
+{
+	bool was;
+
+	if (!tr)
+		return false;
+	pthread_mutex_lock(&tr->mu);
+	was = tr->closed;
+	tr->closed = false;
+	pthread_mutex_unlock(&tr->mu);
+	return was;
+}
+
+bool weft_tracker_is_closed(const weft_tracker *ctr)
+{
+	weft_tracker *tr = (weft_tracker *)(uintptr_t)ctr;
+	bool c;
+
+	if (!tr)
+		return false;
+	pthread_mutex_lock(&tr->mu);
+	c = tr->closed;
+	pthread_mutex_unlock(&tr->mu);
+	return c;
+}
+
+size_t weft_tracker_len(const weft_tracker *ctr)
+{
+	weft_tracker *tr = (weft_tracker *)(uintptr_t)ctr;
+	size_t n;
+
+	if (!tr)
+		return 0;
+	pthread_mutex_lock(&tr->mu);
+	n = tr->live;
+	pthread_mutex_unlock(&tr->mu);
+	return n;
+}
+
+void weft_tracker_wait_init(weft_tracker_wait *w, weft_tracker *tr)
+{
+	WEFT_DEBUG_CHECK(!w->queued, "weft_tracker_wait_init",
+			 "the wait is still queued: drop it before "
+			 "initialising it again");
+	w->tr = tr;
+	w->link.prev = w->link.next = NULL;
+	w->waker = WEFT_WAKER_NONE;
+	w->queued = false;
+	w->res = 0;
+}
+
+weft_poll weft_tracker_wait_poll(weft_tracker_wait *w, weft_cx *cx)
+{
+	weft_tracker *tr = w->tr;
+	weft_poll p = WEFT_READY;
+
+	if (!tr) {
+		w->res = -EINVAL;
+		return WEFT_READY;
+	}
+	pthread_mutex_lock(&tr->mu);
+	if (tr->closed && tr->live == 0) {
+		if (w->queued) {
+			w->link.prev->next = w->link.next;
+			w->link.next->prev = w->link.prev;
+			w->queued = false;
+			weft_waker_drop(&w->waker);
+		}
+		w->res = 0;
+	} else {
+		weft_waker_register(&w->waker, cx);
+		if (!w->queued) {
+			w->link.prev = tr->waiters.prev;
+			w->link.next = &tr->waiters;
+			tr->waiters.prev->next = &w->link;
+			tr->waiters.prev = &w->link;
+			w->queued = true;
+		}
+		p = WEFT_PENDING;
+	}
+	pthread_mutex_unlock(&tr->mu);
+	return p;
+}
+
+void weft_tracker_wait_drop(weft_tracker_wait *w)
+{
+	weft_tracker *tr = w->tr;
+
+	if (!tr)
+		return;
+	pthread_mutex_lock(&tr->mu);
+	if (w->queued) {
+		w->link.prev->next = w->link.next;
+		w->link.next->prev = w->link.prev;
+		w->queued = false;
+	}
+	weft_waker_drop(&w->waker);
+	pthread_mutex_unlock(&tr->mu);
+}
+
+WEFT_FUTURE_DEFINE(weft_tracker_wait, weft_tracker_wait_drop);
