@@ -11,6 +11,11 @@
  *
  * Errors are negative errno values. Functions returning int return
  * -EINVAL for a NULL argument they need.
+ *
+ * Threads: abort handles, task ids and the tracker may be used from any
+ * thread; a JoinSet belongs to one owner at a time (tokio's &mut JoinSet:
+ * its functions and its next future are called by that owner only, which
+ * may be a task moving between workers); its members run anywhere.
  */
 #ifndef WEFT_GROUP_H
 #define WEFT_GROUP_H
@@ -191,10 +196,12 @@ int weft_tracker_spawn(weft_tracker *tr, const weft_future_type *type,
 #endif
 
 /* Closes the tracker (waits may complete once it is empty); idempotent.
- * Returns true if this call closed it. reopen undoes it (true if it was
- * closed): waits that have not completed yet wait again. */
+ * Returns true if this call closed it. */
 bool weft_tracker_close(weft_tracker *tr);
+/* Undoes weft_tracker_close: returns true if the tracker was closed;
+ * waits that have not completed yet wait again. */
 bool weft_tracker_reopen(weft_tracker *tr);
+/* True while the tracker is closed. */
 bool weft_tracker_is_closed(const weft_tracker *tr);
 /* Tracked tasks that have not ended yet. */
 size_t weft_tracker_len(const weft_tracker *tr);
