@@ -7,13 +7,17 @@
  *
  * Servers: bound to 127.0.0.1:--port only, on the two-worker runtime; the
  * accept loop is a spawned task; accepted sockets get TCP_NODELAY. They
- * exit on SIGTERM (a signalfd-free watcher thread: sigwait) or after
- * --max-seconds. tcp_echo: one task per connection, read up to 4096 bytes,
- * write them all back, until EOF or error. http: the hand-parsed style of
- * the tokio peer (README 11): 8 KiB read buffer, every complete request
+ * exit on SIGTERM (a signalfd-free watcher thread: sigtimedwait) or after
+ * --max-seconds of the monotonic clock (a stop and continue, or a tracer,
+ * does not end them). tcp_echo: one task per connection, read up to 4096
+ * bytes, write them all back, until EOF or error. http: the hand-parsed
+ * style of the tokio peer (README 11): 8 KiB read buffer (1 KiB inside
+ * the frame until a read fills it: http_conn), every complete request
  * head in the buffer answered into one output buffer written with one
  * send_all, leftovers kept, HTTP/1.0 and Connection: close honoured, 400
- * and close on a request with a body, Date cached per worker thread.
+ * and close on a request with a body or a head line without a colon (the
+ * peer's rule, an empty line left by a bare LF included), Date cached per
+ * worker thread.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -140,21 +144,34 @@ int bench_sleep_many(int argc, char **argv)
 
 /* Exits the process on SIGTERM/SIGINT or after max_seconds. Runs on its
  * own thread; the signals are blocked everywhere else (before the runtime
- * creates its threads, so they inherit the mask). */
+ * creates its threads, so they inherit the mask). sigtimedwait fails with
+ * EINTR when the process is stopped and continued (SIGSTOP/SIGCONT, a
+ * debugger or strace attaching): only the monotonic clock passing the
+ * deadline ends the wait, each retry with the time left. */
 static void *server_watch(void *arg)
 {
 	unsigned secs = *(unsigned *)arg;
-	struct timespec ts = { .tv_sec = secs, .tv_nsec = 0 };
+	uint64_t deadline = bench_now_ns() + (uint64_t)secs * 1000000000u;
 	sigset_t set;
-	int sig;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
-	sig = sigtimedwait(&set, NULL, &ts);
-	if (sig < 0)
-		fprintf(stderr, "%s: --max-seconds reached, exiting\n",
-			bench_current_workload);
+	for (;;) {
+		uint64_t now = bench_now_ns();
+		struct timespec ts;
+
+		if (now >= deadline) {
+			fprintf(stderr, "%s: --max-seconds reached, exiting\n",
+				bench_current_workload);
+			break;
+		}
+		ts.tv_sec = (time_t)((deadline - now) / 1000000000u);
+		ts.tv_nsec = (long)((deadline - now) % 1000000000u);
+		if (sigtimedwait(&set, NULL, &ts) >= 0)
+			break; /* SIGTERM or SIGINT */
+		/* EAGAIN (timed out) or EINTR: the clock decides */
+	}
 	_exit(0);
 	return NULL;
 }
@@ -375,7 +392,10 @@ static int close_after(const char *h, size_t len)
 		close_it = 1;
 	else
 		return -1;
-	while (nl && nl + 1 < end) {
+	/* every line after the request line is a header, the empty one
+	 * after a trailing bare LF included (`Host: x\n` + CRLFCRLF: 400),
+	 * as in the peer's split on every LF */
+	while (nl) {
 		const char *colon, *v, *ve;
 
 		line = nl + 1;
@@ -414,19 +434,72 @@ static const char *find_head_end(const char *b, size_t n)
 	return memmem(b, n, "\r\n\r\n", 4);
 }
 
+/* A connection's memory. The peer's read buffer is 8 KiB, which is also
+ * the largest request head; the connection starts on HTTP_RSMALL bytes
+ * inside its frame and moves to a heap buffer of HTTP_BUF when a read
+ * fills the small one (a pipelining burst, or a head that does not fit),
+ * back again after a read that leaves the big one part empty with the
+ * leftover fitting the small one. The output buffer is HTTP_WSMALL bytes
+ * in the frame (8 responses: one request per read, as wrk sends, never
+ * allocates), grown on the heap by doubling when more complete heads
+ * arrived together, and freed once written. An idle connection so holds
+ * its frame (2.2 KiB) and, only after a read that filled its buffer to
+ * the last byte, the 8 KiB one: at most ~11 KiB, against 94 KiB when both
+ * buffers were sized for the worst case inside the frame (issue 16; the
+ * spawn copies the initialiser over the whole frame, so every byte of it
+ * is resident). */
+#define HTTP_RSMALL 1024
+#define HTTP_WSMALL 1024
+#define HTTP_RESP_MAX 134 /* a response with Connection: close */
+
 struct http_conn {
 	WEFT_ASYNC;
 	weft_stream *s;
-	size_t filled, start, wlen;
-	bool close_it;
+	char *rbuf;             /* rsmall, or HTTP_BUF bytes on the heap */
+	char *wbuf;             /* wsmall, or wcap bytes on the heap */
+	size_t rcap, filled, start, wlen, wcap;
+	bool close_it, read_full;
 	weft_stream_recv rx;
 	weft_stream_send tx;
-	char rbuf[HTTP_BUF];
-	char wbuf[HTTP_BUF / 16 * 160]; /* room for a response per 16 bytes */
+	char rsmall[HTTP_RSMALL];
+	char wsmall[HTTP_WSMALL];
 };
 
+/* Room for one more response in wbuf; false when out of memory. */
+static bool http_wroom(struct http_conn *f)
+{
+	size_t cap = f->wcap;
+	char *nb;
+
+	if (f->wcap - f->wlen >= HTTP_RESP_MAX)
+		return true;
+	while (cap - f->wlen < HTTP_RESP_MAX)
+		cap *= 2;
+	if (f->wbuf == f->wsmall) {
+		nb = malloc(cap);
+		if (nb)
+			memcpy(nb, f->wbuf, f->wlen);
+	} else {
+		nb = realloc(f->wbuf, cap);
+	}
+	if (!nb)
+		return false;
+	f->wbuf = nb;
+	f->wcap = cap;
+	return true;
+}
+
+static void http_wfree(struct http_conn *f)
+{
+	if (f->wbuf != f->wsmall)
+		free(f->wbuf);
+	f->wbuf = f->wsmall;
+	f->wcap = HTTP_WSMALL;
+}
+
 /* Answers every complete head in rbuf[0..filled); returns -1 on a refused
- * request (400 queued), else 0. */
+ * request (400 queued), else 0. Out of memory for the output it stops and
+ * closes after writing what it has. */
 static int http_answer(struct http_conn *f)
 {
 	const char *e;
@@ -442,6 +515,10 @@ static int http_answer(struct http_conn *f)
 			f->close_it = true;
 			return -1;
 		}
+		if (!http_wroom(f)) {
+			f->close_it = true;
+			break;
+		}
 		f->close_it = c;
 		f->wlen += push_response(f->wbuf + f->wlen, f->close_it);
 		f->start += hl + 4;
@@ -451,14 +528,48 @@ static int http_answer(struct http_conn *f)
 	return 0;
 }
 
+/* After a round, leftover moved to the front: picks the read buffer for
+ * the next read; false to close (a head larger than HTTP_BUF, or no
+ * memory for one larger than the small buffer). */
+static bool http_rbuf_next(struct http_conn *f)
+{
+	char *big;
+
+	if (f->rbuf == f->rsmall) {
+		if (f->filled < HTTP_RSMALL && !f->read_full)
+			return true;
+		big = malloc(HTTP_BUF);
+		if (!big)
+			return f->filled < HTTP_RSMALL;
+		memcpy(big, f->rsmall, f->filled);
+		f->rbuf = big;
+		f->rcap = HTTP_BUF;
+		return true;
+	}
+	if (f->filled == HTTP_BUF)
+		return false; /* a head larger than the buffer */
+	if (!f->read_full && f->filled <= HTTP_RSMALL) {
+		memcpy(f->rsmall, f->rbuf, f->filled);
+		free(f->rbuf);
+		f->rbuf = f->rsmall;
+		f->rcap = HTTP_RSMALL;
+	}
+	return true;
+}
+
 static weft_poll http_conn_poll(struct http_conn *f, weft_cx *cx)
 {
 	WEFT_BEGIN(f, cx);
+	f->rbuf = f->rsmall;
+	f->rcap = HTTP_RSMALL;
+	f->wbuf = f->wsmall;
+	f->wcap = HTTP_WSMALL;
 	for (;;) {
 		WEFT_AWAIT_INIT(weft_stream_recv, &f->rx, f->s,
-				f->rbuf + f->filled, HTTP_BUF - f->filled);
+				f->rbuf + f->filled, f->rcap - f->filled);
 		if (f->rx.res <= 0)
 			break;
+		f->read_full = (size_t)f->rx.res == f->rcap - f->filled;
 		f->filled += (size_t)f->rx.res;
 		f->wlen = 0;
 		f->close_it = false;
@@ -467,6 +578,8 @@ static weft_poll http_conn_poll(struct http_conn *f, weft_cx *cx)
 			weft_stream_send_all_init(&f->tx, f->s, f->wbuf,
 						  f->wlen);
 			WEFT_AWAIT_ON(weft_stream_send, &f->tx);
+			if (f->wbuf != f->wsmall)
+				http_wfree(f);
 			if (f->tx.res < 0)
 				break;
 		}
@@ -474,8 +587,8 @@ static weft_poll http_conn_poll(struct http_conn *f, weft_cx *cx)
 			break;
 		memmove(f->rbuf, f->rbuf + f->start, f->filled - f->start);
 		f->filled -= f->start;
-		if (f->filled == HTTP_BUF)
-			break; /* a head larger than the buffer */
+		if (!http_rbuf_next(f))
+			break;
 	}
 	WEFT_END();
 }
@@ -483,7 +596,11 @@ static weft_poll http_conn_poll(struct http_conn *f, weft_cx *cx)
 static void http_conn_drop(struct http_conn *f)
 {
 	weft_stream_recv_drop(&f->rx);
-	weft_stream_send_drop(&f->tx);
+	weft_stream_send_drop(&f->tx); /* before the buffer it sends from */
+	if (f->rbuf && f->rbuf != f->rsmall)
+		free(f->rbuf);
+	if (f->wbuf && f->wbuf != f->wsmall)
+		free(f->wbuf);
 	weft_stream_drop(f->s);
 }
 

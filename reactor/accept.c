@@ -9,7 +9,10 @@
  * future takes from the queue and asks for a re-arm when the multishot
  * has ended (error, backpressure, or a single-shot kernel). After
  * EMFILE/ENFILE/ENOBUFS/ENOMEM the re-arm waits a growing back-off (10 ms
- * doubling to 1 s), so a full fd table never makes the accept loop spin.
+ * doubling to 40 ms: reactor.h), so a full fd table never makes the
+ * accept loop spin (at most 25 failed attempts a second once at the cap)
+ * and clients queued in the backlog are taken within 40 ms (plus the
+ * accept itself) of descriptors coming free.
  *
  * Atomics: the record lock (op.c) guards the queue; the single-shot count
  * is a relaxed statistic.
@@ -24,8 +27,13 @@
 
 #define FD_OF(h) ((struct weft__fd *)(h))
 
-#define BACKOFF_MIN_MS 10u
-#define BACKOFF_MAX_MS 1000u
+#define BACKOFF_MIN_MS WEFT__ACCEPT_BACKOFF_MIN_MS
+#define BACKOFF_MAX_MS WEFT__ACCEPT_BACKOFF_MAX_MS
+
+unsigned weft__listener_test_backoff_ms(struct weft_listener *l)
+{
+	return FD_OF(l)->backoff_ms;
+}
 
 /* ------------------------------------------------- the record (reactor) */
 

@@ -78,6 +78,15 @@ struct weft__reactor;
  * accepted connection is ever dropped. */
 #define WEFT__ACCEPT_HIGH 64u
 
+/* Accept back-off after EMFILE/ENFILE/ENOBUFS/ENOMEM (accept.c): the
+ * listener waits MIN ms before its next attempt, doubling per failure up
+ * to MAX. MAX bounds how long queued clients wait once descriptors are
+ * free again (issue 16: it was 1 s, and clients waited ~0.3 s; the bound
+ * asked is 50 ms, MAX leaves room for the accept itself), and the failed
+ * attempts a full fd table costs: at most 1000 / MAX a second. */
+#define WEFT__ACCEPT_BACKOFF_MIN_MS 10u
+#define WEFT__ACCEPT_BACKOFF_MAX_MS 40u
+
 /* Receive queue: at this many unread buffers the stream's multishot recv
  * is cancelled; re-armed once the reader has taken them all. A slow reader
  * holds this many plus what the kernel delivered before the cancel took
@@ -289,6 +298,11 @@ int weft__accept_complete_locked(struct weft__reactor *r, struct weft__op *op,
 				 int32_t res, bool more, bool *cancel);
 /* At free: closes the connections nobody accepted. */
 void weft__accept_release(struct weft__op *op);
+/* Test hook: the back-off (ms) a listener waits before its next accept
+ * attempt, as set by the last failed one; 0 when none. Read it when no
+ * accept on the listener is being polled. */
+struct weft_listener;
+unsigned weft__listener_test_backoff_ms(struct weft_listener *l);
 
 /* ---- pool.c: the provided buffer pool */
 /* Sets up r->pool and registers it (reactor thread); 0 or -errno. */

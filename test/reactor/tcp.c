@@ -1,7 +1,8 @@
 /* test/reactor/tcp.c - TCP listener and stream over loopback (IPv4 and
  * IPv6): 1 MiB echo through many small and large writes with a half-close,
  * 1000 concurrent connections, peer reset, connect refused and timed out,
- * accept under EMFILE, writev, addresses, listener options. */
+ * accept under EMFILE (and its back-off schedule), writev, addresses,
+ * listener options. */
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
@@ -9,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "helpers.h"
+#include "reactor/reactor.h"
 
 /* ------------------------------------------------------ echo server */
 
@@ -439,6 +441,73 @@ Test(tcp, accept_under_emfile_backs_off_and_recovers)
 	}
 	for (int i = 0; i < 4; i++)
 		close(c[i]);
+	weft_listener_drop(l);
+	weft_rt_destroy(rt);
+}
+
+/* The back-off schedule under a full fd table (issue 16: it doubled to
+ * 1 s, and clients queued in the backlog waited ~0.3 s after descriptors
+ * came free). Asserted on the listener's back-off (test hook), not on
+ * wall time: each failed attempt sets the next wait to 10, 20, then 40 ms
+ * for good, so the wait once descriptors are free stays under 50 ms;
+ * and the attempts are spaced by at least those waits (a lower bound on
+ * elapsed time, which load cannot break): no spinning. The recovery time
+ * itself is only logged. */
+Test(tcp, accept_backoff_is_capped_and_spaced)
+{
+	enum { TRIES = 7 };
+	weft_rt *rt = test_rt(1);
+	struct sockaddr_storage a;
+	socklen_t len;
+	weft_listener *l = test_listen(AF_INET, &a, &len);
+	weft_listener_accept acc = { 0 };
+	struct rlimit rl, low;
+	unsigned want = 0, waited = 0, got;
+	weft_instant t0, t1;
+	int c, lowest;
+
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_eq(connect(c, (struct sockaddr *)&a, len), 0);
+	getrlimit(RLIMIT_NOFILE, &rl);
+	lowest = dup(0);
+	close(lowest);
+	low = rl;
+	low.rlim_cur = (rlim_t)lowest; /* no new descriptor can be made */
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	cr_assert_eq(weft__listener_test_backoff_ms(l), 0);
+	t0 = weft_now();
+	for (int k = 0; k < TRIES; k++) {
+		waited += want; /* the wait before this attempt */
+		weft_listener_accept_init(&acc, l);
+		cr_assert_eq(WEFT_BLOCK_ON(rt, weft_listener_accept, &acc), 0);
+		cr_assert(acc.res == -EMFILE || acc.res == -ENFILE,
+			  "attempt %d: accept: %ld", k, (long)acc.res);
+		want = want ? want * 2 : WEFT__ACCEPT_BACKOFF_MIN_MS;
+		if (want > WEFT__ACCEPT_BACKOFF_MAX_MS)
+			want = WEFT__ACCEPT_BACKOFF_MAX_MS;
+		got = weft__listener_test_backoff_ms(l);
+		cr_assert_eq(got, want, "after failure %d: back-off %u ms, "
+			     "expected %u", k + 1, got, want);
+		cr_assert_lt(got, 50, "back-off %u ms, 50 ms or more", got);
+	}
+	t1 = weft_now();
+	cr_assert_geq(t1 - t0, (weft_duration)waited * WEFT_MS,
+		      "%d failed attempts in %.1f ms, less than the %u ms "
+		      "of back-off between them", TRIES,
+		      (double)(t1 - t0) / WEFT_MS, waited);
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	t0 = weft_now();
+	weft_listener_accept_init(&acc, l);
+	cr_assert_eq(WEFT_BLOCK_ON(rt, weft_listener_accept, &acc), 0);
+	t1 = weft_now();
+	cr_assert_eq(acc.res, 0, "accept after recovery: %ld", (long)acc.res);
+	cr_assert_eq(weft__listener_test_backoff_ms(l), 0,
+		     "a successful accept resets the back-off");
+	cr_log_info("queued connection accepted %.1f ms after descriptors "
+		    "were free (back-off %u ms)", (double)(t1 - t0) / WEFT_MS,
+		    want);
+	weft_stream_drop(acc.stream);
+	close(c);
 	weft_listener_drop(l);
 	weft_rt_destroy(rt);
 }
