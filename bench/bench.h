@@ -57,6 +57,7 @@ int bench_sleep_many(int argc, char **argv) BENCH_WEAK;
 int bench_idle_memory(int argc, char **argv) BENCH_WEAK;
 int bench_idle_memory_child(int argc, char **argv) BENCH_WEAK;
 int bench_wake_latency(int argc, char **argv) BENCH_WEAK;
+int bench_wake_probe(int argc, char **argv) BENCH_WEAK;
 int bench_tcp_echo_server(int argc, char **argv) BENCH_WEAK;
 int bench_http_server(int argc, char **argv) BENCH_WEAK;
 

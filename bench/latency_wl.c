@@ -27,13 +27,39 @@
  * Both clocks are CLOCK_MONOTONIC (bench_now_ns), read on two threads.
  * t_sent is read by the waiter after its wake; the notify's release/acquire
  * pair orders the waker's store before it (see sync/notify.c).
+ *
+ * Diagnostics (stderr and an optional file; the rows do not change):
+ *  - after each load one line on stderr: wall time, the process's CPU time
+ *    (getrusage: workers, reactor, waker together) and CPU per wake-up, so
+ *    that the cost of a longer spin window (WEFT_SPIN_US, runtime/worker.c)
+ *    can be set against the latency it saves;
+ *  - WEFT_BENCH_WAKE_DUMP=FILE: the waker also reads the clock when
+ *    weft_notify_one returns, and every measured wake-up is written to FILE
+ *    as "load rep gap_us notify_ns latency_ns" (notify_ns: t_sent to the
+ *    return of notify_one on the waker thread, which includes the futex
+ *    wake of a parked worker; latency_ns as in the rows). The extra clock
+ *    read is on the waker thread after the wake was sent, and only when
+ *    the variable is set.
+ *
+ * `weft-bench wake_probe [--n R]` (hidden, not a README workload): the
+ * machine's floor under the idle load, without weft. A thread pinned to
+ * CPU 1 futex-waits; a thread pinned to CPU 0 sleeps the same gaps, reads
+ * the clock, stores the word and futex-wakes it, then waits for its
+ * acknowledgement (a futex the other way). Prints the percentiles of the
+ * one-way wake (clock before FUTEX_WAKE to clock after the waiter's
+ * FUTEX_WAIT returned) and of the FUTEX_WAKE call itself.
  */
 #include <errno.h>
+#include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bench.h"
 
@@ -56,6 +82,8 @@ struct wake {
 	uint64_t total;          /* r * (reps + 1) */
 	uint32_t *gaps_us;       /* r gaps, replayed each repetition */
 	uint64_t *lat_ns;        /* total latencies, written by the waiter */
+	uint64_t *notify_ns;     /* WEFT_BENCH_WAKE_DUMP: t_sent to the end
+				  * of notify_one, per wake-up; else NULL */
 	_Atomic uint64_t sent_ns;
 	weft_notify gate;        /* the waiter's one-permit notification */
 	pthread_mutex_t lock;
@@ -162,11 +190,15 @@ static void *wake_waker(void *arg)
 	struct wake *st = arg;
 
 	for (uint64_t i = 0; i < st->total; i++) {
+		uint64_t sent;
+
 		sleep_us(st->gaps_us[i % st->r]);
+		sent = bench_now_ns();
 		/* release: the waiter's acquire load reads this round's */
-		atomic_store_explicit(&st->sent_ns, bench_now_ns(),
-				      memory_order_release);
+		atomic_store_explicit(&st->sent_ns, sent, memory_order_release);
 		weft_notify_one(&st->gate);
+		if (st->notify_ns)
+			st->notify_ns[i] = bench_now_ns() - sent;
 		pthread_mutex_lock(&st->lock);
 		while (st->acked < i + 1)
 			pthread_cond_wait(&st->cv, &st->lock);
@@ -217,6 +249,32 @@ static void wake_gaps(uint32_t *gaps, uint64_t r)
 	}
 }
 
+static double cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+	       ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) /
+		       1e6;
+}
+
+/* WEFT_BENCH_WAKE_DUMP: appends the measured wake-ups of one load. */
+static void wake_dump(const struct wake *st, const char *path)
+{
+	FILE *f = fopen(path, "a");
+
+	if (!f)
+		bench_fail("%s: %s", path, strerror(errno));
+	for (uint64_t i = st->r; i < st->total; i++)
+		fprintf(f, "%s %llu %u %llu %llu\n", st->busy ? "busy" : "idle",
+			(unsigned long long)(i / st->r), st->gaps_us[i % st->r],
+			(unsigned long long)st->notify_ns[i],
+			(unsigned long long)st->lat_ns[i]);
+	if (fclose(f))
+		bench_fail("%s: %s", path, strerror(errno));
+}
+
 static void wake_load(const struct bench_opts *o, bool busy)
 {
 	static const struct { const char *metric; double q; } m[3] = {
@@ -226,6 +284,9 @@ static void wake_load(const struct bench_opts *o, bool busy)
 	struct bench_samples s;
 	uint64_t *sorted;
 	char extra[32];
+	const char *dump = getenv("WEFT_BENCH_WAKE_DUMP");
+	double cpu0, cpu;
+	uint64_t t0, wall;
 	pthread_t th;
 	int rc;
 
@@ -237,7 +298,10 @@ static void wake_load(const struct bench_opts *o, bool busy)
 	st.gaps_us = malloc(st.r * sizeof(*st.gaps_us));
 	st.lat_ns = malloc(st.total * sizeof(*st.lat_ns));
 	sorted = malloc(st.r * sizeof(*sorted));
-	if (!st.gaps_us || !st.lat_ns || !sorted)
+	if (dump && *dump)
+		st.notify_ns = calloc(st.total, sizeof(*st.notify_ns));
+	if (!st.gaps_us || !st.lat_ns || !sorted ||
+	    (dump && *dump && !st.notify_ns))
 		bench_fail("out of memory");
 	/* touched now, so the waiter takes no page fault between clock
 	 * reads */
@@ -250,13 +314,22 @@ static void wake_load(const struct bench_opts *o, bool busy)
 	atomic_init(&st.stop, false);
 
 	st.rt = bench_rt_create();
+	cpu0 = cpu_s();
+	t0 = bench_now_ns();
 	BENCH_DRIVE(st.rt, wake_driver, { .st = &st });
 	rc = pthread_create(&th, NULL, wake_waker, &st);
 	if (rc)
 		bench_fail("pthread_create: %s", strerror(rc));
 	pthread_join(th, NULL);
+	wall = bench_now_ns() - t0;
+	cpu = cpu_s() - cpu0;
 	atomic_store_explicit(&st.stop, true, memory_order_relaxed);
 	weft_rt_destroy(st.rt);
+	fprintf(stderr, "weft-bench wake_latency %s: %llu wake-ups in %.2f s, "
+		"CPU %.2f s (%.2f CPUs), %.1f us CPU per wake-up\n",
+		busy ? "busy" : "idle", (unsigned long long)st.total,
+		(double)wall / 1e9, cpu, cpu * 1e9 / (double)wall,
+		cpu * 1e6 / (double)st.total);
 
 	/* the lock orders every latency write before these reads */
 	pthread_mutex_lock(&st.lock);
@@ -266,6 +339,8 @@ static void wake_load(const struct bench_opts *o, bool busy)
 			   (unsigned long long)st.total,
 			   st.waiter_done ? "done" : "not done");
 	pthread_mutex_unlock(&st.lock);
+	if (st.notify_ns)
+		wake_dump(&st, dump);
 
 	snprintf(extra, sizeof(extra), ",\"load\":\"%s\"",
 		 busy ? "busy" : "idle");
@@ -285,6 +360,7 @@ static void wake_load(const struct bench_opts *o, bool busy)
 	pthread_mutex_destroy(&st.lock);
 	weft_notify_destroy(&st.gate);
 	free(sorted);
+	free(st.notify_ns);
 	free(st.lat_ns);
 	free(st.gaps_us);
 }
@@ -298,6 +374,117 @@ int bench_wake_latency(int argc, char **argv)
 		return rc;
 	wake_load(&o, false);
 	wake_load(&o, true);
+	return BENCH_EXIT_OK;
+}
+
+/* ------------------------------------------------------ the futex probe */
+
+struct probe {
+	uint64_t r;
+	uint32_t *gaps_us;
+	uint64_t *wake_ns;       /* one-way: waker's clock to waiter's */
+	uint64_t *call_ns;       /* the FUTEX_WAKE call on the waker */
+	_Atomic uint64_t sent_ns;
+	_Atomic uint32_t go;     /* 1: woken; the waiter resets it */
+	_Atomic uint32_t ack;    /* 1: acknowledged; the waker resets it */
+};
+
+static void futex_wait_u32(_Atomic uint32_t *w, uint32_t expect)
+{
+	syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT_PRIVATE, expect, NULL,
+		NULL, 0);
+}
+
+static void futex_wake_u32(_Atomic uint32_t *w)
+{
+	syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL,
+		0);
+}
+
+static void pin_cpu(unsigned cpu)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t set;
+
+	if (n < 1)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu % (unsigned)n, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+static void *probe_waiter(void *arg)
+{
+	struct probe *p = arg;
+
+	pin_cpu(1);
+	for (uint64_t i = 0; i < p->r; i++) {
+		/* acquire: pairs with the waker's release store of go */
+		while (atomic_load_explicit(&p->go, memory_order_acquire) == 0)
+			futex_wait_u32(&p->go, 0);
+		p->wake_ns[i] = bench_now_ns() -
+				atomic_load_explicit(&p->sent_ns,
+						     memory_order_relaxed);
+		atomic_store_explicit(&p->go, 0, memory_order_relaxed);
+		/* release: our write of wake_ns[i] before the waker's read */
+		atomic_store_explicit(&p->ack, 1, memory_order_release);
+		futex_wake_u32(&p->ack);
+	}
+	return NULL;
+}
+
+static void probe_print(const char *what, uint64_t *v, uint64_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_u64);
+	printf("  %-34s p50 %6.1f  p99 %6.1f  p999 %7.1f  max %8.1f us\n",
+	       what, pct_us(v, n, 0.5), pct_us(v, n, 0.99),
+	       pct_us(v, n, 0.999), (double)v[n - 1] / 1000.0);
+}
+
+int bench_wake_probe(int argc, char **argv)
+{
+	struct bench_opts o;
+	struct probe p;
+	pthread_t th;
+	int rc = bench_opts_parse(argc, argv, &o);
+
+	if (rc)
+		return rc;
+	memset(&p, 0, sizeof(p));
+	p.r = bench_size(&o, WAKE_R);
+	p.gaps_us = malloc(p.r * sizeof(*p.gaps_us));
+	p.wake_ns = calloc(p.r, sizeof(*p.wake_ns));
+	p.call_ns = calloc(p.r, sizeof(*p.call_ns));
+	if (!p.gaps_us || !p.wake_ns || !p.call_ns)
+		bench_fail("out of memory");
+	wake_gaps(p.gaps_us, p.r);
+	rc = pthread_create(&th, NULL, probe_waiter, &p);
+	if (rc)
+		bench_fail("pthread_create: %s", strerror(rc));
+	pin_cpu(0);
+	for (uint64_t i = 0; i < p.r; i++) {
+		uint64_t t;
+
+		sleep_us(p.gaps_us[i]);
+		t = bench_now_ns();
+		atomic_store_explicit(&p.sent_ns, t, memory_order_relaxed);
+		/* release: sent_ns before the waiter's acquire of go */
+		atomic_store_explicit(&p.go, 1, memory_order_release);
+		futex_wake_u32(&p.go);
+		p.call_ns[i] = bench_now_ns() - t;
+		/* acquire: pairs with the waiter's release store of ack */
+		while (atomic_load_explicit(&p.ack, memory_order_acquire) == 0)
+			futex_wait_u32(&p.ack, 0);
+		atomic_store_explicit(&p.ack, 0, memory_order_relaxed);
+	}
+	pthread_join(th, NULL);
+	printf("wake_probe: %llu futex wakes of a thread parked on CPU 1 from "
+	       "CPU 0, gaps as wake_latency's\n", (unsigned long long)p.r);
+	probe_print("one-way wake (clock to clock)", p.wake_ns, p.r);
+	probe_print("FUTEX_WAKE call on the waker", p.call_ns, p.r);
+	free(p.call_ns);
+	free(p.wake_ns);
+	free(p.gaps_us);
 	return BENCH_EXIT_OK;
 }
 

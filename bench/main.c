@@ -45,6 +45,7 @@ int main(int argc, char **argv)
 		{ "idle_memory", bench_idle_memory, false },
 		{ "idle_memory_child", bench_idle_memory_child, true },
 		{ "wake_latency", bench_wake_latency, false },
+		{ "wake_probe", bench_wake_probe, true },
 		{ "tcp_echo_server", bench_tcp_echo_server, false },
 		{ "http_server", bench_http_server, false },
 		/* issue 13, not in the peers README */
