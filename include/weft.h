@@ -15,6 +15,7 @@
 #include "weft/time.h"
 #include "weft/io.h"
 #include "weft/net.h"
+#include "weft/bytes.h"
 #include "weft/version.h"
 
 #endif /* WEFT_H */

@@ -474,7 +474,7 @@ def example_for(root, names):
 
 def example_in(root, pats):
     for d in ("examples", "bench", "test", "runtime", "sync", "reactor",
-              "wire", "include"):
+              "wire", "io", "include"):
         files = sorted(glob.glob(os.path.join(root, d, "**", "*.c"),
                                  recursive=True) +
                        glob.glob(os.path.join(root, d, "**", "*.cc"),
