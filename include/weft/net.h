@@ -343,27 +343,31 @@ void weft_unix_dgram_send_init(weft_udp_send *s, weft_udp *u, const void *buf,
 /* ------------------------------------------------------- socket options */
 
 /* Socket options on any socket fd (weft_stream_fd, weft_listener_fd,
- * weft_udp_fd, or your own): synchronous, any thread; 0 or -errno
- * (-ENOPROTOOPT for an option the socket's protocol lacks, -EINVAL for a
- * bad value).
- *   weft_sockopt_set_int / _get_int  any int-valued option:
- *       (SOL_SOCKET, SO_RCVBUF / SO_SNDBUF / SO_KEEPALIVE / SO_REUSEADDR),
- *       (IPPROTO_TCP, TCP_NODELAY), (IPPROTO_IP, IP_TTL), ...
- *       (the kernel doubles SO_RCVBUF/SO_SNDBUF and reads them back so)
- *   weft_sockopt_set_keepalive  SO_KEEPALIVE on or off; when on, each
- *       non-zero argument sets TCP_KEEPIDLE (seconds idle before the first
- *       probe), TCP_KEEPINTVL (seconds between probes), TCP_KEEPCNT
- *       (probes before the connection is dropped with -ETIMEDOUT); 0
- *       leaves the system default
- *   weft_sockopt_set_linger  SO_LINGER: on with seconds = 0 makes a close
- *       reset the connection; on with seconds > 0 lingers that long
- *   weft_sockopt_set_ttl  IP_TTL on IPv4, IPV6_UNICAST_HOPS on IPv6
- *       (1..255; -1 on IPv6: the default) */
+ * weft_udp_fd, or your own): the functions below are synchronous, may be
+ * called from any thread, and return 0 or -errno (-ENOPROTOOPT for an
+ * option the socket's protocol lacks, -EINVAL for a bad value, -EBADF,
+ * -ENOTSOCK).
+ *
+ * weft_sockopt_set_int sets any int-valued option: (SOL_SOCKET,
+ * SO_RCVBUF / SO_SNDBUF / SO_KEEPALIVE / SO_REUSEADDR), (IPPROTO_TCP,
+ * TCP_NODELAY), (IPPROTO_IP, IP_TTL), ... (the kernel doubles SO_RCVBUF
+ * and SO_SNDBUF, and reads them back doubled). */
 int weft_sockopt_set_int(int fd, int level, int name, int value);
+/* Reads an int-valued option into *value (see weft_sockopt_set_int). */
 int weft_sockopt_get_int(int fd, int level, int name, int *value);
+/* SO_KEEPALIVE on or off; when on, each non-zero argument sets
+ * TCP_KEEPIDLE (seconds idle before the first probe), TCP_KEEPINTVL
+ * (seconds between probes) and TCP_KEEPCNT (unanswered probes before the
+ * connection fails with -ETIMEDOUT); 0 leaves the system default. */
 int weft_sockopt_set_keepalive(int fd, bool on, unsigned idle_s,
 			       unsigned interval_s, unsigned count);
+/* SO_LINGER: on with seconds = 0 makes the close of the last handle
+ * reset the connection (RST, no TIME_WAIT); on with seconds > 0 lets the
+ * close wait up to that long for unsent data; off: the default. */
 int weft_sockopt_set_linger(int fd, bool on, unsigned seconds);
+/* The hop limit of sent packets: IP_TTL on IPv4, IPV6_UNICAST_HOPS on
+ * IPv6 (1..255; -1 on IPv6 restores the default); -ENOPROTOOPT on a Unix
+ * socket. */
 int weft_sockopt_set_ttl(int fd, int ttl);
 
 /* The credentials of the process at the other end of a Unix stream (as it
