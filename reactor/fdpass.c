@@ -108,7 +108,8 @@ void weft_unix_send_fds_init(weft_unix_send_fds *f, weft_stream *s,
 		f->res = -EINVAL; /* reported at the first poll */
 		return;
 	}
-	memcpy(f->fds, fds, sizeof(int) * (size_t)nfds);
+	if (nfds)
+		memcpy(f->fds, fds, sizeof(int) * (size_t)nfds);
 	f->nfds = nfds;
 }
 
