@@ -65,6 +65,7 @@ extern "C" {
 #pragma GCC visibility push(default)
 
 struct weft__op;
+struct addrinfo;
 typedef struct weft_listener weft_listener;   /* TCP or Unix, listening */
 typedef struct weft_stream weft_stream;       /* TCP or Unix, connected */
 typedef struct weft_udp weft_udp;
