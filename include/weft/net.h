@@ -530,7 +530,9 @@ void weft_dns_resolve_drop(weft_dns_resolve *r);
  * -ETIMEDOUT, -ENETUNREACH, ...), or -EINVAL (n = 0, addrs NULL). The
  * addresses are copied at _init. attempt_delay may be changed after _init
  * and before the first poll (0 is taken as the default). Dropping it at
- * any point cancels every attempt. */
+ * any point cancels every attempt. The addresses and attempts are inline:
+ * the future is about 3.8 KiB (weft_tcp_connect_name about 4.1 KiB), meant
+ * for a task's frame. */
 typedef struct weft_tcp_connect_addrs {
 	weft_addr addrs[WEFT_CONNECT_ATTEMPTS_MAX];  /* in attempt order */
 	unsigned n;
