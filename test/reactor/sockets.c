@@ -404,3 +404,38 @@ Test(sockets, default_backlog_holds_a_burst_of_2000_connects)
 	weft_listener_drop(l);
 	weft_rt_destroy(rt);
 }
+
+Test(sockets, unix_listener_and_datagram_from_fds)
+{
+	weft_rt *rt = test_rt(1);
+	char path[64];
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int sv[2];
+	weft_listener *l = NULL;
+	weft_udp *u = NULL;
+	weft_tcp_connect c = { 0 };
+	weft_listener_accept acc = { 0 };
+
+	snprintf(path, sizeof(path), "/tmp/weft-act-%d.sock", getpid());
+	unlink(path);
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	cr_assert_eq(listen(fd, 8), 0);
+	cr_assert_eq(weft_listener_from_fd(&l, fd), 0);
+	weft_unix_connect_init(&c, path, 0);
+	cr_assert_eq(WEFT_BLOCK_ON(rt, weft_tcp_connect, &c), 0);
+	cr_assert_eq(c.res, 0);
+	weft_listener_accept_init(&acc, l);
+	cr_assert_eq(WEFT_BLOCK_ON(rt, weft_listener_accept, &acc), 0);
+	cr_assert_eq(acc.res, 0);
+	weft_stream_drop(acc.stream);
+	weft_stream_drop(c.stream);
+	weft_listener_drop(l);
+	unlink(path);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv), 0);
+	cr_assert_eq(weft_udp_from_fd(&u, sv[0]), 0);
+	weft_udp_drop(u);
+	close(sv[1]);
+	weft_rt_destroy(rt);
+}
