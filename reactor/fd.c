@@ -12,17 +12,24 @@
 #include "weft/core.h"
 #include "reactor/fd.h"
 
-struct weft__fd *weft__fd_new(int fd, int domain)
+struct weft__fd *weft__fd_wrap(int fd, int domain)
 {
 	struct weft__fd *f = calloc(1, sizeof(*f));
 
-	if (!f) {
-		close(fd);
+	if (!f)
 		return NULL;
-	}
 	atomic_init(&f->refs, 1);
 	f->fd = fd;
 	f->domain = domain;
+	return f;
+}
+
+struct weft__fd *weft__fd_new(int fd, int domain)
+{
+	struct weft__fd *f = weft__fd_wrap(fd, domain);
+
+	if (!f)
+		close(fd);
 	return f;
 }
 

@@ -34,6 +34,9 @@ struct weft__fd {
 
 /* Wraps fd (taking ownership). NULL on ENOMEM, fd then closed. */
 struct weft__fd *weft__fd_new(int fd, int domain);
+/* The same, but on ENOMEM fd is left open (the caller's still: the
+ * _from_fd functions). */
+struct weft__fd *weft__fd_wrap(int fd, int domain);
 struct weft__fd *weft__fd_get(struct weft__fd *f);
 void weft__fd_put(struct weft__fd *f);
 /* Debug builds: records that the user's handle is being released, and

@@ -62,12 +62,16 @@ struct weft__op *weft__op_alloc(struct weft__reactor *r, int kind,
 }
 
 /* The IO kind's release: an open nobody took the result of (file.c marks
- * a taken one). */
+ * a taken one), and descriptors a receive got that nobody took (fdpass.c
+ * clears msg_controllen once they are taken). */
 static void io_release(struct weft__op *op)
 {
 	if (op->sqe.opcode == IORING_OP_OPENAT &&
 	    (op->flags & WEFT__OPF_DONE) && op->res >= 0)
 		close(op->res);
+	if (op->sqe.opcode == IORING_OP_RECVMSG &&
+	    (op->flags & WEFT__OPF_DONE) && op->res >= 0)
+		weft__fdpass_close_unclaimed(&op->u.m.msg);
 }
 
 void weft__op_free(struct weft__op *op)

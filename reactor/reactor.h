@@ -332,6 +332,11 @@ struct weft_stream;
 unsigned weft__stream_test_queued(struct weft_stream *s);
 unsigned long weft__pool_test_outstanding(weft_rt *rt);
 
+/* ---- fdpass.c */
+/* Closes the SCM_RIGHTS descriptors in a received msghdr's control data
+ * (a record freed before its owner took them). */
+void weft__fdpass_close_unclaimed(struct msghdr *msg);
+
 /* ---- probe.c */
 /* Forced-off features (test hook), read by weft__reactor_start. */
 void weft__reactor_test_disable(unsigned feats);

@@ -1,6 +1,9 @@
 /* reactor/recvq.c - stream receives (weft/net.h): each stream's receive
  * queue (kind RECVQ: its completion and release, called by op.c) and the
  * weft_stream_recv future that reads it, with its single-shot fallback.
+ * A peek (weft_stream_peek_init) is the same future: it copies from the
+ * queued chunks without taking them, leaves an error queued, and its
+ * single-shot fallback passes MSG_PEEK, so the bytes stay in the socket.
  *
  * The first receive on a stream installs the stream's RECVQ record (one
  * per stream, owned by the handle until weft_stream_drop, socket.c) and
@@ -192,6 +195,29 @@ static size_t recvq_take_locked(weft_stream_recv *r, struct weft__reactor *re,
 	return got;
 }
 
+/* A peek: copies from the queued chunks into r->buf without taking them
+ * (lock held). */
+static size_t recvq_peek_locked(weft_stream_recv *r, struct weft__reactor *re,
+				const struct weft__op *op)
+{
+	uint32_t off = op->u.rq.off;
+	size_t got = 0;
+
+	for (uint32_t i = 0; i < op->u.rq.len && got < r->len; i++) {
+		const struct weft__rxbuf *c =
+			&op->u.rq.q[(op->u.rq.head + i) % op->u.rq.cap];
+		size_t k = c->len - off;
+
+		if (k > r->len - got)
+			k = r->len - got;
+		memcpy((char *)r->buf + got,
+		       re->pool.mem + (size_t)c->bid * re->pool.size + off, k);
+		got += k;
+		off = 0;
+	}
+	return got;
+}
+
 /* READY with r->res set, PENDING (waker queued), or RECVQ_FALLBACK when
  * the pool ran dry or multishot is refused: the caller receives
  * single-shot this time. */
@@ -222,14 +248,17 @@ static int recvq_poll(weft_stream_recv *r, struct weft__reactor *re, weft_cx *cx
 		weft_cx_yield(cx);
 		return WEFT_PENDING;
 	}
-	if (op->u.rq.len) {
+	if (op->u.rq.len && r->peek) {
+		r->res = (intptr_t)recvq_peek_locked(r, re, op);
+	} else if (op->u.rq.len) {
 		r->res = (intptr_t)recvq_take_locked(r, re, op, bids, &nbids);
 	} else if (op->u.rq.err == -ENOBUFS) {
 		op->u.rq.err = 0;
 		fallback = true;
 	} else if (op->u.rq.err) {
 		r->res = op->u.rq.err;
-		op->u.rq.err = 0;
+		if (!r->peek) /* a peek leaves it for the next receive */
+			op->u.rq.err = 0;
 	} else if (op->u.rq.eof) {
 		r->res = 0;
 	} else {
@@ -279,6 +308,18 @@ void weft_stream_recv_init(weft_stream_recv *r, weft_stream *s, void *buf,
 	r->op = NULL;
 	r->res = 0;
 	r->waiting = false;
+	r->peek = false;
+}
+
+void weft_stream_peek_init(weft_stream_recv *r, weft_stream *s, void *buf,
+			   size_t len)
+{
+	WEFT_DEBUG_CHECK(!r->op && !r->waiting, "weft_stream_peek_init",
+			 "the peek is still waiting (its record or stream "
+			 "reference would leak); call weft_stream_recv_drop "
+			 "first");
+	weft_stream_recv_init(r, s, buf, len);
+	r->peek = true;
 }
 
 void weft_stream_recv_drop(weft_stream_recv *r)
@@ -315,7 +356,8 @@ static int oneshot_start(weft_stream_recv *r, struct weft__reactor *re, weft_cx 
 	op = weft__op_alloc(re, WEFT__OP_IO, FD_OF(r->s), cap);
 	if (!op)
 		return -ENOMEM;
-	io_uring_prep_recv(&op->sqe, FD_OF(r->s)->fd, op->buf, cap, 0);
+	io_uring_prep_recv(&op->sqe, FD_OF(r->s)->fd, op->buf, cap,
+			   r->peek ? MSG_PEEK : 0);
 	op->waker = weft_waker_clone(&cx->waker);
 	r->op = op;
 	weft__op_submit(op);

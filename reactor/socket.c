@@ -1,6 +1,8 @@
-/* reactor/socket.c - listeners and connect (weft/net.h), and the stream
+/* reactor/socket.c - listeners (bound here or adopted from an fd) and
+ * connect, with or without a local address (weft/net.h), and the stream
  * handle's synchronous functions (addresses, options, shutdown, drop); TCP
- * and Unix stream sockets share all of it. Accepting is in accept.c,
+ * and Unix stream sockets share all of it. Generic socket options and
+ * peer credentials are in sockopt.c. Accepting is in accept.c,
  * receiving in recvq.c, sending in stream.c.
  *
  * The public handle types are the counted descriptor (fd.h) under another
@@ -8,6 +10,8 @@
  * one acquire exchange (pairs with its installing CAS, recvq.c).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -21,13 +25,37 @@
 
 #define FD_OF(h) ((struct weft__fd *)(h))
 
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24 /* linux/in.h; libc headers may lack it */
+#endif
+
 /* ------------------------------------------------------------- listener */
+
+/* The default backlog: net.core.somaxconn, the most the kernel grants
+ * (listen(2) silently caps a larger one). One small read per listen. */
+static int default_backlog(void)
+{
+	char buf[16];
+	ssize_t n;
+	long v;
+	int fd = open("/proc/sys/net/core/somaxconn", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return WEFT_LISTEN_BACKLOG;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return WEFT_LISTEN_BACKLOG;
+	buf[n] = '\0';
+	v = strtol(buf, NULL, 10);
+	return v > 0 && v <= INT_MAX ? (int)v : WEFT_LISTEN_BACKLOG;
+}
 
 static int listen_on(weft_listener **out, int domain,
 		     const struct sockaddr *addr, socklen_t len,
 		     const weft_listen_opts *o)
 {
-	weft_listen_opts def = { .backlog = 1024, .reuseaddr = true };
+	weft_listen_opts def = { .backlog = 0, .reuseaddr = true };
 	int fd, one = 1, ret;
 	struct weft__fd *f;
 
@@ -49,7 +77,7 @@ static int listen_on(weft_listener **out, int domain,
 			goto out_errno;
 	}
 	if (bind(fd, addr, len) ||
-	    listen(fd, o->backlog > 0 ? o->backlog : 1024))
+	    listen(fd, o->backlog > 0 ? o->backlog : default_backlog()))
 		goto out_errno;
 	f = weft__fd_new(fd, domain);
 	if (!f)
@@ -107,6 +135,35 @@ int weft_listener_local_addr(const weft_listener *l,
 								       : 0;
 }
 
+int weft_listener_from_fd(weft_listener **out, int fd)
+{
+	int v = 0, domain = 0;
+	socklen_t len = sizeof(v);
+	struct weft__fd *f;
+
+	if (!out)
+		return -EINVAL;
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len))
+		return -errno;
+	if (!v)
+		return -EINVAL;
+	len = sizeof(domain);
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len))
+		return -errno;
+	if (domain != AF_INET && domain != AF_INET6 && domain != AF_UNIX)
+		return -EAFNOSUPPORT;
+	len = sizeof(v);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len))
+		return -errno;
+	if (v != SOCK_STREAM)
+		return -EINVAL;
+	f = weft__fd_wrap(fd, domain);
+	if (!f)
+		return -ENOMEM;
+	*out = (weft_listener *)f;
+	return 0;
+}
+
 int weft_listener_fd(const weft_listener *l)
 {
 	return FD_OF(l)->fd;
@@ -152,6 +209,24 @@ void weft_tcp_connect_init(weft_tcp_connect *c, const struct sockaddr *addr,
 	c->timeout = timeout;
 }
 
+void weft_tcp_connect_from_init(weft_tcp_connect *c,
+				const struct sockaddr *local,
+				socklen_t locallen,
+				const struct sockaddr *addr, socklen_t len,
+				weft_duration timeout)
+{
+	connect_check_idle(c, "weft_tcp_connect_from_init");
+	weft_tcp_connect_init(c, addr, len, timeout);
+	if (!local || locallen > sizeof(c->local) || !c->addrlen ||
+	    local->sa_family != c->addr.ss_family ||
+	    local->sa_family == AF_UNIX) {
+		c->addrlen = 0; /* reported as -EINVAL at the first poll */
+		return;
+	}
+	memcpy(&c->local, local, locallen);
+	c->locallen = locallen;
+}
+
 void weft_unix_connect_init(weft_tcp_connect *c, const char *path,
 			    weft_duration timeout)
 {
@@ -165,6 +240,22 @@ void weft_unix_connect_init(weft_tcp_connect *c, const char *path,
 		memcpy(&c->addr, &sun, len);
 		c->addrlen = len;
 	}
+}
+
+/* Bind before connect. With port 0, IP_BIND_ADDRESS_NO_PORT defers the
+ * port choice to connect(2), which can reuse a port for other peers. */
+static int bind_local(int fd, const struct sockaddr_storage *ss,
+		      socklen_t len)
+{
+	in_port_t port = ss->ss_family == AF_INET6
+		? ((const struct sockaddr_in6 *)ss)->sin6_port
+		: ((const struct sockaddr_in *)ss)->sin_port;
+	int one = 1;
+
+	if (port == 0)
+		(void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+				 sizeof(one)); /* best effort: an old kernel */
+	return bind(fd, (const struct sockaddr *)ss, len) ? -errno : 0;
 }
 
 static int connect_start(weft_tcp_connect *c, weft_cx *cx)
@@ -185,6 +276,14 @@ static int connect_start(weft_tcp_connect *c, weft_cx *cx)
 	f = weft__fd_new(fd, domain);
 	if (!f)
 		return -ENOMEM;
+	if (c->locallen) {
+		int ret = bind_local(fd, &c->local, c->locallen);
+
+		if (ret) {
+			weft__fd_put(f);
+			return ret;
+		}
+	}
 	op = weft__op_alloc(r, WEFT__OP_IO, f, 0);
 	weft__fd_put(f); /* the record holds it now */
 	if (!op)

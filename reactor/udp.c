@@ -1,5 +1,6 @@
-/* reactor/udp.c - UDP sockets (weft/net.h): bind, connect, the handle,
- * and the send and receive futures.
+/* reactor/udp.c - datagram sockets (weft/net.h): UDP and Unix datagram
+ * bind and connect, adopting an fd, the handle, and the send and receive
+ * futures they share.
  *
  * send: tried at once with a non-blocking sendto(2); if the socket is
  * full, the datagram and the address are copied into a record and sent
@@ -8,6 +9,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "weft/net.h"
@@ -63,6 +65,86 @@ void weft_udp_drop(weft_udp *u)
 		weft__fd_mark_dropped(FD_OF(u), "weft_udp_drop");
 		weft__fd_put(FD_OF(u));
 	}
+}
+
+int weft_udp_from_fd(weft_udp **out, int fd)
+{
+	int type = 0, domain = 0;
+	socklen_t len = sizeof(type);
+	struct weft__fd *f;
+
+	if (!out)
+		return -EINVAL;
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len))
+		return -errno;
+	if (type != SOCK_DGRAM)
+		return -EINVAL;
+	len = sizeof(domain);
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len))
+		return -errno;
+	if (domain != AF_INET && domain != AF_INET6 && domain != AF_UNIX)
+		return -EAFNOSUPPORT;
+	f = weft__fd_wrap(fd, domain);
+	if (!f)
+		return -ENOMEM;
+	*out = (weft_udp *)f;
+	return 0;
+}
+
+/* ------------------------------------------------------- Unix datagrams */
+
+static int unix_path(struct sockaddr_un *sun, const char *path,
+		     socklen_t *len)
+{
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(sun->sun_path))
+		return -ENAMETOOLONG;
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	memcpy(sun->sun_path, path, n);
+	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+	return 0;
+}
+
+int weft_unix_dgram_bind(weft_udp **out, const char *path)
+{
+	struct sockaddr_un sun;
+	socklen_t len = 0;
+	int fd, ret;
+	struct weft__fd *f;
+
+	if (!out)
+		return -EINVAL;
+	if (path && (ret = unix_path(&sun, path, &len)))
+		return ret;
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (path && bind(fd, (struct sockaddr *)&sun, len)) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	f = weft__fd_new(fd, AF_UNIX);
+	if (!f)
+		return -ENOMEM;
+	*out = (weft_udp *)f;
+	return 0;
+}
+
+int weft_unix_dgram_connect(weft_udp *u, const char *path)
+{
+	struct sockaddr_un sun;
+	socklen_t len;
+	int ret;
+
+	if (!u || !path)
+		return -EINVAL;
+	ret = unix_path(&sun, path, &len);
+	if (ret)
+		return ret;
+	return weft_udp_connect(u, (struct sockaddr *)&sun, len);
 }
 
 /* ---------------------------------------------------------------- send */
@@ -125,6 +207,8 @@ weft_poll weft_udp_send_poll(weft_udp_send *s, weft_cx *cx)
 		s->res = res;
 		return WEFT_READY;
 	}
+	if (s->res < 0) /* an argument refused at _init */
+		return WEFT_READY;
 	if (!s->u || s->len > DGRAM_MAX) {
 		s->res = s->u ? -EMSGSIZE : -EINVAL;
 		return WEFT_READY;
@@ -156,6 +240,19 @@ void weft_udp_send_drop(weft_udp_send *s)
 }
 
 WEFT_FUTURE_DEFINE(weft_udp_send, weft_udp_send_drop);
+
+void weft_unix_dgram_send_init(weft_udp_send *s, weft_udp *u, const void *buf,
+			       size_t len, const char *path)
+{
+	struct sockaddr_un sun;
+	socklen_t sl = 0;
+	int ret = path ? unix_path(&sun, path, &sl) : 0;
+
+	weft_udp_send_init(s, u, buf, len, ret || !path ? NULL
+							: (struct sockaddr *)&sun,
+			   sl);
+	s->res = ret;  /* an error is reported at the first poll */
+}
 
 /* ---------------------------------------------------------------- recv */
 
