@@ -209,6 +209,33 @@ void weft_tcp_connect_init(weft_tcp_connect *c, const struct sockaddr *addr,
 	c->timeout = timeout;
 }
 
+/* Bind before connect keeps the local address in the tail of c->addr,
+ * past the peer's (an IPv4 or IPv6 address: 16 or 28 bytes), so that
+ * weft_tcp_connect keeps its 1.0 layout (test abi/layout): a local
+ * address is there when its family is set (init zeroes the struct). */
+#define LOCAL_OFF 64u
+
+union local_addr {
+	struct sockaddr sa;
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+};
+
+static union local_addr *local_of(weft_tcp_connect *c)
+{
+	return (union local_addr *)(void *)((char *)&c->addr + LOCAL_OFF);
+}
+
+static socklen_t local_len(sa_family_t family)
+{
+	return family == AF_INET6 ? sizeof(struct sockaddr_in6)
+				  : sizeof(struct sockaddr_in);
+}
+
+_Static_assert(LOCAL_OFF + sizeof(union local_addr) <=
+	       sizeof(struct sockaddr_storage),
+	       "the local address fits in the tail of addr");
+
 void weft_tcp_connect_from_init(weft_tcp_connect *c,
 				const struct sockaddr *local,
 				socklen_t locallen,
@@ -217,14 +244,14 @@ void weft_tcp_connect_from_init(weft_tcp_connect *c,
 {
 	connect_check_idle(c, "weft_tcp_connect_from_init");
 	weft_tcp_connect_init(c, addr, len, timeout);
-	if (!local || locallen > sizeof(c->local) || !c->addrlen ||
-	    local->sa_family != c->addr.ss_family ||
-	    local->sa_family == AF_UNIX) {
+	if (!local || !c->addrlen || local->sa_family != c->addr.ss_family ||
+	    (local->sa_family != AF_INET && local->sa_family != AF_INET6) ||
+	    locallen < local_len(local->sa_family) ||
+	    c->addrlen > LOCAL_OFF) {
 		c->addrlen = 0; /* reported as -EINVAL at the first poll */
 		return;
 	}
-	memcpy(&c->local, local, locallen);
-	c->locallen = locallen;
+	memcpy(local_of(c), local, local_len(local->sa_family));
 }
 
 void weft_unix_connect_init(weft_tcp_connect *c, const char *path,
@@ -244,18 +271,16 @@ void weft_unix_connect_init(weft_tcp_connect *c, const char *path,
 
 /* Bind before connect. With port 0, IP_BIND_ADDRESS_NO_PORT defers the
  * port choice to connect(2), which can reuse a port for other peers. */
-static int bind_local(int fd, const struct sockaddr_storage *ss,
-		      socklen_t len)
+static int bind_local(int fd, const union local_addr *a)
 {
-	in_port_t port = ss->ss_family == AF_INET6
-		? ((const struct sockaddr_in6 *)ss)->sin6_port
-		: ((const struct sockaddr_in *)ss)->sin_port;
+	bool v6 = a->sa.sa_family == AF_INET6;
+	in_port_t port = v6 ? a->in6.sin6_port : a->in.sin_port;
 	int one = 1;
 
 	if (port == 0)
 		(void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
 				 sizeof(one)); /* best effort: an old kernel */
-	return bind(fd, (const struct sockaddr *)ss, len) ? -errno : 0;
+	return bind(fd, &a->sa, local_len(a->sa.sa_family)) ? -errno : 0;
 }
 
 static int connect_start(weft_tcp_connect *c, weft_cx *cx)
@@ -276,8 +301,8 @@ static int connect_start(weft_tcp_connect *c, weft_cx *cx)
 	f = weft__fd_new(fd, domain);
 	if (!f)
 		return -ENOMEM;
-	if (c->locallen) {
-		int ret = bind_local(fd, &c->local, c->locallen);
+	if (c->addrlen <= LOCAL_OFF && local_of(c)->sa.sa_family) {
+		int ret = bind_local(fd, local_of(c));
 
 		if (ret) {
 			weft__fd_put(f);

@@ -145,10 +145,10 @@ void weft_listener_accept_drop(weft_listener_accept *a);
  * with res = 0 and stream = the connection (the caller's), or res < 0
  * (-EINVAL for an address weft cannot use, -ECONNREFUSED, ...). */
 typedef struct weft_tcp_connect {
-	struct sockaddr_storage addr;
+	struct sockaddr_storage addr;  /* the peer; with _from_init, the
+	                                * local address is kept in its tail
+	                                * (private: the 1.0 layout stays) */
 	socklen_t addrlen;
-	struct sockaddr_storage local;  /* bind before connect (_from_init) */
-	socklen_t locallen;             /* 0: the kernel picks */
 	weft_duration timeout;
 	struct weft__op *op;   /* private */
 	weft_sleep timer;      /* private */
