@@ -1,8 +1,12 @@
 /* reactor/file.c - files on io_uring (weft/io.h): the file handle, and the
  * openat, read and write at an offset, and fsync futures. Each operation
  * owns its buffer (the record's tail): a read is copied out on completion,
- * a write's bytes are copied in before submission, the open path too. No
- * atomics here.
+ * a write's bytes are copied in before submission, the open path too.
+ * Reads and writes of any length go in operations of at most CHUNK bytes,
+ * one after the other, so a record never holds more than CHUNK bytes
+ * however large the caller's buffer: the caller's buffer is never handed
+ * to the kernel (a dropped future's frame, and the buffer with it, may be
+ * gone before the kernel's completion arrives). No atomics here.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -140,35 +144,72 @@ void weft_file_read_init(weft_file_read *r, weft_file *f, void *buf,
 	CHECK_IDLE(r->op, "weft_file_read_init", "weft_file_read_drop");
 	r->file = f;
 	r->buf = buf;
-	r->len = len < CHUNK ? len : CHUNK;
+	r->len = len;
 	r->off = off;
+	r->done = 0;
 	r->op = NULL;
-	r->res = 0;
+	r->res = len > (size_t)INTPTR_MAX ? -EINVAL : 0;
+}
+
+/* Submits the read of the next chunk (at most CHUNK bytes) into a new
+ * record's own buffer; 0 or -errno. */
+static int read_chunk(weft_file_read *r, weft_cx *cx)
+{
+	size_t n = r->len - r->done;
+	int err;
+
+	if (n > CHUNK)
+		n = CHUNK;
+	r->op = file_op(cx, FD_OF(r->file), n, &err);
+	if (!r->op)
+		return err;
+	io_uring_prep_read(&r->op->sqe, FD_OF(r->file)->fd, r->op->buf,
+			   (unsigned)n, r->off + r->done);
+	weft__op_submit(r->op);
+	return 0;
 }
 
 weft_poll weft_file_read_poll(weft_file_read *r, weft_cx *cx)
 {
 	int32_t res;
+	size_t asked;
 	int err;
 
-	if (!r->op) {
-		r->op = file_op(cx, FD_OF(r->file), r->len, &err);
+	if (r->res < 0)
+		return WEFT_READY; /* refused at init */
+	for (;;) {
 		if (!r->op) {
-			r->res = err;
+			if (r->done == r->len) {
+				r->res = (intptr_t)r->done;
+				return WEFT_READY;
+			}
+			err = read_chunk(r, cx);
+			if (err) {
+				/* bytes already read are the result; the
+				 * error comes again at the next read */
+				r->res = r->done ? (intptr_t)r->done : err;
+				return WEFT_READY;
+			}
+			return WEFT_PENDING;
+		}
+		if (file_wait(&r->op, cx, &res) == WEFT_PENDING)
+			return WEFT_PENDING;
+		asked = r->op->cap;
+		if (res > 0)
+			memcpy((char *)r->buf + r->done, r->op->buf,
+			       (size_t)res);
+		op_release(&r->op);
+		if (res < 0) {
+			r->res = r->done ? (intptr_t)r->done : res;
 			return WEFT_READY;
 		}
-		io_uring_prep_read(&r->op->sqe, FD_OF(r->file)->fd, r->op->buf,
-				   (unsigned)r->len, r->off);
-		weft__op_submit(r->op);
-		return WEFT_PENDING;
+		r->done += (size_t)res;
+		if ((size_t)res < asked) {
+			/* short: end of file (or what a pipe had) */
+			r->res = (intptr_t)r->done;
+			return WEFT_READY;
+		}
 	}
-	if (file_wait(&r->op, cx, &res) == WEFT_PENDING)
-		return WEFT_PENDING;
-	if (res > 0)
-		memcpy(r->buf, r->op->buf, (size_t)res);
-	r->res = res;
-	op_release(&r->op);
-	return WEFT_READY;
 }
 
 void weft_file_read_drop(weft_file_read *r)
@@ -190,7 +231,7 @@ void weft_file_write_init(weft_file_write *w, weft_file *f, const void *buf,
 	w->off = off;
 	w->done = 0;
 	w->op = NULL;
-	w->res = 0;
+	w->res = len > (size_t)INTPTR_MAX ? -EINVAL : 0;
 }
 
 weft_poll weft_file_write_poll(weft_file_write *w, weft_cx *cx)
@@ -198,6 +239,8 @@ weft_poll weft_file_write_poll(weft_file_write *w, weft_cx *cx)
 	int32_t res;
 	int err;
 
+	if (w->res < 0)
+		return WEFT_READY; /* refused at init */
 	for (;;) {
 		if (!w->op) {
 			size_t n = w->len - w->done;
