@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "weft/io.h"
 #include "reactor/fd.h"
@@ -147,8 +148,21 @@ void weft_file_read_init(weft_file_read *r, weft_file *f, void *buf,
 	r->len = len;
 	r->off = off;
 	r->done = 0;
+	r->whole = false;
 	r->op = NULL;
 	r->res = len > (size_t)INTPTR_MAX ? -EINVAL : 0;
+}
+
+/* A regular file or a block device: a short read there is no end of
+ * file (a buffered read may stop early under memory pressure), so the
+ * read goes on until a read returns 0. Anything else (pipe, socket,
+ * terminal) returns what it has, and a short read ends the future. */
+static bool is_whole(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) ||
+				       S_ISBLK(st.st_mode));
 }
 
 /* Submits the read of the next chunk (at most CHUNK bytes) into a new
@@ -177,6 +191,8 @@ weft_poll weft_file_read_poll(weft_file_read *r, weft_cx *cx)
 
 	if (r->res < 0)
 		return WEFT_READY; /* refused at init */
+	if (!r->op && r->done == 0)
+		r->whole = is_whole(FD_OF(r->file)->fd);
 	for (;;) {
 		if (!r->op) {
 			if (r->done == r->len) {
@@ -199,13 +215,15 @@ weft_poll weft_file_read_poll(weft_file_read *r, weft_cx *cx)
 			memcpy((char *)r->buf + r->done, r->op->buf,
 			       (size_t)res);
 		op_release(&r->op);
+		if (res == -EINTR || res == -EAGAIN)
+			continue; /* the same chunk again */
 		if (res < 0) {
 			r->res = r->done ? (intptr_t)r->done : res;
 			return WEFT_READY;
 		}
 		r->done += (size_t)res;
-		if ((size_t)res < asked) {
-			/* short: end of file (or what a pipe had) */
+		if (res == 0 || ((size_t)res < asked && !r->whole)) {
+			/* end of file, or what a pipe or socket had */
 			r->res = (intptr_t)r->done;
 			return WEFT_READY;
 		}
@@ -266,6 +284,8 @@ weft_poll weft_file_write_poll(weft_file_write *w, weft_cx *cx)
 		if (file_wait(&w->op, cx, &res) == WEFT_PENDING)
 			return WEFT_PENDING;
 		op_release(&w->op);
+		if (res == -EINTR || res == -EAGAIN)
+			continue; /* the same chunk again */
 		if (res <= 0) {
 			w->res = res < 0 ? res : -EIO;
 			return WEFT_READY;

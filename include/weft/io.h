@@ -73,12 +73,15 @@ void weft_file_open_drop(weft_file_open *o);
  * operations of at most 1 MiB each, one after the other: each lands in
  * the operation's own buffer (the bound on what weft holds per read, and
  * why the caller's buffer never has to outlive the future) and is copied
- * to buf when it completes. res < len when an operation came back short:
- * the end of the file for a regular file (0: off is at or past the end),
- * or what was ready on a pipe, socket or terminal; read again at
- * off + res for more. An error after some bytes arrived reports those
- * bytes (the error comes again at the next read); -EINVAL for len over
- * INTPTR_MAX.
+ * to buf when it completes. On a regular file or a block device (fstat(2)
+ * at the first poll) the reads go on until len bytes or the end of the
+ * file (a read returning 0), so res < len means the file ended at
+ * off + res (0: off is at or past the end). On anything else (a pipe,
+ * socket or terminal) the first read that comes back short ends it with
+ * what was ready: read again at off + res for more. -EINTR and -EAGAIN
+ * from the kernel repeat the read of that chunk. An error after some
+ * bytes arrived reports those bytes (the error comes again at the next
+ * read); -EINVAL for len over INTPTR_MAX.
  *
  * Cancellation: dropping the read loses nothing of a regular file (the
  * bytes already copied stay in buf, the rest is not read; read again);
@@ -89,6 +92,7 @@ typedef struct weft_file_read {
 	size_t len;
 	uint64_t off;
 	size_t done;           /* private: bytes copied to buf so far */
+	bool whole;            /* private: read until len or end of file */
 	struct weft__op *op;   /* private */
 	intptr_t res;
 } weft_file_read;
@@ -100,7 +104,8 @@ weft_poll weft_file_read_poll(weft_file_read *r, weft_cx *cx);
 void weft_file_read_drop(weft_file_read *r);
 
 /* Writes all len bytes (any length up to INTPTR_MAX) at offset off,
- * looping over short writes: res = len, or a negative errno (then `done`
+ * looping over short writes (and over -EINTR and -EAGAIN): res = len, or
+ * a negative errno (then `done`
  * says how many bytes reached the file before the error). The bytes are
  * copied into the operation's own buffer in chunks of at most 1 MiB, one
  * chunk at a time, so buf must stay valid until READY (or the drop) but
