@@ -6,7 +6,7 @@
  * the blocking-pool fallback (the ring's opcodes forced off by the test
  * hook); an 8 MiB file written and read back byte for byte (read_file and
  * one weft_file_read); a listing of 300 entries in batches; every future
- * dropped after 1, 2, 3 ... polls (LSan: nothing leaks); re-initialising
+ * dropped after 1, 2, 3 ... steps (LSan: nothing leaks); re-initialising
  * a statx in flight aborts. */
 #include <dirent.h>
 #include <sys/stat.h>
@@ -363,22 +363,42 @@ Test(fs, read_dir_in_batches_sees_each_entry_once)
 	weft_rt_destroy(rt);
 }
 
-/* Polls a future up to k times (yielding between polls), then stops:
- * res = 1 when it completed. The test drops it afterwards. */
+/* Drives a future through k steps, then stops: a step is one poll and,
+ * when that poll was PENDING, the wake-up it arranged (so step k leaves
+ * the future at its k-th wait: the open done, a read or a pool call in
+ * flight or complete and not yet taken ...). res = 1 when the future
+ * completed. The test drops it afterwards. */
 struct poll_k {
 	WEFT_ASYNC;
 	const weft_future_type *type;
 	void *fut;
 	int k, i;
+	bool waiting;
 };
+
+static weft_poll poll_k_step(struct poll_k *f, weft_cx *cx, bool *done)
+{
+	if (f->waiting) {
+		f->waiting = false; /* woken: the step is over */
+		return WEFT_READY;
+	}
+	if (f->type->poll(f->fut, cx) == WEFT_READY) {
+		*done = true;
+		return WEFT_READY;
+	}
+	f->waiting = true;
+	return WEFT_PENDING;
+}
 
 static weft_poll poll_k_poll(struct poll_k *f, weft_cx *cx)
 {
+	bool done = false;
+
 	WEFT_BEGIN(f, cx);
 	for (f->i = 0; f->i < f->k; f->i++) {
-		if (f->type->poll(f->fut, cx) == WEFT_READY)
+		WEFT_AWAIT(poll_k_step(f, cx, &done));
+		if (done)
 			WEFT_RETURN(1);
-		WEFT_YIELD();
 	}
 	WEFT_RETURN(0);
 	WEFT_END();
@@ -386,7 +406,7 @@ static weft_poll poll_k_poll(struct poll_k *f, weft_cx *cx)
 
 WEFT_FUTURE(poll_k, struct poll_k, WEFT_NO_DROP);
 
-/* Every future of fs.h, each dropped after k polls (k = 1 ... 6), on
+/* Every future of fs.h, each dropped after k steps (k = 1 ... 12), on
  * the ring and on the pool: nothing may leak (LSan) or be written after
  * the drop (ASan). What completed is undone for the next round. */
 static void drop_each(bool fallback)
@@ -399,7 +419,7 @@ static void drop_each(bool fallback)
 	snprintf(sub, sizeof(sub), "%s/sub", dir);
 	snprintf(file, sizeof(file), "%s/file", dir);
 	snprintf(other, sizeof(other), "%s/other", dir);
-	for (int k = 1; k <= 6; k++) {
+	for (int k = 1; k <= 12; k++) {
 		union {
 			weft_fs_read_file rf;
 			weft_fs_write_file wf;
@@ -417,6 +437,7 @@ static void drop_each(bool fallback)
 		name##_init((name *)(void *)&u, __VA_ARGS__);               \
 		p.type = &name##_future;                                    \
 		p.weft_resume_ = NULL;                                      \
+		p.waiting = false;                                          \
 		cr_assert_eq(WEFT_BLOCK_ON(rt, poll_k, &p), 0);             \
 		name##_drop((name *)(void *)&u);                            \
 	} while (0)
