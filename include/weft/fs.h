@@ -17,7 +17,8 @@
  * system call (open(2), read(2), write(2), statx(2), mkdir(2), unlink(2),
  * rmdir(2), rename(2), getdents64(2): -ENOENT, -EEXIST, -ENOTEMPTY,
  * -EACCES, -ENOTDIR, ...), -EINVAL for a NULL path or a flag it does not
- * know, -ENODEV (no runtime with I/O enabled polls it), -ENOMEM (no
+ * know, -ENODEV (no runtime polls it; read_file and write_file also need
+ * its I/O enabled, the others then take the blocking pool), -ENOMEM (no
  * operation record, job or buffer), -ECANCELED (the runtime shut down
  * first) and the blocking pool's -EAGAIN (no pool thread could start).
  *

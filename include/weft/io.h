@@ -18,8 +18,9 @@
  * operation (openat(2), pread(2), pwrite(2), fsync(2)), -ENODEV (no
  * runtime with I/O enabled polls it), -ENOMEM (no operation record) and
  * -ECANCELED (the runtime shut down first). weft_file_open gives -EINVAL
- * for a NULL path. weft_file_write gives -EIO when the kernel wrote
- * nothing.
+ * for a NULL path. weft_file_read and weft_file_write give -EINVAL for a
+ * length over INTPTR_MAX; weft_file_write gives -EIO when the kernel wrote
+ * nothing. Whole files, statx, directories: weft/fs.h.
  *
  * Threads: a file handle may be used by tasks on any thread and its
  * synchronous functions called from any thread; each future is polled by
