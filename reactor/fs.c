@@ -587,7 +587,9 @@ static bool read_file_resize(weft_fs_read_file *rf, size_t ncap)
 }
 
 /* One read completed with res bytes (the state machine's RF_READ step):
- * READY when the read is over, else the next read is started. */
+ * READY when the read is over, else the next read is started. Only a read
+ * that returns 0 is the end: a short one may be bytes before an error
+ * (weft_file_read reports those first), so one more read follows it. */
 static weft_poll read_file_step(weft_fs_read_file *rf, intptr_t res)
 {
 	if (res < 0)

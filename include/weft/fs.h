@@ -20,7 +20,8 @@
  * know, -ENODEV (no runtime polls it; read_file and write_file also need
  * its I/O enabled, the others then take the blocking pool), -ENOMEM (no
  * operation record, job or buffer), -ECANCELED (the runtime shut down
- * first) and the blocking pool's -EAGAIN (no pool thread could start).
+ * first) and the blocking pool's -EAGAIN (no pool thread could start) and
+ * -ESHUTDOWN (the runtime is shutting down).
  *
  * Cancellation: every future may be dropped at any point (call its _drop
  * from the frame's drop function). What it owns is released: an io_uring

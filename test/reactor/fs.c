@@ -7,7 +7,8 @@
  * hook); an 8 MiB file written and read back byte for byte (read_file and
  * one weft_file_read); a listing of 300 entries in batches; every future
  * dropped after 1, 2, 3 ... steps (LSan: nothing leaks); re-initialising
- * a statx in flight aborts. */
+ * a statx in flight aborts; without I/O the path calls take the pool and
+ * read_file is -ENODEV; read_file of a /proc file (size unknown). */
 #include <dirent.h>
 #include <sys/stat.h>
 
@@ -485,4 +486,69 @@ TEST_MISUSE(fs, init_of_a_statx_in_flight_aborts)
 	cr_assert_eq(TEST_POLL_ONCE(rt, weft_fs_statx, &st), WEFT_PENDING);
 	weft_fs_statx_init(&st, "/", 0, STATX_BASIC_STATS); /* aborts */
 	cr_assert_fail("weft_fs_statx_init in flight did not abort");
+}
+
+/* Without I/O the path calls still run (on the blocking pool); the whole
+ * file futures, which need the ring, report -ENODEV. */
+struct no_io {
+	WEFT_ASYNC;
+	weft_fs_statx st;
+	weft_fs_read_file rf;
+};
+
+static weft_poll no_io_poll(struct no_io *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f, cx);
+	WEFT_AWAIT_INIT(weft_fs_statx, &f->st, "/", 0, STATX_TYPE);
+	cr_assert_eq(f->st.res, 0, "statx: %ld", (long)f->st.res);
+	cr_assert(S_ISDIR(f->st.stx.stx_mode));
+	WEFT_AWAIT_INIT(weft_fs_read_file, &f->rf, "/proc/self/stat", 4096);
+	cr_assert_eq(f->rf.res, -ENODEV);
+	WEFT_END();
+}
+
+WEFT_FUTURE(no_io, struct no_io, WEFT_NO_DROP);
+
+Test(fs, without_io_path_calls_take_the_pool)
+{
+	weft_rt_builder b;
+	weft_rt *rt;
+	struct no_io f = { 0 };
+
+	weft_rt_builder_init(&b);
+	b.workers = 1;
+	b.no_pin = true;
+	b.io.enable = false;
+	cr_assert_eq(weft_rt_create(&rt, &b), 0);
+	cr_assert_eq(WEFT_BLOCK_ON(rt, no_io, &f), 0);
+	weft_rt_destroy(rt);
+}
+
+/* read_file of a file whose size stat does not tell (/proc): read to the
+ * end all the same. */
+struct proc_file {
+	WEFT_ASYNC;
+	weft_fs_read_file rf;
+};
+
+static weft_poll proc_file_poll(struct proc_file *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f, cx);
+	WEFT_AWAIT_INIT(weft_fs_read_file, &f->rf, "/proc/self/status", 1 << 20);
+	cr_assert_gt(f->rf.res, 0, "read_file: %ld", (long)f->rf.res);
+	cr_assert_not_null(strstr(f->rf.data, "Pid:"));
+	cr_assert_eq(strlen(f->rf.data), (size_t)f->rf.res);
+	free(f->rf.data);
+	WEFT_END();
+}
+
+WEFT_FUTURE(proc_file, struct proc_file, WEFT_NO_DROP);
+
+Test(fs, read_file_of_a_proc_file)
+{
+	weft_rt *rt = test_rt(1);
+	struct proc_file f = { 0 };
+
+	cr_assert_eq(WEFT_BLOCK_ON(rt, proc_file, &f), 0);
+	weft_rt_destroy(rt);
 }
