@@ -147,8 +147,6 @@ void weft_file_read_init(weft_file_read *r, weft_file *f, void *buf,
 	r->buf = buf;
 	r->len = len;
 	r->off = off;
-	r->done = 0;
-	r->whole = false;
 	r->op = NULL;
 	r->res = len > (size_t)INTPTR_MAX ? -EINVAL : 0;
 }
@@ -156,7 +154,10 @@ void weft_file_read_init(weft_file_read *r, weft_file *f, void *buf,
 /* A regular file or a block device: a short read there is no end of
  * file (a buffered read may stop early under memory pressure), so the
  * read goes on until a read returns 0. Anything else (pipe, socket,
- * terminal) returns what it has, and a short read ends the future. */
+ * terminal) returns what it has, and a short read ends the future. Asked
+ * only after a short read (rare but for the end of a file), so a read
+ * costs no fstat in the common case and the future no field to keep the
+ * answer in (weft_file_read's layout is the 1.0 ABI). */
 static bool is_whole(int fd)
 {
 	struct stat st;
@@ -165,11 +166,16 @@ static bool is_whole(int fd)
 				       S_ISBLK(st.st_mode));
 }
 
+/* While a read is under way its res counts the bytes copied to buf so far
+ * (the future has no other field for it: weft_file_read's layout is the
+ * 1.0 ABI), so at READY it already holds the result. */
+#define READ_DONE(r) ((size_t)(r)->res)
+
 /* Submits the read of the next chunk (at most CHUNK bytes) into a new
  * record's own buffer; 0 or -errno. */
 static int read_chunk(weft_file_read *r, weft_cx *cx)
 {
-	size_t n = r->len - r->done;
+	size_t n = r->len - READ_DONE(r);
 	int err;
 
 	if (n > CHUNK)
@@ -178,7 +184,7 @@ static int read_chunk(weft_file_read *r, weft_cx *cx)
 	if (!r->op)
 		return err;
 	io_uring_prep_read(&r->op->sqe, FD_OF(r->file)->fd, r->op->buf,
-			   (unsigned)n, r->off + r->done);
+			   (unsigned)n, r->off + READ_DONE(r));
 	weft__op_submit(r->op);
 	return 0;
 }
@@ -191,19 +197,16 @@ weft_poll weft_file_read_poll(weft_file_read *r, weft_cx *cx)
 
 	if (r->res < 0)
 		return WEFT_READY; /* refused at init */
-	if (!r->op && r->done == 0)
-		r->whole = is_whole(FD_OF(r->file)->fd);
 	for (;;) {
 		if (!r->op) {
-			if (r->done == r->len) {
-				r->res = (intptr_t)r->done;
+			if (READ_DONE(r) == r->len)
 				return WEFT_READY;
-			}
 			err = read_chunk(r, cx);
 			if (err) {
 				/* bytes already read are the result; the
 				 * error comes again at the next read */
-				r->res = r->done ? (intptr_t)r->done : err;
+				if (!r->res)
+					r->res = err;
 				return WEFT_READY;
 			}
 			return WEFT_PENDING;
@@ -212,21 +215,20 @@ weft_poll weft_file_read_poll(weft_file_read *r, weft_cx *cx)
 			return WEFT_PENDING;
 		asked = r->op->cap;
 		if (res > 0)
-			memcpy((char *)r->buf + r->done, r->op->buf,
+			memcpy((char *)r->buf + READ_DONE(r), r->op->buf,
 			       (size_t)res);
 		op_release(&r->op);
 		if (res == -EINTR || res == -EAGAIN)
 			continue; /* the same chunk again */
 		if (res < 0) {
-			r->res = r->done ? (intptr_t)r->done : res;
+			if (!r->res)
+				r->res = res;
 			return WEFT_READY;
 		}
-		r->done += (size_t)res;
-		if (res == 0 || ((size_t)res < asked && !r->whole)) {
-			/* end of file, or what a pipe or socket had */
-			r->res = (intptr_t)r->done;
-			return WEFT_READY;
-		}
+		r->res += res;
+		if (res == 0 ||
+		    ((size_t)res < asked && !is_whole(FD_OF(r->file)->fd)))
+			return WEFT_READY; /* end of file, or what a pipe had */
 	}
 }
 

@@ -75,8 +75,8 @@ void weft_file_open_drop(weft_file_open *o);
  * the operation's own buffer (the bound on what weft holds per read, and
  * why the caller's buffer never has to outlive the future) and is copied
  * to buf when it completes. On a regular file or a block device (fstat(2)
- * at the first poll) the reads go on until len bytes or the end of the
- * file (a read returning 0), so res < len means the file ended at
+ * after a short read says which) the reads go on until len bytes or the
+ * end of the file (a read returning 0), so res < len means the file ended at
  * off + res (0: off is at or past the end). On anything else (a pipe,
  * socket or terminal) the first read that comes back short ends it with
  * what was ready: read again at off + res for more. -EINTR and -EAGAIN
@@ -92,10 +92,8 @@ typedef struct weft_file_read {
 	void *buf;
 	size_t len;
 	uint64_t off;
-	size_t done;           /* private: bytes copied to buf so far */
-	bool whole;            /* private: read until len or end of file */
 	struct weft__op *op;   /* private */
-	intptr_t res;
+	intptr_t res;          /* while pending: bytes copied so far */
 } weft_file_read;
 WEFT_FUTURE_EXTERN(weft_file_read);
 
