@@ -14,6 +14,7 @@
 #include "weft/sync.h"
 #include "weft/time.h"
 #include "weft/io.h"
+#include "weft/fs.h"
 #include "weft/net.h"
 #include "weft/bytes.h"
 #include "weft/version.h"

@@ -1,12 +1,17 @@
 /* reactor/file.c - files on io_uring (weft/io.h): the file handle, and the
  * openat, read and write at an offset, and fsync futures. Each operation
  * owns its buffer (the record's tail): a read is copied out on completion,
- * a write's bytes are copied in before submission, the open path too. No
- * atomics here.
+ * a write's bytes are copied in before submission, the open path too.
+ * Reads and writes of any length go in operations of at most CHUNK bytes,
+ * one after the other, so a record never holds more than CHUNK bytes
+ * however large the caller's buffer: the caller's buffer is never handed
+ * to the kernel (a dropped future's frame, and the buffer with it, may be
+ * gone before the kernel's completion arrives). No atomics here.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "weft/io.h"
 #include "reactor/fd.h"
@@ -140,35 +145,91 @@ void weft_file_read_init(weft_file_read *r, weft_file *f, void *buf,
 	CHECK_IDLE(r->op, "weft_file_read_init", "weft_file_read_drop");
 	r->file = f;
 	r->buf = buf;
-	r->len = len < CHUNK ? len : CHUNK;
+	r->len = len;
 	r->off = off;
 	r->op = NULL;
-	r->res = 0;
+	r->res = len > (size_t)INTPTR_MAX ? -EINVAL : 0;
+}
+
+/* A regular file or a block device: a short read there is no end of
+ * file (a buffered read may stop early under memory pressure), so the
+ * read goes on until a read returns 0. Anything else (pipe, socket,
+ * terminal) returns what it has, and a short read ends the future. Asked
+ * only after a short read (rare but for the end of a file), so a read
+ * costs no fstat in the common case and the future no field to keep the
+ * answer in (weft_file_read's layout is the 1.0 ABI). */
+static bool is_whole(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) ||
+				       S_ISBLK(st.st_mode));
+}
+
+/* While a read is under way its res counts the bytes copied to buf so far
+ * (the future has no other field for it: weft_file_read's layout is the
+ * 1.0 ABI), so at READY it already holds the result. */
+#define READ_DONE(r) ((size_t)(r)->res)
+
+/* Submits the read of the next chunk (at most CHUNK bytes) into a new
+ * record's own buffer; 0 or -errno. */
+static int read_chunk(weft_file_read *r, weft_cx *cx)
+{
+	size_t n = r->len - READ_DONE(r);
+	int err;
+
+	if (n > CHUNK)
+		n = CHUNK;
+	r->op = file_op(cx, FD_OF(r->file), n, &err);
+	if (!r->op)
+		return err;
+	io_uring_prep_read(&r->op->sqe, FD_OF(r->file)->fd, r->op->buf,
+			   (unsigned)n, r->off + READ_DONE(r));
+	weft__op_submit(r->op);
+	return 0;
 }
 
 weft_poll weft_file_read_poll(weft_file_read *r, weft_cx *cx)
 {
 	int32_t res;
+	size_t asked;
 	int err;
 
-	if (!r->op) {
-		r->op = file_op(cx, FD_OF(r->file), r->len, &err);
+	if (r->res < 0)
+		return WEFT_READY; /* refused at init */
+	for (;;) {
 		if (!r->op) {
-			r->res = err;
+			if (READ_DONE(r) == r->len)
+				return WEFT_READY;
+			err = read_chunk(r, cx);
+			if (err) {
+				/* bytes already read are the result; the
+				 * error comes again at the next read */
+				if (!r->res)
+					r->res = err;
+				return WEFT_READY;
+			}
+			return WEFT_PENDING;
+		}
+		if (file_wait(&r->op, cx, &res) == WEFT_PENDING)
+			return WEFT_PENDING;
+		asked = r->op->cap;
+		if (res > 0)
+			memcpy((char *)r->buf + READ_DONE(r), r->op->buf,
+			       (size_t)res);
+		op_release(&r->op);
+		if (res == -EINTR || res == -EAGAIN)
+			continue; /* the same chunk again */
+		if (res < 0) {
+			if (!r->res)
+				r->res = res;
 			return WEFT_READY;
 		}
-		io_uring_prep_read(&r->op->sqe, FD_OF(r->file)->fd, r->op->buf,
-				   (unsigned)r->len, r->off);
-		weft__op_submit(r->op);
-		return WEFT_PENDING;
+		r->res += res;
+		if (res == 0 ||
+		    ((size_t)res < asked && !is_whole(FD_OF(r->file)->fd)))
+			return WEFT_READY; /* end of file, or what a pipe had */
 	}
-	if (file_wait(&r->op, cx, &res) == WEFT_PENDING)
-		return WEFT_PENDING;
-	if (res > 0)
-		memcpy(r->buf, r->op->buf, (size_t)res);
-	r->res = res;
-	op_release(&r->op);
-	return WEFT_READY;
 }
 
 void weft_file_read_drop(weft_file_read *r)
@@ -190,7 +251,7 @@ void weft_file_write_init(weft_file_write *w, weft_file *f, const void *buf,
 	w->off = off;
 	w->done = 0;
 	w->op = NULL;
-	w->res = 0;
+	w->res = len > (size_t)INTPTR_MAX ? -EINVAL : 0;
 }
 
 weft_poll weft_file_write_poll(weft_file_write *w, weft_cx *cx)
@@ -198,6 +259,8 @@ weft_poll weft_file_write_poll(weft_file_write *w, weft_cx *cx)
 	int32_t res;
 	int err;
 
+	if (w->res < 0)
+		return WEFT_READY; /* refused at init */
 	for (;;) {
 		if (!w->op) {
 			size_t n = w->len - w->done;
@@ -223,6 +286,8 @@ weft_poll weft_file_write_poll(weft_file_write *w, weft_cx *cx)
 		if (file_wait(&w->op, cx, &res) == WEFT_PENDING)
 			return WEFT_PENDING;
 		op_release(&w->op);
+		if (res == -EINTR || res == -EAGAIN)
+			continue; /* the same chunk again */
 		if (res <= 0) {
 			w->res = res < 0 ? res : -EIO;
 			return WEFT_READY;

@@ -6,7 +6,9 @@
  * Then checks with io_uring_get_probe_ring that every opcode weft uses is
  * there (a missing one fails start-up with an error naming it), and notes
  * optional features: multishot accept (5.19, also switched off at run time
- * if the kernel rejects it) and EXT_ARG waits.
+ * if the kernel rejects it), EXT_ARG waits, and the file system opcodes
+ * (STATX, MKDIRAT, UNLINKAT, RENAMEAT: fs.c runs a missing one on the
+ * blocking pool).
  *
  * weft__reactor_test_disable() forces features off for tests; read once
  * per start, so set it before weft_rt_create.
@@ -50,6 +52,28 @@ static const struct {
 	{ IORING_OP_OPENAT, "IORING_OP_OPENAT" },
 	{ IORING_OP_FSYNC, "IORING_OP_FSYNC" },
 };
+
+/* The file system operations the ring can serve (fs.c sends the others
+ * to the blocking pool). */
+static void probe_fs_ops(struct weft__reactor *r, struct io_uring_probe *p,
+			 unsigned off)
+{
+	static const struct {
+		int op;
+		unsigned feat;
+	} fs[] = {
+		{ IORING_OP_STATX, WEFT__FEAT_FS_STATX },
+		{ IORING_OP_MKDIRAT, WEFT__FEAT_FS_MKDIRAT },
+		{ IORING_OP_UNLINKAT, WEFT__FEAT_FS_UNLINKAT },
+		{ IORING_OP_RENAMEAT, WEFT__FEAT_FS_RENAMEAT },
+	};
+
+	r->fs_ops = 0;
+	for (unsigned i = 0; i < sizeof(fs) / sizeof(fs[0]); i++)
+		if (io_uring_opcode_supported(p, fs[i].op) &&
+		    !(off & fs[i].feat))
+			r->fs_ops |= fs[i].feat;
+}
 
 static int ring_init(struct weft__reactor *r, unsigned off)
 {
@@ -132,6 +156,7 @@ int weft__probe_ring(struct weft__reactor *r)
 			goto out_exit;
 		}
 	}
+	probe_fs_ops(r, probe, off);
 	/* multishot accept came with IORING_OP_SOCKET (5.19) */
 	if (io_uring_opcode_supported(probe, IORING_OP_SOCKET) &&
 	    !(off & WEFT__FEAT_MULTISHOT_ACCEPT))

@@ -154,6 +154,14 @@ struct weft__stage {
 #define WEFT__FEAT_BATCH_SCHED      0x20u  /* reactor thread SCHED_BATCH
                                             * (WEFT_IO_DISABLE=0x20 turns it
                                             * off, for A/B runs) */
+/* File system operations on the ring (fs.c); each one missing (or forced
+ * off) runs as a system call on the blocking pool instead. */
+#define WEFT__FEAT_FS_STATX         0x100u /* IORING_OP_STATX (5.6) */
+#define WEFT__FEAT_FS_MKDIRAT       0x200u /* IORING_OP_MKDIRAT (5.15) */
+#define WEFT__FEAT_FS_UNLINKAT      0x400u /* IORING_OP_UNLINKAT (5.11) */
+#define WEFT__FEAT_FS_RENAMEAT      0x800u /* IORING_OP_RENAMEAT (5.11) */
+#define WEFT__FEAT_FS_ALL (WEFT__FEAT_FS_STATX | WEFT__FEAT_FS_MKDIRAT |   \
+			   WEFT__FEAT_FS_UNLINKAT | WEFT__FEAT_FS_RENAMEAT)
 
 /* The provided buffer pool of multishot receives (buffer group 0; pool.c).
  * The kernel takes buffers from the ring's head; any thread gives them
@@ -186,6 +194,10 @@ struct weft__reactor {
 	/* multishot receives in use (cleared for good if the kernel refuses
 	 * them); the pool is set up before the thread starts serving */
 	atomic_bool recv_multi;
+	/* WEFT__FEAT_FS_* the ring serves: written by the reactor thread
+	 * before its start-up sem_post, read-only after (workers read it
+	 * once weft_rt_create returned: the semaphore orders it) */
+	unsigned fs_ops;
 	struct weft__bufpool pool;
 	int efd;                            /* eventfd that wakes the reactor */
 
@@ -336,6 +348,11 @@ unsigned long weft__pool_test_outstanding(weft_rt *rt);
 /* Closes the SCM_RIGHTS descriptors in a received msghdr's control data
  * (a record freed before its owner took them). */
 void weft__fdpass_close_unclaimed(struct msghdr *msg);
+
+/* ---- fs.c */
+/* Test hook: the WEFT__FEAT_FS_* operations rt's ring serves (the rest
+ * go to the blocking pool); 0 without a reactor. */
+unsigned weft__fs_test_ring_ops(weft_rt *rt);
 
 /* ---- probe.c */
 /* Forced-off features (test hook), read by weft__reactor_start. */

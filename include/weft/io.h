@@ -18,8 +18,9 @@
  * operation (openat(2), pread(2), pwrite(2), fsync(2)), -ENODEV (no
  * runtime with I/O enabled polls it), -ENOMEM (no operation record) and
  * -ECANCELED (the runtime shut down first). weft_file_open gives -EINVAL
- * for a NULL path. weft_file_write gives -EIO when the kernel wrote
- * nothing.
+ * for a NULL path. weft_file_read and weft_file_write give -EINVAL for a
+ * length over INTPTR_MAX; weft_file_write gives -EIO when the kernel wrote
+ * nothing. Whole files, statx, directories: weft/fs.h.
  *
  * Threads: a file handle may be used by tasks on any thread and its
  * synchronous functions called from any thread; each future is polled by
@@ -68,15 +69,31 @@ void weft_file_open_init(weft_file_open *o, const char *path, int flags,
 weft_poll weft_file_open_poll(weft_file_open *o, weft_cx *cx);
 void weft_file_open_drop(weft_file_open *o);
 
-/* Reads up to len bytes at offset off (at most 1 MiB per operation):
- * res = bytes read (0 at end of file) or a negative errno. */
+/* Reads up to len bytes (any length up to INTPTR_MAX) at offset off into
+ * buf: res = the bytes read, or a negative errno. The read goes in
+ * operations of at most 1 MiB each, one after the other: each lands in
+ * the operation's own buffer (the bound on what weft holds per read, and
+ * why the caller's buffer never has to outlive the future) and is copied
+ * to buf when it completes. On a regular file or a block device (fstat(2)
+ * after a short read says which) the reads go on until len bytes or the
+ * end of the file (a read returning 0), so res < len means the file ended at
+ * off + res (0: off is at or past the end). On anything else (a pipe,
+ * socket or terminal) the first read that comes back short ends it with
+ * what was ready: read again at off + res for more. -EINTR and -EAGAIN
+ * from the kernel repeat the read of that chunk. An error after some
+ * bytes arrived reports those bytes (the error comes again at the next
+ * read); -EINVAL for len over INTPTR_MAX.
+ *
+ * Cancellation: dropping the read loses nothing of a regular file (the
+ * bytes already copied stay in buf, the rest is not read; read again);
+ * on a pipe or socket the bytes of the operation in flight are lost. */
 typedef struct weft_file_read {
 	weft_file *file;
 	void *buf;
 	size_t len;
 	uint64_t off;
 	struct weft__op *op;   /* private */
-	intptr_t res;
+	intptr_t res;          /* while pending: bytes copied so far */
 } weft_file_read;
 WEFT_FUTURE_EXTERN(weft_file_read);
 
@@ -85,14 +102,22 @@ void weft_file_read_init(weft_file_read *r, weft_file *f, void *buf,
 weft_poll weft_file_read_poll(weft_file_read *r, weft_cx *cx);
 void weft_file_read_drop(weft_file_read *r);
 
-/* Writes all len bytes at offset off (looping over short writes); res is
- * len or a negative errno. The bytes are copied in chunks of 1 MiB. */
+/* Writes all len bytes (any length up to INTPTR_MAX) at offset off,
+ * looping over short writes (and over -EINTR and -EAGAIN): res = len, or
+ * a negative errno (then `done`
+ * says how many bytes reached the file before the error). The bytes are
+ * copied into the operation's own buffer in chunks of at most 1 MiB, one
+ * chunk at a time, so buf must stay valid until READY (or the drop) but
+ * is never read by the kernel itself. -EINVAL for len over INTPTR_MAX.
+ *
+ * Cancellation: dropping the write stops it after the chunk in flight,
+ * which may still reach the file; `done` counts what completed before. */
 typedef struct weft_file_write {
 	weft_file *file;
 	const void *buf;
 	size_t len;
 	uint64_t off;
-	size_t done;           /* private */
+	size_t done;           /* bytes written so far (valid after READY) */
 	struct weft__op *op;   /* private */
 	intptr_t res;
 } weft_file_write;

@@ -1,7 +1,8 @@
 /* test/reactor/file.c - files: open, write at offsets (more than one
  * chunk), fsync, read back, read past the end, open errors; a read
  * dropped in flight; debug checks: re-initialising a read in flight, and
- * dropping a file handle twice, abort. */
+ * dropping a file handle twice, abort; a read of a pipe ends with what
+ * was ready. */
 #include <stdio.h>
 
 #include "helpers.h"
@@ -147,4 +148,44 @@ TEST_MISUSE(file, second_drop_of_a_file_aborts)
 	weft_file_drop(file);
 	weft_file_drop(file); /* aborts */
 	cr_assert_fail("a second weft_file_drop did not abort");
+}
+
+/* A read of a pipe (not a regular file) ends with what was ready, even
+ * when it asked for more than one chunk: it does not wait for the rest
+ * (the writer stays open, so waiting would hang; the timeout is only a
+ * hang guard). */
+struct pipe_read {
+	WEFT_ASYNC;
+	weft_file *file;
+	weft_file_read r;
+	char buf[2 * 1024 * 1024];
+};
+
+static weft_poll pipe_read_poll(struct pipe_read *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f, cx);
+	WEFT_AWAIT_INIT(weft_file_read, &f->r, f->file, f->buf,
+			sizeof(f->buf), 0);
+	WEFT_RETURN(f->r.res);
+	WEFT_END();
+}
+
+WEFT_FUTURE(pipe_read, struct pipe_read, WEFT_NO_DROP);
+
+Test(file, read_of_a_pipe_returns_what_is_ready, .timeout = 60)
+{
+	weft_rt *rt = test_rt(2);
+	struct pipe_read *f = calloc(1, sizeof(*f));
+	int p[2];
+
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_eq(write(p[1], "hello", 5), 5);
+	f->file = weft_file_from_fd(p[0]);
+	cr_assert_eq(WEFT_BLOCK_ON(rt, pipe_read, f), 0);
+	cr_assert_eq(f->res, 5, "read: %ld", (long)f->res);
+	cr_assert_arr_eq(f->buf, "hello", 5);
+	weft_file_drop(f->file);
+	close(p[1]);
+	free(f);
+	weft_rt_destroy(rt);
 }
