@@ -16,6 +16,8 @@
 #include "weft/io.h"
 #include "weft/net.h"
 #include "weft/bytes.h"
+#include "weft/bufio.h"
+#include "weft/codec.h"
 #include "weft/version.h"
 
 #endif /* WEFT_H */
