@@ -111,7 +111,7 @@ void weft_bufreader_destroy(weft_bufreader *r)
 
 size_t weft_bufreader_buffered(const weft_bufreader *r)
 {
-	return r->end - r->start;
+	return r->end - r->start - (r->in_stream ? 0 : r->used);
 }
 
 void weft_bufreader_skip(weft_bufreader *r, size_t n)

@@ -108,7 +108,8 @@ int weft_bufreader_create(weft_bufreader **out, weft_bytes *b,
 /* Frees the buffer (and r, when it came from _create). Bytes still
  * buffered are dropped; the stream is not touched. NULL is ignored. */
 void weft_bufreader_destroy(weft_bufreader *r);
-/* Bytes held in the reader's own buffer (not counting the stream's). */
+/* Bytes held in the reader's own buffer, not yet returned (the stream's
+ * chunk not counted). */
 size_t weft_bufreader_buffered(const weft_bufreader *r);
 /* Discards the next n bytes of the stream (lazily, at the next call):
  * for skipping a record the caller does not want. */
