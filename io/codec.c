@@ -195,9 +195,11 @@ void weft_codec_frames_next_init(weft_codec_frames_next *f,
 	f->res = 0;
 }
 
-/* The whole frame's length from the header's field value, or -errno. */
+/* The whole frame's length from the header's field value, or -errno;
+ * for -EMSGSIZE, *skip = the frame's length (saturated at SIZE_MAX: such
+ * a frame never ends anyway). */
 static intptr_t frame_total(const weft_codec_frames *c, uint64_t value,
-			    size_t cap)
+			    size_t cap, size_t *skip)
 {
 	size_t head = c->offset + c->width;
 	size_t max = c->max_frame && c->max_frame < cap ? c->max_frame : cap;
@@ -212,12 +214,12 @@ static intptr_t frame_total(const weft_codec_frames *c, uint64_t value,
 	} else {
 		body = value + (uint64_t)c->adjust;
 		if (body < value)
-			return -EMSGSIZE;       /* wrapped: too big anyway */
+			body = UINT64_MAX;      /* wrapped: too big anyway */
 	}
-	if (body > (uint64_t)max || head + body > (uint64_t)max) {
-		/* too big to hold: skip it (a size_t can say how much
-		 * unless it is beyond any stream) */
-		return body > SIZE_MAX - head ? -EOVERFLOW : -EMSGSIZE;
+	if (head > max || body > (uint64_t)(max - head)) {
+		*skip = body > (uint64_t)(SIZE_MAX - head) ? SIZE_MAX
+							   : head + body;
+		return -EMSGSIZE;
 	}
 	return (intptr_t)(head + body);
 }
@@ -228,7 +230,7 @@ weft_poll weft_codec_frames_next_poll(weft_codec_frames_next *f,
 	const weft_codec_frames *c = &f->c;
 	const unsigned char *d;
 	const void *p;
-	size_t head;
+	size_t head, skip = 0;
 	intptr_t total;
 
 	f->data = NULL;
@@ -237,6 +239,10 @@ weft_poll weft_codec_frames_next_poll(weft_codec_frames_next *f,
 		return WEFT_READY;
 	}
 	head = c->offset + c->width;
+	if (head > f->r->cap) {       /* a header the reader cannot hold */
+		f->res = -EINVAL;
+		return WEFT_READY;
+	}
 	if (weft_bufreader_poll_peek(f->r, cx, head, &p, &f->res) ==
 	    WEFT_PENDING)
 		return WEFT_PENDING;
@@ -248,17 +254,10 @@ weft_poll weft_codec_frames_next_poll(weft_codec_frames_next *f,
 	d = p;
 	total = frame_total(c, field_get(d + c->offset, c->width,
 					 c->little_endian),
-			    f->r->cap);
+			    f->r->cap, &skip);
 	if (total < 0) {
-		if (total == -EMSGSIZE) {
-			uint64_t v = field_get(d + c->offset, c->width,
-					       c->little_endian);
-
-			weft_bufreader_skip(f->r, head + (size_t)(v +
-				(uint64_t)c->adjust));
-		} else if (total == -EOVERFLOW) {
-			total = -EMSGSIZE;
-		}
+		if (total == -EMSGSIZE)   /* the next future starts after it */
+			weft_bufreader_skip(f->r, skip);
 		f->res = total;
 		return WEFT_READY;
 	}

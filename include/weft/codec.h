@@ -15,7 +15,8 @@
  * line or frame is an item), -ENODATA at a clean end of stream (between
  * items), -EPIPE when the stream ends inside a frame, -EMSGSIZE for an
  * item over the codec's maximum (it is skipped: the next future decodes
- * the item after it), -EINVAL for a bad configuration, -EBADMSG for a
+ * the item after it), -EINVAL for a bad configuration (a frame header
+ * longer than the reader's capacity included), -EBADMSG for a
  * frame header that gives a negative length, or the stream's -errno.
  *
  * Bounds: an item is held whole in the reader's buffer, so the largest
