@@ -118,20 +118,23 @@ void weft_bufreader_skip(weft_bufreader *r, size_t n);
 /* Poll-style access to the buffered bytes, for code that parses by itself
  * (tokio's poll_fill_buf/consume). READY: *data points at res >= 1 bytes
  * (what the reader holds, or else the stream's next chunk, or else one
- * read into the buffer), 0 at end of stream, or -errno. The bytes stay
- * until consumed: weft_bufreader_consume(r, n) uses up n <= res of them
- * (debug builds abort on more). The pointer is valid until the next call
- * on the reader. */
+ * read into the buffer), 0 at end of stream, or -errno (-EINVAL: r
+ * NULL). The bytes stay until consumed. The pointer is valid until the
+ * next call on the reader. Cancels a pending line skip. */
 weft_poll weft_bufreader_poll_fill(weft_bufreader *r, weft_cx *cx,
 				   const void **data, intptr_t *res);
+/* Uses up n of the bytes the last poll_fill returned (n <= its res; debug
+ * builds abort on more, others take res). */
 void weft_bufreader_consume(weft_bufreader *r, size_t n);
 
-/* The same poll functions the futures below call, for writing other
- * futures and codecs on a reader: READY with *res and *data as the
- * futures' res and data. */
+/* The poll function of weft_bufreader_read_until, for writing other
+ * futures and codecs on a reader: READY with *res and *data as that
+ * future's res and data. */
 weft_poll weft_bufreader_poll_until(weft_bufreader *r, weft_cx *cx,
 				    int delim, size_t max, const void **data,
 				    intptr_t *res);
+/* The poll function of weft_bufreader_read_exact: READY with *res and
+ * *data as that future's res and data. */
 weft_poll weft_bufreader_poll_exact(weft_bufreader *r, weft_cx *cx,
 				    size_t n, const void **data,
 				    intptr_t *res);
@@ -216,6 +219,7 @@ typedef struct weft_bufwriter {
  * Returns 0, -EINVAL (b NULL, capacity over WEFT_BUFIO_MAX_CAPACITY) or
  * -ENOMEM. */
 int weft_bufwriter_init(weft_bufwriter *w, weft_bytes *b, size_t capacity);
+/* The same, allocated: *out is set on 0. */
 int weft_bufwriter_create(weft_bufwriter **out, weft_bytes *b,
 			  size_t capacity);
 /* Frees the buffer (and w, from _create). Bytes not yet sent are dropped:
