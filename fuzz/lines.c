@@ -1,13 +1,36 @@
 /* fuzz/lines.c - libFuzzer harness for the lines codec (weft/codec.h).
  * Input: [max_len][flags][seed] then bytes. Two properties:
- * 1. the bytes as a stream, cut by the seed, decode without crashing,
- *    every line within the bounds and without "\n", ending in -ENODATA;
+ * 1. the bytes as a stream, cut by the seed, decode as a plain model of
+ *    the codec says (each "\n"-ended piece a line or one -EMSGSIZE, a
+ *    last piece without "\n" too), within the bounds, then -ENODATA;
  * 2. the bytes split at "\n" into lines, encoded, cut by the seed and
  *    decoded give the same lines, then -ENODATA. */
 #include <string.h>
 
 #include "fuzz.h"
 #include "weft/codec.h"
+
+/* What the codec must return for the piece in[o, o + l) (l counts the
+ * "\n" when nl): its length, or -EMSGSIZE. */
+static intptr_t model_line(const weft_codec_lines *c, size_t cap,
+			   const uint8_t *p, size_t l, bool nl)
+{
+	size_t limit = cap;
+	size_t n = l;
+
+	if (c->max_len && c->max_len + 1 + c->strip_cr < cap)
+		limit = c->max_len + 1 + c->strip_cr;
+	if (nl ? l > limit : l >= limit)
+		return -EMSGSIZE;
+	if (nl) {
+		n--;
+		if (c->strip_cr && n && p[n - 1] == '\r')
+			n--;
+	}
+	if (c->max_len && n > c->max_len)
+		return -EMSGSIZE;
+	return (intptr_t)n;
+}
 
 static void decode_anything(const weft_codec_lines *c, size_t cap,
 			    bool fill, const uint8_t *in, size_t n,
@@ -17,22 +40,28 @@ static void decode_anything(const weft_codec_lines *c, size_t cap,
 	fz_ctx k;
 	weft_bufreader r;
 	weft_codec_lines_next f;
+	size_t o = 0;
 
 	fz_ctx_init(&k);
 	fz_script(&s, fill, in, n, seed);
 	FUZZ_CHECK(weft_bufreader_init(&r, &s.base, cap) == 0);
-	for (size_t i = 0;; i++) {
-		FUZZ_CHECK(i <= n + 1);
+	for (;;) {
+		const uint8_t *p = o < n ? memchr(in + o, '\n', n - o) : NULL;
+		size_t l = p ? (size_t)(p - in) - o + 1 : n - o;
+		intptr_t want = l ? model_line(c, cap, in + o, l, p != NULL)
+				  : -ENODATA;
+
 		weft_codec_lines_next_init(&f, &r, c);
 		FZ_RUN(weft_codec_lines_next, &f, &k);
+		FUZZ_CHECK(f.res == want);
 		if (f.res == -ENODATA)
 			break;
-		if (f.res == -EMSGSIZE)
-			continue;
-		FUZZ_CHECK(f.res >= 0);
-		FUZZ_CHECK((size_t)f.res <= cap);
-		FUZZ_CHECK(!c->max_len || (size_t)f.res <= c->max_len);
-		FUZZ_CHECK(!f.res || !memchr(f.data, '\n', (size_t)f.res));
+		if (f.res >= 0) {
+			FUZZ_CHECK((size_t)f.res <= cap);
+			FUZZ_CHECK(!f.res || !memcmp(f.data, in + o,
+						     (size_t)f.res));
+		}
+		o += l;
 	}
 	weft_bufreader_destroy(&r);
 }
