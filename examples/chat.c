@@ -481,7 +481,10 @@ int main(int argc, char **argv)
 	if (argc == 1) {
 		struct clients c = { .addr = addr };
 
-		if (WEFT_BLOCK_ON(rt, clients, &c) || c.res < 0) {
+		int rc = WEFT_BLOCK_ON(rt, clients, &c);
+
+		clients_drop(&c);      /* block_on leaves the frame to us */
+		if (rc || c.res < 0) {
 			fprintf(stderr, "self-test failed: %d\n", (int)c.res);
 			return 1;
 		}
