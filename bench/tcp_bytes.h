@@ -2,7 +2,7 @@
  * adapter as examples/chat.c), for the bufio workload until weft's own TCP
  * byte stream (toolkit-streams, with a zero-copy poll_fill from the
  * kernel's provided buffers) is merged: this one copies each receive into
- * a 4 KiB buffer it then lends through poll_fill, and copies each write
+ * a 64 KiB buffer (the raw readers' size) it then lends through poll_fill, and copies each write
  * into a 4 KiB buffer it sends from. */
 #ifndef WEFT_BENCH_TCP_BYTES_H
 #define WEFT_BENCH_TCP_BYTES_H
@@ -18,7 +18,7 @@ typedef struct tcp_bytes {
 	weft_stream_recv rx;          /* read side: one task */
 	bool rx_busy;
 	size_t roff, rlen;
-	char rbuf[4096];
+	char rbuf[65536];             /* as the raw readers receive */
 	weft_stream_send tx;          /* write side: one task */
 	bool tx_busy;
 	intptr_t tx_err;
