@@ -439,3 +439,48 @@ Test(bufio, a_stream_that_takes_little_still_gets_everything_in_order)
 	cr_assert_arr_eq(s.sink, "abcdefghijklmnopqrstuvwxyz0123456789!!", 38);
 	weft_bufwriter_destroy(&w);
 }
+
+Test(bufio, peek_leaves_the_bytes_for_the_next_call)
+{
+	static const char msg[] = "HDR:body";
+	for (int fill = 0; fill < 2; fill++) {
+		script s;
+		tt k;
+		weft_bufreader r;
+		const void *d;
+		intptr_t res;
+		weft_bufreader_read_exact f;
+
+		tt_init(&k);
+		setup(&s, fill);
+		script_split(&s, msg, 8, 2);
+		cr_assert_eq(weft_bufreader_init(&r, &s.base, 16), 0);
+		while (weft_bufreader_poll_peek(&r, tt_cx(&k), 4, &d, &res) ==
+		       WEFT_PENDING)
+			;
+		cr_assert_eq(res, 4);
+		cr_assert_arr_eq(d, "HDR:", 4);
+		weft_bufreader_read_exact_init(&f, &r, 8);
+		RUN(weft_bufreader_read_exact, &f, &k);
+		cr_assert_eq(f.res, 8);
+		cr_assert_arr_eq(f.data, msg, 8, "the peeked bytes again");
+		weft_bufreader_destroy(&r);
+	}
+}
+
+MISUSE_TEST(bufio, consuming_more_than_fill_returned_aborts)
+{
+	script s;
+	tt k;
+	weft_bufreader r;
+	weft_bufreader_fill g;
+
+	tt_init(&k);
+	script_init(&s, 0);
+	script_add(&s, "abc", 3);
+	cr_assert_eq(weft_bufreader_init(&r, &s.base, 16), 0);
+	weft_bufreader_fill_init(&g, &r);
+	RUN(weft_bufreader_fill, &g, &k);
+	cr_assert_eq(g.res, 3);
+	weft_bufreader_consume(&r, 4);
+}
