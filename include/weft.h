@@ -17,6 +17,8 @@
 #include "weft/fs.h"
 #include "weft/net.h"
 #include "weft/bytes.h"
+#include "weft/bufio.h"
+#include "weft/codec.h"
 #include "weft/version.h"
 
 #endif /* WEFT_H */

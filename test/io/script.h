@@ -2,8 +2,10 @@
  * the script's chunks one at a time (each chunk first answers PENDING once
  * and wakes the caller, so every resume path runs), writes take at most
  * `wmax` bytes a call into a bounded sink, and an error or end of stream
- * can be placed after the last chunk. Single-threaded (driven with the
- * sync harness's test waker). */
+ * can be placed after the last chunk. script_init_fill gives the same
+ * stream with poll_fill/consume (chunks handed out in place, as weft's
+ * sockets do) for the zero-copy paths. `writes` counts poll_write calls.
+ * Single-threaded (driven with the sync harness's test waker). */
 #ifndef WEFT_TEST_IO_SCRIPT_H
 #define WEFT_TEST_IO_SCRIPT_H
 
@@ -25,7 +27,7 @@ typedef struct script {
 	int end_err;         /* 0: end of stream after the chunks; else -errno */
 	char sink[SCRIPT_SINK];
 	size_t sunk, wmax;
-	int flushes, shutdowns, released;
+	int flushes, shutdowns, released, writes;
 } script;
 
 static weft_poll script_read(weft_bytes *self, weft_cx *cx, void *buf,
@@ -65,6 +67,7 @@ static weft_poll script_write(weft_bytes *self, weft_cx *cx,
 	size_t took = 0;
 
 	(void)cx;
+	s->writes++;
 	for (int i = 0; i < iovcnt && took < s->wmax; i++) {
 		size_t n = iov[i].iov_len;
 
@@ -113,11 +116,72 @@ static const weft_bytes_vtable script_vt = {
 	.name = "script",
 };
 
+/* poll_fill: the rest of the current chunk, in place. */
+static weft_poll script_fill(weft_bytes *self, weft_cx *cx,
+			     const void **data, intptr_t *res)
+{
+	script *s = (script *)self;
+
+	if (!s->armed) {
+		s->armed = true;
+		weft_waker_wake_by_ref(&cx->waker);
+		return WEFT_PENDING;
+	}
+	if (s->at == s->nchunks) {
+		*res = s->end_err;
+		return WEFT_READY;
+	}
+	*data = s->chunk[s->at] + s->off;
+	*res = (intptr_t)(s->clen[s->at] - s->off);
+	return WEFT_READY;
+}
+
+static void script_consume(weft_bytes *self, size_t n)
+{
+	script *s = (script *)self;
+
+	if (s->at == s->nchunks)
+		return;
+	s->off += n;
+	if (s->off >= s->clen[s->at]) {
+		s->at++;
+		s->off = 0;
+		s->armed = false;
+	}
+}
+
+static const weft_bytes_vtable script_fill_vt = {
+	.poll_read = script_read,
+	.poll_fill = script_fill,
+	.consume = script_consume,
+	.poll_write = script_write,
+	.poll_flush = script_flush,
+	.poll_shutdown = script_shutdown,
+	.release = script_release,
+	.name = "script-fill",
+};
+
 static inline void script_init(script *s, size_t wmax)
 {
 	memset(s, 0, sizeof(*s));
 	s->base.vt = &script_vt;
 	s->wmax = wmax ? wmax : SCRIPT_SINK;
+}
+
+static inline void script_init_fill(script *s, size_t wmax)
+{
+	script_init(s, wmax);
+	s->base.vt = &script_fill_vt;
+}
+
+/* Does p point into one of the script's chunks (handed out in place)? */
+static inline bool script_owns(const script *s, const void *p)
+{
+	for (int i = 0; i < s->nchunks; i++)
+		if ((const char *)p >= s->chunk[i] &&
+		    (const char *)p < s->chunk[i] + s->clen[i])
+			return true;
+	return false;
 }
 
 static inline void script_add(script *s, const char *p, size_t n)

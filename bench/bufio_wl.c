@@ -1,0 +1,309 @@
+/* bench/bufio_wl.c - weft-bench-bufio: the buffered reader and codecs of
+ * weft/bufio.h and weft/codec.h against hand-written loops, on the same
+ * loopback TCP stream (weft-only; issue 12).
+ *
+ * Workloads (one JSON row per metric, as weft-bench's):
+ *   bufio_lines   N MiB of 64-byte lines ("...\n") from a sender task;
+ *                 reader "codec": weft_codec_lines_next on a bufreader;
+ *                 reader "memchr": weft_stream_recv into 64 KiB and a
+ *                 memchr loop counting lines (no line handed out)
+ *   bufio_frames  N MiB of 64-byte frames (4-byte big-endian length +
+ *                 60 bytes); reader "codec": weft_codec_frames_next;
+ *                 reader "manual": weft_stream_recv and a header parser
+ * Metrics: mb_per_s (MiB/s), items_per_s. Each run checks the item
+ * count. Options: --mb N (default 64), --reps R (default 3, median).
+ * The stream under the codec is bench/tcp_bytes.h's adapter until weft's
+ * TCP byte stream is merged.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tcp_bytes.h"
+
+#define BLOCK (64 * 1024)
+#define ITEM 64
+
+static char block[2][BLOCK];      /* lines, frames */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void make_blocks(void)
+{
+	for (size_t o = 0; o < BLOCK; o += ITEM) {
+		memset(block[0] + o, 'a' + (int)(o / ITEM % 26), ITEM - 1);
+		block[0][o + ITEM - 1] = '\n';
+		block[1][o] = 0;
+		block[1][o + 1] = 0;
+		block[1][o + 2] = 0;
+		block[1][o + 3] = ITEM - 4;
+		memset(block[1] + o + 4, 'f', ITEM - 4);
+	}
+}
+
+/* Sends `blocks` copies of block[kind], then shuts down. */
+struct sender {
+	WEFT_ASYNC;
+	weft_stream *s;
+	int kind;
+	uint64_t blocks, i;
+	weft_stream_send send;
+};
+
+static weft_poll sender_poll(struct sender *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f, cx);
+	for (f->i = 0; f->i < f->blocks; f->i++) {
+		weft_stream_send_all_init(&f->send, f->s, block[f->kind],
+					  BLOCK);
+		WEFT_AWAIT_ON(weft_stream_send, &f->send);
+		if (f->send.res < 0)
+			WEFT_RETURN(f->send.res);
+	}
+	weft_stream_shutdown(f->s, SHUT_WR);
+	WEFT_RETURN(0);
+	WEFT_END();
+}
+
+static void sender_drop(struct sender *f)
+{
+	weft_stream_send_drop(&f->send);
+	weft_stream_drop(f->s);
+}
+WEFT_FUTURE(sender, struct sender, sender_drop);
+
+/* Reads everything from s with the chosen reader; res = items. */
+struct reader {
+	WEFT_ASYNC;
+	weft_stream *s;
+	int kind;                 /* 0 lines, 1 frames */
+	bool codec;
+	weft_bytes *b;
+	weft_bufreader r;
+	weft_codec_lines_next ln;
+	weft_codec_frames_next fn;
+	weft_stream_recv recv;
+	uint64_t items;
+	size_t need, hdr_have;    /* manual frames: body bytes / header */
+	unsigned char hdr[4];
+	char buf[BLOCK];
+};
+
+static const weft_codec_lines lines_c = { .max_len = 1024 };
+static const weft_codec_frames frames_c = { .width = 4 };
+
+static void count_manual_frames(struct reader *f, const unsigned char *p,
+				size_t n)
+{
+	while (n) {
+		if (f->need) {
+			size_t k = n < f->need ? n : f->need;
+
+			f->need -= k;
+			p += k;
+			n -= k;
+			if (!f->need)
+				f->items++;
+			continue;
+		}
+		f->hdr[f->hdr_have++] = *p++;
+		n--;
+		if (f->hdr_have == 4) {
+			f->need = (size_t)f->hdr[0] << 24 |
+				  (size_t)f->hdr[1] << 16 |
+				  (size_t)f->hdr[2] << 8 | f->hdr[3];
+			f->hdr_have = 0;
+			if (!f->need)
+				f->items++;
+		}
+	}
+}
+
+static weft_poll reader_poll(struct reader *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f, cx);
+	if (f->codec) {
+		f->b = tcp_bytes_create(f->s);
+		f->s = NULL;
+		if (!f->b || weft_bufreader_init(&f->r, f->b, 0))
+			WEFT_RETURN(-ENOMEM);
+		for (;;) {
+			if (f->kind == 0) {
+				WEFT_AWAIT_INIT(weft_codec_lines_next, &f->ln,
+						&f->r, &lines_c);
+				if (f->ln.res < 0)
+					break;
+			} else {
+				WEFT_AWAIT_INIT(weft_codec_frames_next, &f->fn,
+						&f->r, &frames_c);
+				if (f->fn.res < 0)
+					break;
+			}
+			f->items++;
+		}
+		WEFT_RETURN((intptr_t)f->items);
+	}
+	for (;;) {
+		WEFT_AWAIT_INIT(weft_stream_recv, &f->recv, f->s, f->buf,
+				sizeof(f->buf));
+		if (f->recv.res <= 0)
+			break;
+		if (f->kind == 0) {
+			const char *p = f->buf, *end = f->buf + f->recv.res;
+
+			while ((p = memchr(p, '\n', (size_t)(end - p)))) {
+				f->items++;
+				p++;
+			}
+		} else {
+			count_manual_frames(f, (const unsigned char *)f->buf,
+					    (size_t)f->recv.res);
+		}
+	}
+	WEFT_RETURN((intptr_t)f->items);
+	WEFT_END();
+}
+
+static void reader_drop(struct reader *f)
+{
+	weft_stream_recv_drop(&f->recv);
+	weft_bufreader_destroy(&f->r);
+	weft_bytes_drop(f->b);
+	weft_stream_drop(f->s);
+}
+WEFT_FUTURE(reader, struct reader, reader_drop);
+
+/* Connects a loopback pair. */
+struct pair {
+	WEFT_ASYNC;
+	weft_listener *l;
+	struct sockaddr_in addr;
+	weft_tcp_connect conn;
+	weft_listener_accept acc;
+};
+
+static weft_poll pair_poll(struct pair *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f, cx);
+	WEFT_AWAIT_INIT(weft_tcp_connect, &f->conn,
+			(struct sockaddr *)&f->addr, sizeof(f->addr),
+			5 * WEFT_SEC);
+	if (f->conn.res < 0)
+		WEFT_RETURN(f->conn.res);
+	WEFT_AWAIT_INIT(weft_listener_accept, &f->acc, f->l);
+	WEFT_RETURN(f->acc.res);
+	WEFT_END();
+}
+WEFT_FUTURE(pair, struct pair, WEFT_NO_DROP);
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double run_once(weft_rt *rt, weft_listener *l,
+		       const struct sockaddr_in *addr, int kind, bool codec,
+		       uint64_t blocks)
+{
+	struct pair p = { .l = l, .addr = *addr };
+	weft_join *sj;
+	weft_join_wait w = { 0 };
+	uint64_t t0, t1;
+
+	if (WEFT_BLOCK_ON(rt, pair, &p) || p.res < 0) {
+		fprintf(stderr, "weft-bench-bufio: connect: %d\n", (int)p.res);
+		exit(1);
+	}
+	struct reader *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		exit(1);
+	r->s = p.acc.stream;
+	r->kind = kind;
+	r->codec = codec;
+	t0 = now_ns();
+	if (WEFT_SPAWN(rt, sender, &sj, { .s = p.conn.stream, .kind = kind,
+					  .blocks = blocks }))
+		exit(1);
+	if (WEFT_BLOCK_ON(rt, reader, r))
+		exit(1);
+	t1 = now_ns();
+	WEFT_BLOCK_ON_INIT(rt, weft_join_wait, &w, sj);
+	weft_join_drop(sj);
+	if (r->res != (intptr_t)(blocks * (BLOCK / ITEM)) || w.res < 0) {
+		fprintf(stderr, "weft-bench-bufio: %s %s: %ld items, want %lu\n",
+			kind ? "frames" : "lines", codec ? "codec" : "raw",
+			(long)r->res, (unsigned long)(blocks * (BLOCK / ITEM)));
+		exit(1);
+	}
+	reader_drop(r);
+	free(r);
+	return (double)(t1 - t0) / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t mb = 64;
+	unsigned reps = 3;
+	struct sockaddr_in addr = { .sin_family = AF_INET };
+	struct sockaddr_storage ss;
+	socklen_t alen = sizeof(ss);
+	weft_listener *l;
+	weft_rt *rt;
+
+	for (int i = 1; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--mb"))
+			mb = strtoull(argv[i + 1], NULL, 10);
+		else if (!strcmp(argv[i], "--reps"))
+			reps = (unsigned)atoi(argv[i + 1]);
+	}
+	if (!mb || !reps || reps > 99) {
+		fprintf(stderr, "usage: weft-bench-bufio [--mb N] [--reps R]\n");
+		return 2;
+	}
+	make_blocks();
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (weft_rt_create(&rt, NULL) ||
+	    weft_tcp_listen(&l, (struct sockaddr *)&addr, sizeof(addr), NULL) ||
+	    weft_listener_local_addr(l, &ss, &alen))
+		return 1;
+	memcpy(&addr, &ss, sizeof(addr));
+	for (int kind = 0; kind < 2; kind++)
+		for (int codec = 1; codec >= 0; codec--) {
+			uint64_t blocks = mb * 1024 * 1024 / BLOCK;
+			double t[100], med;
+
+			run_once(rt, l, &addr, kind, codec, blocks); /* warm */
+			for (unsigned i = 0; i < reps; i++)
+				t[i] = run_once(rt, l, &addr, kind, codec,
+						blocks);
+			qsort(t, reps, sizeof(t[0]), cmp_d);
+			med = t[reps / 2];
+			for (int m = 0; m < 2; m++)
+				printf("{\"peer\":\"weft\",\"workload\":\"%s\","
+				       "\"n\":%lu,\"reader\":\"%s\","
+				       "\"metric\":\"%s\",\"value\":%.1f}\n",
+				       kind ? "bufio_frames" : "bufio_lines",
+				       (unsigned long)mb,
+				       codec ? "codec" : kind ? "manual" : "memchr",
+				       m ? "items_per_s" : "mb_per_s",
+				       m ? (double)blocks * (BLOCK / ITEM) / med
+					 : (double)mb / med);
+			fflush(stdout);
+		}
+	weft_listener_drop(l);
+	weft_rt_destroy(rt);
+	return 0;
+}
