@@ -15,6 +15,9 @@
 #include "weft/time.h"
 #include "weft/io.h"
 #include "weft/net.h"
+#include "weft/fd.h"
+#include "weft/signal.h"
+#include "weft/process.h"
 #include "weft/version.h"
 
 #endif /* WEFT_H */
