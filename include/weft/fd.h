@@ -25,8 +25,12 @@
  * wait neither completes the wait nor makes it fail: it goes on watching
  * the open file, and completes when that file becomes ready (for a pipe's
  * read end whose fd was closed: when the write end writes or is closed,
- * with POLLIN or POLLHUP). A wait started on a descriptor that is already
- * closed (or was never open) gives -EBADF. So close a descriptor only
+ * with POLLIN or POLLHUP). A wait whose descriptor is closed before the
+ * kernel armed its poll (the reactor submits it shortly after the first
+ * poll of the future) gives -EBADF, as does a wait on a descriptor that is
+ * not open: a close during a wait therefore either gives -EBADF or leaves
+ * the wait watching the old file, never anything else. So close a
+ * descriptor only
  * after dropping the futures that wait on it; the fd number may otherwise
  * be reused by an unrelated open while the old file is still watched.
  *
