@@ -36,9 +36,10 @@
  * stdio mode), -ENODEV (not called on a thread of a runtime with I/O
  * enabled), -ENOMEM, the errors of posix_spawn(3) with the exec's errno
  * (-ENOENT: no such program; -EACCES: not executable), and those of
- * pipe2(2) and pidfd_open(2) (-EMFILE, -ENFILE, -ENOSYS). The wait future
- * gives -ENODEV, -ENOMEM and -ECANCELED as readiness waits do (weft/fd.h)
- * and -ECHILD (the child was reaped by someone else).
+ * pipe2(2) and pidfd_open(2) (-EMFILE, -ENFILE, -ENOSYS).
+ * weft_process_wait gives -ENODEV, -ENOMEM and -ECANCELED as readiness
+ * waits do (weft/fd.h), -EINVAL for a NULL handle, and -ECHILD (the child
+ * was reaped by someone else, or SIGCHLD is set to SIG_IGN).
  *
  * Cancellation: dropping a wait at any point loses nothing: the exit
  * status is collected only by the poll that returns it, and a later wait

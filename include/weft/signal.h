@@ -37,9 +37,10 @@
  *
  * Errors: weft_signal_create gives -EINVAL (an empty set or a signal
  * outside weft_signal_set_fill's set), -ENOMEM, and signalfd(2)'s errors
- * (-EMFILE, -ENFILE). The futures give -ENODEV (no runtime with I/O
- * enabled polls them), -ENOMEM (no operation record), -ECANCELED (the
- * runtime shut down first) and the errors of read(2) on the signalfd.
+ * (-EMFILE, -ENFILE). Every future here gives -ENODEV (no runtime with
+ * I/O enabled polls it), -ENOMEM (no operation record), -ECANCELED (the
+ * runtime shut down first) and the errors of read(2) on the signalfd;
+ * weft_signal_recv gives -EINVAL for a NULL stream.
  *
  * Cancellation: dropping a receive at any point loses no signal: a signal
  * is taken from the kernel only by the poll that returns it. Call _drop
