@@ -18,6 +18,7 @@ struct run_sh {
 	int kill_with;
 	weft_process *p;
 	weft_process_wait w;
+	weft_timeout t;
 	int code, signo;
 };
 
@@ -32,7 +33,11 @@ static weft_poll run_sh_poll(struct run_sh *f, weft_cx *cx)
 	cr_assert_gt(weft_process_pid(f->p), 0);
 	if (f->kill_with)
 		cr_assert_eq(weft_process_kill(f->p, f->kill_with), 0);
-	WEFT_AWAIT_INIT(weft_process_wait, &f->w, f->p);
+	weft_process_wait_init(&f->w, f->p);
+	weft_timeout_init(&f->t, WEFT_BRANCH(weft_process_wait, &f->w),
+			  10000 * WEFT_MS);      /* hang guard only */
+	WEFT_AWAIT_ON(weft_timeout, &f->t);
+	cr_assert_geq(f->t.res, 0, "wait: %ld", (long)f->t.res);
 	f->code = f->w.code;
 	f->signo = f->w.signo;
 	/* a second wait returns the same status at once */
@@ -48,6 +53,7 @@ static weft_poll run_sh_poll(struct run_sh *f, weft_cx *cx)
 
 static void run_sh_drop(struct run_sh *f)
 {
+	weft_timeout_drop(&f->t);
 	weft_process_wait_drop(&f->w);
 	weft_process_destroy(f->p);
 }
@@ -64,8 +70,13 @@ static struct run_sh run(weft_rt *rt, const char *script, int kill_with)
 
 Test(process, exit_codes_and_killed_by_a_signal)
 {
-	weft_rt *rt = test_rt(2);
 	struct run_sh f;
+	weft_rt *rt;
+
+	/* the spawning thread blocks SIGTERM (as graceful.c's would): the
+	 * child must not inherit that, or the kill below would not end it */
+	cr_assert_eq(weft_signal_block(NULL), 0);
+	rt = test_rt(2);
 
 	f = run(rt, "exit 0", 0);
 	cr_assert(WIFEXITED(f.res));
@@ -76,8 +87,6 @@ Test(process, exit_codes_and_killed_by_a_signal)
 	cr_assert(WIFEXITED(f.res));
 	cr_assert_eq(WEXITSTATUS(f.res), 3);
 	cr_assert_eq(f.code, 3);
-	/* SIGTERM is blocked in the spawning worker: the child must not
-	 * inherit that, or this would hang */
 	f = run(rt, "exec sleep 30", SIGTERM);
 	cr_assert(WIFSIGNALED(f.res), "status %#lx", (long)f.res);
 	cr_assert_eq(WTERMSIG(f.res), SIGTERM);
