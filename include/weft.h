@@ -18,6 +18,7 @@
 #include "weft/fd.h"
 #include "weft/signal.h"
 #include "weft/process.h"
+#include "weft/bytes.h"
 #include "weft/version.h"
 
 #endif /* WEFT_H */

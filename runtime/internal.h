@@ -244,6 +244,7 @@ struct weft__worker {
 	uint32_t rng;
 	bool searching;
 	bool in_poll;
+	bool yielded;                  /* a task yielded since the last pick */
 	struct weft__owner owner;
 	/* futex: 1 while parked, 0 once unparked; written by the waker */
 	_Atomic uint32_t park_word WEFT__ALIGNED;

@@ -24,8 +24,12 @@
  *     >= NW -> no; RMW state += SEARCH), then steal_work / take_injected:
  *     take(); one look (the C loop's repeated looks until its deadline add
  *     only more chances to find work)
- *   run_once_ex, task found while searching: weft__idle_end_searching
- *     (RMW state -= SEARCH), last searcher -> notify_one
+ *   run_once_ex, task found while searching: end_search:
+ *     weft__idle_end_searching (RMW state -= SEARCH), last searcher ->
+ *     seq_cst fence; work_visible (load WORK); work -> notify_one.
+ *     The search loop's uncounted looks past SPIN_PURE_NS (it gives up its
+ *     count, end_search, then steals without one) are the take() of a
+ *     worker whose try_searching failed.
  *   weft__worker_park: park_word = 1; weft__idle_park_begin (lock; RMW
  *     state -= UNPARK (+ SEARCH if searching); push index on sleepers;
  *     unlock); searching = false; seq_cst fence; work_visible (load WORK);
@@ -286,7 +290,14 @@ loop:
 				state_add(0, -1)
 			};
 			if
-			:: SEARCHING(s_) == 1 -> notify_one()
+			:: SEARCHING(s_) == 1 ->
+				/* end_search: only if work is still queued */
+				fence();
+				atomic { load(WORK, w_) };
+				if
+				:: w_ > 0 -> notify_one()
+				:: else
+				fi
 			:: else
 			fi
 		:: else
