@@ -1,8 +1,11 @@
 /* reactor/op.c - the operation record's life (see reactor.h for the flags),
  * and the two plain kinds: IO (one SQE, one final CQE) and TIMER (a wheel
  * entry). The other kinds own their arm, completion and release in their
- * files: ACCEPT in accept.c, RECVQ in recvq.c; this file calls them
- * (direct calls, by kind).
+ * files: ACCEPT in accept.c, RECVQ in recvq.c, REAPER in process.c; this
+ * file calls them (direct calls, by kind). A REAPER record has no owner
+ * once submitted (the child's handle is gone): it is never GONE, and the
+ * reactor frees it on its final completion, or when it refuses to arm it
+ * at shutdown.
  *
  * Owner side (any thread): alloc, fill the SQE template, submit, poll,
  * drop. Reactor side: attend (popped from the stack), complete (a CQE),
@@ -89,6 +92,9 @@ void weft__op_free(struct weft__op *op)
 		break;
 	case WEFT__OP_IO:
 		io_release(op);
+		break;
+	case WEFT__OP_REAPER:
+		weft__reaper_release(op);
 		break;
 	default:
 		break;
@@ -260,6 +266,8 @@ void weft__op_attend(struct weft__reactor *r, struct weft__op *op,
 		break;
 	case REFUSE:
 		weft_waker_drop(&w);
+		if (op->kind == WEFT__OP_REAPER)  /* nobody else will */
+			weft__op_free(op);
 		break;
 	case NOTHING:
 		break;
@@ -335,8 +343,9 @@ void weft__op_complete(struct weft__reactor *r, struct weft__op *op,
 	}
 	w = op->waker;
 	op->waker = WEFT_WAKER_NONE;
-	dofree = !more && (op->flags & (WEFT__OPF_GONE | WEFT__OPF_QUEUED)) ==
-				  WEFT__OPF_GONE;
+	dofree = !more && ((op->flags & (WEFT__OPF_GONE | WEFT__OPF_QUEUED)) ==
+				   WEFT__OPF_GONE ||
+			   op->kind == WEFT__OP_REAPER);
 	weft__op_unlock(op);
 	if (stray >= 0)
 		close(stray);

@@ -63,6 +63,10 @@ enum weft__op_kind {
 	                     * (accept.c) */
 	WEFT__OP_RECVQ,     /* multishot recv feeding a stream's queue of
 	                     * provided buffers (recvq.c) */
+	WEFT__OP_REAPER,    /* a POLL_ADD on the pidfd of a child whose
+	                     * handle was destroyed unwaited: owned by the
+	                     * reactor from its submission, freed on its
+	                     * final CQE, reaps the child then (process.c) */
 };
 
 /* user_data values that are not records (records are 8-aligned). */
@@ -315,6 +319,10 @@ void weft__accept_release(struct weft__op *op);
  * accept on the listener is being polled. */
 struct weft_listener;
 unsigned weft__listener_test_backoff_ms(struct weft_listener *l);
+
+/* ---- process.c: the REAPER kind */
+/* At free: reaps the child (waitid(P_PIDFD, WNOHANG)) if it has exited. */
+void weft__reaper_release(struct weft__op *op);
 
 /* ---- pool.c: the provided buffer pool */
 /* Sets up r->pool and registers it (reactor thread); 0 or -errno. */

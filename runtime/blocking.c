@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "runtime/internal.h"
+#include "runtime/sigmask.h"
 
 #define BLOCKING_MAX 64
 #define BLOCKING_IDLE_S 10
@@ -150,6 +151,7 @@ static int pool_submit(weft_rt *rt, struct job *j)
 {
 	struct weft__blocking *b = rt->blocking;
 	pthread_attr_t attr;
+	sigset_t old;
 	pthread_t th;
 	int ret = 0;
 
@@ -169,10 +171,13 @@ static int pool_submit(weft_rt *rt, struct job *j)
 	} else if (b->threads < BLOCKING_MAX) {
 		pthread_attr_init(&attr);
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		/* pool threads never take a streamed signal (weft/signal.h) */
+		weft__sigmask_enter(&old);
 		if (pthread_create(&th, &attr, pool_main, rt) == 0)
 			b->threads++;
 		else if (b->threads == 0)
 			ret = -EAGAIN;
+		weft__sigmask_leave(&old);
 		pthread_attr_destroy(&attr);
 	}
 	if (ret < 0) {

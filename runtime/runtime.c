@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "runtime/internal.h"
+#include "runtime/sigmask.h"
 
 static _Thread_local char create_error[256];
 
@@ -109,6 +110,7 @@ static void workers_free(weft_rt *rt)
 static int threads_start(weft_rt *rt)
 {
 	pthread_attr_t attr;
+	sigset_t old;
 	int ret = 0;
 
 	pthread_attr_init(&attr);
@@ -117,6 +119,8 @@ static int threads_start(weft_rt *rt)
 		pthread_attr_destroy(&attr);
 		return -EINVAL;
 	}
+	/* workers never take a streamed signal (weft/signal.h) */
+	weft__sigmask_enter(&old);
 	for (unsigned i = 0; i < rt->nthreads; i++) {
 		struct weft__worker *w = &rt->workers[i];
 
@@ -126,6 +130,7 @@ static int threads_start(weft_rt *rt)
 		}
 		w->started = true;
 	}
+	weft__sigmask_leave(&old);
 	pthread_attr_destroy(&attr);
 	return ret;
 }

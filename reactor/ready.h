@@ -1,0 +1,16 @@
+/* reactor/ready.h - private: readiness waits on descriptors weft owns
+ * (signal streams, child processes). See weft/fd.h. */
+#ifndef WEFT_REACTOR_READY_H
+#define WEFT_REACTOR_READY_H
+
+#include "weft/fd.h"
+
+struct weft__fd;
+
+/* weft_fd_ready_init on a counted descriptor: the wait's record holds a
+ * reference to obj, so the descriptor is not closed while the kernel
+ * polls it, whoever drops obj's other references first. */
+void weft__fd_ready_init_obj(weft_fd_ready *f, struct weft__fd *obj,
+			     unsigned events);
+
+#endif /* WEFT_REACTOR_READY_H */
