@@ -289,20 +289,22 @@ WEFT_FUTURE_DEFINE(weft_bytes_copy, weft_bytes_copy_drop);
 
 /* -------------------------------------------------------- bidirectional */
 
-void weft_bytes_copy_bidirectional_init(weft_bytes_copy_bidi *c,
+void weft_bytes_copy_bidirectional_init(weft_bytes_copy_bidirectional *c,
 					weft_bytes *a, weft_bytes *b)
 {
 	WEFT_DEBUG_CHECK(!c->ab.sp.op && !c->ba.sp.op,
 			 "weft_bytes_copy_bidirectional_init",
 			 "the copy is still in flight (its splices would "
-			 "leak); call weft_bytes_copy_bidi_drop first");
+			 "leak); call weft_bytes_copy_bidirectional_drop "
+			 "first");
 	dir_init(&c->ab, a, b);
 	dir_init(&c->ba, b, a);
 	c->a_to_b = c->b_to_a = 0;
 	c->res = 0;
 }
 
-weft_poll weft_bytes_copy_bidi_poll(weft_bytes_copy_bidi *c, weft_cx *cx)
+weft_poll weft_bytes_copy_bidirectional_poll(
+	weft_bytes_copy_bidirectional *c, weft_cx *cx)
 {
 	if (!c->ab.from || !c->ab.to) {
 		c->res = -EINVAL;
@@ -326,13 +328,15 @@ weft_poll weft_bytes_copy_bidi_poll(weft_bytes_copy_bidi *c, weft_cx *cx)
 	return WEFT_READY;
 }
 
-void weft_bytes_copy_bidi_drop(weft_bytes_copy_bidi *c)
+void weft_bytes_copy_bidirectional_drop(
+	weft_bytes_copy_bidirectional *c)
 {
 	dir_cleanup(&c->ab);
 	dir_cleanup(&c->ba);
 }
 
-WEFT_FUTURE_DEFINE(weft_bytes_copy_bidi, weft_bytes_copy_bidi_drop);
+WEFT_FUTURE_DEFINE(weft_bytes_copy_bidirectional,
+		   weft_bytes_copy_bidirectional_drop);
 
 /* ------------------------------------------------------------- sendfile */
 

@@ -309,17 +309,19 @@ void weft_bytes_copy_drop(weft_bytes_copy *c);
  * directions ended, with the counts in a_to_b and b_to_a; or the first
  * error of either direction (the other is stopped; the counts say how far
  * each got). The streams are neither released nor shut down on error. */
-typedef struct weft_bytes_copy_bidi {
+typedef struct weft_bytes_copy_bidirectional {
 	struct weft__copy_dir ab, ba;
 	uint64_t a_to_b, b_to_a;
 	intptr_t res;
-} weft_bytes_copy_bidi;
-WEFT_FUTURE_EXTERN(weft_bytes_copy_bidi);
+} weft_bytes_copy_bidirectional;
+WEFT_FUTURE_EXTERN(weft_bytes_copy_bidirectional);
 
-void weft_bytes_copy_bidirectional_init(weft_bytes_copy_bidi *c,
+void weft_bytes_copy_bidirectional_init(weft_bytes_copy_bidirectional *c,
 					weft_bytes *a, weft_bytes *b);
-weft_poll weft_bytes_copy_bidi_poll(weft_bytes_copy_bidi *c, weft_cx *cx);
-void weft_bytes_copy_bidi_drop(weft_bytes_copy_bidi *c);
+weft_poll weft_bytes_copy_bidirectional_poll(
+	weft_bytes_copy_bidirectional *c, weft_cx *cx);
+void weft_bytes_copy_bidirectional_drop(
+	weft_bytes_copy_bidirectional *c);
 
 /* Sends len bytes of the file file_fd from offset off to the stream `to`
  * (an HTTP server's static files): splice file -> pipe -> socket when `to`
