@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,6 +27,7 @@
 #define PIPE_CHUNK (64u * 1024)
 
 bool weft__copy_test_no_splice;
+atomic_ulong weft__copy_test_spliced;
 
 enum {
 	D_START,
@@ -110,6 +112,10 @@ static weft_poll dir_splice_out(struct weft__copy_dir *d, weft_cx *cx,
 		}
 		d->in_pipe -= (size_t)d->sp.res;
 		*count += (uint64_t)d->sp.res;
+		/* relaxed: a statistic for the tests */
+		atomic_fetch_add_explicit(&weft__copy_test_spliced,
+					  (unsigned long)d->sp.res,
+					  memory_order_relaxed);
 		if (!d->in_pipe)
 			return WEFT_READY;
 		weft__splice_init_fds(&d->sp, d->pipe_r, -1,
