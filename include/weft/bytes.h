@@ -187,10 +187,6 @@ struct weft__fd;
  * the stream stays the caller's. */
 int weft_bytes_from_stream(weft_bytes **out, struct weft_stream *s);
 
-/* weft_bytes_from_fd flags. */
-#define WEFT_BYTES_FD_KEEP 0x1u   /* release leaves fd open (the stream
-                                   * works on a duplicate, F_DUPFD_CLOEXEC) */
-
 /* A byte stream over any non-seekable descriptor: a pipe, FIFO, terminal,
  * character device, or a socket someone else made (name "pipe"). Reads
  * and writes are io_uring IORING_OP_READ / IORING_OP_WRITE operations
@@ -213,10 +209,17 @@ int weft_bytes_from_stream(weft_bytes **out, struct weft_stream *s);
  * file or block device: use weft/io.h), -EBADF, -EMFILE (the duplicate)
  * or -ENOMEM. */
 int weft_bytes_from_fd(weft_bytes **out, int fd, unsigned flags);
+
+/* weft_bytes_from_fd flag: release leaves fd open (the stream works on a
+ * duplicate, F_DUPFD_CLOEXEC). */
+#define WEFT_BYTES_FD_KEEP 0x1u
+
 /* weft_bytes_from_fd(out, 0, 1 or 2, WEFT_BYTES_FD_KEEP): stdio is never
  * closed (nor made non-blocking) by weft. */
 int weft_bytes_stdin(weft_bytes **out);
+/* weft_bytes_stdin's twin for descriptor 1 (kept open). */
 int weft_bytes_stdout(weft_bytes **out);
+/* weft_bytes_stdin's twin for descriptor 2 (kept open). */
 int weft_bytes_stderr(weft_bytes **out);
 
 /* An in-memory duplex pair (name "duplex"): what *a writes *b reads and
