@@ -357,8 +357,10 @@ static void ks_release(weft_bytes *b)
 	struct kstream *k = KS(b);
 	struct weft__op *rx = NULL;
 
-	if (k->f)
+	if (k->f) {
+		weft__fd_mark_dropped(k->f, "weft_bytes_drop");
 		weft__recvq_unwait(k->f, &k->rwaiting);
+	}
 	if (k->rop)
 		weft__op_drop(k->rop);
 	if (k->wop)

@@ -319,6 +319,22 @@ Test(bytes_stream, keep_flag_and_argument_errors)
 	cr_assert_geq(fcntl(p[1], F_GETFD), 0, "the caller's fd stays open");
 	cr_assert_eq(fcntl(p[0], F_GETFL) & O_NONBLOCK, 0,
 		     "status flags untouched");
+	/* stdio: duplicates, the descriptors themselves stay open */
+	if (weft_bytes_stdin(&b) == 0) {
+		cr_assert_neq(weft_bytes_fd(b), 0);
+		weft_bytes_drop(b);
+		cr_assert_geq(fcntl(0, F_GETFD), 0, "stdin stays open");
+	}
+	if (weft_bytes_stdout(&b) == 0) {
+		cr_assert_neq(weft_bytes_fd(b), 1);
+		weft_bytes_drop(b);
+		cr_assert_geq(fcntl(1, F_GETFD), 0, "stdout stays open");
+	}
+	if (weft_bytes_stderr(&b) == 0) {
+		cr_assert_neq(weft_bytes_fd(b), 2);
+		weft_bytes_drop(b);
+		cr_assert_geq(fcntl(2, F_GETFD), 0, "stderr stays open");
+	}
 	cr_assert_eq(weft_bytes_from_fd(&b, -1, 0), -EINVAL);
 	cr_assert_eq(weft_bytes_from_fd(&b, p[0], 0x80), -EINVAL);
 	fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
@@ -452,3 +468,34 @@ static void sendfile_case(bool splice)
 
 Test(bytes_stream, sendfile_by_splice) { sendfile_case(true); }
 Test(bytes_stream, sendfile_by_reads) { sendfile_case(false); }
+
+/* ----------------------------------------------------- weft_splice */
+
+Test(bytes_stream, splice_future_on_raw_descriptors)
+{
+	weft_rt *rt = test_rt(1);
+	int a[2], b[2];
+	char buf[16] = { 0 };
+	weft_splice sp = { 0 };
+
+	cr_assert_eq(pipe2(a, O_CLOEXEC), 0);
+	cr_assert_eq(pipe2(b, O_CLOEXEC), 0);
+	cr_assert_eq(write(a[1], "hello", 5), 5);
+	weft_splice_init(&sp, a[0], -1, b[1], -1, 64);
+	cr_assert_eq(WEFT_BLOCK_ON(rt, weft_splice, &sp), 0);
+	cr_assert_eq(sp.res, 5, "moved what the pipe held");
+	cr_assert_eq(read(b[0], buf, sizeof(buf)), 5);
+	cr_assert_str_eq(buf, "hello");
+	close(a[1]);
+	weft_splice_init(&sp, a[0], -1, b[1], -1, 64);
+	cr_assert_eq(WEFT_BLOCK_ON(rt, weft_splice, &sp), 0);
+	cr_assert_eq(sp.res, 0, "end of input");
+	weft_splice_init(&sp, -1, -1, b[1], -1, 64);
+	cr_assert_eq(WEFT_BLOCK_ON(rt, weft_splice, &sp), 0);
+	cr_assert_eq(sp.res, -EBADF);
+	for (int i = 0; i < 2; i++) {
+		close(a[i]);
+		close(b[i]);
+	}
+	weft_rt_destroy(rt);
+}
