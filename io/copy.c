@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "weft/bytes.h"
@@ -99,6 +100,23 @@ static bool dir_pipe_open(struct weft__copy_dir *d, bool need_fresh_from)
 		return false;
 	}
 	return true;
+}
+
+/* Whether a splice's 0 from a socket is its end of stream. A TCP
+ * splice read can return 0 with the peer still open (data that lands
+ * between its read attempt and its queue check: tcp_splice_read's
+ * "nothing read while the receive queue is not empty" case), so a 0 is
+ * checked with a non-blocking peek: 0 is the end; a byte or EAGAIN means
+ * splice again. Not a socket (a pipe: ENOTSOCK): its 0 is the end. */
+static bool splice_eof_real(int fd)
+{
+	char c;
+	ssize_t n;
+
+	do
+		n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
 }
 
 /* The pipe -> destination half of a splice chunk: READY when the pipe is
@@ -186,7 +204,9 @@ static weft_poll dir_poll(struct weft__copy_dir *d, weft_cx *cx, bool shut)
 			if (r < 0)
 				return dir_fail(d, r);
 			if (r == 0) {
-				d->state = D_END;
+				in = weft__bytes_kfd(d->from, NULL);
+				d->state = in && !splice_eof_real(in->fd)
+						   ? D_SPIN_START : D_END;
 				break;
 			}
 			d->in_pipe = (size_t)r;
