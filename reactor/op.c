@@ -100,6 +100,7 @@ void weft__op_free(struct weft__op *op)
 		break;
 	}
 	weft__fd_put(op->fd);
+	weft__fd_put(op->fd2);
 	free(op);
 	/* acq_rel: pairs with weft__reactor_stop's decrement; the last one
 	 * frees r after every other user of it is done */
@@ -111,6 +112,18 @@ void weft__op_submit(struct weft__op *op)
 {
 	/* not shared yet: no lock needed; the push publishes it */
 	op->flags = WEFT__OPF_QUEUED | WEFT__OPF_WANT;
+	weft__reactor_push(op->r, op);
+}
+
+void weft__op_resubmit(struct weft__op *op, weft_cx *cx)
+{
+	/* the reactor is done with a DONE record (not ARMED, not QUEUED):
+	 * the lock only orders this against its last unlock */
+	weft__op_lock(op);
+	op->flags = WEFT__OPF_QUEUED | WEFT__OPF_WANT;
+	op->res = 0;
+	weft_waker_register(&op->waker, cx);
+	weft__op_unlock(op);
 	weft__reactor_push(op->r, op);
 }
 

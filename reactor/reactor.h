@@ -109,6 +109,8 @@ struct weft__op {
 	struct weft__op *next;        /* QUEUED link; owned by the pusher */
 	struct weft__reactor *r;      /* set at alloc; immutable */
 	struct weft__fd *fd;          /* counted ref or NULL; immutable */
+	struct weft__fd *fd2;         /* a second one (splice), or NULL; set
+	                               * before the first push */
 	atomic_flag lock;             /* guards flags, res, waker, acc */
 	uint8_t kind;                 /* enum weft__op_kind; immutable */
 	uint16_t flags;               /* WEFT__OPF_*, under lock */
@@ -267,6 +269,10 @@ void weft__op_submit(struct weft__op *op);
 /* READY when the record is DONE (*res receives the result), else registers
  * cx's waker and returns PENDING. Spends one unit of coop budget on READY. */
 weft_poll weft__op_poll(struct weft__op *op, weft_cx *cx, int32_t *res);
+/* Re-arms a record whose last operation is DONE (or a fresh one) with the
+ * SQE template as it is now: cx's waker, WANT|QUEUED, pushed. The owner's
+ * record is then in flight again (byte streams reuse theirs). */
+void weft__op_resubmit(struct weft__op *op, weft_cx *cx);
 /* The owner lets go: cancels it if armed; freed on its final completion. */
 void weft__op_drop(struct weft__op *op);
 /* Reactor side. */
@@ -345,6 +351,28 @@ void weft__recvq_complete_locked(struct weft__reactor *r, struct weft__op *op,
 void weft__recvq_refuse_locked(struct weft__op *op);
 /* At free: gives the unread chunks' buffers back to the pool. */
 void weft__recvq_release(struct weft__reactor *r, struct weft__op *op);
+/* Owner side, for the stream receive future and the byte streams over
+ * sockets (bytes_stream.c). weft__recvq_poll: READY with *res (bytes
+ * copied into buf, at most len, and taken, or with keep left queued
+ * (weft_stream_peek, which also leaves a queued error); with lend != NULL
+ * nothing is copied: *lend lends the head chunk's unread bytes, *res of
+ * them, valid until weft__recvq_consume gives them back), 0 at end of
+ * stream, -errno;
+ * PENDING with cx's waker queued (*waiting set: the caller holds a
+ * reference on f until weft__recvq_unwait or the next READY); or
+ * WEFT__RECVQ_FALLBACK: receive single-shot this time. */
+#define WEFT__RECVQ_FALLBACK 2
+int weft__recvq_poll(struct weft__fd *f, struct weft__reactor *re,
+		     weft_cx *cx, void *buf, size_t len, bool keep,
+		     const void **lend, bool *waiting, intptr_t *res);
+/* n bytes of the lent head are used up (buffers emptied go back). */
+void weft__recvq_consume(struct weft__fd *f, struct weft__reactor *re,
+			 size_t n);
+/* Bytes queued and not yet taken (0 without a record). */
+size_t weft__recvq_held(struct weft__fd *f);
+/* A receive that stops waiting (dropped): takes its waker back and drops
+ * its reference on f. No-op unless *waiting. */
+void weft__recvq_unwait(struct weft__fd *f, bool *waiting);
 
 /* Test hooks: unread chunks queued on a stream (0 without a record;
  * recvq.c), and pool buffers filled and not yet given back (pool.c). */

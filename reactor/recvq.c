@@ -32,7 +32,6 @@
 
 #define FD_OF(h) ((struct weft__fd *)(h))
 #define RECV_MAX (64u * 1024)
-#define RECVQ_FALLBACK 2  /* recvq_poll: receive single-shot instead */
 
 /* ------------------------------------------------------------ test hook */
 
@@ -167,19 +166,19 @@ static struct weft__op *recvq_record(struct weft__fd *f,
 /* Copies queued chunks into r->buf (lock held); the buffers emptied (at
  * most TAKE_MAX) are stored in bids for the caller to give back after
  * unlocking. */
-static size_t recvq_take_locked(weft_stream_recv *r, struct weft__reactor *re,
-				struct weft__op *op, uint16_t *bids,
-				unsigned *nbids)
+static size_t recvq_take_locked(void *buf, size_t len,
+				struct weft__reactor *re, struct weft__op *op,
+				uint16_t *bids, unsigned *nbids)
 {
 	size_t got = 0;
 
-	while (op->u.rq.len && got < r->len && *nbids < TAKE_MAX) {
+	while (op->u.rq.len && got < len && *nbids < TAKE_MAX) {
 		struct weft__rxbuf *c = &op->u.rq.q[op->u.rq.head];
 		size_t k = c->len - op->u.rq.off;
 
-		if (k > r->len - got)
-			k = r->len - got;
-		memcpy((char *)r->buf + got,
+		if (k > len - got)
+			k = len - got;
+		memcpy((char *)buf + got,
 		       re->pool.mem + (size_t)c->bid * re->pool.size +
 			       op->u.rq.off,
 		       k);
@@ -195,22 +194,22 @@ static size_t recvq_take_locked(weft_stream_recv *r, struct weft__reactor *re,
 	return got;
 }
 
-/* A peek: copies from the queued chunks into r->buf without taking them
+/* A peek: copies from the queued chunks into buf without taking them
  * (lock held). */
-static size_t recvq_peek_locked(weft_stream_recv *r, struct weft__reactor *re,
+static size_t recvq_peek_locked(void *buf, size_t len, struct weft__reactor *re,
 				const struct weft__op *op)
 {
 	uint32_t off = op->u.rq.off;
 	size_t got = 0;
 
-	for (uint32_t i = 0; i < op->u.rq.len && got < r->len; i++) {
+	for (uint32_t i = 0; i < op->u.rq.len && got < len; i++) {
 		const struct weft__rxbuf *c =
 			&op->u.rq.q[(op->u.rq.head + i) % op->u.rq.cap];
 		size_t k = c->len - off;
 
-		if (k > r->len - got)
-			k = r->len - got;
-		memcpy((char *)r->buf + got,
+		if (k > len - got)
+			k = len - got;
+		memcpy((char *)buf + got,
 		       re->pool.mem + (size_t)c->bid * re->pool.size + off, k);
 		got += k;
 		off = 0;
@@ -218,27 +217,30 @@ static size_t recvq_peek_locked(weft_stream_recv *r, struct weft__reactor *re,
 	return got;
 }
 
-/* READY with r->res set, PENDING (waker queued), or RECVQ_FALLBACK when
- * the pool ran dry or multishot is refused: the caller receives
- * single-shot this time. */
-static int recvq_poll(weft_stream_recv *r, struct weft__reactor *re, weft_cx *cx)
+/* READY with *res set, PENDING (waker queued), or WEFT__RECVQ_FALLBACK
+ * when the pool ran dry or multishot is refused: the caller receives
+ * single-shot this time. Copies into buf/len (with keep, without taking:
+ * weft_stream_peek; a queued error is then left for the next receive), or
+ * with lend set lends the head chunk (*lend, *res bytes; see reactor.h). */
+int weft__recvq_poll(struct weft__fd *f, struct weft__reactor *re,
+		     weft_cx *cx, void *buf, size_t len, bool keep,
+		     const void **lend, bool *waiting, intptr_t *res)
 {
-	struct weft__fd *f = FD_OF(r->s);
 	struct weft__op *op;
 	uint16_t bids[TAKE_MAX];
 	unsigned nbids = 0;
 	bool push = false, ready = true, fallback = false, unref = false;
 
-	if (r->waiting && !atomic_load_explicit(&f->rx, memory_order_relaxed)) {
+	if (*waiting && !atomic_load_explicit(&f->rx, memory_order_relaxed)) {
 		/* the handle was closed under a waiting receive */
-		r->waiting = false;
+		*waiting = false;
 		weft__fd_put(f);
-		r->res = -EBADF;
+		*res = -EBADF;
 		return WEFT_READY;
 	}
 	op = recvq_record(f, re);
 	if (!op) {
-		r->res = -ENOMEM;
+		*res = -ENOMEM;
 		return WEFT_READY;
 	}
 	weft__op_lock(op);
@@ -248,26 +250,33 @@ static int recvq_poll(weft_stream_recv *r, struct weft__reactor *re, weft_cx *cx
 		weft_cx_yield(cx);
 		return WEFT_PENDING;
 	}
-	if (op->u.rq.len && r->peek) {
-		r->res = (intptr_t)recvq_peek_locked(r, re, op);
+	if (op->u.rq.len && lend) {
+		struct weft__rxbuf *c = &op->u.rq.q[op->u.rq.head];
+
+		*lend = re->pool.mem + (size_t)c->bid * re->pool.size +
+			op->u.rq.off;
+		*res = (intptr_t)(c->len - op->u.rq.off);
+	} else if (op->u.rq.len && keep) {
+		*res = (intptr_t)recvq_peek_locked(buf, len, re, op);
 	} else if (op->u.rq.len) {
-		r->res = (intptr_t)recvq_take_locked(r, re, op, bids, &nbids);
+		*res = (intptr_t)recvq_take_locked(buf, len, re, op, bids,
+						   &nbids);
 	} else if (op->u.rq.err == -ENOBUFS) {
 		op->u.rq.err = 0;
 		fallback = true;
 	} else if (op->u.rq.err) {
-		r->res = op->u.rq.err;
-		if (!r->peek) /* a peek leaves it for the next receive */
+		*res = op->u.rq.err;
+		if (!keep) /* a peek leaves it for the next receive */
 			op->u.rq.err = 0;
 	} else if (op->u.rq.eof) {
-		r->res = 0;
+		*res = 0;
 	} else {
 		ready = false;
 		weft_waker_register(&op->waker, cx);
-		if (!r->waiting) {
+		if (!*waiting) {
 			/* the stream object outlives a close while we wait */
 			weft__fd_get(f);
-			r->waiting = true;
+			*waiting = true;
 		}
 	}
 	/* re-arm once the reader has taken everything the last multishot
@@ -275,9 +284,9 @@ static int recvq_poll(weft_stream_recv *r, struct weft__reactor *re, weft_cx *cx
 	if (!fallback && !op->u.rq.len && !op->u.rq.eof && !op->u.rq.err &&
 	    !(op->flags & (WEFT__OPF_ARMED | WEFT__OPF_QUEUED)))
 		push = weft__op_want_locked(op);
-	if (ready && r->waiting) {
+	if (ready && *waiting) {
 		weft_waker_drop(&op->waker);
-		r->waiting = false;
+		*waiting = false;
 		unref = true;
 	}
 	weft__op_unlock(op);
@@ -287,10 +296,79 @@ static int recvq_poll(weft_stream_recv *r, struct weft__reactor *re, weft_cx *cx
 	if (push)
 		weft__reactor_push(re, op);
 	if (fallback)
-		return RECVQ_FALLBACK;
+		return WEFT__RECVQ_FALLBACK;
 	if (ready)
 		weft_coop_proceed(cx); /* budget checked above: spends one */
 	return ready ? WEFT_READY : WEFT_PENDING;
+}
+
+void weft__recvq_consume(struct weft__fd *f, struct weft__reactor *re,
+			 size_t n)
+{
+	/* acquire: pairs with the CAS that installed the record */
+	struct weft__op *op = atomic_load_explicit(&f->rx,
+						   memory_order_acquire);
+	uint16_t bids[TAKE_MAX];
+	unsigned nbids = 0;
+
+	if (!op)
+		return;
+	weft__op_lock(op);
+	while (n && op->u.rq.len && nbids < TAKE_MAX) {
+		struct weft__rxbuf *c = &op->u.rq.q[op->u.rq.head];
+		size_t k = c->len - op->u.rq.off;
+
+		if (k > n)
+			k = n;
+		n -= k;
+		op->u.rq.off += (uint32_t)k;
+		if (op->u.rq.off == c->len) {
+			bids[nbids++] = c->bid;
+			op->u.rq.off = 0;
+			op->u.rq.head = (op->u.rq.head + 1) % op->u.rq.cap;
+			op->u.rq.len--;
+		}
+	}
+	weft__op_unlock(op);
+	weft__pool_put(re, bids, nbids);
+}
+
+size_t weft__recvq_held(struct weft__fd *f)
+{
+	/* acquire: pairs with the CAS that installed the record */
+	struct weft__op *op = atomic_load_explicit(&f->rx,
+						   memory_order_acquire);
+	size_t n = 0;
+
+	if (!op)
+		return 0;
+	weft__op_lock(op);
+	for (uint32_t i = 0; i < op->u.rq.len; i++)
+		n += op->u.rq.q[(op->u.rq.head + i) % op->u.rq.cap].len;
+	n -= op->u.rq.off;
+	weft__op_unlock(op);
+	return n;
+}
+
+void weft__recvq_unwait(struct weft__fd *f, bool *waiting)
+{
+	/* acquire: pairs with the CAS that installed the record; NULL when
+	 * the handle was closed (which dropped the waker) */
+	struct weft__op *op;
+	weft_waker w = WEFT_WAKER_NONE;
+
+	if (!*waiting)
+		return;
+	op = atomic_load_explicit(&f->rx, memory_order_acquire);
+	if (op) {
+		weft__op_lock(op);
+		w = op->waker;
+		op->waker = WEFT_WAKER_NONE;
+		weft__op_unlock(op);
+	}
+	weft_waker_drop(&w);
+	*waiting = false;
+	weft__fd_put(f);
 }
 
 /* ------------------------------------------------------------------ recv */
@@ -328,23 +406,7 @@ void weft_stream_recv_drop(weft_stream_recv *r)
 		weft__op_drop(r->op);
 		r->op = NULL;
 	}
-	if (r->waiting) {
-		/* acquire: pairs with the CAS that installed the record; NULL
-		 * when the handle was closed (which dropped the waker) */
-		struct weft__op *op = atomic_load_explicit(
-			&FD_OF(r->s)->rx, memory_order_acquire);
-		weft_waker w = WEFT_WAKER_NONE;
-
-		if (op) {
-			weft__op_lock(op);
-			w = op->waker;
-			op->waker = WEFT_WAKER_NONE;
-			weft__op_unlock(op);
-		}
-		weft_waker_drop(&w);
-		r->waiting = false;
-		weft__fd_put(FD_OF(r->s));
-	}
+	weft__recvq_unwait(FD_OF(r->s), &r->waiting);
 }
 
 /* Single-shot: one IORING_OP_RECV into the record's own buffer. */
@@ -395,8 +457,9 @@ weft_poll weft_stream_recv_poll(weft_stream_recv *r, weft_cx *cx)
 	}
 	/* relaxed: a feature bit; either path is correct */
 	if (atomic_load_explicit(&re->recv_multi, memory_order_relaxed)) {
-		ret = recvq_poll(r, re, cx);
-		if (ret != RECVQ_FALLBACK)
+		ret = weft__recvq_poll(FD_OF(r->s), re, cx, r->buf, r->len,
+				       r->peek, NULL, &r->waiting, &r->res);
+		if (ret != WEFT__RECVQ_FALLBACK)
 			return (weft_poll)ret;
 	}
 	ret = oneshot_start(r, re, cx);
