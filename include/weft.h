@@ -16,6 +16,7 @@
 #include "weft/io.h"
 #include "weft/net.h"
 #include "weft/bytes.h"
+#include "weft/metrics.h"
 #include "weft/version.h"
 
 #endif /* WEFT_H */

@@ -227,6 +227,8 @@ static int recvq_poll(weft_stream_recv *r, struct weft__reactor *re, weft_cx *cx
 	} else if (op->u.rq.err == -ENOBUFS) {
 		op->u.rq.err = 0;
 		fallback = true;
+		atomic_fetch_add_explicit(&re->stats.fallbacks, 1,
+					  memory_order_relaxed);
 	} else if (op->u.rq.err) {
 		r->res = op->u.rq.err;
 		op->u.rq.err = 0;

@@ -17,6 +17,7 @@
 
 void weft__owner_init(struct weft__owner *o, weft_rt *rt, int index)
 {
+	atomic_flag_clear(&o->lock);
 	o->head = NULL;
 	o->live = 0;
 	o->rt = rt;
@@ -47,8 +48,24 @@ void weft__task_free_now(struct weft__task *t)
 	weft_rt *rt = weft__task_rt(t);
 	size_t lead = weft__task_lead(t->type);
 
-	owner_unlink(weft__task_owner(t), t);
-	weft__free(rt, (char *)t - lead, weft__task_bytes(t->type, lead));
+	struct weft__owner *o = weft__task_owner(t);
+	size_t bytes = weft__task_bytes(t->type, lead);
+
+	if (rt->track) {
+		weft__owner_lock(o);
+		owner_unlink(o, t);
+		weft__owner_unlock(o);
+		bytes += sizeof(struct weft__track);
+	} else {
+		owner_unlink(o, t);
+	}
+	/* the owner's thread, or (after stop) under rt->lock */
+	if (o->index >= 0)
+		weft__stat_add(&rt->workers[o->index].stats.freed, 1);
+	else
+		atomic_fetch_add_explicit(&rt->foreign_freed, 1,
+					  memory_order_relaxed);
+	weft__free(rt, (char *)t - lead, bytes);
 }
 
 void weft__owner_drain_remote(struct weft__owner *o)
@@ -76,6 +93,9 @@ void weft__task_dealloc(struct weft__task *t)
 	weft_rt *rt = o->rt;
 	struct weft__worker *w;
 
+	if (!(s & WEFT__COMPLETE) && rt->cfg.obs.on_task_terminate)
+		rt->cfg.obs.on_task_terminate(rt->cfg.obs.arg, (uintptr_t)t,
+					      t->type);
 	if (!(s & WEFT__COMPLETE) && t->type->drop)
 		t->type->drop(weft__task_frame(t));
 	if (s & WEFT__JOIN_WAKER)

@@ -37,6 +37,7 @@ void weft_rt_builder_init(weft_rt_builder *b)
 {
 	memset(b, 0, sizeof(*b));
 	b->io.enable = true;
+	b->obs.long_poll_ns = 10 * 1000 * 1000;
 }
 
 /* ------------------------------------------------- the driver's host */
@@ -159,6 +160,7 @@ int weft__rt_create(weft_rt **out, const weft_rt_builder *b,
 		return -ENOMEM;
 	rt->head.host = &host;
 	rt->cfg = *b;
+	rt->track = b->obs.track_tasks;
 	if (b->allocator) {
 		rt->alloc = *b->allocator;
 		rt->has_alloc = true;
@@ -197,6 +199,8 @@ int weft__rt_create(weft_rt **out, const weft_rt_builder *b,
 		rt->head.driver = state;
 	}
 	ret = threads_start(rt);
+	if (ret == 0 && b->obs.long_poll_ns)
+		ret = weft__watch_start(rt);
 	if (ret < 0) {
 		set_create_error("cannot start worker threads");
 		weft_rt_destroy(rt);

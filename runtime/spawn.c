@@ -11,6 +11,13 @@
 int weft_spawn(weft_rt *rt, const weft_future_type *type, const void *init,
 	       weft_join **join)
 {
+	return weft_spawn_at(rt, type, init, join, NULL, 0);
+}
+
+int weft_spawn_at(weft_rt *rt, const weft_future_type *type,
+		  const void *init, weft_join **join, const char *file,
+		  unsigned line)
+{
 	struct weft__worker *w;
 	struct weft__task *t;
 	size_t lead, bytes;
@@ -26,7 +33,8 @@ int weft_spawn(weft_rt *rt, const weft_future_type *type, const void *init,
 		return -ESHUTDOWN;
 	lead = weft__task_lead(type);
 	bytes = weft__task_bytes(type, lead);
-	mem = weft__alloc(rt, bytes);
+	mem = weft__alloc(rt, bytes + (rt->track ? sizeof(struct weft__track)
+						 : 0));
 	if (!mem)
 		return -ENOMEM;
 	t = (struct weft__task *)(mem + lead);
@@ -41,9 +49,22 @@ int weft_spawn(weft_rt *rt, const weft_future_type *type, const void *init,
 		memcpy(weft__task_frame(t), init, type->size);
 	else
 		memset(weft__task_frame(t), 0, type->size);
+	if (rt->track) {
+		struct weft__track *k = (struct weft__track *)(void *)(mem +
+								       bytes);
+
+		k->file = file;
+		k->line = line;
+		k->pad_ = 0;
+		k->spawn_ns = weft__rt_now_ns();
+		atomic_init(&k->polls, 0);
+	}
+	if (rt->cfg.obs.on_task_spawn)
+		rt->cfg.obs.on_task_spawn(rt->cfg.obs.arg, (uintptr_t)t, type);
 
 	w = weft__worker_current();
 	if (w && w->rt == rt) {
+		weft__stat_add(&w->stats.spawned, 1);
 		weft__owner_link(&w->owner, t);
 		if (join)
 			*join = (weft_join *)t;
@@ -67,9 +88,12 @@ int weft_spawn(weft_rt *rt, const weft_future_type *type, const void *init,
 	if (atomic_load_explicit(&rt->shutdown, memory_order_seq_cst)) {
 		atomic_fetch_sub_explicit(&rt->foreign_inflight, 1,
 					  memory_order_release);
-		weft__free(rt, mem, bytes);
+		weft__free(rt, mem, bytes + (rt->track ?
+					     sizeof(struct weft__track) : 0));
 		return -ESHUTDOWN;
 	}
+	atomic_fetch_add_explicit(&rt->foreign_spawned, 1,
+				  memory_order_relaxed);
 	if (join)
 		*join = (weft_join *)t;
 	weft__worker_schedule(t, true);

@@ -58,7 +58,11 @@ static void task_complete(struct weft__task *t, intptr_t out, bool cancelled)
 {
 	uint64_t prev, n;
 	bool detached;
+	weft_rt *rt = weft__task_rt(t);
 
+	if (rt->cfg.obs.on_task_terminate)
+		rt->cfg.obs.on_task_terminate(rt->cfg.obs.arg, (uintptr_t)t,
+					      t->type);
 	if (t->type->drop)
 		t->type->drop(weft__task_frame(t));
 	memcpy(weft__task_frame(t), &out, sizeof(out));
@@ -160,7 +164,44 @@ void weft__task_run(struct weft__task *t, void *worker)
 	cx.flags = 0;
 	cx.worker = w;
 	cx.rt = weft__task_rt(t);
-	p = t->type->poll(weft__task_frame(t), &cx);
+	if (w) {
+		/* the long-poll detector's view (watch.c): the fields first,
+		 * then an odd sequence number; release on both so that a
+		 * watcher that read this poll's fields reads a sequence
+		 * number at least as new */
+		if (w->rt->track) {
+			struct weft__track *k = weft__task_track(t);
+
+			weft__stat_add(&k->polls, 1);
+			/* copies: the watcher must not read the task itself,
+			 * which may be freed as soon as the poll ends */
+			atomic_store_explicit(&w->stats.cur_file, k->file,
+					      memory_order_release);
+			atomic_store_explicit(&w->stats.cur_line, k->line,
+					      memory_order_release);
+		}
+		atomic_store_explicit(&w->stats.cur_task, (uintptr_t)t,
+				      memory_order_release);
+		atomic_store_explicit(&w->stats.cur_type, t->type,
+				      memory_order_release);
+		atomic_store_explicit(
+			&w->stats.poll_seq,
+			weft__stat_get(&w->stats.poll_seq) + 1,
+			memory_order_release);
+		if (w->rt->cfg.obs.on_poll_begin)
+			w->rt->cfg.obs.on_poll_begin(w->rt->cfg.obs.arg,
+						     (uintptr_t)t, t->type);
+		p = t->type->poll(weft__task_frame(t), &cx);
+		if (w->rt->cfg.obs.on_poll_end)
+			w->rt->cfg.obs.on_poll_end(w->rt->cfg.obs.arg,
+						   (uintptr_t)t, t->type);
+		atomic_store_explicit(
+			&w->stats.poll_seq,
+			weft__stat_get(&w->stats.poll_seq) + 1,
+			memory_order_release);
+	} else {
+		p = t->type->poll(weft__task_frame(t), &cx);
+	}
 	if (p == WEFT_READY) {
 		task_complete(t, weft_future_res(t->type, weft__task_frame(t)),
 			      false);
@@ -172,6 +213,8 @@ void weft__task_run(struct weft__task *t, void *worker)
 	case IDLE_RESCHEDULE:
 		/* woken during its own poll: a yield, or a wake from another
 		 * thread; either way it goes behind the queued tasks */
+		if (w && cx.budget == 0)
+			weft__stat_add(&w->stats.budget_yields, 1);
 		weft__worker_schedule(t, true);
 		break;
 	case IDLE_CANCEL:
