@@ -282,6 +282,27 @@ struct weft__wstats {
 	_Atomic uint64_t long_polls;     /* written by the watcher only */
 };
 
+/* The long-poll detector's view of a poll on worker stats st (watch.c):
+ * the fields first, then an odd sequence number; release on each so that
+ * a watcher that read this poll's fields reads a number at least as new.
+ * The caller stores cur_file / cur_line before when it tracks. */
+static inline void weft__poll_begin(struct weft__wstats *st, uintptr_t task,
+				    const weft_future_type *type)
+{
+	atomic_store_explicit(&st->cur_task, task, memory_order_release);
+	atomic_store_explicit(&st->cur_type, type, memory_order_release);
+	atomic_store_explicit(&st->poll_seq,
+			      weft__stat_get(&st->poll_seq) + 1,
+			      memory_order_release);
+}
+
+static inline void weft__poll_end(struct weft__wstats *st)
+{
+	atomic_store_explicit(&st->poll_seq,
+			      weft__stat_get(&st->poll_seq) + 1,
+			      memory_order_release);
+}
+
 struct weft__worker {
 	struct weft__deque dq;
 	/* owner-only fields */

@@ -165,10 +165,7 @@ void weft__task_run(struct weft__task *t, void *worker)
 	cx.worker = w;
 	cx.rt = weft__task_rt(t);
 	if (w) {
-		/* the long-poll detector's view (watch.c): the fields first,
-		 * then an odd sequence number; release on both so that a
-		 * watcher that read this poll's fields reads a sequence
-		 * number at least as new */
+		/* the long-poll detector's view (watch.c) */
 		if (w->rt->track) {
 			struct weft__track *k = weft__task_track(t);
 
@@ -180,14 +177,7 @@ void weft__task_run(struct weft__task *t, void *worker)
 			atomic_store_explicit(&w->stats.cur_line, k->line,
 					      memory_order_release);
 		}
-		atomic_store_explicit(&w->stats.cur_task, (uintptr_t)t,
-				      memory_order_release);
-		atomic_store_explicit(&w->stats.cur_type, t->type,
-				      memory_order_release);
-		atomic_store_explicit(
-			&w->stats.poll_seq,
-			weft__stat_get(&w->stats.poll_seq) + 1,
-			memory_order_release);
+		weft__poll_begin(&w->stats, (uintptr_t)t, t->type);
 		if (w->rt->cfg.obs.on_poll_begin)
 			w->rt->cfg.obs.on_poll_begin(w->rt->cfg.obs.arg,
 						     (uintptr_t)t, t->type);
@@ -195,10 +185,7 @@ void weft__task_run(struct weft__task *t, void *worker)
 		if (w->rt->cfg.obs.on_poll_end)
 			w->rt->cfg.obs.on_poll_end(w->rt->cfg.obs.arg,
 						   (uintptr_t)t, t->type);
-		atomic_store_explicit(
-			&w->stats.poll_seq,
-			weft__stat_get(&w->stats.poll_seq) + 1,
-			memory_order_release);
+		weft__poll_end(&w->stats);
 	} else {
 		p = t->type->poll(weft__task_frame(t), &cx);
 	}
