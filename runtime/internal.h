@@ -125,8 +125,11 @@ struct weft__owner {
 	/* with task tracking (rt->track): held while linking, unlinking and
 	 * by weft_rt_dump while it copies the list (metrics.c) */
 	atomic_flag lock;
+	bool locked;                     /* rt->track: links take `lock` */
 	struct weft__task *head;
-	size_t live;                     /* tasks in the list */
+	/* tasks in the list: written by the list's owner (a relaxed load and
+	 * store), read by weft_rt_metrics */
+	_Atomic size_t live;
 	weft_rt *rt;
 	int index;                       /* worker index, -1 = foreign */
 	/* Treiber stack, pushed by any thread (CAS), drained by the owner
@@ -264,8 +267,8 @@ static inline uint64_t weft__stat_get(const _Atomic uint64_t *c)
 }
 
 /* A worker's metrics (metrics.c reads them), in lines of their own that
- * only the worker writes. poll_seq is odd while a poll runs (polls =
- * poll_seq / 2); cur_task, cur_type (and, with tracking, the spawn site
+ * only the worker writes. poll_seq counts the polls begun, cur_task is
+ * non-zero while one runs (weft__poll_begin); cur_task, cur_type (and, with tracking, the spawn site
  * cur_file:cur_line) name that poll for the long-poll detector (watch.c), which
  * reads them seqlock-style: seq, fields, seq again. */
 struct weft__wstats {
@@ -274,7 +277,7 @@ struct weft__wstats {
 	_Atomic(const weft_future_type *) cur_type;
 	_Atomic(const char *) cur_file;  /* with tracking: its spawn site */
 	_Atomic uint32_t cur_line;
-	_Atomic uint64_t runs, lifo_runs, budget_yields, spawned, freed;
+	_Atomic uint64_t lifo_runs, budget_yields, spawned;
 	_Atomic uint64_t steal_attempts WEFT__ALIGNED;
 	_Atomic uint64_t steals, stolen, injector_pulls, parks, unparks;
 	_Atomic uint64_t busy_ns;        /* up to active_since */
@@ -282,25 +285,43 @@ struct weft__wstats {
 	_Atomic uint64_t long_polls;     /* written by the watcher only */
 };
 
-/* The long-poll detector's view of a poll on worker stats st (watch.c):
- * the fields first, then an odd sequence number; release on each so that
- * a watcher that read this poll's fields reads a number at least as new.
- * The caller stores cur_file / cur_line before when it tracks. */
+/* The long-poll detector's view of a poll on worker stats st (watch.c,
+ * which gives the reading side): the poll's number first, then its type,
+ * then the task (non-zero: in a poll); the task back to 0 after the poll.
+ * Release on each: a watcher that read a field of a poll reads a number
+ * at least as new. The caller stores cur_file / cur_line first when it
+ * tracks. Five instructions with the one to come. */
 static inline void weft__poll_begin(struct weft__wstats *st, uintptr_t task,
 				    const weft_future_type *type)
 {
-	atomic_store_explicit(&st->cur_task, task, memory_order_release);
-	atomic_store_explicit(&st->cur_type, type, memory_order_release);
 	atomic_store_explicit(&st->poll_seq,
 			      weft__stat_get(&st->poll_seq) + 1,
 			      memory_order_release);
+	atomic_store_explicit(&st->cur_type, type, memory_order_release);
+	atomic_store_explicit(&st->cur_task, task, memory_order_release);
 }
 
 static inline void weft__poll_end(struct weft__wstats *st)
 {
-	atomic_store_explicit(&st->poll_seq,
-			      weft__stat_get(&st->poll_seq) + 1,
-			      memory_order_release);
+	atomic_store_explicit(&st->cur_task, 0, memory_order_release);
+}
+
+/* weft__worker.obs: what a poll has to do beyond the common path (one
+ * test of this byte on it when none is set) */
+#define WEFT__OBS_POLL 1u   /* tracking (poll counts, spawn sites) or the
+			     * poll hooks */
+#define WEFT__OBS_TERM 2u   /* on_task_terminate */
+
+static inline size_t weft__owner_live(const struct weft__owner *o)
+{
+	return atomic_load_explicit(&((struct weft__owner *)(uintptr_t)o)->live,
+				    memory_order_relaxed);
+}
+
+static inline void weft__owner_live_add(struct weft__owner *o, size_t d)
+{
+	atomic_store_explicit(&o->live, weft__owner_live(o) + d,
+			      memory_order_relaxed);
 }
 
 struct weft__worker {
@@ -315,6 +336,7 @@ struct weft__worker {
 	bool searching;
 	bool in_poll;
 	bool yielded;                  /* a task yielded since the last pick */
+	uint8_t obs;                   /* WEFT__OBS_*: slow paths to take */
 	struct weft__owner owner;
 	/* futex: 1 while parked, 0 once unparked; written by the waker */
 	_Atomic uint32_t park_word WEFT__ALIGNED;
@@ -371,9 +393,13 @@ struct weft_rt {
 	size_t id_count;
 	/* observability (metrics.c, watch.c) */
 	bool track;                    /* cfg.obs.track_tasks */
+	size_t track_bytes;            /* track ? sizeof(weft__track) : 0 */
+	bool obs_spawn;                /* track, or cfg.obs.on_task_spawn */
 	bool driver_gone;              /* under lock: stop() was called */
-	_Atomic uint64_t foreign_spawned WEFT__ALIGNED; /* spawns off workers */
-	_Atomic uint64_t foreign_freed; /* frees of rt->foreign's tasks */
+	/* spawns off the workers, and those of them linked into a list
+	 * since (their first run, or shutdown): the difference is in no list */
+	_Atomic uint64_t foreign_spawned WEFT__ALIGNED;
+	_Atomic uint64_t foreign_adopted;
 	struct weft__watch *watch;     /* the long-poll detector, or NULL */
 };
 

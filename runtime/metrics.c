@@ -47,9 +47,10 @@ static void worker_metrics(struct weft__worker *w, weft_worker_metrics *o,
 	struct weft__wstats *st = &w->stats;
 	uint64_t since = weft__stat_get(&st->active_since);
 
-	o->polls = weft__stat_get(&st->poll_seq) / 2;
-	o->runs = weft__stat_get(&st->runs);
+	o->polls = weft__stat_get(&st->poll_seq);
 	o->lifo_runs = weft__stat_get(&st->lifo_runs);
+	/* every poll is of a task taken from a queue or the LIFO slot */
+	o->runs = o->polls > o->lifo_runs ? o->polls - o->lifo_runs : 0;
 	o->steal_attempts = weft__stat_get(&st->steal_attempts);
 	o->steals = weft__stat_get(&st->steals);
 	o->tasks_stolen = weft__stat_get(&st->stolen);
@@ -69,7 +70,7 @@ static void worker_metrics(struct weft__worker *w, weft_worker_metrics *o,
 
 int weft_rt_metrics(weft_rt *rt, weft_metrics *m)
 {
-	uint64_t now, spawned, freed, longp = 0;
+	uint64_t now, spawned, live, longp = 0;
 	size_t size;
 	weft_worker_metrics *ws;
 	unsigned cap;
@@ -87,19 +88,22 @@ int weft_rt_metrics(weft_rt *rt, weft_metrics *m)
 	now = weft__rt_now_ns();
 	spawned = atomic_load_explicit(&rt->foreign_spawned,
 				       memory_order_relaxed);
-	freed = atomic_load_explicit(&rt->foreign_freed, memory_order_relaxed);
+	/* foreign spawns in no list yet (adopted ones are in one) */
+	live = spawned - atomic_load_explicit(&rt->foreign_adopted,
+					      memory_order_relaxed);
+	if (live > spawned)
+		live = 0;
+	live += weft__owner_live(&rt->foreign);
 	for (unsigned i = 0; i < rt->nworkers; i++) {
 		weft_worker_metrics tmp, *o = i < cap ? &ws[i] : &tmp;
 
 		worker_metrics(&rt->workers[i], o, now);
 		spawned += o->spawned;
 		longp += o->long_polls;
-		freed += weft__stat_get(&rt->workers[i].stats.freed);
+		live += weft__owner_live(&rt->workers[i].owner);
 	}
 	m->tasks_spawned = spawned;
-	/* the counters are read one after the other: a task freed between
-	 * the reads of its spawn and of its free could look negative */
-	m->tasks_live = spawned > freed ? spawned - freed : 0;
+	m->tasks_live = live;
 	m->injector_depth = atomic_load_explicit(&rt->inj.len,
 						 memory_order_relaxed);
 	m->long_polls = longp;
@@ -366,7 +370,7 @@ static size_t owner_live(struct weft__owner *o)
 	size_t n;
 
 	weft__owner_lock(o);
-	n = o->live;
+	n = weft__owner_live(o);
 	weft__owner_unlock(o);
 	return n;
 }

@@ -18,8 +18,9 @@
 void weft__owner_init(struct weft__owner *o, weft_rt *rt, int index)
 {
 	atomic_flag_clear(&o->lock);
+	o->locked = rt->track;
 	o->head = NULL;
-	o->live = 0;
+	atomic_init(&o->live, 0);
 	o->rt = rt;
 	o->index = index;
 	atomic_init(&o->remote_free, NULL);
@@ -33,12 +34,14 @@ static void owner_unlink(struct weft__owner *o, struct weft__task *t)
 		o->head = t->owned_next;
 	if (t->owned_next)
 		t->owned_next->owned_prev = t->owned_prev;
-	o->live--;
+	weft__owner_live_add(o, (size_t)-1);
 }
 
 /* Links a task into o's list; the caller owns the list. */
 void weft__task_adopt(struct weft__owner *o, struct weft__task *t)
 {
+	atomic_fetch_add_explicit(&o->rt->foreign_adopted, 1,
+				  memory_order_relaxed);
 	weft__owner_link(o, t);
 }
 
@@ -49,23 +52,16 @@ void weft__task_free_now(struct weft__task *t)
 	size_t lead = weft__task_lead(t->type);
 
 	struct weft__owner *o = weft__task_owner(t);
-	size_t bytes = weft__task_bytes(t->type, lead);
 
-	if (rt->track) {
+	if (o->locked) {
 		weft__owner_lock(o);
 		owner_unlink(o, t);
 		weft__owner_unlock(o);
-		bytes += sizeof(struct weft__track);
 	} else {
 		owner_unlink(o, t);
 	}
-	/* the owner's thread, or (after stop) under rt->lock */
-	if (o->index >= 0)
-		weft__stat_add(&rt->workers[o->index].stats.freed, 1);
-	else
-		atomic_fetch_add_explicit(&rt->foreign_freed, 1,
-					  memory_order_relaxed);
-	weft__free(rt, (char *)t - lead, bytes);
+	weft__free(rt, (char *)t - lead,
+		   weft__task_bytes(t->type, lead) + rt->track_bytes);
 }
 
 void weft__owner_drain_remote(struct weft__owner *o)

@@ -59,14 +59,27 @@ static inline struct weft__track *weft__task_track(struct weft__task *t)
 					      weft__task_bytes(t->type, lead));
 }
 
+/* Links a task into o's list, which is not locked (o->locked false). */
+static inline void weft__owner_link_unlocked(struct weft__owner *o,
+					     struct weft__task *t)
+{
+	atomic_store_explicit(&t->owner, o, memory_order_relaxed);
+	t->owned_prev = NULL;
+	t->owned_next = o->head;
+	if (o->head)
+		o->head->owned_prev = t;
+	o->head = t;
+	weft__owner_live_add(o, 1);
+}
+
 /* Links a task into o's list; the caller owns the list (owner.c). With
  * task tracking the list's lock is held meanwhile (weft_rt_dump). */
 static inline void weft__owner_link(struct weft__owner *o,
 				    struct weft__task *t)
 {
-	bool track = o->rt->track;
+	bool locked = o->locked;
 
-	if (track)
+	if (locked)
 		weft__owner_lock(o);
 	atomic_store_explicit(&t->owner, o, memory_order_relaxed);
 	t->owned_prev = NULL;
@@ -74,8 +87,8 @@ static inline void weft__owner_link(struct weft__owner *o,
 	if (o->head)
 		o->head->owned_prev = t;
 	o->head = t;
-	o->live++;
-	if (track)
+	weft__owner_live_add(o, 1);
+	if (locked)
 		weft__owner_unlock(o);
 }
 

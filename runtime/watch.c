@@ -5,16 +5,21 @@
  * and a timer's wake needs a free worker to run it), and runtime/ names
  * no driver.
  *
- * The workers read no clock for it. Around each poll a worker stores the
- * task's address, its type and (with tracking) its spawn site, then makes
- * its poll sequence number odd, and even again after the poll (task.c,
- * weft__task_run). Every period (a quarter of the threshold, at least
- * 1 ms) the watcher reads each worker's number: an odd number it also saw
- * at an earlier look is a poll that has run since then at least (it keeps
- * the time of the first sighting itself). At threshold or more it reads
- * the fields and the number again (unchanged: the fields are that poll's)
- * and reports, once per poll. It never reads the task: the fields are
- * copies, and the type and the file name have static storage.
+ * The workers read no clock for it. At the start of each poll a worker
+ * bumps its poll number (the polls metric), stores the future's type
+ * (with tracking, the spawn site before), then the task's address; after
+ * the poll it stores 0 as the task (weft__poll_begin / _end, internal.h:
+ * five stores, no RMW, no fence). Every period (a quarter of the
+ * threshold, at least 1 ms) the watcher reads each worker's task, then
+ * its number: a poll running (task non-zero) with the number it also saw
+ * at an earlier look has run since then at least (the watcher keeps the
+ * time of the first sighting itself; a new poll has a new number). At
+ * threshold or more it reads the type and site, then the number and the
+ * task again: unchanged, the fields are that poll's (the stores are
+ * releases and the watcher's reads acquire: a field of a later poll would
+ * come with that poll's number). It reports once per poll, and never
+ * reads the task itself: the fields are copies, and the type and the file
+ * name have static storage.
  *
  * The watcher sleeps on a condition variable with a timeout, so
  * weft__watch_stop (shutdown, after the workers are joined: a poll still
@@ -31,7 +36,7 @@
 #include "runtime/internal.h"
 
 struct seen {
-	uint64_t seq;         /* last odd number seen, 0 none */
+	uint64_t seq;         /* number of the poll seen running, 0 none */
 	uint64_t since;       /* when it was first seen */
 	bool reported;
 };
@@ -88,12 +93,15 @@ static void look(struct weft__watch *wt, unsigned i, uint64_t now)
 	weft_rt *rt = wt->rt;
 	struct weft__wstats *st = &rt->workers[i].stats;
 	struct seen *s = &wt->seen[i];
-	/* acquire: the fields stored before the number (task.c) */
+	/* acquire: the poll's number and type, stored before the task
+	 * (weft__poll_begin) */
+	uintptr_t task = atomic_load_explicit(&st->cur_task,
+					      memory_order_acquire);
 	uint64_t seq = atomic_load_explicit(&st->poll_seq,
-					    memory_order_acquire);
+					    memory_order_relaxed);
 	weft_long_poll r;
 
-	if (!(seq & 1)) {
+	if (!task) {
 		s->seq = 0;
 		return;
 	}
@@ -106,16 +114,17 @@ static void look(struct weft__watch *wt, unsigned i, uint64_t now)
 	if (s->reported || now - s->since < wt->threshold_ns)
 		return;
 	memset(&r, 0, sizeof(r));
-	r.task = atomic_load_explicit(&st->cur_task, memory_order_relaxed);
+	r.task = task;
 	const weft_future_type *type =
 		atomic_load_explicit(&st->cur_type, memory_order_relaxed);
 	r.file = atomic_load_explicit(&st->cur_file, memory_order_relaxed);
 	r.line = atomic_load_explicit(&st->cur_line, memory_order_relaxed);
-	/* acquire fence: the fields' loads before the number's second load
-	 * (a field of the next poll, stored with release after the number
-	 * went even, makes this load see the even number) */
+	/* acquire fence: the fields' loads before the second loads (a field
+	 * of a later poll, stored after that poll's number, makes them see
+	 * that number) */
 	atomic_thread_fence(memory_order_acquire);
-	if (atomic_load_explicit(&st->poll_seq, memory_order_relaxed) != seq)
+	if (atomic_load_explicit(&st->poll_seq, memory_order_relaxed) != seq ||
+	    atomic_load_explicit(&st->cur_task, memory_order_relaxed) != task)
 		return; /* the poll ended meanwhile */
 	r.name = type ? type->name : NULL;
 	r.symbol = type ? poll_symbol(type) : NULL;

@@ -339,7 +339,6 @@ static void run_task(struct weft__worker *w, struct weft__task *t)
 {
 	unsigned lifo_runs = 0;
 
-	weft__stat_add(&w->stats.runs, 1);
 	for (;;) {
 		w->in_poll = true;
 		weft__task_run(t, w);
