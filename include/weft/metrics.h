@@ -69,7 +69,8 @@ typedef struct weft_reactor_metrics {
 	uint64_t sqes;            /* submission entries handed to the kernel */
 	uint64_t cqes[WEFT_CQE_KINDS]; /* completions reaped, by kind */
 	uint64_t timers_fired;    /* timer entries that expired */
-	uint64_t timers_live;     /* timer entries in the wheel now */
+	uint64_t timers_live;     /* timer entries in the wheel at the
+	                           * reactor's last pass */
 	uint64_t cancellations;   /* cancellation requests submitted */
 	uint64_t pool_buffers;    /* provided buffers in the pool (0: none) */
 	uint64_t pool_in_use;     /* of them held by streams now */
