@@ -36,9 +36,11 @@ extern "C" {
  * sample, not one instant (the worker keeps running while they are
  * read). */
 typedef struct weft_worker_metrics {
-	uint64_t polls;           /* task polls */
-	uint64_t runs;            /* tasks taken from a queue and run */
-	uint64_t lifo_runs;       /* tasks run from the LIFO slot */
+	uint64_t polls;           /* task polls (current-thread flavour: and
+	                           * the block_on future's polls) */
+	uint64_t runs;            /* polls of tasks taken from a queue:
+	                           * polls - lifo_runs */
+	uint64_t lifo_runs;       /* polls of tasks run from the LIFO slot */
 	uint64_t steal_attempts;  /* looks into another worker's deque */
 	uint64_t steals;          /* looks that took something */
 	uint64_t tasks_stolen;    /* tasks those looks took */
