@@ -26,10 +26,34 @@ static void io_stop(void *state)
 	weft__reactor_stop(state);
 }
 
+/* Any thread, while the reactor runs: relaxed loads of its counters. */
+static void io_metrics(void *state, weft_reactor_metrics *m)
+{
+	struct weft__reactor *r = state;
+	struct weft__rstats *st = &r->stats;
+
+	m->passes = atomic_load_explicit(&st->passes, memory_order_relaxed);
+	m->sqes = atomic_load_explicit(&st->sqes, memory_order_relaxed);
+	for (unsigned k = 0; k < WEFT_CQE_KINDS; k++)
+		m->cqes[k] = atomic_load_explicit(&st->cqes[k],
+						  memory_order_relaxed);
+	m->timers_fired = atomic_load_explicit(&st->timers_fired,
+					       memory_order_relaxed);
+	m->timers_live = atomic_load_explicit(&st->timers_live,
+					      memory_order_relaxed);
+	m->cancellations = atomic_load_explicit(&st->cancels,
+						memory_order_relaxed);
+	m->pool_fallbacks = atomic_load_explicit(&st->fallbacks,
+						 memory_order_relaxed);
+	m->pool_buffers = r->pool.br ? r->pool.count : 0;
+	m->pool_in_use = r->pool.br ? weft__pool_test_outstanding(r->rt) : 0;
+}
+
 static const struct weft__driver_ops io_ops = {
 	.start = io_start,
 	.flush = io_flush,
 	.stop = io_stop,
+	.metrics = io_metrics,
 };
 
 const struct weft__driver_ops *weft__io_driver(void)

@@ -207,6 +207,7 @@ static void op_send_cancel(struct weft__reactor *r, struct weft__op *op)
 	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, 0);
 	sqe->user_data = WEFT__UD_CANCEL;
 	r->inflight++;
+	weft__rstat_add(&r->stats.cancels, 1);
 }
 
 static void op_arm_io(struct weft__reactor *r, struct weft__op *op)

@@ -164,6 +164,7 @@ static void fire(struct weft__wheel_link *l, void *arg)
 {
 	struct fire_ctx *c = arg;
 
+	weft__rstat_add(&c->r->stats.timers_fired, 1);
 	weft__op_fire_timer(c->r, OP_OF_LINK(l), c->b);
 }
 
@@ -183,6 +184,7 @@ static void reap(struct weft__reactor *r, struct weft__wake_batch *b)
 {
 	struct io_uring_cqe *cqe;
 	unsigned head, n = 0;
+	uint64_t kinds[WEFT_CQE_KINDS] = { 0 };
 
 	io_uring_for_each_cqe(&r->ring, head, cqe) {
 		uint64_t ud = cqe->user_data;
@@ -190,17 +192,28 @@ static void reap(struct weft__reactor *r, struct weft__wake_batch *b)
 		n++;
 		if (ud == WEFT__UD_CANCEL) {
 			r->inflight--;
+			kinds[WEFT_CQE_CANCEL]++;
 		} else if (ud == WEFT__UD_EVENTFD) {
 			r->inflight--;
 			r->efd_armed = false;
+			kinds[WEFT_CQE_WAKE]++;
 		} else if (ud == LIBURING_UDATA_TIMEOUT || ud == 0) {
 			/* liburing's own wait timeout */
+			kinds[WEFT_CQE_OTHER]++;
 		} else {
-			weft__op_complete(r, (struct weft__op *)(uintptr_t)ud,
-					  cqe, b);
+			struct weft__op *op = (struct weft__op *)(uintptr_t)ud;
+
+			kinds[op->kind == WEFT__OP_ACCEPT  ? WEFT_CQE_ACCEPT
+			      : op->kind == WEFT__OP_RECVQ ? WEFT_CQE_RECVQ
+							   : WEFT_CQE_IO]++;
+			weft__op_complete(r, op, cqe, b);
 		}
 	}
 	io_uring_cq_advance(&r->ring, n);
+	if (n)
+		for (unsigned k = 0; k < WEFT_CQE_KINDS; k++)
+			if (kinds[k])
+				weft__rstat_add(&r->stats.cqes[k], kinds[k]);
 }
 
 /* Shutdown, first pass: cancel every armed I/O record and the eventfd
@@ -265,6 +278,19 @@ static void reactor_wait(struct weft__reactor *r, bool stopping)
 	atomic_store_explicit(&r->sleeping, false, memory_order_relaxed);
 }
 
+/* Metrics of one pass: SQEs taken since the last (every SQE taken is
+ * submitted: by reactor_wait at the latest), the wheel's size. */
+static void count_pass(struct weft__reactor *r)
+{
+	unsigned tail = r->ring.sq.sqe_tail;
+
+	weft__rstat_add(&r->stats.passes, 1);
+	weft__rstat_add(&r->stats.sqes, (unsigned)(tail - r->stats.sq_tail));
+	r->stats.sq_tail = tail;
+	atomic_store_explicit(&r->stats.timers_live, r->wheel.count,
+			      memory_order_relaxed);
+}
+
 static void reactor_loop(struct weft__reactor *r)
 {
 	bool stop_begun = false;
@@ -294,6 +320,7 @@ static void reactor_loop(struct weft__reactor *r)
 		if (!stopping && !r->efd_armed)
 			arm_eventfd(r);
 		reactor_wait(r, stopping);
+		count_pass(r);
 	}
 }
 

@@ -39,6 +39,8 @@
 #include <liburing.h>
 #include <pthread.h>
 #include <semaphore.h>
+
+#include "weft/metrics.h"
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -186,6 +188,26 @@ struct weft__bufpool {
 #define WEFT__POOL_BUF_SIZE 4096u       /* bytes per buffer */
 #define WEFT__POOL_BGID 0
 
+/* Counters for weft_rt_metrics (driver.c reads them, relaxed): written
+ * by the reactor thread only (a load and a store, no RMW), except
+ * fallbacks (the owner side, a rare path: an atomic add). */
+struct weft__rstats {
+	_Atomic uint64_t passes __attribute__((aligned(64)));
+	_Atomic uint64_t sqes;
+	_Atomic uint64_t cqes[WEFT_CQE_KINDS];
+	_Atomic uint64_t timers_fired;
+	_Atomic uint64_t timers_live;
+	_Atomic uint64_t cancels;
+	unsigned sq_tail;                   /* sqe_tail at the last count */
+	_Atomic uint64_t fallbacks __attribute__((aligned(64)));
+};
+
+static inline void weft__rstat_add(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed)
+				      + n, memory_order_relaxed);
+}
+
 struct weft__reactor {
 	/* shared, written once before the thread starts */
 	weft_rt *rt;
@@ -235,6 +257,7 @@ struct weft__reactor {
 	/* accepts armed without the multishot flag (reactor thread writes,
 	 * tests read: weft__reactor_test_single_accepts) */
 	atomic_ulong single_accepts;
+	struct weft__rstats stats;          /* metrics (see above) */
 };
 
 /* ---- reactor.c */

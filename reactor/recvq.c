@@ -264,6 +264,8 @@ int weft__recvq_poll(struct weft__fd *f, struct weft__reactor *re,
 	} else if (op->u.rq.err == -ENOBUFS) {
 		op->u.rq.err = 0;
 		fallback = true;
+		atomic_fetch_add_explicit(&re->stats.fallbacks, 1,
+					  memory_order_relaxed);
 	} else if (op->u.rq.err) {
 		*res = op->u.rq.err;
 		if (!keep) /* a peek leaves it for the next receive */

@@ -137,9 +137,19 @@ static int run_current(struct parker *p, weft_rt *rt, weft_cx *cx,
 	for (;;) {
 		if (atomic_exchange_explicit(&p->notified, 0,
 					     memory_order_acquire)) {
+			weft_poll r;
+
 			cx->budget = WEFT_COOP_BUDGET;
 			cx->flags = 0;
-			if (type->poll(frame, cx) == WEFT_READY)
+			/* the long-poll detector sees the root future too (its
+			 * address as the task, no spawn site) */
+			if (rt->track)
+				atomic_store_explicit(&w->stats.cur_file, NULL,
+						      memory_order_release);
+			weft__poll_begin(&w->stats, (uintptr_t)frame, type);
+			r = type->poll(frame, cx);
+			weft__poll_end(&w->stats);
+			if (r == WEFT_READY)
 				break;
 			/* no `continue`: a future that woke itself (a yield)
 			 * must still let one task run before its next poll,

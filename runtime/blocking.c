@@ -56,6 +56,7 @@ struct weft__blocking {
 	pthread_cond_t gone;        /* a thread exited */
 	struct job *head, *tail;
 	unsigned threads, idle;
+	unsigned long queued;       /* jobs in the queue (metrics) */
 	bool shutdown;
 };
 
@@ -120,6 +121,7 @@ static void *pool_main(void *arg)
 
 		if (j) {
 			b->head = j->next;
+			b->queued--;
 			if (!b->head)
 				b->tail = NULL;
 			bool skip = b->shutdown;
@@ -166,6 +168,7 @@ static int pool_submit(weft_rt *rt, struct job *j)
 	else
 		b->head = j;
 	b->tail = j;
+	b->queued++;
 	if (b->idle) {
 		pthread_cond_signal(&b->cond);
 	} else if (b->threads < BLOCKING_MAX) {
@@ -183,9 +186,25 @@ static int pool_submit(weft_rt *rt, struct job *j)
 	if (ret < 0) {
 		/* nobody will run it: take it back out */
 		b->head = b->tail = NULL;
+		b->queued = 0;
 	}
 	pthread_mutex_unlock(&b->lock);
 	return ret;
+}
+
+void weft__blocking_stats(weft_rt *rt, uint64_t *threads, uint64_t *idle,
+			  uint64_t *queued)
+{
+	struct weft__blocking *b = rt->blocking;
+
+	*threads = *idle = *queued = 0;
+	if (!b)
+		return;
+	pthread_mutex_lock(&b->lock);
+	*threads = b->threads;
+	*idle = b->idle;
+	*queued = b->queued;
+	pthread_mutex_unlock(&b->lock);
 }
 
 void weft__blocking_shutdown(weft_rt *rt)

@@ -30,6 +30,7 @@
 #ifndef WEFT_RUNTIME_DRIVER_H
 #define WEFT_RUNTIME_DRIVER_H
 
+#include "weft/metrics.h"
 #include "weft/rt.h"
 
 /* Batched wakes from a thread that is not a worker (a driver's): wakers
@@ -73,6 +74,10 @@ struct weft__driver_ops {
 		     void **state);
 	void (*flush)(void *state, unsigned worker);
 	void (*stop)(void *state);
+	/* Fills the reactor part of weft_rt_metrics (optional: NULL leaves
+	 * it zero). Any thread, between start and stop; must not block the
+	 * driver (relaxed loads of counters its thread keeps). */
+	void (*metrics)(void *state, weft_reactor_metrics *out);
 };
 
 /* For the wiring (wire/): creates a runtime as weft_rt_create does, with

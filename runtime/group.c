@@ -118,6 +118,28 @@ out:
 	return id;
 }
 
+/* t's id if it has one, else 0 (never makes one): weft_rt_dump, which
+ * holds t's owner lock (order: owner lock, then id_lock). */
+uint64_t weft__task_id_peek(struct weft__task *t)
+{
+	weft_rt *rt = weft__task_rt(t);
+	struct weft__id_node *n;
+	uint64_t id = 0;
+
+	pthread_mutex_lock(&rt->id_lock);
+	/* relaxed: HAS_ID is set and read under id_lock */
+	if (atomic_load_explicit(&t->state, memory_order_relaxed) &
+	    WEFT__HAS_ID)
+		for (n = rt->id_buckets[id_hash(t, rt->id_nbuckets)]; n;
+		     n = n->next)
+			if (n->t == t) {
+				id = n->id;
+				break;
+			}
+	pthread_mutex_unlock(&rt->id_lock);
+	return id;
+}
+
 void weft__task_id_forget(weft_rt *rt, struct weft__task *t)
 {
 	struct weft__id_node **p, *n = NULL;

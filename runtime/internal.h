@@ -122,8 +122,14 @@ static inline struct weft__task *weft__join_task(const weft_join *j)
  * rt->foreign_lock); other threads hand dead tasks back through
  * remote_free, which the owner drains. */
 struct weft__owner {
+	/* with task tracking (rt->track): held while linking, unlinking and
+	 * by weft_rt_dump while it copies the list (metrics.c) */
+	atomic_flag lock;
+	bool locked;                     /* rt->track: links take `lock` */
 	struct weft__task *head;
-	size_t live;                     /* tasks in the list */
+	/* tasks in the list: written by the list's owner (a relaxed load and
+	 * store), read by weft_rt_metrics */
+	_Atomic size_t live;
 	weft_rt *rt;
 	int index;                       /* worker index, -1 = foreign */
 	/* Treiber stack, pushed by any thread (CAS), drained by the owner
@@ -156,6 +162,19 @@ void weft__owner_init(struct weft__owner *o, weft_rt *rt, int index);
 void weft__task_free_now(struct weft__task *t);
 void weft__owner_drain_remote(struct weft__owner *o);
 void weft__task_adopt(struct weft__owner *o, struct weft__task *t);
+
+/* Task tracking (weft_obs_opts.track_tasks): this record follows the
+ * frame (at weft__task_bytes from the allocation's start), so the header
+ * stays 56 bytes and a runtime without tracking pays nothing. file, line
+ * and spawn_ns are written before the task is published; polls by the
+ * polling worker (relaxed stores, read by dumps). */
+struct weft__track {
+	const char *file;
+	uint32_t line;
+	uint32_t pad_;
+	uint64_t spawn_ns;
+	_Atomic uint64_t polls;
+};
 
 /* ----------------------------------------------------------------- deque */
 
@@ -233,6 +252,78 @@ void weft__idle_unpark_index(weft_rt *rt, unsigned index);
 
 /* ---------------------------------------------------------------- worker */
 
+/* A counter written only by its own thread: a relaxed load and store (no
+ * RMW), read relaxed by weft_rt_metrics on any thread. */
+static inline void weft__stat_add(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed)
+				      + n, memory_order_relaxed);
+}
+
+static inline uint64_t weft__stat_get(const _Atomic uint64_t *c)
+{
+	return atomic_load_explicit((_Atomic uint64_t *)(uintptr_t)c,
+				    memory_order_relaxed);
+}
+
+/* A worker's metrics (metrics.c reads them), in lines of their own that
+ * only the worker writes. poll_seq counts the polls begun, cur_task is
+ * non-zero while one runs (weft__poll_begin); cur_task, cur_type (and, with tracking, the spawn site
+ * cur_file:cur_line) name that poll for the long-poll detector (watch.c), which
+ * reads them seqlock-style: seq, fields, seq again. */
+struct weft__wstats {
+	_Atomic uint64_t poll_seq WEFT__ALIGNED;
+	_Atomic uintptr_t cur_task;
+	_Atomic(const weft_future_type *) cur_type;
+	_Atomic(const char *) cur_file;  /* with tracking: its spawn site */
+	_Atomic uint32_t cur_line;
+	_Atomic uint64_t lifo_runs, budget_yields, spawned;
+	_Atomic uint64_t steal_attempts WEFT__ALIGNED;
+	_Atomic uint64_t steals, stolen, injector_pulls, parks, unparks;
+	_Atomic uint64_t busy_ns;        /* up to active_since */
+	_Atomic uint64_t active_since;   /* 0 while parked */
+	_Atomic uint64_t long_polls;     /* written by the watcher only */
+};
+
+/* The long-poll detector's view of a poll on worker stats st (watch.c,
+ * which gives the reading side): the poll's number first, then its type,
+ * then the task (non-zero: in a poll); the task back to 0 after the poll.
+ * Release on each: a watcher that read a field of a poll reads a number
+ * at least as new. The caller stores cur_file / cur_line first when it
+ * tracks. Five instructions with the one to come. */
+static inline void weft__poll_begin(struct weft__wstats *st, uintptr_t task,
+				    const weft_future_type *type)
+{
+	atomic_store_explicit(&st->poll_seq,
+			      weft__stat_get(&st->poll_seq) + 1,
+			      memory_order_release);
+	atomic_store_explicit(&st->cur_type, type, memory_order_release);
+	atomic_store_explicit(&st->cur_task, task, memory_order_release);
+}
+
+static inline void weft__poll_end(struct weft__wstats *st)
+{
+	atomic_store_explicit(&st->cur_task, 0, memory_order_release);
+}
+
+/* weft__worker.obs: what a poll has to do beyond the common path (one
+ * test of this byte on it when none is set) */
+#define WEFT__OBS_POLL 1u   /* tracking (poll counts, spawn sites) or the
+			     * poll hooks */
+#define WEFT__OBS_TERM 2u   /* on_task_terminate */
+
+static inline size_t weft__owner_live(const struct weft__owner *o)
+{
+	return atomic_load_explicit(&((struct weft__owner *)(uintptr_t)o)->live,
+				    memory_order_relaxed);
+}
+
+static inline void weft__owner_live_add(struct weft__owner *o, size_t d)
+{
+	atomic_store_explicit(&o->live, weft__owner_live(o) + d,
+			      memory_order_relaxed);
+}
+
 struct weft__worker {
 	struct weft__deque dq;
 	/* owner-only fields */
@@ -245,11 +336,13 @@ struct weft__worker {
 	bool searching;
 	bool in_poll;
 	bool yielded;                  /* a task yielded since the last pick */
+	uint8_t obs;                   /* WEFT__OBS_*: slow paths to take */
 	struct weft__owner owner;
 	/* futex: 1 while parked, 0 once unparked; written by the waker */
 	_Atomic uint32_t park_word WEFT__ALIGNED;
 	pthread_t thread;
 	bool started;
+	struct weft__wstats stats;
 };
 
 void *weft__worker_main(void *arg);
@@ -298,13 +391,43 @@ struct weft_rt {
 	struct weft__id_node **id_buckets;
 	size_t id_nbuckets;
 	size_t id_count;
+	/* observability (metrics.c, watch.c) */
+	bool track;                    /* cfg.obs.track_tasks */
+	size_t track_bytes;            /* track ? sizeof(weft__track) : 0 */
+	bool obs_spawn;                /* track, or cfg.obs.on_task_spawn */
+	bool driver_gone;              /* under lock: stop() was called */
+	/* spawns off the workers, and those of them linked into a list
+	 * since (their first run, or shutdown): the difference is in no list */
+	_Atomic uint64_t foreign_spawned WEFT__ALIGNED;
+	_Atomic uint64_t foreign_adopted;
+	struct weft__watch *watch;     /* the long-poll detector, or NULL */
 };
+
+/* watch.c: the long-poll detector's thread */
+int weft__watch_start(weft_rt *rt);
+void weft__watch_stop(weft_rt *rt);
+uint64_t weft__rt_now_ns(void);  /* CLOCK_MONOTONIC */
+/* blocking.c: the pool's numbers, under its lock */
+void weft__blocking_stats(weft_rt *rt, uint64_t *threads, uint64_t *idle,
+			  uint64_t *queued);
+static inline void weft__owner_lock(struct weft__owner *o)
+{
+	while (atomic_flag_test_and_set_explicit(&o->lock,
+						 memory_order_acquire))
+		weft__cpu_relax();
+}
+static inline void weft__owner_unlock(struct weft__owner *o)
+{
+	atomic_flag_clear_explicit(&o->lock, memory_order_release);
+}
 
 /* group.c: task ids. A fresh id (never 0, unique in rt). */
 uint64_t weft__rt_new_id(weft_rt *rt);
 /* Removes t's entry from rt's id table (t's state has HAS_ID). */
 void weft__task_id_forget(weft_rt *rt, struct weft__task *t);
 void weft__ids_destroy(weft_rt *rt);
+/* t's id, 0 when it has none (makes none) */
+uint64_t weft__task_id_peek(struct weft__task *t);
 
 void *weft__alloc(weft_rt *rt, size_t size);
 void weft__free(weft_rt *rt, void *p, size_t size);

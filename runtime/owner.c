@@ -17,8 +17,10 @@
 
 void weft__owner_init(struct weft__owner *o, weft_rt *rt, int index)
 {
+	atomic_flag_clear(&o->lock);
+	o->locked = rt->track;
 	o->head = NULL;
-	o->live = 0;
+	atomic_init(&o->live, 0);
 	o->rt = rt;
 	o->index = index;
 	atomic_init(&o->remote_free, NULL);
@@ -32,12 +34,14 @@ static void owner_unlink(struct weft__owner *o, struct weft__task *t)
 		o->head = t->owned_next;
 	if (t->owned_next)
 		t->owned_next->owned_prev = t->owned_prev;
-	o->live--;
+	weft__owner_live_add(o, (size_t)-1);
 }
 
 /* Links a task into o's list; the caller owns the list. */
 void weft__task_adopt(struct weft__owner *o, struct weft__task *t)
 {
+	atomic_fetch_add_explicit(&o->rt->foreign_adopted, 1,
+				  memory_order_relaxed);
 	weft__owner_link(o, t);
 }
 
@@ -47,8 +51,17 @@ void weft__task_free_now(struct weft__task *t)
 	weft_rt *rt = weft__task_rt(t);
 	size_t lead = weft__task_lead(t->type);
 
-	owner_unlink(weft__task_owner(t), t);
-	weft__free(rt, (char *)t - lead, weft__task_bytes(t->type, lead));
+	struct weft__owner *o = weft__task_owner(t);
+
+	if (o->locked) {
+		weft__owner_lock(o);
+		owner_unlink(o, t);
+		weft__owner_unlock(o);
+	} else {
+		owner_unlink(o, t);
+	}
+	weft__free(rt, (char *)t - lead,
+		   weft__task_bytes(t->type, lead) + rt->track_bytes);
 }
 
 void weft__owner_drain_remote(struct weft__owner *o)
@@ -76,6 +89,9 @@ void weft__task_dealloc(struct weft__task *t)
 	weft_rt *rt = o->rt;
 	struct weft__worker *w;
 
+	if (!(s & WEFT__COMPLETE) && rt->cfg.obs.on_task_terminate)
+		rt->cfg.obs.on_task_terminate(rt->cfg.obs.arg, (uintptr_t)t,
+					      t->type);
 	if (!(s & WEFT__COMPLETE) && t->type->drop)
 		t->type->drop(weft__task_frame(t));
 	if (s & WEFT__JOIN_WAKER)

@@ -38,6 +38,7 @@ void weft_rt_builder_init(weft_rt_builder *b)
 {
 	memset(b, 0, sizeof(*b));
 	b->io.enable = true;
+	b->obs.long_poll_ns = 10 * 1000 * 1000;
 }
 
 /* ------------------------------------------------- the driver's host */
@@ -92,6 +93,9 @@ static int workers_init(weft_rt *rt)
 		}
 		w->rt = rt;
 		w->index = i;
+		w->obs = (rt->track || rt->cfg.obs.on_poll_begin ||
+			  rt->cfg.obs.on_poll_end ? WEFT__OBS_POLL : 0) |
+			 (rt->cfg.obs.on_task_terminate ? WEFT__OBS_TERM : 0);
 		w->rng = 0x9e3779b9u * (i + 1);
 		weft__owner_init(&w->owner, rt, (int)i);
 		atomic_init(&w->park_word, 0);
@@ -164,6 +168,9 @@ int weft__rt_create(weft_rt **out, const weft_rt_builder *b,
 		return -ENOMEM;
 	rt->head.host = &host;
 	rt->cfg = *b;
+	rt->track = b->obs.track_tasks;
+	rt->track_bytes = rt->track ? sizeof(struct weft__track) : 0;
+	rt->obs_spawn = rt->track || b->obs.on_task_spawn;
 	if (b->allocator) {
 		rt->alloc = *b->allocator;
 		rt->has_alloc = true;
@@ -202,6 +209,8 @@ int weft__rt_create(weft_rt **out, const weft_rt_builder *b,
 		rt->head.driver = state;
 	}
 	ret = threads_start(rt);
+	if (ret == 0 && b->obs.long_poll_ns)
+		ret = weft__watch_start(rt);
 	if (ret < 0) {
 		set_create_error("cannot start worker threads");
 		weft_rt_destroy(rt);
@@ -238,10 +247,10 @@ weft_rt *weft_rt_current(void)
 
 static bool rt_has_live_tasks(weft_rt *rt)
 {
-	if (rt->foreign.live)
+	if (weft__owner_live(&rt->foreign))
 		return true;
 	for (unsigned i = 0; i < rt->nworkers; i++)
-		if (rt->workers[i].owner.live)
+		if (weft__owner_live(&rt->workers[i].owner))
 			return true;
 	return false;
 }

@@ -170,6 +170,9 @@ static void cancel_owner(weft_rt *rt, struct weft__owner *o)
 
 			if (!was[i])
 				continue;
+			if (rt->cfg.obs.on_task_terminate)
+				rt->cfg.obs.on_task_terminate(
+					rt->cfg.obs.arg, (uintptr_t)c, c->type);
 			if (c->type->drop)
 				c->type->drop(weft__task_frame(c));
 			memset(weft__task_frame(c), 0, sizeof(intptr_t));
@@ -236,6 +239,9 @@ void weft_rt_shutdown(weft_rt *rt)
 	while (atomic_load_explicit(&rt->foreign_inflight, memory_order_acquire))
 		weft__cpu_relax();
 	threads_stop(rt);
+	/* after the workers: a poll still running during threads_stop is
+	 * still reported */
+	weft__watch_stop(rt);
 	weft__blocking_shutdown(rt);
 	pthread_mutex_lock(&rt->lock);
 	/* release: frees on other threads that see it take rt->lock */
@@ -243,6 +249,10 @@ void weft_rt_shutdown(weft_rt *rt)
 	pthread_mutex_unlock(&rt->lock);
 	cancel_all(rt);
 	if (rt->head.driver) {
+		/* weft_rt_metrics reads the driver under rt->lock */
+		pthread_mutex_lock(&rt->lock);
+		rt->driver_gone = true;
+		pthread_mutex_unlock(&rt->lock);
 		rt->driver_ops->stop(rt->head.driver);
 		rt->head.driver = NULL;
 	}

@@ -8,8 +8,37 @@
 
 #include "runtime/task.h"
 
-int weft_spawn(weft_rt *rt, const weft_future_type *type, const void *init,
-	       weft_join **join)
+/* Tracking and the spawn hook, off the common path. */
+static __attribute__((noinline)) void spawn_obs(weft_rt *rt,
+						struct weft__task *t,
+						char *mem, size_t bytes,
+						const char *file,
+						unsigned line)
+{
+	if (rt->track) {
+		struct weft__track *k = (struct weft__track *)(void *)(mem +
+								       bytes);
+
+		k->file = file;
+		k->line = line;
+		k->pad_ = 0;
+		k->spawn_ns = weft__rt_now_ns();
+		atomic_init(&k->polls, 0);
+	}
+	if (rt->cfg.obs.on_task_spawn)
+		rt->cfg.obs.on_task_spawn(rt->cfg.obs.arg, (uintptr_t)t,
+					  t->type);
+}
+
+/* obs: tracking or the spawn hook is on (a constant in each copy: the
+ * common one tests rt->obs_spawn once and takes no other branch for it) */
+static int spawn_observed(weft_rt *rt, const weft_future_type *type,
+			  const void *init, weft_join **join,
+			  const char *file, unsigned line);
+
+static inline __attribute__((always_inline)) int
+spawn(weft_rt *rt, const weft_future_type *type, const void *init,
+      weft_join **join, const char *file, unsigned line, bool obs)
 {
 	struct weft__worker *w;
 	struct weft__task *t;
@@ -24,9 +53,11 @@ int weft_spawn(weft_rt *rt, const weft_future_type *type, const void *init,
 	 * the worker path cannot race with shutdown (workers stop first) */
 	if (atomic_load_explicit(&rt->shutdown, memory_order_relaxed))
 		return -ESHUTDOWN;
+	if (!obs && __builtin_expect(rt->obs_spawn, 0))
+		return spawn_observed(rt, type, init, join, file, line);
 	lead = weft__task_lead(type);
 	bytes = weft__task_bytes(type, lead);
-	mem = weft__alloc(rt, bytes);
+	mem = weft__alloc(rt, bytes + (obs ? rt->track_bytes : 0));
 	if (!mem)
 		return -ENOMEM;
 	t = (struct weft__task *)(mem + lead);
@@ -41,10 +72,16 @@ int weft_spawn(weft_rt *rt, const weft_future_type *type, const void *init,
 		memcpy(weft__task_frame(t), init, type->size);
 	else
 		memset(weft__task_frame(t), 0, type->size);
+	if (obs)
+		spawn_obs(rt, t, mem, bytes, file, line);
 
 	w = weft__worker_current();
 	if (w && w->rt == rt) {
-		weft__owner_link(&w->owner, t);
+		weft__stat_add(&w->stats.spawned, 1);
+		if (obs)
+			weft__owner_link(&w->owner, t);
+		else
+			weft__owner_link_unlocked(&w->owner, t);
 		if (join)
 			*join = (weft_join *)t;
 		/* from inside a poll the child takes the LIFO slot (it runs
@@ -67,9 +104,11 @@ int weft_spawn(weft_rt *rt, const weft_future_type *type, const void *init,
 	if (atomic_load_explicit(&rt->shutdown, memory_order_seq_cst)) {
 		atomic_fetch_sub_explicit(&rt->foreign_inflight, 1,
 					  memory_order_release);
-		weft__free(rt, mem, bytes);
+		weft__free(rt, mem, bytes + (obs ? rt->track_bytes : 0));
 		return -ESHUTDOWN;
 	}
+	atomic_fetch_add_explicit(&rt->foreign_spawned, 1,
+				  memory_order_relaxed);
 	if (join)
 		*join = (weft_join *)t;
 	weft__worker_schedule(t, true);
@@ -77,4 +116,24 @@ int weft_spawn(weft_rt *rt, const weft_future_type *type, const void *init,
 	atomic_fetch_sub_explicit(&rt->foreign_inflight, 1,
 				  memory_order_release);
 	return 0;
+}
+
+static __attribute__((noinline)) int
+spawn_observed(weft_rt *rt, const weft_future_type *type, const void *init,
+	       weft_join **join, const char *file, unsigned line)
+{
+	return spawn(rt, type, init, join, file, line, true);
+}
+
+int weft_spawn_at(weft_rt *rt, const weft_future_type *type,
+		  const void *init, weft_join **join, const char *file,
+		  unsigned line)
+{
+	return spawn(rt, type, init, join, file, line, false);
+}
+
+int weft_spawn(weft_rt *rt, const weft_future_type *type, const void *init,
+	       weft_join **join)
+{
+	return weft_spawn_at(rt, type, init, join, NULL, 0);
 }

@@ -96,6 +96,52 @@ static void task_complete(struct weft__task *t, intptr_t out, bool cancelled)
 	weft__task_ref_dec(t);
 }
 
+/* The observability slow paths of a poll (weft__worker.obs). */
+/* A poll with tracking or hooks (weft__worker.obs set): the common path
+ * in weft__task_run tests the byte once. */
+static __attribute__((noinline)) weft_poll poll_observed(struct weft__worker *w,
+							 struct weft__task *t,
+							 weft_cx *cx)
+{
+	weft_rt *rt = w->rt;
+	weft_poll p;
+
+	if (rt->track) {
+		struct weft__track *k = weft__task_track(t);
+
+		weft__stat_add(&k->polls, 1);
+		/* copies: the watcher must not read the task itself, which
+		 * may be freed as soon as the poll ends */
+		atomic_store_explicit(&w->stats.cur_file, k->file,
+				      memory_order_release);
+		atomic_store_explicit(&w->stats.cur_line, k->line,
+				      memory_order_release);
+	}
+	if (rt->cfg.obs.on_poll_begin)
+		rt->cfg.obs.on_poll_begin(rt->cfg.obs.arg, (uintptr_t)t,
+					  t->type);
+	weft__poll_begin(&w->stats, (uintptr_t)t, t->type);
+	p = t->type->poll(weft__task_frame(t), cx);
+	weft__poll_end(&w->stats);
+	if (rt->cfg.obs.on_poll_end)
+		rt->cfg.obs.on_poll_end(rt->cfg.obs.arg, (uintptr_t)t, t->type);
+	/* relaxed: our own view of the task we run */
+	if ((w->obs & WEFT__OBS_TERM) &&
+	    (p == WEFT_READY ||
+	     (atomic_load_explicit(&t->state, memory_order_relaxed) &
+	      WEFT__CANCELLED)))
+		rt->cfg.obs.on_task_terminate(rt->cfg.obs.arg, (uintptr_t)t,
+					      t->type);
+	return p;
+}
+
+static __attribute__((noinline)) void term_hook(struct weft__task *t)
+{
+	weft_rt *rt = weft__task_rt(t);
+
+	rt->cfg.obs.on_task_terminate(rt->cfg.obs.arg, (uintptr_t)t, t->type);
+}
+
 enum to_idle { IDLE, IDLE_RESCHEDULE, IDLE_CANCEL, IDLE_DEALLOC };
 
 static enum to_idle transition_to_idle(struct weft__task *t)
@@ -125,7 +171,8 @@ static enum to_idle transition_to_idle(struct weft__task *t)
 }
 
 /* Runs one poll of a task taken from a run queue (the caller's queue
- * reference becomes the run reference). */
+ * reference becomes the run reference) on worker `worker` (never NULL:
+ * run_task in worker.c is the one caller). */
 void weft__task_run(struct weft__task *t, void *worker)
 {
 	uint64_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
@@ -148,9 +195,11 @@ void weft__task_run(struct weft__task *t, void *worker)
 			    memory_order_relaxed))
 			break;
 	}
-	if (w && weft__task_owner(t) == &w->rt->foreign)
-		weft__owner_link(&w->owner, t);
+	if (weft__task_owner(t) == &w->rt->foreign)
+		weft__task_adopt(&w->owner, t);
 	if (s & WEFT__CANCELLED) {
+		if (__builtin_expect(w->obs & WEFT__OBS_TERM, 0))
+			term_hook(t);
 		task_complete(t, 0, true);
 		return;
 	}
@@ -160,7 +209,14 @@ void weft__task_run(struct weft__task *t, void *worker)
 	cx.flags = 0;
 	cx.worker = w;
 	cx.rt = weft__task_rt(t);
-	p = t->type->poll(weft__task_frame(t), &cx);
+	if (__builtin_expect(w->obs != 0, 0)) {
+		p = poll_observed(w, t, &cx);
+	} else {
+		/* the long-poll detector's view and the poll count */
+		weft__poll_begin(&w->stats, (uintptr_t)t, t->type);
+		p = t->type->poll(weft__task_frame(t), &cx);
+		weft__poll_end(&w->stats);
+	}
 	if (p == WEFT_READY) {
 		task_complete(t, weft_future_res(t->type, weft__task_frame(t)),
 			      false);
@@ -172,6 +228,8 @@ void weft__task_run(struct weft__task *t, void *worker)
 	case IDLE_RESCHEDULE:
 		/* woken during its own poll: a yield, or a wake from another
 		 * thread; either way it goes behind the queued tasks */
+		if (cx.budget == 0)
+			weft__stat_add(&w->stats.budget_yields, 1);
 		weft__worker_schedule(t, true);
 		break;
 	case IDLE_CANCEL:

@@ -49,9 +49,19 @@ static inline size_t weft__task_bytes(const weft_future_type *type,
 	return (lead + sizeof(struct weft__task) + sz + 15) & ~(size_t)15;
 }
 
-/* Links a task into o's list; the caller owns the list (owner.c). */
-static inline void weft__owner_link(struct weft__owner *o,
-				    struct weft__task *t)
+/* The tracking record of t (rt->track is set): right after the bytes
+ * weft__task_bytes counts. */
+static inline struct weft__track *weft__task_track(struct weft__task *t)
+{
+	size_t lead = weft__task_lead(t->type);
+
+	return (struct weft__track *)(void *)((char *)t - lead +
+					      weft__task_bytes(t->type, lead));
+}
+
+/* Links a task into o's list, which is not locked (o->locked false). */
+static inline void weft__owner_link_unlocked(struct weft__owner *o,
+					     struct weft__task *t)
 {
 	atomic_store_explicit(&t->owner, o, memory_order_relaxed);
 	t->owned_prev = NULL;
@@ -59,7 +69,27 @@ static inline void weft__owner_link(struct weft__owner *o,
 	if (o->head)
 		o->head->owned_prev = t;
 	o->head = t;
-	o->live++;
+	weft__owner_live_add(o, 1);
+}
+
+/* Links a task into o's list; the caller owns the list (owner.c). With
+ * task tracking the list's lock is held meanwhile (weft_rt_dump). */
+static inline void weft__owner_link(struct weft__owner *o,
+				    struct weft__task *t)
+{
+	bool locked = o->locked;
+
+	if (locked)
+		weft__owner_lock(o);
+	atomic_store_explicit(&t->owner, o, memory_order_relaxed);
+	t->owned_prev = NULL;
+	t->owned_next = o->head;
+	if (o->head)
+		o->head->owned_prev = t;
+	o->head = t;
+	weft__owner_live_add(o, 1);
+	if (locked)
+		weft__owner_unlock(o);
 }
 
 /* owner.c: the last reference is gone: run the frame's drop if it never

@@ -51,18 +51,22 @@ struct weft__worker *weft__worker_current(void)
 	return tls_worker;
 }
 
+static void busy_start(struct weft__worker *w);
+static void busy_stop(struct weft__worker *w);
+
 void weft__worker_enter(struct weft__worker *w)
 {
 	tls_worker = w;
+	busy_start(w);
 }
 
 void weft__worker_leave(struct weft__worker *w)
 {
-	(void)w;
+	busy_stop(w);
 	tls_worker = NULL;
 }
 
-static uint64_t now_ns(void)
+uint64_t weft__rt_now_ns(void)
 {
 	struct timespec ts;
 
@@ -155,6 +159,7 @@ static struct weft__task *take_injected(struct weft__worker *w)
 				     rt->nworkers);
 	if (!n)
 		return NULL;
+	weft__stat_add(&w->stats.injector_pulls, 1);
 	for (t = first->next; t;) {
 		struct weft__task *next = t->next;
 
@@ -185,6 +190,7 @@ static struct weft__task *next_local(struct weft__worker *w)
 		if (!weft__injector_is_empty(&w->rt->inj) &&
 		    weft__injector_pop_batch(&w->rt->inj, &t, INJECT_BATCH,
 					     w->rt->nworkers)) {
+			weft__stat_add(&w->stats.injector_pulls, 1);
 			w->injected = t->next;
 			return t;
 		}
@@ -197,6 +203,7 @@ static struct weft__task *next_local(struct weft__worker *w)
 		if (!weft__injector_is_empty(&w->rt->inj) &&
 		    weft__injector_pop_batch(&w->rt->inj, &t, INJECT_BATCH,
 					     w->rt->nworkers)) {
+			weft__stat_add(&w->stats.injector_pulls, 1);
 			w->injected = t->next;
 			return t;
 		}
@@ -220,9 +227,17 @@ static struct weft__task *steal_work(struct weft__worker *w)
 
 		if (v == w->index)
 			continue;
+		weft__stat_add(&w->stats.steal_attempts, 1);
 		t = weft__deque_steal_into(&rt->workers[v].dq, &w->dq);
-		if (t)
+		if (t) {
+			/* what it took beyond t is in our deque, which was
+			 * empty (thieves may take some of it back meanwhile:
+			 * a count, not an audit) */
+			weft__stat_add(&w->stats.steals, 1);
+			weft__stat_add(&w->stats.stolen,
+				       1 + weft__deque_len(&w->dq));
 			return t;
+		}
 	}
 	return take_injected(w);
 }
@@ -287,7 +302,7 @@ static struct weft__task *search(struct weft__worker *w,
 						   memory_order_acquire)))
 			return NULL;
 		if ((iter++ & 15) == 0) {
-			uint64_t now = now_ns();
+			uint64_t now = weft__rt_now_ns();
 
 			if (!deadline) {
 				deadline = now + spin_ns();
@@ -329,12 +344,16 @@ static void run_task(struct weft__worker *w, struct weft__task *t)
 		weft__task_run(t, w);
 		w->in_poll = false;
 		t = w->lifo;
-		if (!t)
+		if (!t) {
+			if (lifo_runs)
+				weft__stat_add(&w->stats.lifo_runs, lifo_runs);
 			return;
+		}
 		w->lifo = NULL;
 		if (++lifo_runs > LIFO_MAX) {
 			push_local(w, t);
 			weft__idle_notify_one(w->rt);
+			weft__stat_add(&w->stats.lifo_runs, lifo_runs - 1);
 			return;
 		}
 	}
@@ -377,6 +396,53 @@ static bool work_visible(struct weft__worker *w)
 	return false;
 }
 
+/* Busy time: a clock read when the worker goes to sleep and one when it
+ * wakes, none per poll (metrics.c adds the running stretch). */
+static void busy_stop(struct weft__worker *w)
+{
+	uint64_t since = weft__stat_get(&w->stats.active_since);
+
+	if (since) {
+		atomic_store_explicit(&w->stats.busy_ns,
+				      weft__stat_get(&w->stats.busy_ns) +
+					      (weft__rt_now_ns() - since),
+				      memory_order_relaxed);
+		atomic_store_explicit(&w->stats.active_since, 0,
+				      memory_order_relaxed);
+	}
+}
+
+static void busy_start(struct weft__worker *w)
+{
+	atomic_store_explicit(&w->stats.active_since, weft__rt_now_ns(),
+			      memory_order_relaxed);
+}
+
+/* The sleep of a park past its checks; false when the runtime stops. */
+static bool park_sleep(struct weft__worker *w)
+{
+	weft_rt *rt = w->rt;
+	bool woken = true;
+
+	weft__stat_add(&w->stats.parks, 1);
+	if (rt->cfg.obs.on_park)
+		rt->cfg.obs.on_park(rt->cfg.obs.arg, w->index);
+	busy_stop(w);
+	/* acquire: pairs with weft__worker_unpark's release store */
+	while (atomic_load_explicit(&w->park_word, memory_order_acquire) == 1) {
+		if (stopping(w)) {
+			woken = false;
+			break;
+		}
+		weft__futex_wait(&w->park_word, 1);
+	}
+	busy_start(w);
+	weft__stat_add(&w->stats.unparks, 1);
+	if (rt->cfg.obs.on_unpark)
+		rt->cfg.obs.on_unpark(rt->cfg.obs.arg, w->index);
+	return woken;
+}
+
 /* Parks until notified (see idle.c for the protocol). `extra`, when not
  * NULL, is one more condition that cancels the park (block_on's flag). */
 void weft__worker_park(struct weft__worker *w, const _Atomic uint32_t *extra)
@@ -403,13 +469,8 @@ void weft__worker_park(struct weft__worker *w, const _Atomic uint32_t *extra)
 		w->searching = true;
 		return;
 	}
-	/* acquire: pairs with weft__worker_unpark's release store */
-	while (atomic_load_explicit(&w->park_word, memory_order_acquire) == 1) {
-		if (stopping(w))
-			return;
-		weft__futex_wait(&w->park_word, 1);
-	}
-	w->searching = true;
+	if (park_sleep(w))
+		w->searching = true;
 }
 
 static void pin_self(struct weft__worker *w)
@@ -431,6 +492,7 @@ void *weft__worker_main(void *arg)
 	char name[16];
 
 	tls_worker = w;
+	busy_start(w);
 	snprintf(name, sizeof(name), "%.10s-%u",
 		 rt->cfg.thread_name ? rt->cfg.thread_name : "weft-w",
 		 w->index);
@@ -443,6 +505,7 @@ void *weft__worker_main(void *arg)
 		if (!weft__worker_run_once(w))
 			weft__worker_park(w, NULL);
 	}
+	busy_stop(w);
 	if (rt->cfg.on_thread_stop)
 		rt->cfg.on_thread_stop(rt->cfg.hook_arg);
 	tls_worker = NULL;

@@ -58,6 +58,67 @@ typedef struct weft_io_opts {
 	                          * scheduling") */
 } weft_io_opts;
 
+/* A long poll, as the detector reports it (weft_obs_opts.on_long_poll). */
+typedef struct weft_long_poll {
+	uintptr_t task;          /* the task's address (its id in dumps) */
+	const char *name;        /* the future's name (WEFT_FUTURE) */
+	const char *symbol;      /* the poll function's symbol (dladdr), or
+	                          * NULL when it is not exported */
+	const char *file;        /* spawn site, NULL without task tracking */
+	unsigned line;           /* or for a task spawned by weft_spawn */
+	unsigned worker;         /* the worker running the poll */
+	uint64_t elapsed_ns;     /* how long the poll has run so far (a lower
+	                          * bound, within a quarter of the threshold) */
+} weft_long_poll;
+
+/* Hooks on tasks: `task` is the task's address (as in dumps and long-poll
+ * reports), `type` its future type (type->name names it). */
+typedef void (*weft_task_hook)(void *arg, uintptr_t task,
+			       const weft_future_type *type);
+/* Hooks on workers: the worker's index. */
+typedef void (*weft_worker_hook)(void *arg, unsigned worker);
+
+/* Observability settings, the `obs` member of the builder (see
+ * weft/metrics.h for the metrics and the dump, docs/observability.md).
+ *
+ * The long-poll detector: a watcher thread looks at every worker each
+ * long_poll_ns / 4 (at least every millisecond) and reports a poll that
+ * has been running for long_poll_ns or more, once per poll: on_long_poll
+ * (called on the watcher thread, which it must not block for long), or by
+ * default one line on stderr:
+ *   weft: long poll: task 0x... (name, sym) spawned at f.c:12 has run
+ *   52 ms on worker 1
+ * Each worker publishes only a sequence number, the task and its type per
+ * poll (no clock read); the watcher keeps the time.
+ *
+ * Task tracking (track_tasks): every task also records its spawn site,
+ * spawn time and poll count, 32 bytes after its frame, and the owner
+ * lists take a per-worker lock: weft_rt_dump needs it, and long-poll
+ * reports and hooks name the spawn site with it. Costs a clock read per
+ * spawn and an uncontended lock per spawn and free.
+ *
+ * Hooks: each is one predictable branch on its path when unset. Set, it
+ * is called on the thread doing the work, inside the runtime: it must not
+ * block, spawn from on_task_terminate, or call into the runtime beyond
+ * weft_rt_metrics. on_task_spawn runs on the spawning thread before the
+ * task can run; on_task_terminate when the task completes, is cancelled,
+ * or is dropped unfinished; on_poll_begin / on_poll_end around each poll
+ * on its worker; on_park before a worker sleeps, on_unpark after it
+ * woke. */
+typedef struct weft_obs_opts {
+	uint64_t long_poll_ns;   /* detector threshold; weft_rt_builder_init
+	                          * sets 10 ms; 0 = off */
+	void (*on_long_poll)(void *arg, const weft_long_poll *report);
+	bool track_tasks;        /* spawn sites, ages, poll counts, dumps */
+	weft_task_hook on_task_spawn;
+	weft_task_hook on_task_terminate;
+	weft_task_hook on_poll_begin;
+	weft_task_hook on_poll_end;
+	weft_worker_hook on_park;
+	weft_worker_hook on_unpark;
+	void *arg;               /* the first argument of every hook here */
+} weft_obs_opts;
+
 typedef struct weft_rt_builder {
 	unsigned workers;        /* worker threads; 0 = one per online CPU */
 	bool current_thread;     /* no worker threads: block_on runs tasks */
@@ -69,9 +130,11 @@ typedef struct weft_rt_builder {
 	void (*on_thread_stop)(void *arg);
 	void *hook_arg;
 	const weft_allocator *allocator; /* task allocations; NULL = default */
+	weft_obs_opts obs;       /* metrics, detector, hooks (see above) */
 } weft_rt_builder;
 
-/* Fills b with the defaults (all workers, pinned, io enabled). */
+/* Fills b with the defaults (all workers, pinned, io enabled, the long-poll
+ * detector at 10 ms). */
 void weft_rt_builder_init(weft_rt_builder *b);
 
 /* Creates and starts a runtime. b may be NULL for the defaults.
@@ -115,6 +178,14 @@ unsigned weft_rt_workers(const weft_rt *rt);
 int weft_spawn(weft_rt *rt, const weft_future_type *type, const void *init,
 	       weft_join **join);
 
+/* weft_spawn recording the spawn site file:line (file: a string of static
+ * storage, as __FILE__) for dumps, long-poll reports and hooks when task
+ * tracking is on (weft_obs_opts.track_tasks); WEFT_SPAWN calls it.
+ * Returns as weft_spawn. */
+int weft_spawn_at(weft_rt *rt, const weft_future_type *type,
+		  const void *init, weft_join **join, const char *file,
+		  unsigned line);
+
 /* WEFT_SPAWN(rt, name, &join_or_NULL, { .field = value, ... }) spawns the
  * future `name` (WEFT_FUTURE) with a frame built from the initialiser
  * (fields it does not name are zero) -> int as weft_spawn.
@@ -125,14 +196,17 @@ int weft_spawn(weft_rt *rt, const weft_future_type *type, const void *init,
 #define WEFT_SPAWN(rt, name, join, ...)                                     \
 	([&]() -> int {                                                     \
 		name##_frame weft_init_ = __VA_ARGS__;                      \
-		return weft_spawn((rt), &name##_future, &weft_init_, (join)); \
+		return weft_spawn_at((rt), &name##_future, &weft_init_,     \
+				     (join), __FILE__, __LINE__);           \
 	}())
 #else
 #define WEFT_SPAWN(rt, name, join, ...)                                     \
-	weft_spawn((rt), &name##_future, &(name##_frame)__VA_ARGS__, (join))
+	weft_spawn_at((rt), &name##_future, &(name##_frame)__VA_ARGS__,     \
+		      (join), __FILE__, __LINE__)
 #endif
 #define WEFT_SPAWN_FRAME(rt, name, join, frame)                             \
-	weft_spawn((rt), &name##_future, WEFT__FRAME(name, frame), (join))
+	weft_spawn_at((rt), &name##_future, WEFT__FRAME(name, frame), (join), \
+		      __FILE__, __LINE__)
 
 /* ----------------------------------------------------------- join handle */
 

@@ -1,0 +1,215 @@
+/* runtime/watch.c - the long-poll detector (weft_obs_opts.long_poll_ns).
+ *
+ * A thread of its own rather than a reactor timer: it has to see a worker
+ * stuck in a poll whatever else happens (a runtime may have no reactor,
+ * and a timer's wake needs a free worker to run it), and runtime/ names
+ * no driver.
+ *
+ * The workers read no clock for it. At the start of each poll a worker
+ * bumps its poll number (the polls metric), stores the future's type
+ * (with tracking, the spawn site before), then the task's address; after
+ * the poll it stores 0 as the task (weft__poll_begin / _end, internal.h:
+ * five stores, no RMW, no fence). Every period (a quarter of the
+ * threshold, at least 1 ms) the watcher reads each worker's task, then
+ * its number: a poll running (task non-zero) with the number it also saw
+ * at an earlier look has run since then at least (the watcher keeps the
+ * time of the first sighting itself; a new poll has a new number). At
+ * threshold or more it reads the type and site, then the number and the
+ * task again: unchanged, the fields are that poll's (the stores are
+ * releases and the watcher's reads acquire: a field of a later poll would
+ * come with that poll's number). It reports once per poll, and never
+ * reads the task itself: the fields are copies, and the type and the file
+ * name have static storage.
+ *
+ * The watcher sleeps on a condition variable with a timeout, so
+ * weft__watch_stop (shutdown, after the workers are joined: a poll still
+ * running while they are joined is reported) wakes it at once.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime/internal.h"
+
+struct seen {
+	uint64_t seq;         /* number of the poll seen running, 0 none */
+	uint64_t since;       /* when it was first seen */
+	bool reported;
+};
+
+struct weft__watch {
+	weft_rt *rt;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;  /* CLOCK_MONOTONIC */
+	bool stop;            /* under lock */
+	uint64_t period_ns, threshold_ns;
+	struct seen *seen;    /* nworkers entries, watcher thread only */
+};
+
+static const char *poll_symbol(const weft_future_type *type)
+{
+	Dl_info di;
+	void *fn;
+
+	/* a function pointer as data for dladdr: POSIX allows it */
+	memcpy(&fn, &type->poll, sizeof(fn));
+	if (dladdr(fn, &di) && di.dli_sname && di.dli_saddr == fn)
+		return di.dli_sname;
+	return NULL;
+}
+
+static void default_report(const weft_long_poll *r)
+{
+	char line[512];
+	char site[256];
+	int n;
+
+	if (r->file)
+		snprintf(site, sizeof(site), "%s:%u", r->file, r->line);
+	else
+		snprintf(site, sizeof(site), "?");
+	n = snprintf(line, sizeof(line),
+		     "weft: long poll: task %#lx (%s, %s) spawned at %s has "
+		     "run %llu ms on worker %u\n",
+		     (unsigned long)r->task, r->name ? r->name : "?",
+		     r->symbol ? r->symbol : "?", site,
+		     (unsigned long long)(r->elapsed_ns / 1000000u), r->worker);
+	if (n > 0) {
+		/* one write: lines of several reports do not interleave */
+		ssize_t ignored = write(2, line, (size_t)n < sizeof(line)
+						      ? (size_t)n
+						      : sizeof(line) - 1);
+		(void)ignored;
+	}
+}
+
+static void look(struct weft__watch *wt, unsigned i, uint64_t now)
+{
+	weft_rt *rt = wt->rt;
+	struct weft__wstats *st = &rt->workers[i].stats;
+	struct seen *s = &wt->seen[i];
+	/* acquire: the poll's number and type, stored before the task
+	 * (weft__poll_begin) */
+	uintptr_t task = atomic_load_explicit(&st->cur_task,
+					      memory_order_acquire);
+	uint64_t seq = atomic_load_explicit(&st->poll_seq,
+					    memory_order_relaxed);
+	weft_long_poll r;
+
+	if (!task) {
+		s->seq = 0;
+		return;
+	}
+	if (seq != s->seq) {
+		s->seq = seq;
+		s->since = now;
+		s->reported = false;
+		return;
+	}
+	if (s->reported || now - s->since < wt->threshold_ns)
+		return;
+	memset(&r, 0, sizeof(r));
+	r.task = task;
+	const weft_future_type *type =
+		atomic_load_explicit(&st->cur_type, memory_order_relaxed);
+	r.file = atomic_load_explicit(&st->cur_file, memory_order_relaxed);
+	r.line = atomic_load_explicit(&st->cur_line, memory_order_relaxed);
+	/* acquire fence: the fields' loads before the second loads (a field
+	 * of a later poll, stored after that poll's number, makes them see
+	 * that number) */
+	atomic_thread_fence(memory_order_acquire);
+	if (atomic_load_explicit(&st->poll_seq, memory_order_relaxed) != seq ||
+	    atomic_load_explicit(&st->cur_task, memory_order_relaxed) != task)
+		return; /* the poll ended meanwhile */
+	r.name = type ? type->name : NULL;
+	r.symbol = type ? poll_symbol(type) : NULL;
+	r.worker = i;
+	r.elapsed_ns = now - s->since;
+	s->reported = true;
+	weft__stat_add(&st->long_polls, 1);
+	if (rt->cfg.obs.on_long_poll)
+		rt->cfg.obs.on_long_poll(rt->cfg.obs.arg, &r);
+	else
+		default_report(&r);
+}
+
+static void *watch_main(void *arg)
+{
+	struct weft__watch *wt = arg;
+	struct timespec ts;
+
+	pthread_setname_np(pthread_self(), "weft-watch");
+	pthread_mutex_lock(&wt->lock);
+	while (!wt->stop) {
+		uint64_t now = weft__rt_now_ns(), at = now + wt->period_ns;
+
+		pthread_mutex_unlock(&wt->lock);
+		for (unsigned i = 0; i < wt->rt->nworkers; i++)
+			look(wt, i, now);
+		pthread_mutex_lock(&wt->lock);
+		ts.tv_sec = (time_t)(at / 1000000000u);
+		ts.tv_nsec = (long)(at % 1000000000u);
+		while (!wt->stop &&
+		       pthread_cond_timedwait(&wt->cond, &wt->lock, &ts) !=
+			       ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&wt->lock);
+	return NULL;
+}
+
+int weft__watch_start(weft_rt *rt)
+{
+	struct weft__watch *wt = calloc(1, sizeof(*wt));
+	pthread_condattr_t ca;
+
+	if (!wt)
+		return -ENOMEM;
+	wt->seen = calloc(rt->nworkers, sizeof(*wt->seen));
+	if (!wt->seen) {
+		free(wt);
+		return -ENOMEM;
+	}
+	wt->rt = rt;
+	wt->threshold_ns = rt->cfg.obs.long_poll_ns;
+	wt->period_ns = wt->threshold_ns / 4;
+	if (wt->period_ns < 1000000u)
+		wt->period_ns = 1000000u;
+	pthread_mutex_init(&wt->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&wt->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&wt->thread, NULL, watch_main, wt)) {
+		pthread_cond_destroy(&wt->cond);
+		pthread_mutex_destroy(&wt->lock);
+		free(wt->seen);
+		free(wt);
+		return -EAGAIN;
+	}
+	rt->watch = wt;
+	return 0;
+}
+
+void weft__watch_stop(weft_rt *rt)
+{
+	struct weft__watch *wt = rt->watch;
+
+	if (!wt)
+		return;
+	pthread_mutex_lock(&wt->lock);
+	wt->stop = true;
+	pthread_cond_signal(&wt->cond);
+	pthread_mutex_unlock(&wt->lock);
+	pthread_join(wt->thread, NULL);
+	pthread_cond_destroy(&wt->cond);
+	pthread_mutex_destroy(&wt->lock);
+	free(wt->seen);
+	free(wt);
+	rt->watch = NULL;
+}
