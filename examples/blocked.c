@@ -81,14 +81,16 @@ static int run(weft_rt *rt)
 int main(void)
 {
 	weft_rt_builder b;
+	weft_obs_opts obs;
 	weft_rt *rt;
 	int bad, caught;
 
 	weft_rt_builder_init(&b);
 	b.current_thread = true;
-	b.obs.track_tasks = true;          /* spawn sites in the reports */
-	b.obs.on_long_poll = on_long_poll; /* default: a line on stderr */
-	if (weft_rt_create(&rt, &b))
+	weft_obs_opts_init(&obs);           /* the detector at 10 ms */
+	obs.track_tasks = true;             /* spawn sites in the reports */
+	obs.on_long_poll = on_long_poll;    /* default: a line on stderr */
+	if (weft_rt_create_with(&rt, &b, &obs))
 		return 1;
 	blocking = true;
 	bad = run(rt);

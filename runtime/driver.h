@@ -84,6 +84,7 @@ struct weft__driver_ops {
  * io (NULL = none) as its driver when b->io.enable is set; with io NULL
  * and io.enable set it fails with -ENOTSUP. */
 int weft__rt_create(weft_rt **out, const weft_rt_builder *b,
+		    const weft_obs_opts *obs,
 		    const struct weft__driver_ops *io);
 
 /* ------------------------------------------- a driver's view of rt */

@@ -379,6 +379,7 @@ struct weft_rt {
 	bool has_alloc;
 	bool malloc_is_jemalloc;       /* see alloc.c */
 	weft_rt_builder cfg;
+	weft_obs_opts obs;             /* as given to create (defaults) */
 	const struct weft__driver_ops *driver_ops; /* head.driver's */
 	struct weft__blocking *blocking;
 	_Atomic(struct weft__worker *) block_on_owner; /* current-thread: taken */
@@ -392,9 +393,9 @@ struct weft_rt {
 	size_t id_nbuckets;
 	size_t id_count;
 	/* observability (metrics.c, watch.c) */
-	bool track;                    /* cfg.obs.track_tasks */
+	bool track;                    /* obs.track_tasks */
 	size_t track_bytes;            /* track ? sizeof(weft__track) : 0 */
-	bool obs_spawn;                /* track, or cfg.obs.on_task_spawn */
+	bool obs_spawn;                /* track, or obs.on_task_spawn */
 	bool driver_gone;              /* under lock: stop() was called */
 	/* spawns off the workers, and those of them linked into a list
 	 * since (their first run, or shutdown): the difference is in no list */

@@ -89,8 +89,8 @@ void weft__task_dealloc(struct weft__task *t)
 	weft_rt *rt = o->rt;
 	struct weft__worker *w;
 
-	if (!(s & WEFT__COMPLETE) && rt->cfg.obs.on_task_terminate)
-		rt->cfg.obs.on_task_terminate(rt->cfg.obs.arg, (uintptr_t)t,
+	if (!(s & WEFT__COMPLETE) && rt->obs.on_task_terminate)
+		rt->obs.on_task_terminate(rt->obs.arg, (uintptr_t)t,
 					      t->type);
 	if (!(s & WEFT__COMPLETE) && t->type->drop)
 		t->type->drop(weft__task_frame(t));

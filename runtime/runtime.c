@@ -38,7 +38,13 @@ void weft_rt_builder_init(weft_rt_builder *b)
 {
 	memset(b, 0, sizeof(*b));
 	b->io.enable = true;
-	b->obs.long_poll_ns = 10 * 1000 * 1000;
+}
+
+void weft_obs_opts_init(weft_obs_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->size = sizeof(*o);
+	o->long_poll_ns = 10 * 1000 * 1000;
 }
 
 /* ------------------------------------------------- the driver's host */
@@ -93,9 +99,9 @@ static int workers_init(weft_rt *rt)
 		}
 		w->rt = rt;
 		w->index = i;
-		w->obs = (rt->track || rt->cfg.obs.on_poll_begin ||
-			  rt->cfg.obs.on_poll_end ? WEFT__OBS_POLL : 0) |
-			 (rt->cfg.obs.on_task_terminate ? WEFT__OBS_TERM : 0);
+		w->obs = (rt->track || rt->obs.on_poll_begin ||
+			  rt->obs.on_poll_end ? WEFT__OBS_POLL : 0) |
+			 (rt->obs.on_task_terminate ? WEFT__OBS_TERM : 0);
 		w->rng = 0x9e3779b9u * (i + 1);
 		weft__owner_init(&w->owner, rt, (int)i);
 		atomic_init(&w->park_word, 0);
@@ -140,9 +146,10 @@ static int threads_start(weft_rt *rt)
 }
 
 int weft__rt_create(weft_rt **out, const weft_rt_builder *b,
-		    const struct weft__driver_ops *io)
+		    const weft_obs_opts *obs, const struct weft__driver_ops *io)
 {
 	weft_rt_builder defaults;
+	weft_obs_opts obs_defaults;
 	weft_rt *rt;
 	int ret;
 
@@ -153,6 +160,16 @@ int weft__rt_create(weft_rt **out, const weft_rt_builder *b,
 	if (!b) {
 		weft_rt_builder_init(&defaults);
 		b = &defaults;
+	}
+	if (!obs) {
+		weft_obs_opts_init(&obs_defaults);
+		obs = &obs_defaults;
+	} else if (obs->size < sizeof(*obs)) {
+		/* 1.1 is the first version of the struct: a later one may
+		 * be larger (read its first sizeof bytes), never smaller */
+		set_create_error("weft_obs_opts.size not set "
+				 "(weft_obs_opts_init)");
+		return -EINVAL;
 	}
 	if (b->workers > 0xfff || (b->allocator && (!b->allocator->alloc ||
 						    !b->allocator->free))) {
@@ -168,9 +185,11 @@ int weft__rt_create(weft_rt **out, const weft_rt_builder *b,
 		return -ENOMEM;
 	rt->head.host = &host;
 	rt->cfg = *b;
-	rt->track = b->obs.track_tasks;
+	memcpy(&rt->obs, obs, sizeof(rt->obs));
+	rt->obs.size = sizeof(rt->obs);
+	rt->track = rt->obs.track_tasks;
 	rt->track_bytes = rt->track ? sizeof(struct weft__track) : 0;
-	rt->obs_spawn = rt->track || b->obs.on_task_spawn;
+	rt->obs_spawn = rt->track || rt->obs.on_task_spawn;
 	if (b->allocator) {
 		rt->alloc = *b->allocator;
 		rt->has_alloc = true;
@@ -209,7 +228,7 @@ int weft__rt_create(weft_rt **out, const weft_rt_builder *b,
 		rt->head.driver = state;
 	}
 	ret = threads_start(rt);
-	if (ret == 0 && b->obs.long_poll_ns)
+	if (ret == 0 && rt->obs.long_poll_ns)
 		ret = weft__watch_start(rt);
 	if (ret < 0) {
 		set_create_error("cannot start worker threads");

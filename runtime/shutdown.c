@@ -170,9 +170,9 @@ static void cancel_owner(weft_rt *rt, struct weft__owner *o)
 
 			if (!was[i])
 				continue;
-			if (rt->cfg.obs.on_task_terminate)
-				rt->cfg.obs.on_task_terminate(
-					rt->cfg.obs.arg, (uintptr_t)c, c->type);
+			if (rt->obs.on_task_terminate)
+				rt->obs.on_task_terminate(
+					rt->obs.arg, (uintptr_t)c, c->type);
 			if (c->type->drop)
 				c->type->drop(weft__task_frame(c));
 			memset(weft__task_frame(c), 0, sizeof(intptr_t));

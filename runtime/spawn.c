@@ -25,8 +25,8 @@ static __attribute__((noinline)) void spawn_obs(weft_rt *rt,
 		k->spawn_ns = weft__rt_now_ns();
 		atomic_init(&k->polls, 0);
 	}
-	if (rt->cfg.obs.on_task_spawn)
-		rt->cfg.obs.on_task_spawn(rt->cfg.obs.arg, (uintptr_t)t,
+	if (rt->obs.on_task_spawn)
+		rt->obs.on_task_spawn(rt->obs.arg, (uintptr_t)t,
 					  t->type);
 }
 

@@ -117,20 +117,20 @@ static __attribute__((noinline)) weft_poll poll_observed(struct weft__worker *w,
 		atomic_store_explicit(&w->stats.cur_line, k->line,
 				      memory_order_release);
 	}
-	if (rt->cfg.obs.on_poll_begin)
-		rt->cfg.obs.on_poll_begin(rt->cfg.obs.arg, (uintptr_t)t,
+	if (rt->obs.on_poll_begin)
+		rt->obs.on_poll_begin(rt->obs.arg, (uintptr_t)t,
 					  t->type);
 	weft__poll_begin(&w->stats, (uintptr_t)t, t->type);
 	p = t->type->poll(weft__task_frame(t), cx);
 	weft__poll_end(&w->stats);
-	if (rt->cfg.obs.on_poll_end)
-		rt->cfg.obs.on_poll_end(rt->cfg.obs.arg, (uintptr_t)t, t->type);
+	if (rt->obs.on_poll_end)
+		rt->obs.on_poll_end(rt->obs.arg, (uintptr_t)t, t->type);
 	/* relaxed: our own view of the task we run */
 	if ((w->obs & WEFT__OBS_TERM) &&
 	    (p == WEFT_READY ||
 	     (atomic_load_explicit(&t->state, memory_order_relaxed) &
 	      WEFT__CANCELLED)))
-		rt->cfg.obs.on_task_terminate(rt->cfg.obs.arg, (uintptr_t)t,
+		rt->obs.on_task_terminate(rt->obs.arg, (uintptr_t)t,
 					      t->type);
 	return p;
 }
@@ -139,7 +139,7 @@ static __attribute__((noinline)) void term_hook(struct weft__task *t)
 {
 	weft_rt *rt = weft__task_rt(t);
 
-	rt->cfg.obs.on_task_terminate(rt->cfg.obs.arg, (uintptr_t)t, t->type);
+	rt->obs.on_task_terminate(rt->obs.arg, (uintptr_t)t, t->type);
 }
 
 enum to_idle { IDLE, IDLE_RESCHEDULE, IDLE_CANCEL, IDLE_DEALLOC };

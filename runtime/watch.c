@@ -132,8 +132,8 @@ static void look(struct weft__watch *wt, unsigned i, uint64_t now)
 	r.elapsed_ns = now - s->since;
 	s->reported = true;
 	weft__stat_add(&st->long_polls, 1);
-	if (rt->cfg.obs.on_long_poll)
-		rt->cfg.obs.on_long_poll(rt->cfg.obs.arg, &r);
+	if (rt->obs.on_long_poll)
+		rt->obs.on_long_poll(rt->obs.arg, &r);
 	else
 		default_report(&r);
 }
@@ -176,7 +176,7 @@ int weft__watch_start(weft_rt *rt)
 		return -ENOMEM;
 	}
 	wt->rt = rt;
-	wt->threshold_ns = rt->cfg.obs.long_poll_ns;
+	wt->threshold_ns = rt->obs.long_poll_ns;
 	wt->period_ns = wt->threshold_ns / 4;
 	if (wt->period_ns < 1000000u)
 		wt->period_ns = 1000000u;

@@ -425,8 +425,8 @@ static bool park_sleep(struct weft__worker *w)
 	bool woken = true;
 
 	weft__stat_add(&w->stats.parks, 1);
-	if (rt->cfg.obs.on_park)
-		rt->cfg.obs.on_park(rt->cfg.obs.arg, w->index);
+	if (rt->obs.on_park)
+		rt->obs.on_park(rt->obs.arg, w->index);
 	busy_stop(w);
 	/* acquire: pairs with weft__worker_unpark's release store */
 	while (atomic_load_explicit(&w->park_word, memory_order_acquire) == 1) {
@@ -438,8 +438,8 @@ static bool park_sleep(struct weft__worker *w)
 	}
 	busy_start(w);
 	weft__stat_add(&w->stats.unparks, 1);
-	if (rt->cfg.obs.on_unpark)
-		rt->cfg.obs.on_unpark(rt->cfg.obs.arg, w->index);
+	if (rt->obs.on_unpark)
+		rt->obs.on_unpark(rt->obs.arg, w->index);
 	return woken;
 }
 

@@ -13,5 +13,11 @@
 
 int weft_rt_create(weft_rt **out, const weft_rt_builder *b)
 {
-	return weft__rt_create(out, b, weft__io_driver());
+	return weft__rt_create(out, b, NULL, weft__io_driver());
+}
+
+int weft_rt_create_with(weft_rt **out, const weft_rt_builder *b,
+			const weft_obs_opts *obs)
+{
+	return weft__rt_create(out, b, obs, weft__io_driver());
 }

@@ -78,8 +78,12 @@ typedef void (*weft_task_hook)(void *arg, uintptr_t task,
 /* Hooks on workers: the worker's index. */
 typedef void (*weft_worker_hook)(void *arg, unsigned worker);
 
-/* Observability settings, the `obs` member of the builder (see
+/* Observability settings, given to weft_rt_create_with (see
  * weft/metrics.h for the metrics and the dump, docs/observability.md).
+ * They are not a member of weft_rt_builder: the builder keeps its 1.0
+ * layout (programs built against 1.0 allocate it), and this struct is
+ * versioned by its first field instead: weft_obs_opts_init sets `size`,
+ * and a later weft reads only the fields a program's size covers.
  *
  * The long-poll detector: a watcher thread looks at every worker each
  * long_poll_ns / 4 (at least every millisecond) and reports a poll that
@@ -106,7 +110,8 @@ typedef void (*weft_worker_hook)(void *arg, unsigned worker);
  * on its worker; on_park before a worker sleeps, on_unpark after it
  * woke. */
 typedef struct weft_obs_opts {
-	uint64_t long_poll_ns;   /* detector threshold; weft_rt_builder_init
+	size_t size;             /* sizeof(weft_obs_opts): set by _init */
+	uint64_t long_poll_ns;   /* detector threshold; weft_obs_opts_init
 	                          * sets 10 ms; 0 = off */
 	void (*on_long_poll)(void *arg, const weft_long_poll *report);
 	bool track_tasks;        /* spawn sites, ages, poll counts, dumps */
@@ -130,18 +135,25 @@ typedef struct weft_rt_builder {
 	void (*on_thread_stop)(void *arg);
 	void *hook_arg;
 	const weft_allocator *allocator; /* task allocations; NULL = default */
-	weft_obs_opts obs;       /* metrics, detector, hooks (see above) */
 } weft_rt_builder;
 
-/* Fills b with the defaults (all workers, pinned, io enabled, the long-poll
- * detector at 10 ms). */
+/* Fills b with the defaults (all workers, pinned, io enabled). */
 void weft_rt_builder_init(weft_rt_builder *b);
+
+/* Fills o with the defaults: the long-poll detector at 10 ms reporting on
+ * stderr, no task tracking, no hooks. */
+void weft_obs_opts_init(weft_obs_opts *o);
 
 /* Creates and starts a runtime. b may be NULL for the defaults.
  * Returns 0, or -EINVAL (bad builder field), -ENOMEM, -EAGAIN (thread
  * creation), or the reactor's error when io.enable is set and the ring
  * cannot be created (weft_rt_create_error() then names the reason). */
 int weft_rt_create(weft_rt **out, const weft_rt_builder *b);
+/* weft_rt_create with observability settings (NULL: weft_obs_opts_init's
+ * defaults, which weft_rt_create uses). -EINVAL when obs->size is 0 or
+ * smaller than the 1.1 struct (call weft_obs_opts_init first). */
+int weft_rt_create_with(weft_rt **out, const weft_rt_builder *b,
+			const weft_obs_opts *obs);
 
 /* A text naming why the last weft_rt_create on this thread failed, or "". */
 const char *weft_rt_create_error(void);

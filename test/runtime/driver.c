@@ -142,7 +142,7 @@ static int fake_create(weft_rt **rt, unsigned workers, bool current,
 	b.on_thread_start = on_start;
 	b.on_thread_stop = on_stop;
 	creator = pthread_self();
-	ret = weft__rt_create(rt, &b, &fake_ops);
+	ret = weft__rt_create(rt, &b, NULL, &fake_ops);
 	if (ret == 0)
 		cr_assert_eq(F.rt, io ? *rt : NULL);
 	return ret;
@@ -272,7 +272,7 @@ Test(driver, io_disabled_starts_no_driver, .timeout = RT_TIMEOUT)
 	weft_rt_builder_init(&b);
 	b.current_thread = true;
 	rt = (weft_rt *)(uintptr_t)1;
-	cr_assert_eq(weft__rt_create(&rt, &b, NULL), -ENOTSUP);
+	cr_assert_eq(weft__rt_create(&rt, &b, NULL, NULL), -ENOTSUP);
 	cr_assert_null(rt);
 	cr_assert_neq(weft_rt_create_error()[0], '\0');
 	rt_leak_check();

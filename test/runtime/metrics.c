@@ -23,10 +23,8 @@ static weft_rt *rt_obs(unsigned workers, const weft_obs_opts *obs)
 	b.workers = workers;
 	b.no_pin = true;
 	b.io.enable = false;
-	if (obs)
-		b.obs = *obs;
-	cr_assert_eq(weft_rt_create(&rt, &b), 0, "weft_rt_create: %s",
-		     weft_rt_create_error());
+	cr_assert_eq(weft_rt_create_with(&rt, &b, obs), 0,
+		     "weft_rt_create_with: %s", weft_rt_create_error());
 	return rt;
 }
 
@@ -284,7 +282,7 @@ static int lp_count(struct lp_log *l)
 Test(metrics, long_poll_reported_named_with_spawn_site, .timeout = RT_TIMEOUT)
 {
 	struct lp_log l = { .m = PTHREAD_MUTEX_INITIALIZER };
-	weft_obs_opts o = { .long_poll_ns = 10 * 1000 * 1000,
+	weft_obs_opts o = { .size = sizeof(weft_obs_opts), .long_poll_ns = 10 * 1000 * 1000,
 			    .on_long_poll = on_long_poll, .arg = &l,
 			    .track_tasks = true };
 	weft_rt *rt = rt_obs(2, &o);
@@ -318,7 +316,7 @@ Test(metrics, long_poll_off_and_short_polls_not_reported,
      .timeout = RT_TIMEOUT)
 {
 	struct lp_log l = { .m = PTHREAD_MUTEX_INITIALIZER };
-	weft_obs_opts o = { .long_poll_ns = 0, .on_long_poll = on_long_poll,
+	weft_obs_opts o = { .size = sizeof(weft_obs_opts), .long_poll_ns = 0, .on_long_poll = on_long_poll,
 			    .arg = &l };
 	weft_rt *rt = rt_obs(1, &o);
 	weft_join *j;
@@ -336,7 +334,7 @@ Test(metrics, long_poll_off_and_short_polls_not_reported,
 Test(metrics, long_poll_during_shutdown, .timeout = RT_TIMEOUT)
 {
 	struct lp_log l = { .m = PTHREAD_MUTEX_INITIALIZER };
-	weft_obs_opts o = { .long_poll_ns = 5 * 1000 * 1000,
+	weft_obs_opts o = { .size = sizeof(weft_obs_opts), .long_poll_ns = 5 * 1000 * 1000,
 			    .on_long_poll = on_long_poll, .arg = &l };
 	weft_rt *rt = rt_obs(1, &o);
 	int n;
@@ -388,7 +386,7 @@ static void on_task(void *arg, const weft_task_info *in)
 
 Test(metrics, dump_finds_a_waiting_task, .timeout = RT_TIMEOUT)
 {
-	weft_obs_opts o = { .track_tasks = true };
+	weft_obs_opts o = { .size = sizeof(weft_obs_opts), .track_tasks = true };
 	weft_rt *rt = rt_obs(2, &o);
 	struct dump_seen d = { 0 };
 	gate g;
@@ -512,7 +510,7 @@ static void *foreign_spawner(void *arg)
 Test(metrics, dump_while_tasks_spawn_and_free_at_full_rate,
      .timeout = RT_TIMEOUT)
 {
-	weft_obs_opts o = { .track_tasks = true };
+	weft_obs_opts o = { .size = sizeof(weft_obs_opts), .track_tasks = true };
 	weft_rt *rt = rt_obs(2, &o);
 	atomic_bool stop = false;
 	atomic_int started = 0;
@@ -601,7 +599,7 @@ static void h_unpark(void *arg, unsigned w)
 Test(metrics, hooks_pair_up, .timeout = RT_TIMEOUT)
 {
 	struct hook_counts c = { 0 };
-	weft_obs_opts o = { .on_task_spawn = h_spawn,
+	weft_obs_opts o = { .size = sizeof(weft_obs_opts), .on_task_spawn = h_spawn,
 			    .on_task_terminate = h_term,
 			    .on_poll_begin = h_begin,
 			    .on_poll_end = h_end,
@@ -662,8 +660,15 @@ Test(metrics, reactor_counts_timers_and_passes, .timeout = RT_TIMEOUT)
 	weft_metrics m;
 	weft_join *j;
 
+	weft_obs_opts o;
+
+	weft_obs_opts_init(&o);
+	cr_assert_eq(o.long_poll_ns, 10 * 1000 * 1000); /* the default */
+	cr_assert_eq(o.size, sizeof(o));
+	o.size = 0;
+	cr_assert_eq(weft_rt_create_with(&rt, NULL, &o), -EINVAL,
+		     "an unset size is refused");
 	weft_rt_builder_init(&b);
-	cr_assert_eq(b.obs.long_poll_ns, 10 * 1000 * 1000); /* the default */
 	b.workers = 1;
 	b.no_pin = true;
 	cr_assert_eq(weft_rt_create(&rt, &b), 0, "weft_rt_create: %s",
