@@ -451,24 +451,24 @@ static void serve_file(struct conn *f)
 	int fd, err, r = 0;
 
 	if (f->cfg->root_fd < 0)
-		return respond_error(f, 404);
+		{ respond_error(f, 404); return; }
 	if ((err = url_to_path(f->url, rel, sizeof(rel) - 16)) < 0)
-		return respond_error(f, err == -EACCES ? 403 : 400);
+		{ respond_error(f, err == -EACCES ? 403 : 400); return; }
 	if ((fd = open_beneath(f->cfg, rel)) < 0)
-		return respond_error(f, fd == -EACCES ? 403 : 404);
+		{ respond_error(f, fd == -EACCES ? 403 : 404); return; }
 	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
 		close(fd);
 		strcat(rel, *rel ? "/index.html" : "index.html");
 		if ((fd = open_beneath(f->cfg, rel)) < 0)
-			return respond_error(f, fd == -EACCES ? 403 : 404);
+			{ respond_error(f, fd == -EACCES ? 403 : 404); return; }
 		if (fstat(fd, &st) < 0) {
 			close(fd);
-			return respond_error(f, 500);
+			{ respond_error(f, 500); return; }
 		}
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
-		return respond_error(f, 403);
+		{ respond_error(f, 403); return; }
 	}
 	len = (uint64_t)st.st_size;
 	snprintf(etag, sizeof(etag), "\"%llx-%llx\"",
@@ -813,7 +813,7 @@ int main(int argc, char **argv)
 
 	/* first, before any thread exists: the signals go to the stream */
 	weft_signal_block(NULL);
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i += 2) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!v)
 			usage();
@@ -837,7 +837,6 @@ int main(int argc, char **argv)
 			}
 		} else
 			usage();
-		i++;
 	}
 	if (weft_rt_create(&rt, NULL)) {
 		fprintf(stderr, "runtime: %s\n", weft_rt_create_error());
