@@ -226,7 +226,9 @@ static int on_complete(http_parser *p)
 	struct conn *f = C(p);
 	f->complete = true;
 	f->in_req = false;
-	f->keep = http_should_keep_alive(p);
+	/* an Upgrade (or CONNECT) is answered as a plain request, and the
+	 * connection closed: the bytes after it are not HTTP */
+	f->keep = http_should_keep_alive(p) && !p->upgrade;
 	http_parser_pause(p, 1);      /* answer it before parsing the next */
 	return 0;
 }
@@ -589,9 +591,10 @@ static weft_poll conn_poll(struct conn *f, weft_cx *cx)
 		f->len = (size_t)f->fill.res;
 		f->off = 0;
 		while (f->off < f->len) {
-			f->off += http_parser_execute(&f->p, &settings,
-						      f->data + f->off,
-						      f->len - f->off);
+			size_t n = http_parser_execute(&f->p, &settings,
+						       f->data + f->off,
+						       f->len - f->off);
+			f->off += n;
 			if (HTTP_PARSER_ERRNO(&f->p) == HPE_PAUSED) {
 				http_parser_pause(&f->p, 0);
 				f->nreq++;
@@ -617,7 +620,7 @@ static weft_poll conn_poll(struct conn *f, weft_cx *cx)
 				}
 				if (!f->keep)
 					goto close;
-			} else if (HTTP_PARSER_ERRNO(&f->p) != HPE_OK) {
+			} else if (HTTP_PARSER_ERRNO(&f->p) != HPE_OK || n == 0) {
 				f->keep = false;
 				respond_error(f, f->body_big ? 413 :
 						 f->url_big ? 414 :

@@ -221,6 +221,11 @@ def run_checks(proc, port, root, data, bodyfile, want_post):
           out.endswith(b"Hello, World!"), "pipelining: 5 answers in order",
           out)
 
+    out = raw(port, b"GET /plaintext HTTP/1.1\r\nHost: x\r\n"
+              b"Connection: Upgrade\r\nUpgrade: websocket\r\n\r\nnot http")
+    check(out.startswith(b"HTTP/1.1 200 ") and out.endswith(b"Hello, World!")
+          and b"Connection: close" in out,
+          "Upgrade: answered as plain HTTP, then closed", out)
     out = raw(port, b"GARBAGE\x01 / HTTP/1.1\r\n\r\n")
     check(out.startswith(b"HTTP/1.1 400 "), "malformed request -> 400", out)
     out = raw(port, b"GET /plaintext HTTP/1.1\r\nHost: x\r\nX-Big: " +
