@@ -48,6 +48,8 @@
 #define MAX_URL       2048u
 #define MAX_HEADERS   (8u * 1024u)
 #define MAX_VALUE     256u
+#define LINGER_BYTES  (4u * 1024u * 1024u)
+#define LINGER_TIME   (2 * WEFT_SEC)
 
 struct config {
 	int root_fd;                  /* -1: no static files */
@@ -77,6 +79,7 @@ struct conn {
 	weft_select sel;
 	const char *data;
 	size_t len, off;
+	size_t lingered;              /* bytes discarded after an error */
 	/* the request being parsed */
 	bool in_req, hdrs_done, complete, keep, cont_sent;
 	bool url_big, hdr_big, body_big, want_cont;
@@ -649,6 +652,30 @@ static weft_poll conn_poll(struct conn *f, weft_cx *cx)
 answer_and_close:
 	WEFT_AWAIT_INIT(weft_bufwriter_write, &f->w, &f->wr, f->head,
 			f->head_len);
+	weft_bufwriter_shutdown_init(&f->fl, &f->wr);
+	WEFT_AWAIT_ON(weft_bufwriter_flush, &f->fl);
+	/* lingering close: the client may still be sending (a body over the
+	 * limit); closing with its bytes unread would reset the connection
+	 * and could destroy the answer before the client reads it. Read and
+	 * discard until it closes, at most LINGER_BYTES or LINGER_TIME in all. */
+	f->lingered = 0;
+	f->req_deadline = weft_now() + LINGER_TIME;
+	while (f->fl.res == 0 && f->lingered < LINGER_BYTES) {
+		weft_instant now = weft_now();
+		if (now >= f->req_deadline)
+			break;
+		weft_bufreader_fill_init(&f->fill, &f->rd);
+		weft_timeout_init(&f->to,
+				  WEFT_BRANCH(weft_bufreader_fill, &f->fill),
+				  f->req_deadline - now);
+		WEFT_AWAIT_SELECT(&f->sel, f->br, 0,
+				  WEFT_BRANCH(weft_timeout, &f->to));
+		if (f->to.timed_out || f->fill.res <= 0)
+			break;
+		f->lingered += (size_t)f->fill.res;
+		weft_bufreader_consume(&f->rd, (size_t)f->fill.res);
+	}
+	goto out;
 close:
 	weft_bufwriter_shutdown_init(&f->fl, &f->wr);
 	WEFT_AWAIT_ON(weft_bufwriter_flush, &f->fl);
