@@ -307,9 +307,7 @@ def slowloris(proc, port, base):
         s.setblocking(False)
         s.connect_ex(("127.0.0.1", port))
         socks.append(s)
-    _, w, _ = select.select([], socks, [], 10) if len(socks) < 1000 else \
-        ([], socks, [])
-    time.sleep(0.2)
+    time.sleep(0.5)                 # the connects complete (loopback)
     prefix = b"GET /plaintext HTTP/1.1\r\nX-Slow: "
     sent = 0
     served = 0
@@ -334,9 +332,14 @@ def slowloris(proc, port, base):
     deadline = time.monotonic() + 20
     pending = list(socks)
     got408 = 0
+    byfd = {s.fileno(): s for s in socks}
+    poller = select.poll()          # select() stops at fd 1024
+    for s in socks:
+        poller.register(s, select.POLLIN)
     while pending and time.monotonic() < deadline:
-        r, _, _ = select.select(pending, [], [], 1)
+        r = [byfd[fd] for fd, _ in poller.poll(1000)]
         for s in r:
+            poller.unregister(s)
             try:
                 d = s.recv(4096)
             except (BlockingIOError, ConnectionResetError):
