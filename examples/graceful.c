@@ -115,7 +115,8 @@ static weft_poll server_poll(struct server *f, weft_cx *cx)
 	}
 	if (f->stop.res < 0)
 		WEFT_RETURN(f->stop.res);
-	weft_listener_drop(f->l);     /* new clients are refused from here */
+	weft_listener_drop(f->l);     /* new clients are refused from here
+	                               * (once the reactor closes the fd) */
 	f->l = NULL;
 	printf("%s: stopped accepting, %zu connection(s) in flight\n",
 	       f->stop.res == SIGTERM ? "SIGTERM" : "SIGINT",

@@ -4,7 +4,7 @@
 Starts the server (any port, a 3 s deadline), connects two clients and
 checks each is echoed, sends the server SIGTERM, then checks: the server
 says it stopped accepting with 2 connections in flight; a new client is
-refused; the first client is still served and then closes; the second
+refused, or reset unserved if its handshake beat the listener's close; the first client is still served and then closes; the second
 stays open, so at the deadline the server cuts it off (the client sees the
 connection end) and exits 0. Every wait has a generous hang guard; nothing
 depends on timing to pass but the order of events.
@@ -63,9 +63,19 @@ def main():
     s = line(proc)
     if "SIGTERM: stopped accepting, 2 connection(s) in flight" not in s:
         fail("unexpected line after SIGTERM: %r" % s, proc)
+    # The listener's descriptor is closed once the reactor has cancelled
+    # its accept (weft_listener_drop), a moment after the line: until then
+    # the kernel may still complete a handshake into the backlog, and that
+    # connection is reset when the descriptor closes. Either way a new
+    # client is never served.
     try:
-        socket.create_connection(("127.0.0.1", port), timeout=20).close()
-        fail("a new client was accepted after the signal", proc)
+        c3 = socket.create_connection(("127.0.0.1", port), timeout=20)
+        try:
+            if echo(c3, b"late\n") != b"":
+                fail("a new client was served after the signal", proc)
+        except (ConnectionResetError, BrokenPipeError):
+            pass
+        c3.close()
     except ConnectionRefusedError:
         pass
     if echo(c1, b"still here\n") != b"still here\n":
