@@ -82,6 +82,48 @@ static void drop_own(weft_bufreader *r, size_t n)
 		r->start = r->end = r->scanned = 0;
 }
 
+/* The stream's chunk: the reader keeps what poll_fill lent (chunk,
+ * chunk_len) and counts the bytes it used up of it (chunk_used), telling
+ * the stream (consume) only when all of it is used, or at destroy. So a
+ * run of short records in one chunk costs one poll_fill and one consume,
+ * not one each. Nothing else reads the stream meanwhile (bufio.h). */
+static weft_poll stream_fill(weft_bufreader *r, weft_cx *cx,
+			     const void **data, intptr_t *res)
+{
+	if (r->chunk) {
+		if (r->chunk_used < r->chunk_len) {
+			*data = r->chunk + r->chunk_used;
+			*res = (intptr_t)(r->chunk_len - r->chunk_used);
+			return WEFT_READY;
+		}
+		r->b->vt->consume(r->b, r->chunk_used);
+		r->chunk = NULL;
+		r->chunk_len = r->chunk_used = 0;
+	}
+	if (r->b->vt->poll_fill(r->b, cx, data, res) == WEFT_PENDING)
+		return WEFT_PENDING;
+	if (*res > 0) {
+		r->chunk = *data;
+		r->chunk_len = (size_t)*res;
+	}
+	return WEFT_READY;
+}
+
+/* n bytes of the chunk stream_fill returned are used up. */
+static void stream_consume(weft_bufreader *r, size_t n)
+{
+	r->chunk_used += n;
+}
+
+/* Gives the stream back what was used of its chunk. */
+static void stream_release(weft_bufreader *r)
+{
+	if (r->chunk && r->chunk_used)
+		r->b->vt->consume(r->b, r->chunk_used);
+	r->chunk = NULL;
+	r->chunk_len = r->chunk_used = 0;
+}
+
 /* Drops what the last result used (its pointer is no longer valid). */
 static void settle(weft_bufreader *r)
 {
@@ -91,7 +133,7 @@ static void settle(weft_bufreader *r)
 		return;
 	r->used = 0;
 	if (r->in_stream)
-		r->b->vt->consume(r->b, n);
+		stream_consume(r, n);
 	else
 		drop_own(r, n);
 }
@@ -100,8 +142,10 @@ void weft_bufreader_destroy(weft_bufreader *r)
 {
 	if (!r)
 		return;
-	if (r->b)
+	if (r->b) {
 		settle(r);   /* a stream chunk we returned is used up */
+		stream_release(r);
+	}
 	free(r->buf);
 	r->buf = NULL;
 	r->b = NULL;
@@ -140,7 +184,7 @@ static weft_poll refill(weft_bufreader *r, weft_cx *cx, size_t want,
 		intptr_t m;
 		size_t k = r->cap - r->end;
 
-		if (vt->poll_fill(r->b, cx, &d, &m) == WEFT_PENDING)
+		if (stream_fill(r, cx, &d, &m) == WEFT_PENDING)
 			return WEFT_PENDING;
 		if (m <= 0) {
 			*res = m;
@@ -157,7 +201,7 @@ static weft_poll refill(weft_bufreader *r, weft_cx *cx, size_t want,
 				k = (size_t)(p - (const char *)d) + 1;
 		}
 		memcpy(r->buf + r->end, d, k);
-		vt->consume(r->b, k);
+		stream_consume(r, k);
 		r->end += k;
 		*res = (intptr_t)k;
 		return WEFT_READY;
@@ -182,7 +226,7 @@ static weft_poll peek_some(weft_bufreader *r, weft_cx *cx, const char **d,
 		if (vt->poll_fill) {
 			const void *p;
 
-			if (vt->poll_fill(r->b, cx, &p, res) == WEFT_PENDING)
+			if (stream_fill(r, cx, &p, res) == WEFT_PENDING)
 				return WEFT_PENDING;
 			*d = p;
 			*in_stream = true;
@@ -201,7 +245,7 @@ static weft_poll peek_some(weft_bufreader *r, weft_cx *cx, const char **d,
 static void drop_some(weft_bufreader *r, bool in_stream, size_t n)
 {
 	if (in_stream)
-		r->b->vt->consume(r->b, n);
+		stream_consume(r, n);
 	else
 		drop_own(r, n);
 }
@@ -244,6 +288,10 @@ static weft_poll discard(weft_bufreader *r, weft_cx *cx, intptr_t *res)
 static weft_poll begin(weft_bufreader *r, weft_cx *cx, intptr_t *res)
 {
 	settle(r);
+	if (!r->skip && r->skip_delim < 0) {   /* the usual case */
+		*res = 0;
+		return WEFT_READY;
+	}
 	return discard(r, cx, res);
 }
 
@@ -328,7 +376,7 @@ weft_poll weft_bufreader_poll_until(weft_bufreader *r, weft_cx *cx,
 			continue;
 		}
 		/* nothing buffered: look at the stream's chunk in place */
-		if (r->b->vt->poll_fill(r->b, cx, &d, &m) == WEFT_PENDING)
+		if (stream_fill(r, cx, &d, &m) == WEFT_PENDING)
 			return WEFT_PENDING;
 		if (m <= 0) {
 			*res = m;
@@ -346,7 +394,7 @@ weft_poll weft_bufreader_poll_until(weft_bufreader *r, weft_cx *cx,
 			return too_long(r, true, limit, delim, res);
 		/* the line goes on past this chunk: gather it */
 		memcpy(r->buf, d, (size_t)m);
-		r->b->vt->consume(r->b, (size_t)m);
+		stream_consume(r, (size_t)m);
 		r->end = (size_t)m;
 		r->scanned = (size_t)m;
 	}
@@ -384,7 +432,7 @@ static weft_poll poll_span(weft_bufreader *r, weft_cx *cx, size_t n,
 			return WEFT_READY;
 		}
 		if (!have && r->b->vt->poll_fill) {
-			if (r->b->vt->poll_fill(r->b, cx, &d, &m) ==
+			if (stream_fill(r, cx, &d, &m) ==
 			    WEFT_PENDING)
 				return WEFT_PENDING;
 			if (m <= 0) {
@@ -399,7 +447,7 @@ static weft_poll poll_span(weft_bufreader *r, weft_cx *cx, size_t n,
 				return WEFT_READY;
 			}
 			memcpy(r->buf, d, (size_t)m);
-			r->b->vt->consume(r->b, (size_t)m);
+			stream_consume(r, (size_t)m);
 			r->end = (size_t)m;
 			r->scanned = 0;
 			continue;

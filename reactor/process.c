@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "weft/bytes.h"
 #include "weft/process.h"
 #include "reactor/fd.h"
 #include "reactor/reactor.h"
@@ -258,6 +259,22 @@ int weft_process_take_stdio(weft_process *p, int which)
 	if (fd >= 0)
 		p->pipes[which] = -1;
 	return fd;
+}
+
+int weft_process_stdio_bytes(weft_process *p, int which,
+			     struct weft_bytes **out)
+{
+	int fd, ret;
+
+	if (!p || !out || which < 0 || which > 2)
+		return -EINVAL;
+	fd = p->pipes[which];
+	if (fd < 0)
+		return -EBADF;
+	ret = weft_bytes_from_fd(out, fd, 0);
+	if (ret == 0)
+		p->pipes[which] = -1;    /* the stream's now */
+	return ret;
 }
 
 void weft_process_close_stdin(weft_process *p)

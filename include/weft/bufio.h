@@ -57,7 +57,11 @@
  * (they may be different tasks: the stream's read and write sides are
  * independent, bytes.h). Each future is polled by the task that holds it.
  * Neither owns the stream: drop it (weft_bytes_drop) after destroying the
- * reader and writer on it.
+ * reader and writer on it. While a reader is set up on a stream, read the
+ * stream only through the reader: the reader keeps the chunk the stream's
+ * poll_fill lent across calls and tells the stream how much of it was used
+ * when the chunk is used up, or at weft_bufreader_destroy (so one chunk of
+ * many short lines costs the stream one poll_fill and one consume).
  */
 #ifndef WEFT_BUFIO_H
 #define WEFT_BUFIO_H
@@ -96,6 +100,10 @@ typedef struct weft_bufreader {
 	bool in_stream;       /* `used` is in the stream's chunk */
 	bool filled_stream;   /* the last fill returned the stream's chunk */
 	bool heap;            /* from _create */
+	const char *chunk;    /* the stream's chunk poll_fill lent, or NULL */
+	size_t chunk_len;     /* its length */
+	size_t chunk_used;    /* of it, used up (the stream is told at the
+	                       * end of the chunk, or at destroy) */
 } weft_bufreader;
 
 /* Sets up r on stream b with a buffer of capacity bytes (0: 64 KiB).

@@ -24,7 +24,8 @@
  * non-blocking and close-on-exec, owned by the handle (closed by
  * weft_process_destroy) until taken with weft_process_take_stdio; read
  * and write it with weft_fd_read and weft_fd_write, or any readiness
- * loop (weft/fd.h). The pipes are the kernel's (64 KiB each by default):
+ * loop (weft/fd.h), or take it as a byte stream with
+ * weft_process_stdio_bytes (bufio.h and codec.h then work on it). The pipes are the kernel's (64 KiB each by default):
  * a child blocks writing to a full one until the parent reads, and what
  * a child wrote before it exited stays readable after its exit, until end
  * of file. The child starts with an empty signal mask (the blocked
@@ -60,6 +61,8 @@
 
 #include "core.h"
 #include "fd.h"
+
+struct weft_bytes;
 
 #ifdef __cplusplus
 extern "C" {
@@ -107,6 +110,21 @@ int weft_process_stdio(const weft_process *p, int which);
  * caller's from now on (to close), and the handle forgets it. -1 as for
  * weft_process_stdio. */
 int weft_process_take_stdio(weft_process *p, int which);
+
+/* Takes the parent's end of stream `which` (0 stdin, 1 stdout, 2 stderr)
+ * from the handle as a byte stream (weft/bytes.h: weft_bytes_from_fd,
+ * name "pipe"), for a weft_bufreader on the child's output or a
+ * weft_bufwriter on its input. The stream owns the pipe end from now on:
+ * weft_bytes_drop closes it, and shutting down the stdin stream
+ * (weft_bytes_shutdown_init, weft_bufwriter_shutdown_init) closes it after
+ * flushing, so the child reads end of file. Returns 0 with *out set,
+ * -EINVAL (NULL p or out, which not 0, 1 or 2), -EBADF (that stream is not
+ * a pipe, or was taken or closed), or -ENOMEM; on error the pipe end stays
+ * the handle's. Called as weft_process_take_stdio is (one thread, no wait
+ * in use); the stream is then used as bytes.h says (one reader, one
+ * writer, from tasks of a runtime with I/O enabled). */
+int weft_process_stdio_bytes(weft_process *p, int which,
+			     struct weft_bytes **out);
 
 /* Closes the parent's end of the child's stdin pipe (if the handle still
  * holds it): "no more sending", the child reads end of file. */

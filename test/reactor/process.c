@@ -3,8 +3,10 @@
  * inherit the workers' blocked signals), stdout and stderr pipes read
  * fully (more than a pipe holds), stdin piped through cat, a child that
  * exits before its pipe is read (its bytes, then EOF), a missing program,
- * spawning outside a runtime, and no zombie after a handle is destroyed
- * unwaited. */
+ * spawning outside a runtime, no zombie after a handle is destroyed
+ * unwaited, and stdin/stdout taken as byte streams
+ * (weft_process_stdio_bytes): lines written through a bufwriter, read
+ * back through a bufreader, more than a pipe holds each way. */
 #include <sys/wait.h>
 
 #include "helpers.h"
@@ -349,5 +351,136 @@ Test(process, destroyed_unwaited_child_leaves_no_zombie)
 	for (i = 0; i < 10000 && !reaped(f.pid); i++)
 		usleep(1000);
 	cr_assert(reaped(f.pid), "child %d not reaped (a zombie)", f.pid);
+	weft_rt_destroy(rt);
+}
+
+/* ------------------------------------------- pipes as byte streams */
+
+#define PIPE_LINES 8000        /* ~90 KB each way: more than a pipe holds */
+
+/* Writes PIPE_LINES lines through a bufwriter on the child's stdin, then
+ * shuts it down (the child reads end of file). */
+struct feeder {
+	WEFT_ASYNC;
+	weft_bytes *b;
+	int i;
+	weft_bufwriter w;
+	weft_codec_lines_write lw;
+	weft_bufwriter_flush fl;
+	char line[32];
+};
+
+static const weft_codec_lines pipe_lines = { .max_len = 64 };
+
+static weft_poll feeder_poll(struct feeder *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f, cx);
+	if (weft_bufwriter_init(&f->w, f->b, 4096))
+		WEFT_RETURN(-ENOMEM);
+	for (f->i = 0; f->i < PIPE_LINES; f->i++) {
+		snprintf(f->line, sizeof(f->line), "line %d", f->i);
+		WEFT_AWAIT_INIT(weft_codec_lines_write, &f->lw, &f->w,
+				&pipe_lines, f->line, strlen(f->line));
+		if (f->lw.res < 0)
+			WEFT_RETURN(f->lw.res);
+	}
+	weft_bufwriter_shutdown_init(&f->fl, &f->w);
+	WEFT_AWAIT_ON(weft_bufwriter_flush, &f->fl);
+	WEFT_RETURN(f->fl.res);
+	WEFT_END();
+}
+
+static void feeder_drop(struct feeder *f)
+{
+	weft_bufwriter_destroy(&f->w);
+	weft_bytes_drop(f->b);
+}
+
+WEFT_FUTURE(feeder, struct feeder, feeder_drop);
+
+/* sh prefixes each line of its stdin with "x"; the lines come back
+ * through a bufreader on its stdout, each checked. res = lines read. */
+struct filter {
+	WEFT_ASYNC;
+	weft_rt *rt;
+	weft_process *p;
+	weft_bytes *in, *out;
+	weft_join *fj;
+	int i;
+	weft_bufreader r;
+	weft_codec_lines_next ln;
+	weft_join_wait jw;
+	weft_process_wait wait;
+	char want[40];
+};
+
+static weft_poll filter_poll(struct filter *f, weft_cx *cx)
+{
+	char *argv[] = { "sh", "-c", "while read l; do echo \"x$l\"; done",
+			 NULL };
+	weft_process_opts o = { 0 };
+
+	WEFT_BEGIN(f, cx);
+	o.stdio[0] = WEFT_STDIO_PIPE;
+	o.stdio[1] = WEFT_STDIO_PIPE;
+	cr_assert_eq(weft_process_spawn(&f->p, SH, argv, &o), 0);
+	cr_assert_eq(weft_process_stdio_bytes(f->p, 3, &f->in), -EINVAL);
+	cr_assert_eq(weft_process_stdio_bytes(f->p, 2, &f->in), -EBADF,
+		     "stderr is inherited, not a pipe");
+	cr_assert_eq(weft_process_stdio_bytes(f->p, 0, &f->in), 0);
+	cr_assert_eq(weft_process_stdio_bytes(f->p, 1, &f->out), 0);
+	cr_assert_str_eq(f->out->vt->name, "pipe");
+	cr_assert_eq(weft_process_stdio(f->p, 0), -1, "taken");
+	cr_assert_eq(weft_process_stdio_bytes(f->p, 1, &f->out), -EBADF);
+	cr_assert_eq(WEFT_SPAWN(f->rt, feeder, &f->fj, { .b = f->in }), 0);
+	f->in = NULL;                /* the feeder's */
+	cr_assert_eq(weft_bufreader_init(&f->r, f->out, 256), 0);
+	for (f->i = 0;; f->i++) {
+		WEFT_AWAIT_INIT(weft_codec_lines_next, &f->ln, &f->r,
+				&pipe_lines);
+		if (f->ln.res < 0)
+			break;
+		snprintf(f->want, sizeof(f->want), "xline %d", f->i);
+		cr_assert_eq((size_t)f->ln.res, strlen(f->want), "line %d",
+			     f->i);
+		cr_assert_arr_eq(f->ln.data, f->want, strlen(f->want),
+				 "line %d", f->i);
+	}
+	cr_assert_eq(f->ln.res, -ENODATA, "a clean end: %ld",
+		     (long)f->ln.res);
+	weft_join_wait_init(&f->jw, f->fj);
+	WEFT_AWAIT_ON(weft_join_wait, &f->jw);
+	cr_assert_eq(f->jw.res, 0, "feeder: %ld", (long)f->jw.res);
+	WEFT_AWAIT_INIT(weft_process_wait, &f->wait, f->p);
+	cr_assert_eq(f->wait.code, 0);
+	WEFT_RETURN(f->i);
+	WEFT_END();
+}
+
+static void filter_drop(struct filter *f)
+{
+	weft_join_drop(f->fj);
+	weft_process_wait_drop(&f->wait);
+	weft_bufreader_destroy(&f->r);
+	weft_bytes_drop(f->in);
+	weft_bytes_drop(f->out);
+	weft_process_destroy(f->p);
+}
+
+WEFT_FUTURE(filter, struct filter, filter_drop);
+
+Test(process, stdio_as_byte_streams_through_bufio)
+{
+	weft_rt *rt = test_rt(2);
+	int before = test_fd_count();
+	struct filter *f = calloc(1, sizeof(*f));
+
+	cr_assert(f);
+	f->rt = rt;
+	cr_assert_eq(WEFT_BLOCK_ON(rt, filter, f), 0);
+	cr_assert_eq(f->res, PIPE_LINES);
+	filter_drop(f);
+	free(f);
+	cr_assert_eq(test_fd_count(), before, "a descriptor was left open");
 	weft_rt_destroy(rt);
 }
