@@ -22,6 +22,7 @@
 #include "weft/bytes.h"
 #include "weft/bufio.h"
 #include "weft/codec.h"
+#include "weft/tls.h"
 #include "weft/version.h"
 
 #endif /* WEFT_H */
