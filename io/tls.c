@@ -293,6 +293,13 @@ static int ssl_fail(struct tls *t, int e)
 		}
 	}
 	ERR_clear_error();
+	if (!t->sni[0]) {
+		const char *sn = SSL_get_servername(t->ssl,
+						    TLSEXT_NAMETYPE_host_name);
+
+		if (sn)
+			snprintf(t->sni, sizeof(t->sni), "%s", sn);
+	}
 	t->err = rc;
 	return rc;
 }
