@@ -4,7 +4,8 @@
  * and the peer's subject checked, close_notify gives end of stream); a
  * client verifying against another CA gets -EKEYREJECTED with a reason;
  * a peer that stops mid-handshake gives -ECONNRESET; garbage gives
- * -EPROTO; the handshake future on a non-TLS stream gives -EINVAL. */
+ * -EPROTO; the handshake future on a non-TLS stream gives -EINVAL; over
+ * TCP loopback, a TLS echo server returns 1 MiB intact. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,4 +259,69 @@ Test(tls, argument_errors)
 	cr_assert_str_eq(weft_tls_alpn(a), "");
 	weft_bytes_drop(a);
 	weft_bytes_drop(b);
+}
+
+/* TCP loopback: a TLS echo server task (copy from the stream to itself),
+ * a client with a writer and a reader task, 1 MiB checked. */
+struct tcp_echo {
+	WEFT_ASYNC;
+	weft_listener *l;
+	weft_tls_ctx *ctx;
+	weft_listener_accept acc;
+	weft_bytes *raw, *s;
+	weft_bytes_copy copy;
+	weft_bytes_flush f;
+};
+
+static weft_poll tcp_echo_poll(struct tcp_echo *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f, cx);
+	WEFT_AWAIT_INIT(weft_listener_accept, &f->acc, f->l);
+	if (f->acc.res < 0)
+		WEFT_RETURN(f->acc.res);
+	if (weft_bytes_from_stream(&f->raw, f->acc.stream) ||
+	    weft_tls_wrap(&f->s, f->ctx, f->raw))
+		WEFT_RETURN(-1);
+	WEFT_AWAIT_INIT(weft_bytes_copy, &f->copy, f->s, f->s);
+	if (f->copy.res < 0)
+		WEFT_RETURN(f->copy.res);
+	weft_bytes_shutdown_init(&f->f, f->s);
+	WEFT_AWAIT_ON(weft_bytes_flush, &f->f);
+	weft_bytes_drop(f->s);
+	WEFT_RETURN(f->f.res < 0 ? f->f.res : f->copy.res);
+	WEFT_END();
+}
+
+WEFT_FUTURE(tcp_echo, struct tcp_echo, WEFT_NO_DROP);
+
+Test(tls, tcp_loopback_echo_1mib)
+{
+	weft_rt *rt = test_rt(2);
+	weft_tls_ctx *sc = server_ctx(NULL);
+	weft_tls_ctx *cc = client_ctx(cert, NULL);
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	weft_listener *l = test_listen(AF_INET, &ss, &len);
+	weft_tcp_connect con = { 0 };
+	weft_bytes *raw, *c;
+	weft_join *js, *jw, *jr;
+
+	cr_assert_eq(WEFT_SPAWN(rt, tcp_echo, &js, { .l = l, .ctx = sc }), 0);
+	weft_tcp_connect_init(&con, (struct sockaddr *)&ss, len, 5 * WEFT_SEC);
+	cr_assert_eq(WEFT_BLOCK_ON(rt, weft_tcp_connect, &con), 0);
+	cr_assert_eq(con.res, 0);
+	cr_assert_eq(weft_bytes_from_stream(&raw, con.stream), 0);
+	cr_assert_eq(weft_tls_wrap(&c, cc, raw), 0);
+	cr_assert_eq(WEFT_SPAWN(rt, bt_writer, &jw,
+				{ .b = c, .seed = 5, .len = MIB, .shut = true }),
+		     0);
+	cr_assert_eq(WEFT_SPAWN(rt, bt_reader, &jr, { .b = c, .seed = 5 }), 0);
+	cr_assert_eq(test_join(rt, jw), MIB);
+	cr_assert_eq(test_join(rt, jr), MIB, "%s", weft_tls_error(c));
+	cr_assert_eq(test_join(rt, js), MIB);
+	weft_bytes_drop(c);
+	weft_tls_ctx_destroy(sc);
+	weft_tls_ctx_destroy(cc);
+	weft_rt_destroy(rt);
+	weft_listener_drop(l);
 }
