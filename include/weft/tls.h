@@ -113,11 +113,15 @@ void weft_tls_handshake_init(weft_tls_handshake *h, weft_bytes *b);
 weft_poll weft_tls_handshake_poll(weft_tls_handshake *h, weft_cx *cx);
 void weft_tls_handshake_drop(weft_tls_handshake *h);
 
-/* After the handshake: the ALPN protocol negotiated ("" when none), the
- * server name the client sent (on a server; the configured one on a
- * client; "" when none). Valid until the stream is released; "" before
- * the handshake and for a stream that is not TLS. */
+/* After the handshake: the ALPN protocol negotiated, or "" when none
+ * was (no ALPN list, or no protocol in common: not an error). "" before
+ * the handshake and for a stream that is not TLS. Valid until the stream
+ * is released. */
 const char *weft_tls_alpn(const weft_bytes *b);
+/* The server name: on a server, the one the client sent (SNI; known
+ * after the handshake, or after it failed once the ClientHello was
+ * read); on a client, the configured one. "" when none, and for a stream
+ * that is not TLS. Valid until the stream is released. */
 const char *weft_tls_server_name(const weft_bytes *b);
 
 /* Writes the peer certificate's subject ("CN=localhost", RFC 2253 form)
