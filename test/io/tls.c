@@ -50,7 +50,12 @@ static void rmcerts(void)
 	rmdir(dir);
 }
 
-TestSuite(tls, .init = certs, .fini = rmcerts);
+/* Each test makes its own certificates and removes them at its end (the
+ * TSan shim has no suite fixtures). */
+#define TLS_TEST(name) \
+	static void name##_body(void); \
+	Test(tls, name) { certs(); name##_body(); rmcerts(); } \
+	static void name##_body(void)
 
 static weft_tls_ctx *server_ctx(const char *alpn)
 {
@@ -119,7 +124,7 @@ WEFT_FUTURE(raw, struct raw, WEFT_NO_DROP);
 
 #define MIB (1u << 20)
 
-Test(tls, duplex_1mib_both_ways)
+TLS_TEST(duplex_1mib_both_ways)
 {
 	weft_rt *rt = test_rt(2);
 	weft_tls_ctx *sc = server_ctx("h2,http/1.1");
@@ -166,7 +171,7 @@ Test(tls, duplex_1mib_both_ways)
 	weft_rt_destroy(rt);
 }
 
-Test(tls, bad_certificate)
+TLS_TEST(bad_certificate)
 {
 	weft_tls_ctx *sc = server_ctx(NULL);
 	weft_tls_ctx *cc = client_ctx(other, NULL);
@@ -213,7 +218,7 @@ static void against_raw(const void *data, size_t len, intptr_t want)
 	weft_rt_destroy(rt);
 }
 
-Test(tls, truncated_handshake)
+TLS_TEST(truncated_handshake)
 {
 	/* a handshake record header promising 512 bytes, then the end */
 	static const unsigned char part[] = { 0x16, 0x03, 0x01, 0x02, 0x00,
@@ -222,19 +227,19 @@ Test(tls, truncated_handshake)
 	against_raw(part, sizeof(part), -ECONNRESET);
 }
 
-Test(tls, truncated_before_anything)
+TLS_TEST(truncated_before_anything)
 {
 	against_raw("", 0, -ECONNRESET);
 }
 
-Test(tls, garbage)
+TLS_TEST(garbage)
 {
 	static const char junk[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 
 	against_raw(junk, sizeof(junk) - 1, -EPROTO);
 }
 
-Test(tls, argument_errors)
+TLS_TEST(argument_errors)
 {
 	weft_tls_ctx *c;
 	weft_tls_config cfg = { .server = true };
@@ -294,7 +299,7 @@ static weft_poll tcp_echo_poll(struct tcp_echo *f, weft_cx *cx)
 
 WEFT_FUTURE(tcp_echo, struct tcp_echo, WEFT_NO_DROP);
 
-Test(tls, tcp_loopback_echo_1mib)
+TLS_TEST(tcp_loopback_echo_1mib)
 {
 	weft_rt *rt = test_rt(2);
 	weft_tls_ctx *sc = server_ctx(NULL);
