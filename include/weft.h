@@ -23,6 +23,7 @@
 #include "weft/bufio.h"
 #include "weft/codec.h"
 #include "weft/metrics.h"
+#include "weft/tls.h"
 #include "weft/version.h"
 
 #endif /* WEFT_H */
