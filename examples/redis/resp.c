@@ -56,6 +56,11 @@ static long inline_req(struct resp_cmd *c, const char *buf, size_t len,
 {
 	const char *nl = memchr(buf, '\n', len), *p, *e;
 
+	/* the same bound whether or not the newline has come */
+	if ((nl ? (size_t)(nl - buf) : len) > RESP_MAX_INLINE) {
+		*err = "ERR Protocol error: too big inline request";
+		return RESP_ERROR;
+	}
 	if (!nl) {
 		if (len > RESP_MAX_INLINE) {
 			*err = "ERR Protocol error: too big inline request";
@@ -90,6 +95,8 @@ static int header(const char *buf, size_t len, size_t *pos, long long *v,
 	size_t avail = len - *pos - 1;
 
 	cr = memchr(s, '\r', avail);
+	if (cr && (size_t)(cr - s) > RESP_MAX_INLINE)
+		return -1;
 	if (!cr) {
 		if (avail > RESP_MAX_INLINE)
 			return -1;
