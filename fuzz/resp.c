@@ -84,7 +84,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		FUZZ_CHECK(n > 0 && (size_t)n <= len - pos);
-		FUZZ_CHECK(c.argc <= (c.max_args ? c.max_args :
+		FUZZ_CHECK(buf[pos] != '*' ||
+			   c.argc <= (c.max_args ? c.max_args :
 				      RESP_DEFAULT_MAX_ARGS));
 		for (size_t i = 0; i < c.argc; i++) {
 			FUZZ_CHECK(c.argv[i].p >= buf + pos);

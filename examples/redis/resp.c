@@ -4,10 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int push(struct resp_cmd *c, const char *p, size_t len)
+/* Appends an argument; the vector never grows past max (a multibulk's
+ * count, checked against max_args; an inline line's words, bounded by its
+ * 64 KiB) -> 0 or -1 (no memory). */
+static int push(struct resp_cmd *c, const char *p, size_t len, size_t max)
 {
-	size_t max = c->max_args ? c->max_args : RESP_DEFAULT_MAX_ARGS;
-
 	if (c->argc == c->cap) {
 		size_t n = c->cap ? c->cap * 2 : 16;
 		struct resp_arg *v;
@@ -80,7 +81,7 @@ static long inline_req(struct resp_cmd *c, const char *buf, size_t len,
 			break;
 		for (w = p; p < e && *p != ' ' && *p != '\t'; p++)
 			;
-		if (push(c, w, (size_t)(p - w)))
+		if (push(c, w, (size_t)(p - w), RESP_MAX_INLINE))
 			return RESP_NOMEM;
 	}
 	return (long)(nl + 1 - buf);
@@ -172,7 +173,7 @@ long resp_parse(struct resp_cmd *c, const char *buf, size_t len,
 			*err = "ERR Protocol error: invalid bulk format";
 			return RESP_ERROR;
 		}
-		if (push(c, buf + pos, (size_t)bl))
+		if (push(c, buf + pos, (size_t)bl, (size_t)n))
 			return RESP_NOMEM;
 		pos += (size_t)bl + 2;
 	}

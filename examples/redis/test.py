@@ -7,7 +7,7 @@ error reply, then the connection closes), a bulk split across writes,
 --max-bulk, expiry (PX, polled, no fixed sleep decides the result), a
 short redis-benchmark run with no errors, SIGTERM and --max-seconds.
 Exits 77 (skipped) when redis-cli or redis-benchmark is missing."""
-import os, shutil, signal, socket, subprocess, sys, time
+import atexit, os, shutil, signal, socket, subprocess, sys, time
 
 SERVER = sys.argv[1]
 for tool in ("redis-cli", "redis-benchmark"):
@@ -16,6 +16,15 @@ for tool in ("redis-cli", "redis-benchmark"):
         sys.exit(77)
 
 failures = []
+servers = []
+
+def kill_servers():
+    for p in servers:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+atexit.register(kill_servers)     # also when a check raises (a hang guard)
 
 def check(what, got, want):
     if got != want:
@@ -25,6 +34,7 @@ def check(what, got, want):
 def start(*args):
     p = subprocess.Popen([SERVER, "--port", "0"] + list(args),
                          stdout=subprocess.PIPE, text=True)
+    servers.append(p)
     line = p.stdout.readline()
     if not line.startswith("listening on 127.0.0.1:"):
         print(f"server said {line!r}")
@@ -32,7 +42,7 @@ def start(*args):
         sys.exit(1)
     return p, int(line.rsplit(":", 1)[1])
 
-srv, port = start()
+srv, port = start("--max-seconds", "110")
 
 def cli(*args):
     r = subprocess.run(["redis-cli", "-p", str(port)] + list(args),
@@ -203,6 +213,7 @@ srv.send_signal(signal.SIGTERM)
 rest = srv.stdout.read()
 check("SIGTERM exit", srv.wait(timeout=30), 0)
 check("SIGTERM line", rest.startswith("SIGTERM: stopped"), True)
+
 
 # --max-bulk lower, and --max-seconds ends the server by itself
 srv, port = start("--max-bulk", "16", "--max-seconds", "1")
