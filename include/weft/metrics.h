@@ -166,7 +166,10 @@ typedef struct weft_task_info {
  * (held only for the copy: spawns and frees on that worker wait that
  * long, nothing else does), and fn runs after, with no lock held, so it
  * may do anything, call weft_rt_dump or spawn included. A task spawned or
- * freed meanwhile may or may not be in the dump; none is reported twice.
+ * freed meanwhile may or may not be in the dump; so may a task spawned from
+ * outside the runtime that its first worker adopts meanwhile (it moves to
+ * that worker's list: seen twice or not at all); any other task is
+ * reported exactly once.
  * Needs task tracking (weft_obs_opts.track_tasks). Returns the number of
  * tasks reported, or -EINVAL (rt or fn NULL), -ENOTSUP (tracking is off),
  * -ENOMEM (no memory for the copy). */

@@ -465,7 +465,7 @@ static weft_poll churn_poll(struct churn *f, weft_cx *cx)
 WEFT_FUTURE(churn, struct churn, WEFT_NO_DROP);
 
 struct churn_seen {
-	long n, churn;
+	long n, churn, adopted;
 };
 
 static void count_task(void *arg, const weft_task_info *in)
@@ -477,8 +477,22 @@ static void count_task(void *arg, const weft_task_info *in)
 	cr_assert_not_null(in->file);
 	cr_assert_leq(in->state, WEFT_TASK_COMPLETING);
 	c->n++;
-	if (strcmp(in->name, "churn") == 0)
+	if (strcmp(in->name, "churn") == 0) {
 		c->churn++;
+		c->adopted += in->worker >= 0;
+	}
+}
+
+/* Both churn tasks are on a worker's list (adopted from the foreign list
+ * by the worker that first ran them, which happens around that first
+ * poll: a dump racing the move may miss a task or see it twice, as the
+ * header allows for tasks that move). */
+static bool churn_adopted(weft_rt *rt)
+{
+	struct churn_seen c = { 0, 0, 0 };
+
+	return weft_rt_dump(rt, count_task, &c) >= 0 && c.adopted == 2 &&
+	       c.churn == 2;
 }
 
 struct foreign_arg {
@@ -526,11 +540,12 @@ Test(metrics, dump_while_tasks_spawn_and_free_at_full_rate,
 			     0);
 	/* spawned from outside, they are in a worker's list once run */
 	cr_assert(WAIT_UNTIL(atomic_load(&started) == 2));
+	cr_assert(WAIT_UNTIL(churn_adopted(rt)));
 	cr_assert_eq(pthread_create(&th, NULL, foreign_spawner, &fa), 0);
 	/* at least `dumps` dumps, and until the churn has spawned (and so
 	 * freed) many tasks meanwhile */
 	for (int i = 0;; i++) {
-		struct churn_seen c = { 0, 0 };
+		struct churn_seen c = { 0, 0, 0 };
 		intptr_t r = weft_rt_dump(rt, count_task, &c);
 		weft_metrics m;
 
