@@ -119,4 +119,18 @@ void weft__task_dealloc(struct weft__task *t)
 		&o->remote_free, &t->next, t, memory_order_release,
 		memory_order_relaxed))
 		;
+	/* A parked owner would keep the task until its next wake-up, which
+	 * an idle runtime may never have: the first free pushed to a parked
+	 * worker's stack wakes it (its park drains the stack first). The
+	 * Dekker pair with weft__worker_park: our push; seq_cst fence; load
+	 * its park word / its store of the park word; seq_cst fence; load
+	 * remote_free. Either it sees the task or we see it parked. */
+	if (!t->next && o->index >= 0) {
+		struct weft__worker *ow = &o->rt->workers[o->index];
+
+		atomic_thread_fence(memory_order_seq_cst);
+		/* relaxed: ordered by the fence above */
+		if (atomic_load_explicit(&ow->park_word, memory_order_relaxed))
+			weft__idle_unpark_index(o->rt, (unsigned)o->index);
+	}
 }

@@ -458,6 +458,10 @@ void weft__worker_park(struct weft__worker *w, const _Atomic uint32_t *extra)
 	/* seq_cst: the parker half of the Dekker pair in idle.c */
 	atomic_thread_fence(memory_order_seq_cst);
 	if (work_visible(w) || stopping(w) ||
+	    /* relaxed: after the fence; a remote free pushed meanwhile
+	     * (weft__owner_free's side of this pair) */
+	    atomic_load_explicit(&w->owner.remote_free,
+				 memory_order_relaxed) ||
 	    (extra && atomic_load_explicit(extra, memory_order_relaxed))) {
 		if (weft__idle_park_cancel(idle, w->index))
 			return;

@@ -168,8 +168,9 @@ typedef struct weft_task_info {
  * may do anything, call weft_rt_dump or spawn included. A task spawned or
  * freed meanwhile may or may not be in the dump; so may a task spawned from
  * outside the runtime that its first worker adopts meanwhile (it moves to
- * that worker's list: seen twice or not at all); any other task is
- * reported exactly once.
+ * that worker's list: seen twice or not at all). Known: under ASan a dump
+ * at full spawn rate once missed or doubled a long-lived task (not yet
+ * explained); treat a dump as a snapshot, not an exact census.
  * Needs task tracking (weft_obs_opts.track_tasks). Returns the number of
  * tasks reported, or -EINVAL (rt or fn NULL), -ENOTSUP (tracking is off),
  * -ENOMEM (no memory for the copy). */
