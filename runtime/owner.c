@@ -88,6 +88,7 @@ void weft__task_dealloc(struct weft__task *t)
 	struct weft__owner *o = weft__task_owner(t);
 	weft_rt *rt = o->rt;
 	struct weft__worker *w;
+	struct weft__task *head;
 
 	if (!(s & WEFT__COMPLETE) && rt->obs.on_task_terminate)
 		rt->obs.on_task_terminate(rt->obs.arg, (uintptr_t)t,
@@ -114,18 +115,21 @@ void weft__task_dealloc(struct weft__task *t)
 	}
 	/* relaxed load + release CAS: publishes t->next and our last use of
 	 * the task to weft__owner_drain_remote's acquire exchange */
-	t->next = atomic_load_explicit(&o->remote_free, memory_order_relaxed);
+	head = atomic_load_explicit(&o->remote_free, memory_order_relaxed);
+	do
+		t->next = head;
 	while (!atomic_compare_exchange_weak_explicit(
-		&o->remote_free, &t->next, t, memory_order_release,
-		memory_order_relaxed))
-		;
+		&o->remote_free, &head, t, memory_order_release,
+		memory_order_relaxed));
+	/* t is the owner's from here (it may be freed already): only head,
+	 * our copy of what t->next was, is read below */
 	/* A parked owner would keep the task until its next wake-up, which
 	 * an idle runtime may never have: the first free pushed to a parked
 	 * worker's stack wakes it (its park drains the stack first). The
 	 * Dekker pair with weft__worker_park: our push; seq_cst fence; load
 	 * its park word / its store of the park word; seq_cst fence; load
 	 * remote_free. Either it sees the task or we see it parked. */
-	if (!t->next && o->index >= 0) {
+	if (!head && o->index >= 0) {
 		struct weft__worker *ow = &o->rt->workers[o->index];
 
 		atomic_thread_fence(memory_order_seq_cst);
