@@ -716,9 +716,10 @@ TEST_MISUSE(tcp, init_of_an_accept_backing_off_aborts)
 	/* the listener now waits 10 ms before accepting again: an accept
 	 * polled now sleeps on its back-off timer */
 	weft_listener_accept_init(&acc, l);
-	cr_assert_eq(TEST_POLL_ONCE(rt, weft_listener_accept, &acc),
-		     WEFT_PENDING);
-	if (!acc.backing_off)
+	/* a host that stalls this thread past the back-off lets the poll
+	 * try again and complete (-EMFILE once more): nothing to test then */
+	if (TEST_POLL_ONCE(rt, weft_listener_accept, &acc) != WEFT_PENDING ||
+	    !acc.backing_off)
 		cr_skip_test("the host took the whole back-off between polls");
 	weft_listener_accept_init(&acc, l); /* aborts */
 	cr_assert_fail("weft_listener_accept_init backing off did not abort");
