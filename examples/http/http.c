@@ -661,7 +661,10 @@ static weft_poll conn_poll(struct conn *f, weft_cx *cx)
 		}
 		if (f->fill.res <= 0) {
 #if EXAMPLE_TLS
-			if (f->fill.res < 0 && f->cfg->tls)
+			/* a client that closes between requests without
+			 * close_notify (many do) is not worth a line */
+			if (f->fill.res < 0 && f->cfg->tls &&
+			    (f->in_req || f->fill.res != -ECONNRESET))
 				tls_log(f, "read", f->fill.res);
 #endif
 			break;        /* end of stream or error */
