@@ -7,6 +7,11 @@
  * line still held.
  *
  *   chat PORT       serve on 127.0.0.1:PORT until killed (try nc)
+ *   chat PORT CERT KEY
+ *                   the same over TLS (weft/tls.h; try openssl s_client):
+ *                   each accepted connection is wrapped in a TLS server
+ *                   stream presenting CERT with KEY; the rest is the same
+ *                   code, over weft_bytes
  *   chat            self-test: a server for 3 clients on a free port and
  *                   the 3 clients, in-process; each says something, each
  *                   checks what it heard; then they leave and it ends.
@@ -38,6 +43,34 @@ static weft_bytes *tcp_bytes(weft_stream *s)
 		weft_stream_drop(s);
 		return NULL;
 	}
+	return b;
+}
+
+/* EXAMPLE_TLS: libweft has weft/tls.h's functions (examples/meson.build
+ * sets it when OpenSSL 3 was found). */
+#ifndef EXAMPLE_TLS
+#define EXAMPLE_TLS 0
+#endif
+
+/* tcp_bytes, then wrapped in a TLS server stream when ctx is set (the
+ * handshake runs on the session's first read or write). NULL on error,
+ * everything dropped. */
+static weft_bytes *server_bytes(weft_stream *s, weft_tls_ctx *ctx)
+{
+	weft_bytes *b = tcp_bytes(s);
+#if EXAMPLE_TLS
+	weft_bytes *t;
+
+	if (b && ctx) {
+		if (weft_tls_wrap(&t, ctx, b)) {
+			weft_bytes_drop(b);
+			return NULL;
+		}
+		b = t;
+	}
+#else
+	(void)ctx;
+#endif
 	return b;
 }
 
@@ -176,6 +209,7 @@ struct server {
 	WEFT_ASYNC;
 	weft_rt *rt;
 	weft_listener *l;
+	weft_tls_ctx *tls;            /* NULL: plain TCP */
 	int max, n;
 	weft_broadcast *tx;
 	weft_broadcast_rx rx0;
@@ -194,7 +228,7 @@ static weft_poll server_poll(struct server *f, weft_cx *cx)
 		if (f->acc.res < 0)
 			continue;
 		struct session s = { .id = f->n, .rt = f->rt,
-				     .b = tcp_bytes(f->acc.stream),
+				     .b = server_bytes(f->acc.stream, f->tls),
 				     .tx = weft_broadcast_tx_clone(f->tx) };
 
 		slot = f->max ? &f->joins[f->n] : &j;
@@ -327,6 +361,26 @@ int main(int argc, char **argv)
 
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	addr.sin_port = htons(argc > 1 ? (uint16_t)atoi(argv[1]) : 0);
+	if (argc == 3 || argc > 4) {
+		fprintf(stderr, "usage: chat [PORT [CERT KEY]]\n");
+		return 2;
+	}
+	if (argc == 4) {
+#if EXAMPLE_TLS
+		weft_tls_config tc = { .server = true, .cert_file = argv[2],
+				       .key_file = argv[3] };
+		int err = weft_tls_ctx_create(&srv.tls, &tc);
+
+		if (err) {
+			fprintf(stderr, "chat: %s / %s: %s\n", argv[2], argv[3],
+				strerror(-err));
+			return 1;
+		}
+#else
+		fprintf(stderr, "chat: built without TLS (OpenSSL 3)\n");
+		return 1;
+#endif
+	}
 	if (weft_rt_create(&rt, NULL) ||
 	    weft_tcp_listen(&srv.l, (struct sockaddr *)&addr, sizeof(addr),
 			    NULL) ||
@@ -336,7 +390,8 @@ int main(int argc, char **argv)
 		return 1;
 	srv.rt = rt;
 	memcpy(&addr, &ss, sizeof(addr));
-	printf("chat on 127.0.0.1:%d\n", ntohs(addr.sin_port));
+	printf("chat on 127.0.0.1:%d%s\n", ntohs(addr.sin_port),
+	       srv.tls ? " (TLS)" : "");
 	fflush(stdout);
 	if (WEFT_SPAWN_FRAME(rt, server, &sj, &srv))
 		return 1;
@@ -356,6 +411,9 @@ int main(int argc, char **argv)
 	WEFT_BLOCK_ON_INIT(rt, weft_join_wait, &wait, sj);
 	weft_join_drop(sj);
 	weft_rt_destroy(rt);
+#if EXAMPLE_TLS
+	weft_tls_ctx_destroy(srv.tls);
+#endif
 	printf("server done: %d\n", (int)wait.res);
 	return wait.res == 0 ? 0 : 1;
 }

@@ -2,8 +2,20 @@
  * listening address, connect to the upstream and copy both ways with
  * weft_bytes_copy_bidirectional (zero copy by splice between weft's
  * sockets; a half-close is passed on, each direction ends on its own).
+ * Either side may be TLS (weft/tls.h): the proxy then terminates TLS for
+ * a plain upstream, or originates it towards a TLS upstream, or both; the
+ * copy is the same code over weft_bytes (over TLS it reads and writes
+ * through the TLS stream instead of splicing).
  *
- *   proxy LISTEN_IP:PORT UPSTREAM_IP:PORT    serve until killed
+ *   proxy [--accept-tls CERT KEY] [--connect-tls CA NAME]
+ *         LISTEN_IP:PORT UPSTREAM_IP:PORT    serve until killed
+ *       --accept-tls: clients speak TLS to the proxy, which presents
+ *       CERT (PEM chain) with KEY; --connect-tls: the proxy speaks TLS to
+ *       the upstream, verifying its certificate against CA and NAME (also
+ *       sent as SNI). Port 0 listens on any free port: the first output
+ *       line says which ("proxy: listening on IP:PORT"). One line per
+ *       connection: the byte counts and the result, with the TLS error's
+ *       reason when a TLS side failed.
  *   proxy --self-test                        loopback only: an echo
  *       server as the upstream, the proxy in front of it, and 4 clients
  *       that each send 1 MiB through the proxy, shut down, and check that
@@ -11,17 +23,71 @@
  *       bytes round-tripped).
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <weft.h>
 
+/* EXAMPLE_TLS: libweft has weft/tls.h's functions (OpenSSL 3 was found;
+ * examples/meson.build sets it); without, the TLS options are refused. */
+#ifndef EXAMPLE_TLS
+#define EXAMPLE_TLS 0
+#endif
+
 /* ------------------------------------------------------- one connection */
+
+/* The TLS sides (NULL: plain). */
+struct tls_sides {
+	weft_tls_ctx *down;            /* server role, towards the clients */
+	weft_tls_ctx *up;              /* client role, towards the upstream */
+};
+
+/* Wraps *b in a TLS stream of ctx (nothing without one); 0 or -errno. */
+static int maybe_tls(weft_bytes **b, weft_tls_ctx *ctx)
+{
+#if EXAMPLE_TLS
+	weft_bytes *t;
+	int err;
+
+	if (!ctx)
+		return 0;
+	if ((err = weft_tls_wrap(&t, ctx, *b)) < 0)
+		return err;
+	*b = t;
+	return 0;
+#else
+	(void)b;
+	return ctx ? -ENOTSUP : 0;
+#endif
+}
+
+/* A TLS side's error reason (OpenSSL's), or "". */
+static const char *tls_why(weft_bytes *b)
+{
+#if EXAMPLE_TLS
+	return b && !strcmp(b->vt->name, "tls") ? weft_tls_error(b) : "";
+#else
+	(void)b;
+	return "";
+#endif
+}
+
+static int tls_ctx(weft_tls_ctx **out, const weft_tls_config *cfg)
+{
+#if EXAMPLE_TLS
+	return weft_tls_ctx_create(out, cfg);
+#else
+	(void)out, (void)cfg;
+	return -ENOTSUP;
+#endif
+}
 
 struct conn {
 	WEFT_ASYNC;
 	weft_stream *down;             /* the accepted client */
 	struct sockaddr_in up_addr;
+	const struct tls_sides *tls;
 	weft_tcp_connect connect;
 	weft_bytes *a, *b;
 	weft_bytes_copy_bidirectional copy;
@@ -41,10 +107,18 @@ static weft_poll conn_poll(struct conn *f, weft_cx *cx)
 	if (weft_bytes_from_stream(&f->b, f->connect.stream))
 		WEFT_RETURN(-1);
 	f->connect.stream = NULL;
+	if (maybe_tls(&f->a, f->tls->down) || maybe_tls(&f->b, f->tls->up))
+		WEFT_RETURN(-ENOMEM);
+	/* the handshakes run inside the copy, on the first read or write of
+	 * each TLS side */
 	WEFT_AWAIT_INIT(weft_bytes_copy_bidirectional, &f->copy, f->a, f->b);
-	printf("proxy: connection done: %llu bytes up, %llu down, res %ld\n",
+	printf("proxy: connection done: %llu bytes up, %llu down, res %ld%s%s"
+	       "%s%s\n",
 	       (unsigned long long)f->copy.a_to_b,
-	       (unsigned long long)f->copy.b_to_a, (long)f->copy.res);
+	       (unsigned long long)f->copy.b_to_a, (long)f->copy.res,
+	       *tls_why(f->a) ? "; client side: " : "", tls_why(f->a),
+	       *tls_why(f->b) ? "; upstream side: " : "", tls_why(f->b));
+	fflush(stdout);
 	WEFT_RETURN(f->copy.res);
 	WEFT_END();
 }
@@ -66,6 +140,7 @@ struct acceptor {
 	weft_rt *rt;
 	weft_listener *l;
 	struct sockaddr_in up_addr;
+	const struct tls_sides *tls;
 	int count, done;
 	weft_listener_accept acc;
 };
@@ -79,7 +154,7 @@ static weft_poll acceptor_poll(struct acceptor *f, weft_cx *cx)
 			continue;      /* EMFILE etc.: the listener backs off */
 		if (WEFT_SPAWN(f->rt, conn, NULL,
 			       { .down = f->acc.stream,
-				 .up_addr = f->up_addr }))
+				 .up_addr = f->up_addr, .tls = f->tls }))
 			weft_stream_drop(f->acc.stream);
 	}
 	WEFT_END();
@@ -259,6 +334,7 @@ static int self_test(weft_rt *rt)
 	struct sockaddr_in proxy_addr = { .sin_family = AF_INET };
 	weft_listener *le, *lp;
 	weft_join *je, *jp, *jc[CLIENTS];
+	static const struct tls_sides plain = { NULL, NULL };
 	int ok = 0;
 
 	echo_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -268,7 +344,7 @@ static int self_test(weft_rt *rt)
 	if (WEFT_SPAWN(rt, echo_server, &je, { .rt = rt, .l = le }) ||
 	    WEFT_SPAWN(rt, acceptor, &jp,
 		       { .rt = rt, .l = lp, .up_addr = echo_addr,
-			 .count = CLIENTS }))
+			 .tls = &plain, .count = CLIENTS }))
 		return 1;
 	for (int i = 0; i < CLIENTS; i++)
 		if (WEFT_SPAWN(rt, client, &jc[i],
@@ -311,30 +387,70 @@ static int parse(const char *s, struct sockaddr_in *a)
 	return inet_pton(AF_INET, host, &a->sin_addr) == 1 ? 0 : -1;
 }
 
+static int usage(void)
+{
+	fprintf(stderr, "usage: proxy [--accept-tls CERT KEY] [--connect-tls"
+			" CA NAME] LISTEN_IP:PORT UPSTREAM_IP:PORT"
+			" | --self-test\n");
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_in listen_addr, up_addr;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	static struct tls_sides tls;
+	weft_tls_config down = { .server = true, .alpn = NULL };
+	weft_tls_config up = { .server = false };
+	char ip[INET_ADDRSTRLEN];
 	weft_listener *l;
 	weft_join *j;
 	weft_join_wait w = { 0 };
 	weft_rt *rt;
+	int i = 1, err;
 
 	if (argc == 2 && !strcmp(argv[1], "--self-test")) {
 		if (weft_rt_create(&rt, NULL))
 			return 1;
 		return self_test(rt);
 	}
-	if (argc != 3 || parse(argv[1], &listen_addr) ||
-	    parse(argv[2], &up_addr)) {
-		fprintf(stderr, "usage: proxy LISTEN_IP:PORT UPSTREAM_IP:PORT"
-				" | --self-test\n");
-		return 2;
+	for (; i < argc && !strncmp(argv[i], "--", 2); i += 3) {
+		if (i + 2 >= argc)
+			return usage();
+		if (!strcmp(argv[i], "--accept-tls")) {
+			down.cert_file = argv[i + 1];
+			down.key_file = argv[i + 2];
+			err = tls_ctx(&tls.down, &down);
+		} else if (!strcmp(argv[i], "--connect-tls")) {
+			up.ca_file = argv[i + 1];
+			up.server_name = argv[i + 2];
+			err = tls_ctx(&tls.up, &up);
+		} else {
+			return usage();
+		}
+		if (err < 0) {
+			fprintf(stderr, "proxy: %s %s %s: %s\n", argv[i],
+				argv[i + 1], argv[i + 2], strerror(-err));
+			return 1;
+		}
 	}
+	if (argc - i != 2 || parse(argv[i], &listen_addr) ||
+	    parse(argv[i + 1], &up_addr))
+		return usage();
 	if (weft_rt_create(&rt, NULL) ||
 	    weft_tcp_listen(&l, (struct sockaddr *)&listen_addr,
 			    sizeof(listen_addr), NULL) ||
-	    WEFT_SPAWN(rt, acceptor, &j,
-		       { .rt = rt, .l = l, .up_addr = up_addr }))
+	    weft_listener_local_addr(l, &ss, &len))
+		return 1;
+	inet_ntop(AF_INET, &listen_addr.sin_addr, ip, sizeof(ip));
+	printf("proxy: listening on %s:%u%s%s\n", ip,
+	       ntohs(((struct sockaddr_in *)&ss)->sin_port),
+	       tls.down ? " (TLS from clients)" : "",
+	       tls.up ? " (TLS to the upstream)" : "");
+	fflush(stdout);
+	if (WEFT_SPAWN(rt, acceptor, &j,
+		       { .rt = rt, .l = l, .up_addr = up_addr, .tls = &tls }))
 		return 1;
 	WEFT_BLOCK_ON_INIT(rt, weft_join_wait, &w, j);   /* forever */
 	return 0;

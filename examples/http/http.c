@@ -3,18 +3,27 @@
  * Content-Length and chunked request bodies, HEAD, Expect: 100-continue,
  * static files from a directory (Content-Type, ETag / If-None-Match,
  * single byte ranges, bodies sent with weft_bytes_sendfile: splice), a
- * plaintext route for the bench, and graceful shutdown on SIGTERM.
+ * plaintext route for the bench, graceful shutdown on SIGTERM, and HTTPS
+ * (weft/tls.h) when given a certificate and key.
  *
  *   http [--port P] [--root DIR] [--max-seconds N] [--max-body BYTES]
  *        [--header-timeout MS] [--idle-timeout MS] [--shutdown-ms MS]
+ *        [--tls-cert CERT.pem --tls-key KEY.pem]
  *
  * Routes: GET/HEAD /plaintext -> "Hello, World!"; POST (any path) -> a
  * line "received N bytes, fnv1a XXXXXXXX" about the request body; GET/HEAD
  * of anything else -> the file under --root (404 without one).
  *
- * The connection handler works on a `weft_bytes *` (not a weft_stream), so
- * serving HTTPS is a matter of wrapping the accepted stream in a TLS byte
- * stream instead of weft_bytes_from_stream.
+ * The connection handler works on a `weft_bytes *` (not a weft_stream):
+ * plain TCP through weft_bytes_from_stream, or, with --tls-cert and
+ * --tls-key, that stream wrapped in a TLS server stream (weft_tls_wrap,
+ * ALPN "http/1.1"). Everything after the handshake is the same code; only
+ * static files differ: over TLS weft_bytes_sendfile reads the file and
+ * writes it through the TLS stream (no splice: the records are made in
+ * user space). The handshake must end within --header-timeout; a failed
+ * or timed-out handshake, and a TLS error later on, is logged on stderr
+ * ("http: TLS 127.0.0.1:PORT: handshake: Protocol error (...)") and ends
+ * that connection only.
  *
  * Memory per connection is bounded: a 16 KiB buffered reader, a 16 KiB
  * buffered writer, and the frame (about 5 KiB: the URL, up to 2 KiB, and
@@ -24,7 +33,9 @@
  * anything http-parser rejects 400; the connection is then closed. A
  * request's headers must arrive within --header-timeout (10 s) of its
  * first byte (else 408 and close), and a keep-alive connection is closed
- * after --idle-timeout (5 s) without a new request.
+ * after --idle-timeout (5 s) without a new request. Over TLS a connection
+ * holds OpenSSL's session and record buffers besides (weft/tls.h: at most
+ * 16 KiB received and 64 KiB produced in the stream itself).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -51,11 +62,18 @@
 #define LINGER_BYTES  (4u * 1024u * 1024u)
 #define LINGER_TIME   (2 * WEFT_SEC)
 
+/* EXAMPLE_TLS: built with OpenSSL (the examples' meson.build sets it when
+ * libweft has weft/tls.h's functions). */
+#ifndef EXAMPLE_TLS
+#define EXAMPLE_TLS 0
+#endif
+
 struct config {
 	int root_fd;                  /* -1: no static files */
 	char root_real[PATH_MAX];
 	size_t max_body;
 	weft_duration header_timeout, idle_timeout;
+	struct weft_tls_ctx *tls;     /* NULL: plain HTTP */
 };
 
 /* Which request header the value callbacks are filling. */
@@ -103,6 +121,10 @@ struct conn {
 	int file_fd;
 	uint64_t file_off, file_len;
 	weft_bytes_sendfile sf;
+#if EXAMPLE_TLS
+	weft_tls_handshake hs;
+	char peer[64];                /* for the TLS error lines */
+#endif
 };
 
 /* ------------------------------------------------- http-parser callbacks */
@@ -538,13 +560,64 @@ static void route(struct conn *f)
 
 /* ------------------------------------------------------ the connection */
 
+#if EXAMPLE_TLS
+/* One line on stderr about a TLS connection's failure: the peer, what
+ * failed, the errno and OpenSSL's reason when there is one. */
+static void tls_log(struct conn *f, const char *what, intptr_t err)
+{
+	const char *why = f->b ? weft_tls_error(f->b) : "";
+	fprintf(stderr, "http: TLS %s: %s: %s%s%s%s\n", f->peer, what,
+		strerror((int)-err), *why ? " (" : "", why, *why ? ")" : "");
+}
+#endif
+
 static weft_poll conn_poll(struct conn *f, weft_cx *cx)
 {
 	WEFT_BEGIN(f, cx);
 	f->file_fd = -1;
+#if EXAMPLE_TLS
+	if (f->cfg->tls) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+		char ip[INET_ADDRSTRLEN] = "?";
+		if (weft_stream_peer_addr(f->s, &ss, &sl) == 0 &&
+		    ss.ss_family == AF_INET)
+			inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+		snprintf(f->peer, sizeof(f->peer), "%s:%u", ip,
+			 ss.ss_family == AF_INET ? ntohs(in->sin_port) : 0u);
+	}
+#endif
 	if (weft_bytes_from_stream(&f->b, f->s) < 0)
 		WEFT_RETURN(-ENOMEM);
 	f->s = NULL;
+	weft_cancel_wait_init(&f->cw, f->tok);
+	f->cw_ok = true;
+#if EXAMPLE_TLS
+	if (f->cfg->tls) {
+		/* HTTPS: the TLS stream takes over the TCP one; the handshake
+		 * runs here, under the header deadline, so that a client that
+		 * stops half-way (or sends garbage) is cut off and logged */
+		weft_bytes *t;
+		if (weft_tls_wrap(&t, f->cfg->tls, f->b) < 0)
+			WEFT_RETURN(-ENOMEM);
+		f->b = t;
+		weft_tls_handshake_init(&f->hs, f->b);
+		weft_timeout_init(&f->to, WEFT_BRANCH(weft_tls_handshake, &f->hs),
+				  f->cfg->header_timeout);
+		f->sel_ok = true;
+		WEFT_AWAIT_SELECT(&f->sel, f->br, 0,
+			WEFT_BRANCH(weft_timeout, &f->to),
+			WEFT_BRANCH_KEEP(weft_cancel_wait, &f->cw));
+		if (f->sel.res == 1)
+			goto out;     /* shutdown during the handshake */
+		if (f->to.timed_out || f->hs.res < 0) {
+			tls_log(f, "handshake", f->to.timed_out ? -ETIMEDOUT
+							       : f->hs.res);
+			goto out;
+		}
+	}
+#endif
 	if (weft_bufreader_init(&f->rd, f->b, IO_BUF) < 0)
 		WEFT_RETURN(-ENOMEM);
 	f->rd_ok = true;
@@ -553,8 +626,6 @@ static weft_poll conn_poll(struct conn *f, weft_cx *cx)
 	f->wr_ok = true;
 	http_parser_init(&f->p, HTTP_REQUEST);
 	f->p.data = f;
-	weft_cancel_wait_init(&f->cw, f->tok);
-	f->cw_ok = true;
 	for (;;) {
 		/* wait for bytes: idle (between requests: the idle timeout,
 		 * or the header timeout before the first; shutdown ends it)
@@ -588,8 +659,16 @@ static weft_poll conn_poll(struct conn *f, weft_cx *cx)
 			respond_error(f, 408);
 			goto answer_and_close;
 		}
-		if (f->fill.res <= 0)
+		if (f->fill.res <= 0) {
+#if EXAMPLE_TLS
+			/* a client that closes between requests without
+			 * close_notify (many do) is not worth a line */
+			if (f->fill.res < 0 && f->cfg->tls &&
+			    (f->in_req || f->fill.res != -ECONNRESET))
+				tls_log(f, "read", f->fill.res);
+#endif
 			break;        /* end of stream or error */
+		}
 		f->data = f->fill.data;
 		f->len = (size_t)f->fill.res;
 		f->off = 0;
@@ -753,8 +832,9 @@ static int server_setup(struct server *f)
 	    (err = weft_cancel_create(&f->tok)) ||
 	    (err = weft_listener_local_addr(f->l, &ss, &len)))
 		return err;
-	printf("listening on 127.0.0.1:%u\n",
-	       ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	printf("listening on 127.0.0.1:%u%s\n",
+	       ntohs(((struct sockaddr_in *)&ss)->sin_port),
+	       f->cfg->tls ? " (https)" : "");
 	fflush(stdout);
 	return 0;
 }
@@ -828,7 +908,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: http [--port P] [--root DIR] [--max-seconds N]"
 		" [--max-body BYTES] [--header-timeout MS] [--idle-timeout MS]"
-		" [--shutdown-ms MS]\n");
+		" [--shutdown-ms MS] [--tls-cert CERT --tls-key KEY]\n");
 	exit(2);
 }
 
@@ -839,6 +919,7 @@ int main(int argc, char **argv)
 				     .idle_timeout = 5 * WEFT_SEC };
 	struct server srv = { .shutdown = 5 * WEFT_SEC, .cfg = &cfg };
 	weft_rt *rt;
+	const char *cert = NULL, *key = NULL;
 	int ret;
 
 	/* first, before any thread exists: the signals go to the stream */
@@ -859,6 +940,10 @@ int main(int argc, char **argv)
 			cfg.header_timeout = (weft_duration)atoll(v) * WEFT_MS;
 		else if (!strcmp(argv[i], "--idle-timeout"))
 			cfg.idle_timeout = (weft_duration)atoll(v) * WEFT_MS;
+		else if (!strcmp(argv[i], "--tls-cert"))
+			cert = v;
+		else if (!strcmp(argv[i], "--tls-key"))
+			key = v;
 		else if (!strcmp(argv[i], "--root")) {
 			cfg.root_fd = open(v, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 			if (cfg.root_fd < 0 || !realpath(v, cfg.root_real)) {
@@ -867,6 +952,23 @@ int main(int argc, char **argv)
 			}
 		} else
 			usage();
+	}
+	if (!cert != !key)
+		usage();
+	if (cert) {
+#if EXAMPLE_TLS
+		weft_tls_config tc = { .server = true, .cert_file = cert,
+				       .key_file = key, .alpn = "http/1.1" };
+		int err = weft_tls_ctx_create(&cfg.tls, &tc);
+		if (err < 0) {
+			fprintf(stderr, "http: %s / %s: %s\n", cert, key,
+				strerror(-err));
+			return 1;
+		}
+#else
+		fprintf(stderr, "http: built without TLS (OpenSSL 3)\n");
+		return 1;
+#endif
 	}
 	if (weft_rt_create(&rt, NULL)) {
 		fprintf(stderr, "runtime: %s\n", weft_rt_create_error());
@@ -882,5 +984,8 @@ int main(int argc, char **argv)
 	weft_cancel_drop(srv.tok);
 	if (cfg.root_fd >= 0)
 		close(cfg.root_fd);
+#if EXAMPLE_TLS
+	weft_tls_ctx_destroy(cfg.tls);
+#endif
 	return ret || srv.res < 0;
 }
