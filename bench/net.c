@@ -16,8 +16,8 @@
  * head in the buffer answered into one output buffer written with one
  * send_all, leftovers kept, HTTP/1.0 and Connection: close honoured, 400
  * and close on a request with a body or a head line without a colon (the
- * peer's rule, an empty line left by a bare LF included), Date cached per
- * worker thread.
+ * peer's rule, an empty line left by a bare LF included), 431 and close on
+ * a head larger than 8 KiB, Date cached per worker thread.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -353,6 +353,9 @@ static const char resp_head[] =
 	"Content-Type: text/plain\r\nDate: ";
 static const char resp_400[] = "HTTP/1.1 400 Bad Request\r\n"
 			       "Content-Length: 0\r\nConnection: close\r\n\r\n";
+static const char resp_431[] =
+	"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+	"Content-Length: 0\r\nConnection: close\r\n\r\n";
 
 static size_t push_response(char *out, bool close_it)
 {
@@ -587,8 +590,17 @@ static weft_poll http_conn_poll(struct http_conn *f, weft_cx *cx)
 			break;
 		memmove(f->rbuf, f->rbuf + f->start, f->filled - f->start);
 		f->filled -= f->start;
-		if (!http_rbuf_next(f))
+		if (!http_rbuf_next(f)) {
+			/* a head larger than the buffer is answered 431 before
+			 * the close (issue 16's abuse run: it was closed
+			 * without a word) */
+			if (f->filled == HTTP_BUF) {
+				weft_stream_send_all_init(&f->tx, f->s, resp_431,
+							  sizeof(resp_431) - 1);
+				WEFT_AWAIT_ON(weft_stream_send, &f->tx);
+			}
 			break;
+		}
 	}
 	WEFT_END();
 }

@@ -180,11 +180,27 @@ static void arm_eventfd(struct weft__reactor *r)
 	r->inflight++;
 }
 
+void (*weft__reactor_test_cqe)(const struct weft__op *op,
+			       struct io_uring_cqe *cqe);
+
+/* The CQE to dispatch: cqe itself, or a copy the test hook rewrote. */
+static inline const struct io_uring_cqe *
+test_cqe(const struct weft__op *op, const struct io_uring_cqe *cqe,
+	 struct io_uring_cqe *copy)
+{
+	if (__builtin_expect(!weft__reactor_test_cqe, 1))
+		return cqe;
+	*copy = *cqe;
+	weft__reactor_test_cqe(op, copy);
+	return copy;
+}
+
 static void reap(struct weft__reactor *r, struct weft__wake_batch *b)
 {
 	struct io_uring_cqe *cqe;
 	unsigned head, n = 0;
 	uint64_t kinds[WEFT_CQE_KINDS] = { 0 };
+	struct io_uring_cqe copy;
 
 	io_uring_for_each_cqe(&r->ring, head, cqe) {
 		uint64_t ud = cqe->user_data;
@@ -206,7 +222,7 @@ static void reap(struct weft__reactor *r, struct weft__wake_batch *b)
 			kinds[op->kind == WEFT__OP_ACCEPT  ? WEFT_CQE_ACCEPT
 			      : op->kind == WEFT__OP_RECVQ ? WEFT_CQE_RECVQ
 							   : WEFT_CQE_IO]++;
-			weft__op_complete(r, op, cqe, b);
+			weft__op_complete(r, op, test_cqe(op, cqe, &copy), b);
 		}
 	}
 	io_uring_cq_advance(&r->ring, n);

@@ -271,6 +271,14 @@ void weft__reactor_flush(struct weft__reactor *r, unsigned worker);
 /* batch_sched: run the reactor thread as SCHED_BATCH (reactor.c). */
 int weft__reactor_start(weft_rt *rt, unsigned entries, unsigned nworkers,
 			bool batch_sched, struct weft__reactor **out);
+/* Test hook (I/O fault injection, test/reactor/iofault.c): when set, the
+ * reactor passes it a copy of every record's CQE before dispatching it,
+ * and dispatches the copy, whose res the hook may rewrite (never flags: a
+ * multishot record's F_MORE is the kernel's). Set it before creating the
+ * runtime, clear it after destroying it. NULL in every program but the
+ * tests (weft__ names are not exported: weft.map). */
+extern void (*weft__reactor_test_cqe)(const struct weft__op *op,
+				      struct io_uring_cqe *cqe);
 /* Test hook: the scheduling policy the reactor thread of rt runs under
  * (SCHED_OTHER, SCHED_BATCH), or -1 without a reactor. */
 int weft__reactor_test_policy(weft_rt *rt);

@@ -4,8 +4,9 @@
  *
  * Invariant: an entry with deadline `when` lives at the level of the highest
  * 6-bit group in which `when` and `elapsed` differ, in the slot given by
- * that group of `when` (deadlines beyond the top level's reach are clamped
- * to its last tick for placement). Since when > elapsed, its slot is at or
+ * that group of `when` (deadlines a turn of the top level minus one top
+ * slot or more ahead are placed as if due at the start of the next
+ * top-level slot, and re-inserted from there). Since when > elapsed, its slot is at or
  * after the slot `elapsed` is in, so the first occupied slot at or after
  * the current one, on the lowest non-empty level, is the next expiry. When
  * that slot's start time has passed, the whole slot is taken and elapsed
@@ -17,6 +18,8 @@
 
 #define LEVEL_BITS 6u
 #define MAX_SPAN ((uint64_t)1 << (LEVEL_BITS * WEFT__WHEEL_LEVELS))
+/* what one top-level slot spans */
+#define TOP_SLOT_SPAN ((uint64_t)1 << (LEVEL_BITS * (WEFT__WHEEL_LEVELS - 1)))
 
 void weft__wheel_init(struct weft__wheel *w, uint64_t now)
 {
@@ -39,13 +42,14 @@ bool weft__wheel_insert(struct weft__wheel *w, struct weft__wheel_link *e)
 
 	if (when <= w->elapsed)
 		return false;
-	if (when - w->elapsed >= MAX_SPAN) {
-		/* park it at the last tick of the top level's current turn
-		 * (a slot not behind the current one); it is re-inserted from
-		 * there, nearer its deadline */
-		when = w->elapsed | (MAX_SPAN - 1);
-		if (when == w->elapsed)
-			when++;
+	if (when - w->elapsed >= MAX_SPAN - TOP_SLOT_SPAN) {
+		/* too far for a top-level slot that cannot be mistaken for
+		 * the current one (a deadline almost a turn ahead would land
+		 * in elapsed's own top slot, one turn later, and look due at
+		 * once: advance then re-inserted it there forever, issue 16's
+		 * wheel fuzzer): park it at the start of the next top-level
+		 * slot; it is re-inserted from there, nearer its deadline */
+		when = (w->elapsed | (TOP_SLOT_SPAN - 1)) + 1;
 	}
 	level = level_of(w->elapsed, when);
 	slot = (unsigned)(when >> (level * LEVEL_BITS)) & (WEFT__WHEEL_SLOTS - 1);
@@ -132,22 +136,22 @@ void weft__wheel_advance(struct weft__wheel *w, uint64_t now,
 	uint64_t t;
 
 	while (w->count && (t = next_slot(w, &level, &slot)) <= now) {
-		struct weft__wheel_link *e = w->slots[level][slot];
+		struct weft__wheel_link *e;
 
-		w->slots[level][slot] = NULL;
-		w->occupied[level] &= ~((uint64_t)1 << slot);
 		w->elapsed = t;
-		while (e) {
-			struct weft__wheel_link *n = e->next;
-
-			w->count--;
-			e->prev = e->next = NULL;
-			/* only entries due at the slot start fire here; the
-			 * rest cascade, so entries fire in deadline order even
-			 * when the wheel is advanced late */
+		/* one entry at a time, off the slot's head: fire may remove
+		 * any other entry, this slot's included (a detached chain
+		 * would hold removed entries: the wheel fuzzer fired one).
+		 * Nothing is re-inserted into this slot: an entry due later
+		 * than t lands on a lower level (or, parked, in a later top
+		 * slot), and so does anything fire inserts. Only entries due
+		 * at the slot start fire here; the rest cascade, so entries
+		 * fire in deadline order even when the wheel is advanced
+		 * late. */
+		while ((e = w->slots[level][slot])) {
+			weft__wheel_remove(w, e);
 			if (!weft__wheel_insert(w, e))
 				fire(e, arg);
-			e = n;
 		}
 	}
 	if (now > w->elapsed)

@@ -1,7 +1,7 @@
 /* reactor/wheel.h - hierarchical timer wheel (reactor thread only).
  *
  * Six levels of 64 slots; a level-L slot spans 64^L milliseconds, so the
- * wheel covers 64^6 ms (about 2.2 years); later deadlines are parked in
+ * wheel covers 64^6 ms less one top slot (2.1 years); later deadlines are parked in
  * the top level and re-inserted when they come round. Every slot is an
  * intrusive doubly linked list; a 64-bit bitmap per level says which slots
  * are occupied, so finding the next expiry is a few count-trailing-zeros.

@@ -859,6 +859,11 @@ static weft_poll server_poll(struct server *f, weft_cx *cx)
 			break;
 		if (f->acc.res < 0)
 			continue;     /* EMFILE and friends: the listener backs off */
+		/* a response goes in more than one send (head, then the
+		 * file): without NODELAY the second waits for the client's
+		 * delayed ACK, 40 ms per keep-alive request (issue 16's abuse
+		 * run: 20 requests a second on one connection) */
+		weft_tcp_set_nodelay(f->acc.stream, true);
 		if (WEFT_TRACKER_SPAWN(f->tr, conn, NULL,
 				       { .s = f->acc.stream, .cfg = f->cfg,
 					 .tok = weft_cancel_clone(f->tok) })) {

@@ -13,7 +13,8 @@
  * calls made by weft's objects (the static library is linked into this
  * executable) and by this file, not those inside libc or Criterion. The
  * wrappers count allocations, fail the chosen one, and keep the set of
- * live blocks. */
+ * live blocks. With TLS (OpenSSL found), the same sweep runs a TLS client
+ * and server over a duplex pair. */
 #include <errno.h>
 #include <execinfo.h>
 #include <pthread.h>
@@ -429,6 +430,11 @@ WEFT_FUTURE(scenario, struct scenario, scenario_drop);
 
 /* One run: returns the scenario's result, or the error that stopped it
  * before it ran (the runtime could not be created, block_on refused). */
+#if WEFT_HAVE_TLS_TEST
+static intptr_t run_tls(weft_rt *rt);
+#endif
+static bool tls_mode; /* the sweep runs the TLS scenario */
+
 static intptr_t run_once(unsigned workers)
 {
 	weft_rt_builder b;
@@ -445,6 +451,13 @@ static intptr_t run_once(unsigned workers)
 	ret = weft_rt_create(&rt, &b);
 	if (ret < 0)
 		return ret;
+#if WEFT_HAVE_TLS_TEST
+	if (tls_mode) {
+		res = run_tls(rt);
+		weft_rt_destroy(rt);
+		return res;
+	}
+#endif
 	/* the frame is the test's: taken with the real calloc, neither
 	 * counted nor failed */
 	f = __real_calloc(1, sizeof(*f));
@@ -465,7 +478,10 @@ static bool acceptable(intptr_t r)
 	 * of stream (-EPIPE here), a reset or a refused connection (the
 	 * server's listener closed), a cancelled operation */
 	return r == 0 || r == -ENOMEM || r == -EPIPE || r == -ECONNRESET ||
-	       r == -ECONNREFUSED || r == -ECANCELED;
+	       r == -ECONNREFUSED || r == -ECANCELED ||
+	       /* TLS: a context that could not load its files (OpenSSL's
+		* view of a failed allocation), a handshake that failed */
+	       (tls_mode && (r == -EPROTO || r == -EKEYREJECTED));
 }
 
 static volatile long hang_at = -1;
@@ -527,6 +543,171 @@ static void sweep(unsigned workers)
 		    failed_runs, ok_runs);
 	cr_assert_gt(failed_runs, 0, "no injected failure was reported");
 }
+
+#if WEFT_HAVE_TLS_TEST
+/* ----------------------------------------------------------------- TLS
+ * A TLS client and server (weft/tls.h) over an in-memory duplex pair:
+ * the contexts, the pair, both wraps, the handshake, 4 KiB each way and
+ * close_notify, in one run. Only weft's own allocations are failed (the
+ * wrappers see weft's objects, not OpenSSL's). Certificates come from
+ * `openssl req`, made once before the sweep. */
+#define TLS_BYTES 4096
+static char tls_dir[64], tls_cert[128], tls_key[128];
+
+struct tls_server {
+	WEFT_ASYNC;
+	weft_bytes *b;
+	weft_bytes_read r;
+	weft_bytes_write w;
+	weft_bytes_flush f;
+	char buf[TLS_BYTES];
+};
+
+static weft_poll tls_server_poll(struct tls_server *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f, cx);
+	weft_bytes_read_exact_init(&f->r, f->b, f->buf, TLS_BYTES);
+	WEFT_AWAIT_ON(weft_bytes_read, &f->r);
+	TRY(f->r.res);
+	weft_bytes_write_all_init(&f->w, f->b, f->buf, TLS_BYTES);
+	WEFT_AWAIT_ON(weft_bytes_write, &f->w);
+	TRY(f->w.res);
+	weft_bytes_shutdown_init(&f->f, f->b);
+	WEFT_AWAIT_ON(weft_bytes_flush, &f->f);
+	TRY(f->f.res);
+	WEFT_RETURN(0);
+	WEFT_END();
+}
+
+static void tls_server_drop(struct tls_server *f)
+{
+	weft_bytes_read_drop(&f->r);
+	weft_bytes_write_drop(&f->w);
+	weft_bytes_flush_drop(&f->f);
+	weft_bytes_drop(f->b);   /* the server's end, its to release */
+}
+WEFT_FUTURE(tls_server, struct tls_server, tls_server_drop);
+
+struct tls_scn {
+	WEFT_ASYNC;
+	weft_rt *rt;
+	weft_tls_ctx *sc, *cc;
+	weft_bytes *a, *b, *ta;
+	weft_join *js;
+	weft_join_wait jw;
+	weft_bytes_write w;
+	weft_bytes_read r;
+	weft_bytes_flush f;
+	char out[TLS_BYTES], in[TLS_BYTES];
+};
+
+static weft_poll tls_scn_poll(struct tls_scn *f, weft_cx *cx)
+{
+	weft_bytes *tb;
+	weft_tls_config scfg = { .server = true, .cert_file = tls_cert,
+				 .key_file = tls_key };
+	weft_tls_config ccfg = { .ca_file = tls_cert,
+				 .server_name = "localhost" };
+
+	WEFT_BEGIN(f, cx);
+	TRY(weft_tls_ctx_create(&f->sc, &scfg));
+	TRY(weft_tls_ctx_create(&f->cc, &ccfg));
+	TRY(weft_bytes_duplex(&f->a, &f->b, 0));
+	TRY(weft_tls_wrap(&f->ta, f->cc, f->a));
+	f->a = NULL;       /* the client stream's now */
+	TRY(weft_tls_wrap(&tb, f->sc, f->b));
+	f->b = NULL;
+	if (WEFT_SPAWN(f->rt, tls_server, &f->js, { .b = tb })) {
+		weft_bytes_drop(tb);
+		WEFT_RETURN(-ENOMEM);
+	}
+	for (size_t i = 0; i < TLS_BYTES; i++)
+		f->out[i] = (char)(i * 13 + 5);
+	weft_bytes_write_all_init(&f->w, f->ta, f->out, TLS_BYTES);
+	WEFT_AWAIT_ON(weft_bytes_write, &f->w);
+	TRY(f->w.res);
+	weft_bytes_flush_init(&f->f, f->ta);
+	WEFT_AWAIT_ON(weft_bytes_flush, &f->f);
+	TRY(f->f.res);
+	weft_bytes_read_exact_init(&f->r, f->ta, f->in, TLS_BYTES);
+	WEFT_AWAIT_ON(weft_bytes_read, &f->r);
+	TRY(f->r.res);
+	if (memcmp(f->in, f->out, TLS_BYTES))
+		WEFT_RETURN(-EPROTO);
+	weft_join_wait_init(&f->jw, f->js);
+	WEFT_AWAIT_ON(weft_join_wait, &f->jw);
+	TRY(f->jw.res);
+	WEFT_RETURN(0);
+	WEFT_END();
+}
+
+static void tls_scn_drop(struct tls_scn *f)
+{
+	weft_bytes_write_drop(&f->w);
+	weft_bytes_read_drop(&f->r);
+	weft_bytes_flush_drop(&f->f);
+	weft_join_wait_drop(&f->jw);
+	if (f->ta)
+		weft_bytes_drop(f->ta);
+	if (f->a)
+		weft_bytes_drop(f->a);
+	if (f->b)
+		weft_bytes_drop(f->b);
+	weft_join_drop(f->js);
+	weft_tls_ctx_destroy(f->sc);
+	weft_tls_ctx_destroy(f->cc);
+}
+WEFT_FUTURE(tls_scn, struct tls_scn, tls_scn_drop);
+
+static intptr_t run_tls(weft_rt *rt)
+{
+	struct tls_scn *f = __real_calloc(1, sizeof(*f));
+	intptr_t res;
+	int ret;
+
+	cr_assert(f);
+	f->rt = rt;
+	f->res = -EINPROGRESS;
+	ret = WEFT_BLOCK_ON(rt, tls_scn, f);
+	res = ret < 0 ? ret : f->res;
+	tls_scn_drop(f);
+	/* the server task's frame goes with the runtime */
+	__real_free(f);
+	return res;
+}
+
+static void tls_sweep(unsigned workers)
+{
+	char cmd[512];
+
+	snprintf(tls_dir, sizeof(tls_dir), "/tmp/weft-faults-XXXXXX");
+	cr_assert(mkdtemp(tls_dir));
+	snprintf(tls_cert, sizeof(tls_cert), "%s/cert.pem", tls_dir);
+	snprintf(tls_key, sizeof(tls_key), "%s/key.pem", tls_dir);
+	snprintf(cmd, sizeof(cmd),
+		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256"
+		 " -nodes -days 1 -subj /CN=localhost"
+		 " -addext subjectAltName=DNS:localhost"
+		 " -keyout %s -out %s 2>/dev/null", tls_key, tls_cert);
+	cr_assert_eq(system(cmd), 0, "openssl req");
+	tls_mode = true;
+	sweep(workers);
+	tls_mode = false;
+	unlink(tls_cert);
+	unlink(tls_key);
+	rmdir(tls_dir);
+}
+
+Test(faults, every_allocation_fails_once_tls_multi_thread, .timeout = 600)
+{
+	tls_sweep(2);
+}
+
+Test(faults, every_allocation_fails_once_tls_current_thread, .timeout = 600)
+{
+	tls_sweep(0);
+}
+#endif
 
 Test(faults, every_allocation_fails_once_multi_thread, .timeout = 600)
 {
