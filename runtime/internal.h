@@ -402,6 +402,9 @@ struct weft_rt {
 	_Atomic uint64_t foreign_spawned WEFT__ALIGNED;
 	_Atomic uint64_t foreign_adopted;
 	struct weft__watch *watch;     /* the long-poll detector, or NULL */
+	/* multi-thread block_on callers running their future (not waiting
+	 * in wait_notified): read by host_is_idle (runtime.c) */
+	_Atomic uint32_t block_on_busy;
 };
 
 /* watch.c: the long-poll detector's thread */

@@ -62,12 +62,31 @@ static void host_set_create_error(weft_rt *rt, const char *msg)
 	set_create_error("%s", msg);
 }
 
+/* Every worker parked, nothing queued, no block_on caller or blocking
+ * job at work. seq_cst on the idle word: the same total order the
+ * parkers' fences use (idle.c), so a worker a notifier has just counted
+ * back in is seen unparked; the rest are hints a later pass re-reads. */
+static bool host_is_idle(weft_rt *rt)
+{
+	uint64_t threads, idle, queued;
+
+	if (atomic_load_explicit(&rt->idle.state, memory_order_seq_cst) &
+	    0xffffu)
+		return false;
+	if (!weft__injector_is_empty(&rt->inj) ||
+	    atomic_load_explicit(&rt->block_on_busy, memory_order_seq_cst))
+		return false;
+	weft__blocking_stats(rt, &threads, &idle, &queued);
+	return threads == idle && queued == 0;
+}
+
 static const struct weft__driver_host host = {
 	.worker_index = host_worker_index,
 	.wake_batch_add = weft__rt_batch_add,
 	.wake_batch_add_ref = weft__rt_batch_add_ref,
 	.wake_batch_flush = weft__rt_batch_flush,
 	.set_create_error = host_set_create_error,
+	.is_idle = host_is_idle,
 };
 
 static unsigned online_cpus(void)
