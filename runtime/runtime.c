@@ -219,6 +219,9 @@ int weft__rt_create(weft_rt **out, const weft_rt_builder *b,
 	rt->nworkers = rt->nthreads ? rt->nthreads : 1;
 	pthread_mutex_init(&rt->lock, NULL);
 	pthread_mutex_init(&rt->id_lock, NULL);
+	pthread_mutex_init(&rt->shut_mu, NULL);
+	pthread_cond_init(&rt->shut_cv, NULL);
+	rt->shut_waiters.next = rt->shut_waiters.prev = &rt->shut_waiters;
 	atomic_init(&rt->next_id, 1);
 	weft__injector_init(&rt->inj);
 	weft__owner_init(&rt->foreign, rt, -1);
@@ -266,6 +269,8 @@ out_idle:
 out_free:
 	weft__injector_destroy(&rt->inj);
 	pthread_mutex_destroy(&rt->lock);
+	pthread_mutex_destroy(&rt->shut_mu);
+	pthread_cond_destroy(&rt->shut_cv);
 	weft__ids_destroy(rt);
 	free(rt);
 	return ret;
@@ -300,6 +305,8 @@ static void rt_free(weft_rt *rt)
 	weft__idle_destroy(&rt->idle);
 	weft__injector_destroy(&rt->inj);
 	pthread_mutex_destroy(&rt->lock);
+	pthread_mutex_destroy(&rt->shut_mu);
+	pthread_cond_destroy(&rt->shut_cv);
 	weft__ids_destroy(rt);
 	free(rt);
 }
@@ -326,6 +333,7 @@ void weft_rt_destroy(weft_rt *rt)
 	if (!rt)
 		return;
 	weft_rt_shutdown(rt);
+	weft__shutdown_join_background(rt);
 	pthread_mutex_lock(&rt->lock);
 	rt->destroyed = true;
 	pthread_mutex_unlock(&rt->lock);
