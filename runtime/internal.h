@@ -443,6 +443,13 @@ void weft__task_id_forget(weft_rt *rt, struct weft__task *t);
 void weft__ids_destroy(weft_rt *rt);
 /* t's id, 0 when it has none (makes none) */
 uint64_t weft__task_id_peek(struct weft__task *t);
+/* t's name (weft_spawn_named), NULL when it has none; a string of static
+ * storage. Under t's owner lock (weft_rt_dump), as weft__task_id_peek */
+const char *weft__task_name_peek(struct weft__task *t);
+/* The name of the task at address `task` if it is alive, else NULL: the
+ * long-poll detector, which holds no reference (best effort: an address
+ * reused by a new task names that one) */
+const char *weft__task_name_at(weft_rt *rt, uintptr_t task);
 
 void *weft__alloc(weft_rt *rt, size_t size);
 void weft__free(weft_rt *rt, void *p, size_t size);

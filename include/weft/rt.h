@@ -72,6 +72,8 @@ typedef struct weft_long_poll {
 	unsigned worker;         /* the worker running the poll */
 	uint64_t elapsed_ns;     /* how long the poll has run so far (a lower
 	                          * bound, within a quarter of the threshold) */
+	const char *task_name;   /* weft_spawn_named's name (weft/group.h),
+	                          * or NULL */
 } weft_long_poll;
 
 /* Hooks on tasks: `task` is the task's address (as in dumps and long-poll
