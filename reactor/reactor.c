@@ -82,6 +82,13 @@ static void push_chain(struct weft__reactor *r, struct weft__op *first,
 		memory_order_relaxed));
 }
 
+static void wake(struct weft__reactor *r);
+
+void weft__reactor_kick(struct weft__reactor *r)
+{
+	wake(r);
+}
+
 static void wake(struct weft__reactor *r)
 {
 	uint64_t one = 1;
@@ -267,21 +274,20 @@ static void reactor_wait(struct weft__reactor *r, bool stopping)
 	uint64_t next = weft__wheel_next(&r->wheel);
 
 	if (next != UINT64_MAX && !stopping) {
-		uint64_t now = weft__now_ns(), at = next * 1000000u;
+		uint64_t at = next * 1000000u;
 
-		if (at <= now) {
+		if (weft__clock_due(r, at)) {
 			io_uring_submit(&r->ring);
 			return;
 		}
-		ts.tv_sec = (long long)((at - now) / 1000000000u);
-		ts.tv_nsec = (long long)((at - now) % 1000000000u);
-		tsp = &ts;
+		tsp = weft__clock_timeout(r, at, &ts);
 	}
-	/* seq_cst: Dekker pair with push_chain()/wake(): announce the sleep,
-	 * then look at the stack once more */
+	/* seq_cst: Dekker pair with push_chain()/wake() (and the paused
+	 * clock's weft_time_advance): announce the sleep, then look at the
+	 * stack (and the clock) once more */
 	atomic_store_explicit(&r->sleeping, true, memory_order_seq_cst);
 	if (atomic_load_explicit(&r->stack, memory_order_seq_cst) ||
-	    io_uring_cq_ready(&r->ring)) {
+	    io_uring_cq_ready(&r->ring) || weft__clock_moved(r)) {
 		/* relaxed: the reactor's own flag; a stale true only costs a
 		 * pusher a spurious eventfd write */
 		atomic_store_explicit(&r->sleeping, false,
@@ -318,11 +324,12 @@ static void reactor_loop(struct weft__reactor *r)
 		bool stopping = atomic_load_explicit(&r->stopping,
 						     memory_order_relaxed);
 
+		uint64_t now = weft__reactor_now(r);
+
 		weft__wake_batch_init(&b, r->rt);
 		drain(r, &b);
 		if (!stopping)
-			weft__wheel_advance(&r->wheel,
-					    weft__now_ns() / 1000000u, fire,
+			weft__wheel_advance(&r->wheel, now / 1000000u, fire,
 					    &fc);
 		reap(r, &b);
 		if (stopping && !stop_begun) {
@@ -330,6 +337,10 @@ static void reactor_loop(struct weft__reactor *r)
 			stop_begun = true;
 		}
 		weft__wake_batch_flush(&b);
+		/* release: the wakes of timers due by `now` are out before
+		 * weft_time_advance, which acquires it, returns */
+		atomic_store_explicit(&r->clock_seen, now,
+				      memory_order_release);
 		if (stopping && r->inflight == 0 &&
 		    !atomic_load_explicit(&r->stack, memory_order_acquire))
 			break;
@@ -433,6 +444,9 @@ int weft__reactor_start(weft_rt *rt, unsigned entries, unsigned nworkers,
 	atomic_init(&r->stopped, false);
 	atomic_init(&r->recv_multi, false);
 	atomic_init(&r->single_accepts, 0);
+	atomic_init(&r->clock_mode, WEFT__CLOCK_REAL);
+	atomic_init(&r->clock_ns, 0);
+	atomic_init(&r->clock_seen, 0);
 	atomic_init(&r->live, 1); /* the driver's own count, dropped by stop */
 	weft__link_list_init(&r->armed_io);
 	weft__wheel_init(&r->wheel, weft__now_ns() / 1000000u);

@@ -258,7 +258,29 @@ struct weft__reactor {
 	 * tests read: weft__reactor_test_single_accepts) */
 	atomic_ulong single_accepts;
 	struct weft__rstats stats;          /* metrics (see above) */
+	/* the paused clock (reactor/time.c has its protocol) */
+	_Atomic uint32_t clock_mode __attribute__((aligned(64)));
+	_Atomic uint64_t clock_ns;          /* its now, while paused */
+	_Atomic uint64_t clock_seen;        /* the now of the reactor's last
+	                                     * pass, once its wakes are out */
 };
+
+/* clock_mode values */
+#define WEFT__CLOCK_REAL 0u
+#define WEFT__CLOCK_PAUSED 1u
+#define WEFT__CLOCK_AUTO 2u                 /* paused, auto-advancing */
+
+/* The reactor's now: CLOCK_MONOTONIC, or the paused clock. acquire:
+ * pairs with weft_time_pause's release store of the mode (clock_ns is
+ * set before it). */
+uint64_t weft__now_ns(void);
+static inline uint64_t weft__reactor_now(struct weft__reactor *r)
+{
+	if (atomic_load_explicit(&r->clock_mode, memory_order_acquire))
+		return atomic_load_explicit(&r->clock_ns,
+					    memory_order_acquire);
+	return weft__now_ns();
+}
 
 /* ---- reactor.c */
 /* The reactor serving cx (cx->rt, else the calling thread's runtime), or
@@ -290,7 +312,30 @@ unsigned long weft__reactor_test_single_accepts(weft_rt *rt);
 void weft__reactor_stop(struct weft__reactor *r);
 /* Frees r (the last record, or stop, calls it). */
 void weft__reactor_free(struct weft__reactor *r);
-uint64_t weft__now_ns(void);
+/* Wakes the reactor if it sleeps (the paused clock moved). */
+void weft__reactor_kick(struct weft__reactor *r);
+
+/* ---- time.c: the paused clock, on the reactor thread */
+/* Whether a timer at `at` (ns) is due now; with the auto-advancing clock
+ * and an idle runtime, moves the clock to `at` first. */
+bool weft__clock_due(struct weft__reactor *r, uint64_t at);
+/* The wait's timeout for a timer at `at` (not due): the time left on
+ * CLOCK_MONOTONIC, none while paused (a kick ends the wait), a short poll
+ * while auto-advancing (the runtime is re-checked for idleness). */
+struct __kernel_timespec *weft__clock_timeout(struct weft__reactor *r,
+					      uint64_t at,
+					      struct __kernel_timespec *ts);
+/* Whether the paused clock moved since the pass that saw `clock_seen`
+ * (reactor_wait re-checks it after announcing its sleep). */
+static inline bool weft__clock_moved(struct weft__reactor *r)
+{
+	/* seq_cst: the reactor's half of the Dekker pair with
+	 * weft_time_advance (its fetch_add, then wake()'s load of sleeping) */
+	return atomic_load_explicit(&r->clock_mode, memory_order_relaxed) &&
+	       atomic_load_explicit(&r->clock_ns, memory_order_seq_cst) !=
+		       atomic_load_explicit(&r->clock_seen,
+					    memory_order_relaxed);
+}
 
 /* ---- op.c: record lifecycle; the IO and TIMER kinds */
 struct weft__op *weft__op_alloc(struct weft__reactor *r, int kind,

@@ -6,16 +6,168 @@
  * reactor, which fires a tick once the clock has reached it, never wakes a
  * sleep early. Dropping a pending sleep asks the reactor to unlink and
  * free the record (op.c). An interval owns the sleep of its next tick; a
- * tick future polls it. No atomics here.
+ * tick future polls it.
+ *
+ * The paused clock (weft_time_pause). The reactor reads its now through
+ * weft__reactor_now: CLOCK_MONOTONIC, or clock_ns while clock_mode is set;
+ * weft_now reads the same for the calling thread's runtime, so sleeps,
+ * intervals and timeouts all follow it. clock_ns only moves forward: by
+ * weft_time_advance (any thread), or by the reactor itself when the mode
+ * is AUTO and the runtime is idle (weft__clock_due: the clock jumps to
+ * the earliest timer, whose tasks then run before the next jump). The
+ * reactor fires the wheel up to the clock each pass, flushes the wakes,
+ * then publishes the now it used in clock_seen; weft_time_advance returns
+ * once clock_seen has caught up, so every timer it made due has woken
+ * its task. Pairs:
+ *   1. weft_time_pause: clock_ns, then the mode (release) -> every
+ *      weft__reactor_now (acquire of the mode).
+ *   2. weft_time_advance: fetch_add of clock_ns (seq_cst), then wake()'s
+ *      seq_cst load of `sleeping` <-> reactor_wait: seq_cst store of
+ *      `sleeping`, then weft__clock_moved's seq_cst load of clock_ns. A
+ *      Dekker pair: the reactor sees the new time, or the advancer sees
+ *      it asleep and writes the eventfd.
+ *   3. the reactor's release store of clock_seen after its wake flush ->
+ *      weft_time_advance's acquire load.
  */
 #include <errno.h>
+#include <sched.h>
 
 #include "weft/time.h"
 #include "reactor/reactor.h"
 
+/* The calling thread's runtime's reactor (NULL outside any). */
+static struct weft__reactor *current_reactor(void)
+{
+	weft_rt *rt = weft_rt_current();
+
+	return rt ? weft__rt_driver(rt) : NULL;
+}
+
 weft_instant weft_now(void)
 {
-	return weft__now_ns();
+	struct weft__reactor *r = current_reactor();
+
+	return r ? weft__reactor_now(r) : weft__now_ns();
+}
+
+/* ----------------------------------------------------------- paused clock */
+
+weft_instant weft_time_now(weft_rt *rt)
+{
+	struct weft__reactor *r = rt ? weft__rt_driver(rt) : NULL;
+
+	return r ? weft__reactor_now(r) : weft__now_ns();
+}
+
+bool weft_time_is_paused(weft_rt *rt)
+{
+	struct weft__reactor *r = rt ? weft__rt_driver(rt) : NULL;
+
+	/* relaxed: a snapshot of the mode only */
+	return r && atomic_load_explicit(&r->clock_mode, memory_order_relaxed);
+}
+
+int weft_time_pause(weft_rt *rt, bool auto_advance)
+{
+	struct weft__reactor *r;
+	uint32_t mode = auto_advance ? WEFT__CLOCK_AUTO : WEFT__CLOCK_PAUSED;
+	uint32_t old = WEFT__CLOCK_REAL;
+
+	if (!rt)
+		return -EINVAL;
+	r = weft__rt_driver(rt);
+	if (!r)
+		return -ENODEV;
+	/* a whole millisecond, so an advance by whole milliseconds lands on
+	 * the ticks timers are rounded up to */
+	if (!atomic_load_explicit(&r->clock_mode, memory_order_relaxed))
+		atomic_store_explicit(&r->clock_ns,
+				      (weft__now_ns() + WEFT_MS - 1) / WEFT_MS *
+					      WEFT_MS,
+				      memory_order_relaxed);
+	/* release: pair 1 (clock_ns before the mode). A CAS from REAL, or a
+	 * plain store when only the auto flag changes; two threads pausing
+	 * at once both set a clock no earlier than the wheel's ticks. */
+	if (!atomic_compare_exchange_strong_explicit(
+		    &r->clock_mode, &old, mode, memory_order_release,
+		    memory_order_relaxed))
+		atomic_store_explicit(&r->clock_mode, mode,
+				      memory_order_release);
+	weft__reactor_kick(r);
+	return 0;
+}
+
+int weft_time_advance(weft_rt *rt, weft_duration d)
+{
+	struct weft__reactor *r;
+	uint64_t target;
+
+	if (!rt)
+		return -EINVAL;
+	r = weft__rt_driver(rt);
+	if (!r)
+		return -ENODEV;
+	/* relaxed: the mode only gates the call */
+	if (!atomic_load_explicit(&r->clock_mode, memory_order_relaxed))
+		return -EINVAL;
+	/* seq_cst: pair 2 (the clock before wake()'s look at `sleeping`) */
+	target = atomic_fetch_add_explicit(&r->clock_ns, d,
+					   memory_order_seq_cst) + d;
+	weft__reactor_kick(r);
+	/* acquire: pair 3 (the wakes of what fell due are out) */
+	while (atomic_load_explicit(&r->clock_seen, memory_order_acquire) <
+	       target) {
+		/* relaxed: a stopping reactor advances no more */
+		if (atomic_load_explicit(&r->stopping, memory_order_relaxed))
+			return -ESHUTDOWN;
+		sched_yield();
+	}
+	return 0;
+}
+
+bool weft__clock_due(struct weft__reactor *r, uint64_t at)
+{
+	uint64_t now;
+
+	/* acquire: as weft__reactor_now */
+	if (atomic_load_explicit(&r->clock_mode, memory_order_acquire) !=
+	    WEFT__CLOCK_AUTO)
+		return at <= weft__reactor_now(r);
+	now = atomic_load_explicit(&r->clock_ns, memory_order_acquire);
+	if (at <= now)
+		return true;
+	if (!weft__rt_is_idle(r->rt))
+		return false;
+	/* relaxed: only the reactor and advancers write it, both forward;
+	 * the reactor's next pass reads it on this thread */
+	while (now < at &&
+	       !atomic_compare_exchange_weak_explicit(
+		       &r->clock_ns, &now, at, memory_order_relaxed,
+		       memory_order_relaxed))
+		;
+	return true;
+}
+
+struct __kernel_timespec *weft__clock_timeout(struct weft__reactor *r,
+					      uint64_t at,
+					      struct __kernel_timespec *ts)
+{
+	/* relaxed: the mode decides only how long to wait */
+	uint32_t mode = atomic_load_explicit(&r->clock_mode,
+					     memory_order_relaxed);
+	uint64_t left, now;
+
+	if (mode == WEFT__CLOCK_PAUSED)
+		return NULL;
+	if (mode == WEFT__CLOCK_AUTO) {
+		left = WEFT_MS;  /* look at the runtime again in a while */
+	} else {
+		now = weft__now_ns();
+		left = at > now ? at - now : 0;
+	}
+	ts->tv_sec = (long long)(left / 1000000000u);
+	ts->tv_nsec = (long long)(left % 1000000000u);
+	return ts;
 }
 
 /* (Re)arms s without looking at its old state: s->op is NULL here. */
@@ -168,8 +320,8 @@ WEFT_FUTURE_DEFINE(weft_interval_tick, weft_interval_tick_drop);
 
 /* --------------------------------------------------------------- timeout */
 
-void weft_timeout_init(weft_timeout *t, weft_branch child,
-		       weft_duration limit)
+void weft_timeout_at_init(weft_timeout *t, weft_branch child,
+			  weft_instant deadline)
 {
 	WEFT_DEBUG_CHECK(!t->sleep.op, "weft_timeout_init",
 			 "the timeout is still pending (its timer would leak); "
@@ -177,7 +329,13 @@ void weft_timeout_init(weft_timeout *t, weft_branch child,
 	t->child = child;
 	t->timed_out = false;
 	t->res = 0;
-	weft_sleep_init(&t->sleep, limit);
+	weft_sleep_until_init(&t->sleep, deadline);
+}
+
+void weft_timeout_init(weft_timeout *t, weft_branch child,
+		       weft_duration limit)
+{
+	weft_timeout_at_init(t, child, weft_now() + limit);
 }
 
 weft_poll weft_timeout_poll(weft_timeout *t, weft_cx *cx)

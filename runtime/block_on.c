@@ -26,14 +26,20 @@ struct parker {
 	_Atomic uint32_t refs;
 	_Atomic uint32_t notified;   /* futex word in the multi-thread case */
 	_Atomic uint32_t waiting;
+	_Atomic uint32_t out;        /* counted out of rt->block_on_busy */
 	weft_rt *rt;
 	bool current_thread;
 };
 
 static const weft_waker_vtable parker_vt;
 
+static void block_on_busy_in(struct parker *p);
+
 static void parker_notify(struct parker *p)
 {
+	/* counted back in by whoever wakes it, before the wake: the paused
+	 * clock must not see the runtime idle between a wake and the poll */
+	block_on_busy_in(p);
 	/* seq_cst: the Dekker pair in the module comment; also releases what
 	 * the waking thread wrote before the wake to the next poll */
 	if (atomic_exchange_explicit(&p->notified, 1, memory_order_seq_cst))
@@ -105,9 +111,32 @@ static void wait_notified(struct parker *p)
 	atomic_store_explicit(&p->waiting, 0, memory_order_relaxed);
 }
 
-static int run_multi(struct parker *p, weft_cx *cx,
+/* rt->block_on_busy counts the multi-thread block_on callers that are
+ * running their future or have been woken (the paused clock must not
+ * advance under a future that is still running, runtime.c's
+ * host_is_idle). A caller counts itself out before it waits (out = 1);
+ * the first of its waker and itself to take `out` back counts it in, so
+ * a wake counts it in before the wake is visible. seq_cst on each: the
+ * reactor's reading of the count follows the wakes it issued. */
+static void block_on_busy_in(struct parker *p)
+{
+	if (!p->current_thread &&
+	    atomic_exchange_explicit(&p->out, 0, memory_order_seq_cst))
+		atomic_fetch_add_explicit(&p->rt->block_on_busy, 1,
+					  memory_order_seq_cst);
+}
+
+static void block_on_busy_out(struct parker *p)
+{
+	atomic_store_explicit(&p->out, 1, memory_order_seq_cst);
+	atomic_fetch_sub_explicit(&p->rt->block_on_busy, 1,
+				  memory_order_seq_cst);
+}
+
+static int run_multi(struct parker *p, weft_rt *rt, weft_cx *cx,
 		     const weft_future_type *type, void *frame)
 {
+	atomic_fetch_add_explicit(&rt->block_on_busy, 1, memory_order_seq_cst);
 	for (;;) {
 		/* acquire: see parker_notify */
 		if (atomic_exchange_explicit(&p->notified, 0,
@@ -115,10 +144,15 @@ static int run_multi(struct parker *p, weft_cx *cx,
 			cx->budget = WEFT_COOP_BUDGET;
 			cx->flags = 0;
 			if (type->poll(frame, cx) == WEFT_READY)
-				return 0;
+				break;
 		}
+		block_on_busy_out(p);
 		wait_notified(p);
+		block_on_busy_in(p);
 	}
+	/* out is 0 here: a late wake finds nothing to count in */
+	atomic_fetch_sub_explicit(&rt->block_on_busy, 1, memory_order_seq_cst);
+	return 0;
 }
 
 static int run_current(struct parker *p, weft_rt *rt, weft_cx *cx,
@@ -204,6 +238,7 @@ int weft_block_on(weft_rt *rt, const weft_future_type *type, void *frame)
 	atomic_init(&p->refs, 1);
 	atomic_init(&p->notified, 1);
 	atomic_init(&p->waiting, 0);
+	atomic_init(&p->out, 0);
 	p->rt = rt;
 	p->current_thread = rt->nthreads == 0;
 
@@ -217,7 +252,7 @@ int weft_block_on(weft_rt *rt, const weft_future_type *type, void *frame)
 	else {
 		saved = tls_block_on_rt;
 		tls_block_on_rt = rt;
-		ret = run_multi(p, &cx, type, frame);
+		ret = run_multi(p, rt, &cx, type, frame);
 		tls_block_on_rt = saved;
 	}
 	parker_release(p);

@@ -23,6 +23,17 @@
  * (releasing them without running fn) and waits for them to exit; the
  * pool record itself stays until the runtime is freed, so a spawn racing
  * with shutdown from another thread finds it shut and gets -ESHUTDOWN.
+ *
+ * A bounded shutdown (weft_rt_shutdown_timeout) waits for the threads
+ * until its deadline only. Then it takes the jobs still queued (and
+ * releases them itself), counts the jobs still running, and marks the
+ * pool `detached`: those threads run on, and from then on nothing they
+ * touch belongs to the runtime. A job record is freed through the pool's
+ * own copy of the allocator (never through rt), and the pool record is
+ * handed to them when the runtime is freed (`orphaned`): the last thread
+ * to exit frees it. So the runtime can be freed under a running job, and
+ * nothing is freed under one: a job that never returns keeps its thread,
+ * its record and the pool record, and nothing else.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -37,9 +48,11 @@
 
 enum { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_ABANDONED };
 
+struct weft__blocking;
+
 struct job {
 	struct job *next;           /* pool queue, under pool lock */
-	weft_rt *rt;                /* whose allocator the record is from */
+	struct weft__blocking *pool; /* whose allocator frees the record */
 	intptr_t (*fn)(void *);
 	void *arg;
 	void (*release)(void *);
@@ -56,29 +69,57 @@ struct weft__blocking {
 	pthread_cond_t gone;        /* a thread exited */
 	struct job *head, *tail;
 	unsigned threads, idle;
+	unsigned running;           /* threads inside a job's fn */
 	unsigned long queued;       /* jobs in the queue (metrics) */
 	bool shutdown;
+	bool detached;              /* a bounded shutdown gave up waiting */
+	bool orphaned;              /* rt is gone: the last thread frees us */
+	/* the runtime's allocator, copied: job records are freed through it
+	 * even after the runtime is freed (a detached job) */
+	weft_allocator alloc;
+	bool has_alloc;
 };
+
+static void pool_free(struct weft__blocking *b)
+{
+	pthread_cond_destroy(&b->cond);
+	pthread_cond_destroy(&b->gone);
+	pthread_mutex_destroy(&b->lock);
+	free(b);
+}
 
 static void job_release(struct job *j)
 {
 	/* acq_rel: the last holder frees, after the other's last use */
 	if (atomic_fetch_sub_explicit(&j->refs, 1, memory_order_acq_rel) == 1) {
+		struct weft__blocking *b = j->pool;
+
 		weft_waker_drop(&j->waker);
 		pthread_mutex_destroy(&j->lock);
-		weft__free(j->rt, j, sizeof(*j));
+		/* as weft__free, without rt */
+		if (b->has_alloc)
+			b->alloc.free(j, sizeof(*j), b->alloc.ctx);
+		else
+			weft__mfree(j, sizeof(*j));
 	}
 }
 
 int weft__blocking_init(weft_rt *rt)
 {
 	struct weft__blocking *b = calloc(1, sizeof(*b));
+	pthread_condattr_t ca;
 
 	if (!b)
 		return -ENOMEM;
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_cond_init(&b->cond, NULL);
-	pthread_cond_init(&b->gone, NULL);
+	/* a bounded shutdown waits on it until a CLOCK_MONOTONIC deadline */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&b->gone, &ca);
+	pthread_condattr_destroy(&ca);
+	b->alloc = rt->alloc;
+	b->has_alloc = rt->has_alloc;
 	rt->blocking = b;
 	return 0;
 }
@@ -112,8 +153,8 @@ static void run_job(struct job *j, bool skip)
 
 static void *pool_main(void *arg)
 {
-	weft_rt *rt = arg;
-	struct weft__blocking *b = rt->blocking;
+	struct weft__blocking *b = arg;
+	bool last;
 
 	pthread_mutex_lock(&b->lock);
 	for (;;) {
@@ -126,9 +167,11 @@ static void *pool_main(void *arg)
 				b->tail = NULL;
 			bool skip = b->shutdown;
 
+			b->running += !skip;
 			pthread_mutex_unlock(&b->lock);
 			run_job(j, skip);
 			pthread_mutex_lock(&b->lock);
+			b->running -= !skip;
 			continue;
 		}
 		if (b->shutdown)
@@ -145,7 +188,10 @@ static void *pool_main(void *arg)
 	}
 	b->threads--;
 	pthread_cond_broadcast(&b->gone);
+	last = b->orphaned && b->threads == 0;
 	pthread_mutex_unlock(&b->lock);
+	if (last)
+		pool_free(b);
 	return NULL;
 }
 
@@ -176,7 +222,7 @@ static int pool_submit(weft_rt *rt, struct job *j)
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 		/* pool threads never take a streamed signal (weft/signal.h) */
 		weft__sigmask_enter(&old);
-		if (pthread_create(&th, &attr, pool_main, rt) == 0)
+		if (pthread_create(&th, &attr, pool_main, b) == 0)
 			b->threads++;
 		else if (b->threads == 0)
 			ret = -EAGAIN;
@@ -207,32 +253,71 @@ void weft__blocking_stats(weft_rt *rt, uint64_t *threads, uint64_t *idle,
 	pthread_mutex_unlock(&b->lock);
 }
 
-void weft__blocking_shutdown(weft_rt *rt)
+unsigned weft__blocking_shutdown_until(weft_rt *rt,
+				       const struct timespec *deadline)
 {
 	struct weft__blocking *b = rt->blocking;
+	struct job *left;
+	unsigned running;
 
 	if (!b)
-		return;
+		return 0;
 	pthread_mutex_lock(&b->lock);
 	b->shutdown = true;
 	pthread_cond_broadcast(&b->cond);
-	while (b->threads)
-		pthread_cond_wait(&b->gone, &b->lock);
+	while (b->threads && !b->detached) {
+		if (!deadline)
+			pthread_cond_wait(&b->gone, &b->lock);
+		else if (pthread_cond_timedwait(&b->gone, &b->lock,
+						deadline) == ETIMEDOUT)
+			break;
+	}
+	if (!b->threads || b->detached) {
+		pthread_mutex_unlock(&b->lock);
+		return 0;
+	}
+	/* out of time: the jobs not started are ours to release, the
+	 * running ones are left to their threads */
+	b->detached = true;
+	left = b->head;
+	b->head = b->tail = NULL;
+	b->queued = 0;
+	running = b->running;
 	pthread_mutex_unlock(&b->lock);
+	while (left) {
+		struct job *n = left->next;
+
+		run_job(left, true);
+		left = n;
+	}
+	return running;
+}
+
+void weft__blocking_shutdown(weft_rt *rt)
+{
+	weft__blocking_shutdown_until(rt, NULL);
 }
 
 void weft__blocking_destroy(weft_rt *rt)
 {
 	struct weft__blocking *b = rt->blocking;
+	bool busy;
 
 	if (!b)
 		return;
-	weft__blocking_shutdown(rt);
-	pthread_cond_destroy(&b->cond);
-	pthread_cond_destroy(&b->gone);
-	pthread_mutex_destroy(&b->lock);
-	free(b);
+	pthread_mutex_lock(&b->lock);
+	busy = b->detached && b->threads;
+	pthread_mutex_unlock(&b->lock);
+	if (!busy)
+		weft__blocking_shutdown(rt);
 	rt->blocking = NULL;
+	pthread_mutex_lock(&b->lock);
+	/* a detached thread still runs: it frees the pool when it exits */
+	busy = b->threads != 0;
+	b->orphaned = busy;
+	pthread_mutex_unlock(&b->lock);
+	if (!busy)
+		pool_free(b);
 }
 
 struct blocking_frame {
@@ -287,7 +372,7 @@ int weft_spawn_blocking(weft_rt *rt, intptr_t (*fn)(void *arg), void *arg,
 	if (!j)
 		return -ENOMEM;
 	memset(j, 0, sizeof(*j));
-	j->rt = rt;
+	j->pool = rt->blocking;
 	j->fn = fn;
 	j->arg = arg;
 	j->release = release;

@@ -56,6 +56,12 @@ struct weft__driver_host {
 	void (*wake_batch_flush)(struct weft__wake_batch *b);
 	/* the reason a failing start gives (weft_rt_create_error) */
 	void (*set_create_error)(weft_rt *rt, const char *msg);
+	/* true when nothing of rt can make progress without a wake from the
+	 * driver: every worker parked, the injector empty, no block_on
+	 * caller running its future, no blocking-pool job queued or running
+	 * (the paused clock's auto-advance, reactor/time.c). A snapshot: any
+	 * thread, no lock held on return */
+	bool (*is_idle)(weft_rt *rt);
 };
 
 /* The first member of every weft_rt: what a driver may read of it. */
@@ -111,6 +117,12 @@ static inline int weft__rt_worker_index(weft_rt *rt)
 static inline void weft__rt_set_create_error(weft_rt *rt, const char *msg)
 {
 	weft__rt_head(rt)->host->set_create_error(rt, msg);
+}
+
+/* See weft__driver_host.is_idle. */
+static inline bool weft__rt_is_idle(weft_rt *rt)
+{
+	return weft__rt_head(rt)->host->is_idle(rt);
 }
 
 static inline void weft__wake_batch_init(struct weft__wake_batch *b,

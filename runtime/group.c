@@ -22,7 +22,13 @@
  * bytes), so an id is made on demand from the runtime's counter and kept
  * in a per-runtime table keyed by the task's address, marked by the state
  * bit HAS_ID; freeing the task removes the entry. A JoinSet keeps its
- * members' ids in their records and never touches the table.
+ * members' ids in their records and touches the table only for a member
+ * spawned with a name.
+ *
+ * Task names (weft_spawn_named) live in the same entry: a name makes the
+ * entry (and the id) at spawn, just after the task is scheduled. Names
+ * are strings of static storage, never copied, so a pointer to one read
+ * under id_lock stays good after the lock (and after the task).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -37,6 +43,7 @@ struct weft__id_node {
 	struct weft__id_node *next;
 	const struct weft__task *t;
 	uint64_t id;
+	const char *name;               /* weft_spawn_named's, or NULL */
 };
 
 uint64_t weft__rt_new_id(weft_rt *rt)
@@ -81,31 +88,48 @@ static bool id_grow(weft_rt *rt)
 	return true;
 }
 
-static uint64_t task_id(struct weft__task *t)
+/* The entry of the task at address t, or NULL; id_lock held. Only
+ * compares addresses: t need not be alive. */
+static struct weft__id_node *id_find_locked(weft_rt *rt, const void *t)
 {
-	weft_rt *rt = weft__task_rt(t);
 	struct weft__id_node *n;
-	uint64_t id = 0;
 
-	pthread_mutex_lock(&rt->id_lock);
+	if (!rt->id_nbuckets)
+		return NULL;
+	for (n = rt->id_buckets[id_hash(t, rt->id_nbuckets)]; n; n = n->next)
+		if (n->t == t)
+			return n;
+	return NULL;
+}
+
+/* t's entry, made (with id, or a fresh id when id is 0) if it has none,
+ * from *pre when given (taken: *pre set to NULL; then the table only has
+ * to exist, a failed growth is no failure); NULL when out of memory.
+ * id_lock held; the caller holds a reference on t. */
+static struct weft__id_node *id_get_locked(weft_rt *rt, struct weft__task *t,
+					   uint64_t id,
+					   struct weft__id_node **pre)
+{
+	struct weft__id_node *n;
+
 	/* relaxed: HAS_ID is set and read under id_lock */
 	if (atomic_load_explicit(&t->state, memory_order_relaxed) &
-	    WEFT__HAS_ID) {
-		for (n = rt->id_buckets[id_hash(t, rt->id_nbuckets)]; n;
-		     n = n->next)
-			if (n->t == t) {
-				id = n->id;
-				break;
-			}
-		goto out;
+	    WEFT__HAS_ID)
+		return id_find_locked(rt, t);
+	if (rt->id_count + 1 > rt->id_nbuckets * 2 && !id_grow(rt) &&
+	    (!pre || !rt->id_nbuckets))
+		return NULL;
+	if (pre) {
+		n = *pre;
+		*pre = NULL;
+	} else {
+		n = malloc(sizeof(*n));
 	}
-	if (rt->id_count + 1 > rt->id_nbuckets * 2 && !id_grow(rt))
-		goto out;
-	n = malloc(sizeof(*n));
 	if (!n)
-		goto out;
+		return NULL;
 	n->t = t;
-	n->id = id = weft__rt_new_id(rt);
+	n->id = id ? id : weft__rt_new_id(rt);
+	n->name = NULL;
 	n->next = rt->id_buckets[id_hash(t, rt->id_nbuckets)];
 	rt->id_buckets[id_hash(t, rt->id_nbuckets)] = n;
 	rt->id_count++;
@@ -113,9 +137,85 @@ static uint64_t task_id(struct weft__task *t)
 	 * reads it (ref_dec's acq_rel, pair 3 of task.c) */
 	atomic_fetch_or_explicit(&t->state, WEFT__HAS_ID,
 				 memory_order_relaxed);
-out:
+	return n;
+}
+
+static uint64_t task_id(struct weft__task *t)
+{
+	weft_rt *rt = weft__task_rt(t);
+	struct weft__id_node *n;
+	uint64_t id;
+
+	pthread_mutex_lock(&rt->id_lock);
+	n = id_get_locked(rt, t, 0, NULL);
+	id = n ? n->id : 0;
 	pthread_mutex_unlock(&rt->id_lock);
 	return id;
+}
+
+/* An entry for a name, made before the spawn so that naming cannot fail
+ * after it (weft_spawn's "nothing taken" on -ENOMEM): the node, and a
+ * table to put it in. NULL when out of memory. */
+static struct weft__id_node *name_node_new(weft_rt *rt)
+{
+	struct weft__id_node *n = malloc(sizeof(*n));
+	bool ok;
+
+	if (!n)
+		return NULL;
+	pthread_mutex_lock(&rt->id_lock);
+	ok = rt->id_nbuckets || id_grow(rt);
+	pthread_mutex_unlock(&rt->id_lock);
+	if (!ok) {
+		free(n);
+		return NULL;
+	}
+	return n;
+}
+
+/* Gives t (referenced by the caller) its name, and its id if it has
+ * none (id 0: a fresh one), in the entry pre (name_node_new; freed if t
+ * has an entry already). Cannot fail. */
+static void task_name_set(struct weft__task *t, const char *name,
+			  uint64_t id, struct weft__id_node *pre)
+{
+	weft_rt *rt = weft__task_rt(t);
+	struct weft__id_node *n;
+
+	pthread_mutex_lock(&rt->id_lock);
+	n = id_get_locked(rt, t, id, &pre);
+	n->name = name;
+	pthread_mutex_unlock(&rt->id_lock);
+	free(pre);
+}
+
+static const char *task_name(const struct weft__task *t)
+{
+	weft_rt *rt = weft__task_rt(t);
+	const char *name = NULL;
+	struct weft__id_node *n;
+
+	pthread_mutex_lock(&rt->id_lock);
+	/* relaxed: as id_get_locked */
+	if (atomic_load_explicit(&((struct weft__task *)(uintptr_t)t)->state,
+				 memory_order_relaxed) & WEFT__HAS_ID) {
+		n = id_find_locked(rt, t);
+		name = n ? n->name : NULL;
+	}
+	pthread_mutex_unlock(&rt->id_lock);
+	return name;
+}
+
+const char *weft__task_name_at(weft_rt *rt, uintptr_t task)
+{
+	struct weft__id_node *n;
+	const char *name;
+
+	pthread_mutex_lock(&rt->id_lock);
+	n = id_find_locked(rt, (const void *)task);
+	name = n ? n->name : NULL;
+	pthread_mutex_unlock(&rt->id_lock);
+	return name;
 }
 
 /* t's id if it has one, else 0 (never makes one): weft_rt_dump, which
@@ -123,21 +223,22 @@ out:
 uint64_t weft__task_id_peek(struct weft__task *t)
 {
 	weft_rt *rt = weft__task_rt(t);
-	struct weft__id_node *n;
-	uint64_t id = 0;
+	struct weft__id_node *n = NULL;
+	uint64_t id;
 
 	pthread_mutex_lock(&rt->id_lock);
 	/* relaxed: HAS_ID is set and read under id_lock */
 	if (atomic_load_explicit(&t->state, memory_order_relaxed) &
 	    WEFT__HAS_ID)
-		for (n = rt->id_buckets[id_hash(t, rt->id_nbuckets)]; n;
-		     n = n->next)
-			if (n->t == t) {
-				id = n->id;
-				break;
-			}
+		n = id_find_locked(rt, t);
+	id = n ? n->id : 0;
 	pthread_mutex_unlock(&rt->id_lock);
 	return id;
+}
+
+const char *weft__task_name_peek(struct weft__task *t)
+{
+	return task_name(t);
 }
 
 void weft__task_id_forget(weft_rt *rt, struct weft__task *t)
@@ -176,6 +277,39 @@ void weft__ids_destroy(weft_rt *rt)
 uint64_t weft_join_id(const weft_join *j)
 {
 	return j ? task_id(weft__join_task(j)) : 0;
+}
+
+const char *weft_join_name(const weft_join *j)
+{
+	return j ? task_name(weft__join_task(j)) : NULL;
+}
+
+int weft_spawn_named(weft_rt *rt, const char *name,
+		     const weft_future_type *type, const void *init,
+		     weft_join **join)
+{
+	struct weft__id_node *pre = NULL;
+	weft_join *j;
+	int rc;
+
+	if (join)
+		*join = NULL;
+	if (!rt || !type)
+		return -EINVAL;
+	if (name && !(pre = name_node_new(rt)))
+		return -ENOMEM;
+	rc = weft_spawn(rt, type, init, &j);
+	if (rc < 0) {
+		free(pre);
+		return rc;
+	}
+	if (name)
+		task_name_set(weft__join_task(j), name, 0, pre);
+	if (join)
+		*join = j;
+	else
+		weft_join_drop(j);
+	return 0;
 }
 
 /* --------------------------------------------------------- abort handle */
@@ -218,6 +352,11 @@ bool weft_abort_handle_is_finished(const weft_abort_handle *a)
 uint64_t weft_abort_handle_id(const weft_abort_handle *a)
 {
 	return a ? task_id(abort_task(a)) : 0;
+}
+
+const char *weft_abort_handle_name(const weft_abort_handle *a)
+{
+	return a ? task_name(abort_task(a)) : NULL;
 }
 
 void weft_abort_handle_drop(weft_abort_handle *a)
@@ -399,9 +538,25 @@ int weft_joinset_create(weft_joinset **out, weft_rt *rt)
 	return 0;
 }
 
+static int joinset_spawn(weft_joinset *s, const char *name,
+			 const weft_future_type *type, const void *init);
+
 int weft_joinset_spawn(weft_joinset *s, const weft_future_type *type,
 		       const void *init)
 {
+	return joinset_spawn(s, NULL, type, init);
+}
+
+int weft_joinset_spawn_named(weft_joinset *s, const char *name,
+			     const weft_future_type *type, const void *init)
+{
+	return joinset_spawn(s, name, type, init);
+}
+
+static int joinset_spawn(weft_joinset *s, const char *name,
+			 const weft_future_type *type, const void *init)
+{
+	struct weft__id_node *pre = NULL;
 	struct member *m;
 	weft_join *j;
 	int rc;
@@ -411,8 +566,13 @@ int weft_joinset_spawn(weft_joinset *s, const weft_future_type *type,
 	m = weft__alloc(s->rt, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
+	if (name && !(pre = name_node_new(s->rt))) {
+		weft__free(s->rt, m, sizeof(*m));
+		return -ENOMEM;
+	}
 	rc = weft_spawn(s->rt, type, init, &j);
 	if (rc < 0) {
+		free(pre);
 		weft__free(s->rt, m, sizeof(*m));
 		return rc;
 	}
@@ -420,6 +580,8 @@ int weft_joinset_spawn(weft_joinset *s, const weft_future_type *type,
 	m->set = s;
 	m->t = weft__join_task(j);
 	m->id = weft__rt_new_id(s->rt);
+	if (name)
+		task_name_set(m->t, name, m->id, pre);
 	m->prev = NULL;
 	m->next = s->all;
 	if (s->all)

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "weft/rt.h"
+#include "weft/waiter.h"
 #include "runtime/driver.h"
 
 #define WEFT__CACHELINE 64
@@ -402,6 +403,19 @@ struct weft_rt {
 	_Atomic uint64_t foreign_spawned WEFT__ALIGNED;
 	_Atomic uint64_t foreign_adopted;
 	struct weft__watch *watch;     /* the long-poll detector, or NULL */
+	/* multi-thread block_on callers running their future (not waiting
+	 * in wait_notified): read by host_is_idle (runtime.c) */
+	_Atomic uint32_t block_on_busy;
+	/* shutdown's progress (shutdown.c), under shut_mu */
+	pthread_mutex_t shut_mu;
+	pthread_cond_t shut_cv;        /* shut_state became SHUT_DONE */
+	int shut_state;                /* SHUT_NONE, SHUT_RUNNING, SHUT_DONE */
+	intptr_t shut_detached;        /* blocking jobs left running */
+	weft__wlink shut_waiters;      /* weft_rt_shutdown_wait futures */
+	pthread_t shut_thread;         /* the thread running the shutdown */
+	bool bg_started;               /* bg_thread exists, not joined */
+	pthread_t bg_thread;           /* weft_rt_shutdown_background's */
+	uint64_t bg_timeout_ns;
 };
 
 /* watch.c: the long-poll detector's thread */
@@ -429,6 +443,13 @@ void weft__task_id_forget(weft_rt *rt, struct weft__task *t);
 void weft__ids_destroy(weft_rt *rt);
 /* t's id, 0 when it has none (makes none) */
 uint64_t weft__task_id_peek(struct weft__task *t);
+/* t's name (weft_spawn_named), NULL when it has none; a string of static
+ * storage. Under t's owner lock (weft_rt_dump), as weft__task_id_peek */
+const char *weft__task_name_peek(struct weft__task *t);
+/* The name of the task at address `task` if it is alive, else NULL: the
+ * long-poll detector, which holds no reference (best effort: an address
+ * reused by a new task names that one) */
+const char *weft__task_name_at(weft_rt *rt, uintptr_t task);
 
 void *weft__alloc(weft_rt *rt, size_t size);
 void weft__free(weft_rt *rt, void *p, size_t size);
@@ -437,6 +458,8 @@ void weft__mfree(void *p, size_t size);
 bool weft__alloc_probe(void);
 
 void weft__rt_maybe_free(weft_rt *rt);
+/* shutdown.c: joins weft_rt_shutdown_background's thread, if any */
+void weft__shutdown_join_background(weft_rt *rt);
 /* The runtime a multi-thread block_on on this thread drives, or NULL. */
 weft_rt *weft__block_on_current(void);
 
@@ -446,6 +469,12 @@ void weft__rt_batch_add_ref(struct weft__wake_batch *b, const weft_waker *w);
 void weft__rt_batch_flush(struct weft__wake_batch *b);
 int weft__blocking_init(weft_rt *rt);
 void weft__blocking_shutdown(weft_rt *rt);  /* stops and joins the threads */
+/* As weft__blocking_shutdown until deadline (CLOCK_MONOTONIC; NULL: no
+ * limit); then releases the jobs not started, leaves the running ones to
+ * their threads (detached) and returns their number. */
+struct timespec;
+unsigned weft__blocking_shutdown_until(weft_rt *rt,
+				       const struct timespec *deadline);
 void weft__blocking_destroy(weft_rt *rt);   /* frees the pool (after it) */
 
 /* futex helpers */

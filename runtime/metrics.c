@@ -350,6 +350,7 @@ static void fill(weft_task_info *in, struct weft__task *t, int worker,
 	in->polls = weft__stat_get(&k->polls);
 	in->type = t->type;
 	in->id = s & WEFT__HAS_ID ? weft__task_id_peek(t) : 0;
+	in->task_name = s & WEFT__HAS_ID ? weft__task_name_peek(t) : NULL;
 }
 
 /* Copies o's list (at most cap records) under its lock; returns how many. */
@@ -433,12 +434,14 @@ static void dump_line(void *arg, const weft_task_info *in)
 		return;
 	n = snprintf(line, sizeof(line),
 		     "task %#lx id %llu %s name %s sym %s at %s:%u worker %d "
-		     "age %.3fs polls %llu\n",
+		     "age %.3fs polls %llu%s%s\n",
 		     (unsigned long)in->task, (unsigned long long)in->id,
 		     weft_task_state_name(in->state),
 		     in->name ? in->name : "?", in->symbol ? in->symbol : "?",
 		     in->file ? in->file : "?", in->line, in->worker,
-		     (double)in->age_ns / 1e9, (unsigned long long)in->polls);
+		     (double)in->age_ns / 1e9, (unsigned long long)in->polls,
+		     in->task_name ? " task_name " : "",
+		     in->task_name ? in->task_name : "");
 	if (n > 0) {
 		intptr_t r = write_all(d->fd, line,
 				       (size_t)n < sizeof(line)

@@ -62,12 +62,31 @@ static void host_set_create_error(weft_rt *rt, const char *msg)
 	set_create_error("%s", msg);
 }
 
+/* Every worker parked, nothing queued, no block_on caller or blocking
+ * job at work. seq_cst on the idle word: the same total order the
+ * parkers' fences use (idle.c), so a worker a notifier has just counted
+ * back in is seen unparked; the rest are hints a later pass re-reads. */
+static bool host_is_idle(weft_rt *rt)
+{
+	uint64_t threads, idle, queued;
+
+	if (atomic_load_explicit(&rt->idle.state, memory_order_seq_cst) &
+	    0xffffu)
+		return false;
+	if (!weft__injector_is_empty(&rt->inj) ||
+	    atomic_load_explicit(&rt->block_on_busy, memory_order_seq_cst))
+		return false;
+	weft__blocking_stats(rt, &threads, &idle, &queued);
+	return threads == idle && queued == 0;
+}
+
 static const struct weft__driver_host host = {
 	.worker_index = host_worker_index,
 	.wake_batch_add = weft__rt_batch_add,
 	.wake_batch_add_ref = weft__rt_batch_add_ref,
 	.wake_batch_flush = weft__rt_batch_flush,
 	.set_create_error = host_set_create_error,
+	.is_idle = host_is_idle,
 };
 
 static unsigned online_cpus(void)
@@ -200,6 +219,9 @@ int weft__rt_create(weft_rt **out, const weft_rt_builder *b,
 	rt->nworkers = rt->nthreads ? rt->nthreads : 1;
 	pthread_mutex_init(&rt->lock, NULL);
 	pthread_mutex_init(&rt->id_lock, NULL);
+	pthread_mutex_init(&rt->shut_mu, NULL);
+	pthread_cond_init(&rt->shut_cv, NULL);
+	rt->shut_waiters.next = rt->shut_waiters.prev = &rt->shut_waiters;
 	atomic_init(&rt->next_id, 1);
 	weft__injector_init(&rt->inj);
 	weft__owner_init(&rt->foreign, rt, -1);
@@ -247,6 +269,8 @@ out_idle:
 out_free:
 	weft__injector_destroy(&rt->inj);
 	pthread_mutex_destroy(&rt->lock);
+	pthread_mutex_destroy(&rt->shut_mu);
+	pthread_cond_destroy(&rt->shut_cv);
 	weft__ids_destroy(rt);
 	free(rt);
 	return ret;
@@ -281,6 +305,8 @@ static void rt_free(weft_rt *rt)
 	weft__idle_destroy(&rt->idle);
 	weft__injector_destroy(&rt->inj);
 	pthread_mutex_destroy(&rt->lock);
+	pthread_mutex_destroy(&rt->shut_mu);
+	pthread_cond_destroy(&rt->shut_cv);
 	weft__ids_destroy(rt);
 	free(rt);
 }
@@ -307,6 +333,7 @@ void weft_rt_destroy(weft_rt *rt)
 	if (!rt)
 		return;
 	weft_rt_shutdown(rt);
+	weft__shutdown_join_background(rt);
 	pthread_mutex_lock(&rt->lock);
 	rt->destroyed = true;
 	pthread_mutex_unlock(&rt->lock);

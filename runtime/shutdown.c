@@ -7,7 +7,9 @@
  *      waited for: the Dekker pair on foreign_inflight, spawn.c);
  *   2. set `stop`, unpark every worker, join the worker threads (a worker
  *      finishes the poll it is in; no task is polled after this);
- *   3. stop the blocking pool (waits for running functions to return);
+ *   3. stop the blocking pool (waits for running functions to return; a
+ *      bounded shutdown waits until its deadline only, then detaches the
+ *      jobs still running: blocking.c);
  *   4. set `stopped`: every free from now on takes rt->lock;
  *   5. take every queued task out of the run queues (deques, LIFO slots,
  *      injector) with its queue reference; then, list by list and 256
@@ -18,13 +20,26 @@
  *      no memory is allocated;
  *   6. release the references of step 5 (tasks no one else holds are
  *      freed), then stop the I/O driver, which drops the wakers it held.
+ *   7. under shut_mu mark the shutdown DONE with its result, wake every
+ *      weft_rt_shutdown_wait and every caller waiting for it.
  * Memory still referenced afterwards (join handles, stray wakers) is freed
  * when its last reference goes; the runtime object itself is freed by the
  * last of weft_rt_destroy and those frees (weft__rt_maybe_free, runtime.c).
+ *
+ * One shutdown runs the protocol; any other caller (weft_rt_shutdown,
+ * _timeout, a second background) waits for it to be DONE, except the
+ * shutting-down thread itself (a drop function calling shutdown: it
+ * returns at once). A background shutdown is the same protocol on a
+ * thread of its own (bg_thread), joined by weft_rt_destroy.
  */
+#include <errno.h>
 #include <string.h>
+#include <time.h>
 
+#include "runtime/sigmask.h"
 #include "runtime/task.h"
+
+enum { SHUT_NONE, SHUT_RUNNING, SHUT_DONE };
 
 static void threads_stop(weft_rt *rt)
 {
@@ -216,20 +231,64 @@ static void cancel_all(weft_rt *rt)
 	drop_queue_refs(rt);
 }
 
-void weft_rt_shutdown(weft_rt *rt)
+/* Waits for the shutdown another thread runs; its result. */
+static intptr_t shutdown_wait_done(weft_rt *rt)
 {
-	struct weft__worker *w = weft__worker_current();
+	intptr_t res;
 
-	/* a worker cannot join itself: refuse instead of deadlocking */
-	if (!rt || (w && w->rt == rt))
-		return;
+	pthread_mutex_lock(&rt->shut_mu);
+	if (rt->shut_state == SHUT_RUNNING &&
+	    pthread_equal(rt->shut_thread, pthread_self())) {
+		/* a drop function of ours: the shutdown is this thread's */
+		pthread_mutex_unlock(&rt->shut_mu);
+		return 0;
+	}
+	while (rt->shut_state != SHUT_DONE)
+		pthread_cond_wait(&rt->shut_cv, &rt->shut_mu);
+	res = rt->shut_detached;
+	pthread_mutex_unlock(&rt->shut_mu);
+	return res;
+}
+
+/* Step 7: DONE, the result, every waiter woken. */
+static void shutdown_done(weft_rt *rt, intptr_t detached)
+{
+	weft__wlink *l;
+
+	pthread_mutex_lock(&rt->shut_mu);
+	rt->shut_state = SHUT_DONE;
+	rt->shut_detached = detached;
+	for (l = rt->shut_waiters.next; l != &rt->shut_waiters;) {
+		weft_rt_shutdown_wait *sw = (weft_rt_shutdown_wait *)(void *)(
+			(char *)l - offsetof(weft_rt_shutdown_wait, link));
+
+		l = l->next;
+		sw->queued = false;
+		/* by value: the waiter's clone goes with the wake */
+		weft_waker_wake(&sw->waker);
+	}
+	rt->shut_waiters.next = rt->shut_waiters.prev = &rt->shut_waiters;
+	pthread_cond_broadcast(&rt->shut_cv);
+	pthread_mutex_unlock(&rt->shut_mu);
+}
+
+/* The protocol of the file comment, bounded by deadline (NULL: none) for
+ * the blocking pool. Returns the number of jobs left running. */
+static intptr_t shutdown_run(weft_rt *rt, const struct timespec *deadline)
+{
+	unsigned detached;
+
 	pthread_mutex_lock(&rt->lock);
 	if (atomic_load_explicit(&rt->shutdown, memory_order_relaxed)) {
 		pthread_mutex_unlock(&rt->lock);
-		return;
+		return shutdown_wait_done(rt);
 	}
 	/* seq_cst: read by foreign spawns after their inflight increment */
 	atomic_store_explicit(&rt->shutdown, 1, memory_order_seq_cst);
+	pthread_mutex_lock(&rt->shut_mu);
+	rt->shut_state = SHUT_RUNNING;
+	rt->shut_thread = pthread_self();
+	pthread_mutex_unlock(&rt->shut_mu);
 	pthread_mutex_unlock(&rt->lock);
 
 	/* seq_cst: the Dekker pair with weft_spawn's foreign path; then wait
@@ -242,7 +301,7 @@ void weft_rt_shutdown(weft_rt *rt)
 	/* after the workers: a poll still running during threads_stop is
 	 * still reported */
 	weft__watch_stop(rt);
-	weft__blocking_shutdown(rt);
+	detached = weft__blocking_shutdown_until(rt, deadline);
 	pthread_mutex_lock(&rt->lock);
 	/* release: frees on other threads that see it take rt->lock */
 	atomic_store_explicit(&rt->stopped, true, memory_order_release);
@@ -257,4 +316,185 @@ void weft_rt_shutdown(weft_rt *rt)
 		rt->head.driver = NULL;
 	}
 	drop_queue_refs(rt);
+	shutdown_done(rt, detached);
+	return detached;
 }
+
+/* timeout_ns from now on CLOCK_MONOTONIC in *ts; NULL for no limit. */
+static const struct timespec *deadline_in(uint64_t timeout_ns,
+					  struct timespec *ts)
+{
+	uint64_t ns;
+
+	if (timeout_ns == WEFT_RT_NO_TIMEOUT)
+		return NULL;
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ns = (uint64_t)ts->tv_nsec + timeout_ns % 1000000000u;
+	ts->tv_sec += (time_t)(timeout_ns / 1000000000u + ns / 1000000000u);
+	ts->tv_nsec = (long)(ns % 1000000000u);
+	return ts;
+}
+
+static bool on_own_worker(weft_rt *rt)
+{
+	struct weft__worker *w = weft__worker_current();
+
+	return w && w->rt == rt;
+}
+
+void weft_rt_shutdown(weft_rt *rt)
+{
+	/* a worker cannot join itself: refuse instead of deadlocking */
+	if (!rt || on_own_worker(rt))
+		return;
+	shutdown_run(rt, NULL);
+}
+
+int weft_rt_shutdown_timeout(weft_rt *rt, uint64_t timeout_ns)
+{
+	struct timespec ts;
+
+	if (!rt)
+		return -EINVAL;
+	if (on_own_worker(rt))
+		return -EDEADLK;
+	return (int)shutdown_run(rt, deadline_in(timeout_ns, &ts));
+}
+
+static void *bg_main(void *arg)
+{
+	weft_rt *rt = arg;
+	struct timespec ts;
+
+	shutdown_run(rt, deadline_in(rt->bg_timeout_ns, &ts));
+	return NULL;
+}
+
+/* Starts the background shutdown thread; shut_mu held. */
+static int bg_start_locked(weft_rt *rt, uint64_t timeout_ns)
+{
+	sigset_t old;
+	int rc;
+
+	if (rt->bg_started || rt->shut_state != SHUT_NONE)
+		return -EALREADY;
+	rt->bg_timeout_ns = timeout_ns;
+	weft__sigmask_enter(&old);
+	rc = pthread_create(&rt->bg_thread, NULL, bg_main, rt);
+	weft__sigmask_leave(&old);
+	if (rc)
+		return -EAGAIN;
+	rt->bg_started = true;
+	return 0;
+}
+
+int weft_rt_shutdown_background(weft_rt *rt, uint64_t timeout_ns)
+{
+	int rc;
+
+	if (!rt)
+		return -EINVAL;
+	pthread_mutex_lock(&rt->shut_mu);
+	rc = bg_start_locked(rt, timeout_ns);
+	pthread_mutex_unlock(&rt->shut_mu);
+	return rc;
+}
+
+bool weft_rt_is_shut_down(weft_rt *rt)
+{
+	bool done;
+
+	if (!rt)
+		return false;
+	pthread_mutex_lock(&rt->shut_mu);
+	done = rt->shut_state == SHUT_DONE;
+	pthread_mutex_unlock(&rt->shut_mu);
+	return done;
+}
+
+void weft__shutdown_join_background(weft_rt *rt)
+{
+	bool join;
+
+	pthread_mutex_lock(&rt->shut_mu);
+	join = rt->bg_started;
+	rt->bg_started = false;
+	pthread_mutex_unlock(&rt->shut_mu);
+	if (join)
+		pthread_join(rt->bg_thread, NULL);
+}
+
+/* ------------------------------------------------- the shutdown future */
+
+static void wait_unlink(weft_rt_shutdown_wait *w)
+{
+	if (w->queued) {
+		w->link.prev->next = w->link.next;
+		w->link.next->prev = w->link.prev;
+		w->queued = false;
+	}
+}
+
+void weft_rt_shutdown_wait_init(weft_rt_shutdown_wait *w, weft_rt *rt,
+				uint64_t timeout_ns)
+{
+	WEFT_DEBUG_CHECK(!w->queued, "weft_rt_shutdown_wait_init",
+			 "the wait is still queued: drop it before "
+			 "initialising it again");
+	w->rt = rt;
+	w->timeout_ns = timeout_ns;
+	w->link.prev = w->link.next = NULL;
+	w->waker = WEFT_WAKER_NONE;
+	w->queued = false;
+	w->res = 0;
+}
+
+weft_poll weft_rt_shutdown_wait_poll(weft_rt_shutdown_wait *w, weft_cx *cx)
+{
+	weft_rt *rt = w->rt;
+	int rc;
+
+	if (!rt) {
+		w->res = -EINVAL;
+		return WEFT_READY;
+	}
+	pthread_mutex_lock(&rt->shut_mu);
+	if (rt->shut_state == SHUT_DONE) {
+		wait_unlink(w);
+		weft_waker_drop(&w->waker);
+		w->res = rt->shut_detached;
+		pthread_mutex_unlock(&rt->shut_mu);
+		return WEFT_READY;
+	}
+	/* the first wait starts it (unless a shutdown is under way) */
+	rc = bg_start_locked(rt, w->timeout_ns);
+	if (rc < 0 && rc != -EALREADY) {
+		pthread_mutex_unlock(&rt->shut_mu);
+		w->res = rc;
+		return WEFT_READY;
+	}
+	weft_waker_register(&w->waker, cx);
+	if (!w->queued) {
+		w->link.prev = rt->shut_waiters.prev;
+		w->link.next = &rt->shut_waiters;
+		rt->shut_waiters.prev->next = &w->link;
+		rt->shut_waiters.prev = &w->link;
+		w->queued = true;
+	}
+	pthread_mutex_unlock(&rt->shut_mu);
+	return WEFT_PENDING;
+}
+
+void weft_rt_shutdown_wait_drop(weft_rt_shutdown_wait *w)
+{
+	weft_rt *rt = w->rt;
+
+	if (!rt)
+		return;
+	pthread_mutex_lock(&rt->shut_mu);
+	wait_unlink(w);
+	weft_waker_drop(&w->waker);
+	pthread_mutex_unlock(&rt->shut_mu);
+}
+
+WEFT_FUTURE_DEFINE(weft_rt_shutdown_wait, weft_rt_shutdown_wait_drop);

@@ -74,9 +74,11 @@ static void default_report(const weft_long_poll *r)
 	else
 		snprintf(site, sizeof(site), "?");
 	n = snprintf(line, sizeof(line),
-		     "weft: long poll: task %#lx (%s, %s) spawned at %s has "
-		     "run %llu ms on worker %u\n",
-		     (unsigned long)r->task, r->name ? r->name : "?",
+		     "weft: long poll: task %#lx%s%s%s (%s, %s) spawned at %s "
+		     "has run %llu ms on worker %u\n",
+		     (unsigned long)r->task, r->task_name ? " \"" : "",
+		     r->task_name ? r->task_name : "",
+		     r->task_name ? "\"" : "", r->name ? r->name : "?",
 		     r->symbol ? r->symbol : "?", site,
 		     (unsigned long long)(r->elapsed_ns / 1000000u), r->worker);
 	if (n > 0) {
@@ -130,6 +132,7 @@ static void look(struct weft__watch *wt, unsigned i, uint64_t now)
 	r.symbol = type ? poll_symbol(type) : NULL;
 	r.worker = i;
 	r.elapsed_ns = now - s->since;
+	r.task_name = weft__task_name_at(rt, task);
 	s->reported = true;
 	weft__stat_add(&st->long_polls, 1);
 	if (rt->obs.on_long_poll)

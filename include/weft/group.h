@@ -38,10 +38,44 @@ extern "C" {
 /* Every task can be given a 64-bit id, unique within its runtime for the
  * runtime's whole life (ids are never reused; 0 is never an id). The id
  * is made the first time it is asked for (weft_join_id, an abort
- * handle's id, or when the task is spawned into a JoinSet) and is stable
- * from then on. Returns 0 for NULL, or when the id table could not grow
- * (out of memory; ask again). */
+ * handle's id, or when the task is spawned into a JoinSet or with a
+ * name) and is stable from then on. Returns 0 for NULL, or when the id
+ * table could not grow (out of memory; ask again). */
 uint64_t weft_join_id(const weft_join *j);
+
+/* ----------------------------------------------------------- task names */
+
+/* weft_spawn giving the task a name (NULL: none, as weft_spawn), shown
+ * with its id in weft_rt_dump (weft_task_info.task_name, the dump's
+ * "task_name" field) and in long-poll reports (weft_long_poll.task_name),
+ * and read back with weft_join_name / weft_abort_handle_name. name is a
+ * string of static storage (a literal; not copied: it must outlive the
+ * task's runtime). The name is attached just after the task is scheduled
+ * (a report or hook in its first moments may miss it). Costs one
+ * allocation and one lock beyond weft_spawn. Returns as weft_spawn, with
+ * nothing taken on failure (-ENOMEM included). Any thread. */
+int weft_spawn_named(weft_rt *rt, const char *name,
+		     const weft_future_type *type, const void *init,
+		     weft_join **join);
+
+/* WEFT_SPAWN_NAMED(rt, "name", future, &join_or_NULL, { .field = ... })
+ * -> int as weft_spawn_named. */
+#ifdef __cplusplus
+#define WEFT_SPAWN_NAMED(rt, tname, name, join, ...)                        \
+	([&]() -> int {                                                     \
+		name##_frame weft_init_ = __VA_ARGS__;                      \
+		return weft_spawn_named((rt), (tname), &name##_future,      \
+					&weft_init_, (join));               \
+	}())
+#else
+#define WEFT_SPAWN_NAMED(rt, tname, name, join, ...)                        \
+	weft_spawn_named((rt), (tname), &name##_future,                     \
+			 &(name##_frame)__VA_ARGS__, (join))
+#endif
+
+/* The task's name (weft_spawn_named, weft_joinset_spawn_named), or NULL
+ * (none, or j NULL). Any thread. */
+const char *weft_join_name(const weft_join *j);
 
 /* --------------------------------------------------------- abort handle */
 
@@ -65,6 +99,8 @@ void weft_abort_handle_abort(weft_abort_handle *a);
 bool weft_abort_handle_is_finished(const weft_abort_handle *a);
 /* The task's id (see weft_join_id): the same as its join handle's. */
 uint64_t weft_abort_handle_id(const weft_abort_handle *a);
+/* The task's name (see weft_join_name), or NULL. */
+const char *weft_abort_handle_name(const weft_abort_handle *a);
 /* Releases this handle (NULL: nothing). Debug builds do not catch a
  * second drop of the same handle: drop each handle once. */
 void weft_abort_handle_drop(weft_abort_handle *a);
@@ -107,6 +143,11 @@ void weft_joinset_destroy(weft_joinset *set);
  * still owns whatever init refers to. */
 int weft_joinset_spawn(weft_joinset *set, const weft_future_type *type,
 		       const void *init);
+
+/* weft_joinset_spawn with a task name (see weft_spawn_named; NULL: none).
+ * Returns as weft_joinset_spawn. */
+int weft_joinset_spawn_named(weft_joinset *set, const char *name,
+			     const weft_future_type *type, const void *init);
 
 /* WEFT_JOINSET_SPAWN(set, name, { .field = value, ... }) spawns the future
  * `name` into set with a frame built from the initialiser (-> int as

@@ -159,6 +159,7 @@ typedef struct weft_task_info {
 	int worker;               /* owning worker, -1: spawned from outside */
 	uint64_t age_ns;          /* since the spawn */
 	uint64_t polls;           /* polls so far */
+	const char *task_name;    /* weft_spawn_named's name, or NULL */
 } weft_task_info;
 
 /* Calls fn(arg, info) for every live task of rt, then returns. The

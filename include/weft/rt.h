@@ -6,8 +6,10 @@
  *
  * Threads: weft_spawn, weft_spawn_blocking and the join-handle functions
  * may be called from any thread, a task's or not. weft_block_on may not be
- * called from a worker of the same runtime (-EDEADLK), weft_rt_shutdown
- * and weft_rt_destroy only from outside the runtime's workers.
+ * called from a worker of the same runtime (-EDEADLK), weft_rt_shutdown,
+ * weft_rt_shutdown_timeout and weft_rt_destroy only from outside the
+ * runtime's workers; a task shuts its own runtime down with
+ * weft_rt_shutdown_background or the weft_rt_shutdown_wait future.
  *
  * Cancellation: a spawned task is cancelled by weft_join_abort or by the
  * runtime's shutdown: its frame's drop function runs once, on a worker (or
@@ -21,6 +23,7 @@
 #include <stdint.h>
 
 #include "core.h"
+#include "waiter.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -69,6 +72,8 @@ typedef struct weft_long_poll {
 	unsigned worker;         /* the worker running the poll */
 	uint64_t elapsed_ns;     /* how long the poll has run so far (a lower
 	                          * bound, within a quarter of the threshold) */
+	const char *task_name;   /* weft_spawn_named's name (weft/group.h),
+	                          * or NULL */
 } weft_long_poll;
 
 /* Hooks on tasks: `task` is the task's address (as in dumps and long-poll
@@ -159,13 +164,82 @@ int weft_rt_create_with(weft_rt **out, const weft_rt_builder *b,
 const char *weft_rt_create_error(void);
 
 /* Cancels every task (each drop function runs once; join handles report
- * -ECANCELED), stops and joins every thread, closes the reactor. Idempotent.
- * After it, spawn returns -ESHUTDOWN. Called from a task (a worker of rt,
- * which it would have to join) it does nothing: shut down from outside. */
+ * -ECANCELED), stops and joins every thread, closes the reactor. Idempotent:
+ * a call while another thread's shutdown is under way waits for it. Waits
+ * for blocking-pool jobs as long as they run (weft_rt_shutdown_timeout
+ * bounds that). After it, spawn returns -ESHUTDOWN. Called from a task (a
+ * worker of rt, which it would have to join) it does nothing: a task uses
+ * weft_rt_shutdown_background or weft_rt_shutdown_wait. */
 void weft_rt_shutdown(weft_rt *rt);
 
-/* Shuts down (if not yet) and frees the runtime. Memory still referenced
- * by live join handles or wakers is freed when the last one is dropped. */
+/* No limit, for weft_rt_shutdown_timeout and the background forms. */
+#define WEFT_RT_NO_TIMEOUT UINT64_MAX
+
+/* weft_rt_shutdown that waits for blocking-pool jobs (weft_spawn_blocking
+ * functions still running) at most timeout_ns nanoseconds from the call
+ * (WEFT_RT_NO_TIMEOUT: as long as they take). Jobs still running then
+ * are detached: their functions run on to their end on their pool
+ * threads, their results are discarded and their release functions run
+ * there after them, while the shutdown goes on (every task is cancelled,
+ * the reactor stopped) and weft_rt_destroy may free the runtime. Nothing
+ * a detached job uses is freed under it: its record and the pool's are
+ * freed (through the builder's allocator, which must outlive them) by its
+ * thread when it returns; a job that never returns keeps its thread and
+ * those two records forever, nothing else. Jobs queued and not started
+ * are released without running. The bound covers the pool only: worker
+ * threads are joined after the poll each is in (a poll that never
+ * returns is not bounded). Returns the number of jobs detached (0: none
+ * was left running), or -EINVAL (rt NULL), -EDEADLK (called from a
+ * worker of rt). When another thread's shutdown of rt is under way or
+ * done, waits for it and returns its result. */
+int weft_rt_shutdown_timeout(weft_rt *rt, uint64_t timeout_ns);
+
+/* Starts weft_rt_shutdown_timeout(rt, timeout_ns) on a thread of its own
+ * and returns at once: the way a task (or a signal handler's
+ * thread) shuts its own runtime down. The calling task, like every task,
+ * is cancelled by it (its drop function runs). Learn when it is done with
+ * weft_rt_is_shut_down, a weft_rt_shutdown_wait future, or
+ * weft_rt_shutdown (which waits for it); weft_rt_destroy waits for it and
+ * joins its thread (call it as always: it is still needed). Returns 0,
+ * -EINVAL (rt NULL), -EALREADY (a shutdown of rt has begun: nothing
+ * started), -EAGAIN (no thread could be created). Any thread. */
+int weft_rt_shutdown_background(weft_rt *rt, uint64_t timeout_ns);
+
+/* True once rt's shutdown has finished (every task cancelled, every
+ * thread but detached jobs' joined). Any thread. */
+bool weft_rt_is_shut_down(weft_rt *rt);
+
+/* A future completing when rt's shutdown has finished: res = the number
+ * of blocking jobs it detached (>= 0), or -EINVAL (rt NULL), -EAGAIN (the
+ * shutdown thread could not start). Its first poll starts a background
+ * shutdown with timeout_ns (as weft_rt_shutdown_background) unless one
+ * has begun. Awaited by a task of another runtime or a block_on caller,
+ * it completes without blocking a worker; awaited by a task of rt
+ * itself, it never completes: that task is cancelled by the shutdown it
+ * started (its drop functions run, this future's with them). Any number
+ * may wait at once. It holds rt borrowed: let it complete or drop it
+ * before weft_rt_destroy. Dropping it leaves the shutdown running. In the
+ * current-thread flavour, do not await it from rt's own block_on. */
+typedef struct weft_rt_shutdown_wait {
+	weft_rt *rt;
+	uint64_t timeout_ns;
+	weft__wlink link;     /* in rt's list of waits (private) */
+	weft_waker waker;     /* guarded by rt's shutdown lock (private) */
+	bool queued;
+	intptr_t res;
+} weft_rt_shutdown_wait;
+WEFT_FUTURE_EXTERN(weft_rt_shutdown_wait);
+
+void weft_rt_shutdown_wait_init(weft_rt_shutdown_wait *w, weft_rt *rt,
+				uint64_t timeout_ns);
+weft_poll weft_rt_shutdown_wait_poll(weft_rt_shutdown_wait *w, weft_cx *cx);
+/* Leaves rt's list of waits if still queued (the shutdown goes on). */
+void weft_rt_shutdown_wait_drop(weft_rt_shutdown_wait *w);
+
+/* Shuts down (if not yet; waits for a shutdown under way, and joins the
+ * thread of a background one) and frees the runtime. Memory still
+ * referenced by live join handles or wakers is freed when the last one is
+ * dropped. */
 void weft_rt_destroy(weft_rt *rt);
 
 /* The runtime of the calling thread: the one whose worker it is (a task's

@@ -15,5 +15,6 @@
 #include "watch.h"
 #include "broadcast.h"
 #include "barrier.h"
+#include "once.h"
 
 #endif /* WEFT_SYNC_H */

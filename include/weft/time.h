@@ -26,6 +26,7 @@
 
 #include "combinators.h"
 #include "core.h"
+#include "rt.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -41,8 +42,46 @@ typedef uint64_t weft_duration;
 #define WEFT_MS ((weft_duration)1000000)
 #define WEFT_SEC ((weft_duration)1000000000)
 
-/* The current time on CLOCK_MONOTONIC, in nanoseconds. */
+/* The current time on CLOCK_MONOTONIC, in nanoseconds; on a thread of
+ * a runtime whose clock is paused (a worker, a block_on caller), that
+ * runtime's paused clock (weft_time_pause). */
 weft_instant weft_now(void);
+
+/* ---------------------------------------------------------- paused clock */
+
+/* A paused clock, for tests (tokio's time::pause): the runtime's time
+ * stops at the call (rounded up to a whole millisecond) and moves only
+ * when weft_time_advance says so, or, with auto_advance, by itself when
+ * the runtime is idle: every worker parked, no task queued, no
+ * block_on caller running its future, no blocking-pool job queued or
+ * running. Then the clock jumps straight to the earliest timer, whose
+ * tasks run before it jumps again: a test of a 30 s timeout takes no 30 s
+ * and timers fire in deadline order. Sleep, sleep_until, interval and
+ * timeout all follow it, as does weft_now on the runtime's threads
+ * (weft_time_now(rt) from any thread). I/O does not stop auto-advance
+ * (a task waiting on a socket counts as idle). Timers keep their 1 ms
+ * resolution: a sleep fires once the clock reaches its deadline rounded
+ * up to the millisecond. There is no way back to the real clock.
+ * Call it before the tasks that use time start (sleeps registered before
+ * it were computed on the real clock, which the paused one continues).
+ * Calling it again only changes auto_advance. Returns 0, -EINVAL (rt
+ * NULL), -ENODEV (rt has no reactor). Any thread. */
+int weft_time_pause(weft_rt *rt, bool auto_advance);
+
+/* Moves rt's paused clock forward by d and returns once every timer due
+ * by the new time has fired (its task woken: not run yet; a yield or a
+ * join lets it run). Returns 0, -EINVAL (rt NULL, or its clock is not
+ * paused), -ENODEV (no reactor), -ESHUTDOWN (rt's reactor is stopping).
+ * Any thread, a task's too (it waits, without blocking in the kernel, for
+ * the reactor's next pass); not concurrently with weft_rt_shutdown. */
+int weft_time_advance(weft_rt *rt, weft_duration d);
+
+/* rt's now: its paused clock, or CLOCK_MONOTONIC (also for rt NULL or
+ * without a reactor). Any thread. */
+weft_instant weft_time_now(weft_rt *rt);
+
+/* True while rt's clock is paused. Any thread. */
+bool weft_time_is_paused(weft_rt *rt);
 
 struct weft__op;
 
@@ -140,6 +179,12 @@ WEFT_FUTURE_EXTERN(weft_timeout);
 
 void weft_timeout_init(weft_timeout *t, weft_branch child,
 		       weft_duration limit);
+/* The deadline form (tokio's timeout_at): the limit is the instant
+ * deadline (a deadline already passed still polls the child once, as a
+ * zero limit does: a child that is ready at once wins). Initialises the
+ * same future as weft_timeout_init; poll and drop it the same way. */
+void weft_timeout_at_init(weft_timeout *t, weft_branch child,
+			  weft_instant deadline);
 weft_poll weft_timeout_poll(weft_timeout *t, weft_cx *cx);
 /* Drops the sleep and, if neither finished, the child. */
 void weft_timeout_drop(weft_timeout *t);
