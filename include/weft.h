@@ -11,6 +11,7 @@
 #include "weft/rt.h"
 #include "weft/combinators.h"
 #include "weft/group.h"
+#include "weft/futset.h"
 #include "weft/sync.h"
 #include "weft/time.h"
 #include "weft/io.h"
