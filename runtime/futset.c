@@ -8,17 +8,21 @@
  * valid memory; waking it finds the slot not live and does nothing.
  *
  * The ready list is intrusive (the header's `next`), guarded by the
- * shared block's mutex together with each slot's `live` and `queued`
- * flags and the parent waker. A wake appends the slot unless it is
- * already listed or not live, and wakes the parent only on the
+ * shared block's mutex together with the parent waker. Each slot has two
+ * atomic flags: `live` (a member is in it) and `queued` (it is on the
+ * ready list or in the owner's batch). A wake that turns queued from 0 to
+ * 1 on a live slot appends it, and wakes the parent only on the
  * empty-to-non-empty edge (the parent looks at the list after every
  * registration, so no wake is lost). The owner takes the whole list at
- * once, clearing `queued` on each slot under the same lock and linking
- * the batch through `bnext` (owner-only), so a member woken again during
- * the batch is listed anew through `next` without disturbing the batch.
- * A completed member's slot is marked not live; if it is still listed it
- * is skipped when taken. Retired slots go on a free list (through
- * `bnext`) and are reused.
+ * once into its batch (linked through `bnext`, owner-only) and clears
+ * queued on each slot just before polling it, so a member woken during
+ * its own poll is listed again, and one woken while it waits in the
+ * batch is not listed twice. A call that returns a completed member
+ * keeps the rest of the batch for the next call (no re-listing: the cost
+ * per completion does not grow with the number ready). A completed
+ * member's slot is marked not live; if it is still listed it is skipped
+ * when taken. Retired slots go on a free list (through `bnext`: a retired
+ * slot is never in the batch) and are reused.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -34,8 +38,8 @@ struct weft__fsnode {
 	struct weft__fsnode *bnext;      /* owner: batch or free list */
 	struct weft__futset_shared *sh;
 	uint32_t idx;
-	uint8_t live;                    /* under mu: wakes list it */
-	uint8_t queued;                  /* under mu: on the ready list */
+	atomic_uchar live;               /* wakes list it */
+	atomic_uchar queued;             /* listed, or in the owner's batch */
 	uint8_t owned;                   /* owner: a member to drop */
 };
 
@@ -73,15 +77,12 @@ static void sh_unref(struct weft__futset_shared *sh)
 	free(sh);
 }
 
-/* Appends n (mu held) unless listed or not live; returns true when the
- * list was empty before (the parent is to be woken). */
+/* Appends n (mu held); returns true when the list was empty before
+ * (the parent is to be woken). The caller won n->queued's 0 -> 1. */
 static bool list_push(struct weft__futset_shared *sh, struct weft__fsnode *n)
 {
 	bool was_empty;
 
-	if (!n->live || n->queued)
-		return false;
-	n->queued = 1;
 	n->next = NULL;
 	was_empty = sh->head == NULL;
 	if (was_empty)
@@ -98,6 +99,11 @@ static void fs_wake_by_ref(const void *d)
 	struct weft__futset_shared *sh = n->sh;
 	weft_waker w = WEFT_WAKER_NONE;
 
+	/* seq_cst: pairs with the owner's clearing of queued before it
+	 * polls the member (either it sees our 1 and lists the member
+	 * again, or its poll sees what was done before this wake) */
+	if (!atomic_load(&n->live) || atomic_exchange(&n->queued, 1))
+		return;
 	pthread_mutex_lock(&sh->mu);
 	if (list_push(sh, n))
 		w = weft_waker_clone(&sh->parent);
@@ -164,7 +170,9 @@ static int grow(weft_futset *set, size_t k)
 		n->next = NULL;
 		n->sh = sh;
 		n->idx = (uint32_t)(sh->nslots + i);
-		n->live = n->queued = n->owned = 0;
+		atomic_init(&n->live, 0);
+		atomic_init(&n->queued, 0);
+		n->owned = 0;
 		n->bnext = set->free;
 		set->free = n;
 	}
@@ -255,12 +263,15 @@ void *weft_futset_push(weft_futset *set, const weft_future_type *type)
 	memset(frame, 0, type->size);
 	n->owned = 1;
 	set->len++;
-	pthread_mutex_lock(&sh->mu);
-	n->live = 1;
-	/* no parent wake: the owner polls next after pushing, and a push
-	 * from inside a member's poll is seen by next_poll's last look */
-	(void)list_push(sh, n);
-	pthread_mutex_unlock(&sh->mu);
+	atomic_store(&n->live, 1);
+	/* a slot retired while still listed is listed already. No parent
+	 * wake: the owner polls next after pushing, and a push from inside
+	 * a member's poll is seen by next_poll's last look */
+	if (!atomic_exchange(&n->queued, 1)) {
+		pthread_mutex_lock(&sh->mu);
+		(void)list_push(sh, n);
+		pthread_mutex_unlock(&sh->mu);
+	}
 	return frame;
 }
 
@@ -284,10 +295,11 @@ void weft_futset_destroy(weft_futset *set)
 			struct weft__fsnode *n = (struct weft__fsnode *)(void *)
 				(sh->chunks[c] + i * sh->stride);
 
-			n->live = 0;
-			n->queued = 0;
+			atomic_store(&n->live, 0);
+			atomic_store(&n->queued, 0);
 		}
 	sh->head = sh->tail = NULL;
+	set->batch = NULL;
 	pthread_mutex_unlock(&sh->mu);
 	for (size_t c = 0; c < sh->nchunks; c++)
 		for (size_t i = 0; i < sh->chunk_n[c]; i++) {
@@ -311,22 +323,11 @@ void weft_futset_destroy(weft_futset *set)
 	sh_unref(sh);
 }
 
-/* Puts the slots of a batch not polled back on the ready list. */
-static void requeue(struct weft__futset_shared *sh, struct weft__fsnode *b)
-{
-	if (!b)
-		return;
-	pthread_mutex_lock(&sh->mu);
-	for (; b; b = b->bnext)
-		(void)list_push(sh, b);
-	pthread_mutex_unlock(&sh->mu);
-}
-
 weft_poll weft__futset_poll(weft_futset *set, weft_cx *cx, void **frame,
 			    intptr_t *res)
 {
 	struct weft__futset_shared *sh = set->sh;
-	struct weft__fsnode *batch = NULL, **bt = &batch, *n, *l;
+	struct weft__fsnode *l, *n, **bt;
 	weft_waker old = WEFT_WAKER_NONE;
 	bool more;
 
@@ -341,28 +342,39 @@ weft_poll weft__futset_poll(weft_futset *set, weft_cx *cx, void **frame,
 		old = sh->parent;
 		sh->parent = weft_waker_clone(&cx->waker);
 	}
-	for (l = sh->head; l; l = l->next) {
-		l->queued = 0;
-		if (!l->live)
-			continue;
-		*bt = l;
-		bt = &l->bnext;
-	}
-	*bt = NULL;
+	l = sh->head;
 	sh->head = sh->tail = NULL;
 	pthread_mutex_unlock(&sh->mu);
 	weft_waker_drop(&old);
 
-	while ((n = batch) != NULL) {
+	/* the taken slots join the batch (the ones not polled yet by an
+	 * earlier call come first); they stay queued, so no wake lists
+	 * them again, and their `next` is ours to read */
+	bt = set->batch ? &set->batch_tail->bnext : &set->batch;
+	while (l) {
+		n = l;
+		l = l->next;
+		if (!atomic_load_explicit(&n->live, memory_order_relaxed)) {
+			/* retired while listed: forget it */
+			atomic_store(&n->queued, 0);
+			continue;
+		}
+		*bt = n;
+		bt = &n->bnext;
+		set->batch_tail = n;
+	}
+	*bt = NULL;
+
+	while ((n = set->batch) != NULL) {
 		weft_cx mcx;
 		weft_poll p;
 
 		if (cx->budget == 0) {
-			requeue(sh, batch);
 			weft_cx_yield(cx);
 			return WEFT_PENDING;
 		}
-		batch = n->bnext;
+		set->batch = n->bnext;
+		atomic_store(&n->queued, 0);
 		mcx = *cx;
 		mcx.waker = (weft_waker){ &fs_vt, n };
 		p = set->type->poll(node_frame(n), &mcx);
@@ -370,10 +382,7 @@ weft_poll weft__futset_poll(weft_futset *set, weft_cx *cx, void **frame,
 		cx->flags |= mcx.flags;
 		if (p != WEFT_READY)
 			continue;
-		pthread_mutex_lock(&sh->mu);
-		n->live = 0;
-		pthread_mutex_unlock(&sh->mu);
-		requeue(sh, batch);
+		atomic_store(&n->live, 0);
 		set->len--;
 		set->last = n;
 		*frame = node_frame(n);

@@ -83,6 +83,9 @@ typedef struct weft_futset {
 	struct weft__futset_shared *sh;
 	struct weft__fsnode *last;     /* returned by the last next */
 	struct weft__fsnode *free;     /* retired slots */
+	struct weft__fsnode *batch;    /* taken from the ready list, not
+					* polled yet */
+	struct weft__fsnode *batch_tail;
 	size_t len;
 	size_t cap;
 	bool dying;
