@@ -23,6 +23,7 @@
 #include "weft/bytes.h"
 #include "weft/bufio.h"
 #include "weft/codec.h"
+#include "weft/iter.h"
 #include "weft/metrics.h"
 #include "weft/tls.h"
 #include "weft/version.h"

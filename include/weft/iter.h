@@ -128,6 +128,8 @@ typedef struct weft_iter_mpsc {
 	weft_iter it;
 	weft_mpsc_rx *rx;
 } weft_iter_mpsc;
+/* Sets s up over rx. Bad arguments (NULL, elem_size 0) make it give
+ * -EINVAL once, then the end (so for every init below). */
 void weft_iter_mpsc_init(weft_iter_mpsc *s, weft_mpsc_rx *rx,
 			 size_t elem_size);
 
@@ -141,6 +143,7 @@ typedef struct weft_iter_broadcast {
 	weft_broadcast_rx *rx;
 	uint64_t missed;           /* after -EOVERFLOW */
 } weft_iter_broadcast;
+/* Sets s up over rx (a subscribed receiver, the caller's). */
 void weft_iter_broadcast_init(weft_iter_broadcast *s, weft_broadcast_rx *rx,
 			      size_t elem_size);
 
@@ -152,6 +155,7 @@ typedef struct weft_iter_watch {
 	weft_watch_changed changed; /* private */
 	weft_watch_rx *rx;
 } weft_iter_watch;
+/* Sets s up over rx (the caller's receiver). */
 void weft_iter_watch_init(weft_iter_watch *s, weft_watch_rx *rx,
 			  size_t elem_size);
 
@@ -162,6 +166,8 @@ typedef struct weft_iter_interval {
 	weft_iter it;
 	weft_interval *iv;
 } weft_iter_interval;
+/* Sets s up over iv (initialised, the caller's; one stream or tick
+ * future at a time on it). */
 void weft_iter_interval_init(weft_iter_interval *s, weft_interval *iv);
 
 /* Accepted connections of a listener: items are weft_stream * (each the
@@ -174,6 +180,7 @@ typedef struct weft_iter_accept {
 	weft_listener_accept acc;  /* private */
 	weft_listener *l;
 } weft_iter_accept;
+/* Sets s up over l (the caller's; no other accept on it meanwhile). */
 void weft_iter_accept_init(weft_iter_accept *s, weft_listener *l);
 
 /* Signals of a signal stream: items are struct signalfd_siginfo. Errors
@@ -183,6 +190,7 @@ typedef struct weft_iter_signal {
 	weft_signal_recv recv;     /* private */
 	weft_signal *sig;
 } weft_iter_signal;
+/* Sets s up over sig (the caller's, created with weft_signal_create). */
 void weft_iter_signal_init(weft_iter_signal *s, weft_signal *sig);
 
 /* A borrowed byte item: frames and lines. data is valid until the next
@@ -201,6 +209,7 @@ typedef struct weft_iter_lines {
 	weft_bufreader *r;
 	weft_codec_lines c;
 } weft_iter_lines;
+/* Sets s up over r (the caller's reader) with the codec *c (copied). */
 void weft_iter_lines_init(weft_iter_lines *s, weft_bufreader *r,
 			  const weft_codec_lines *c);
 
@@ -210,6 +219,7 @@ typedef struct weft_iter_frames {
 	weft_bufreader *r;
 	weft_codec_frames c;
 } weft_iter_frames;
+/* Sets s up over r with the codec *c (copied). */
 void weft_iter_frames_init(weft_iter_frames *s, weft_bufreader *r,
 			   const weft_codec_frames *c);
 
@@ -232,6 +242,8 @@ typedef struct weft_iter_map {
 	void *ctx;
 	weft_iter_hold in;         /* private */
 } weft_iter_map;
+/* Sets m up over src: items of out_size bytes; fn NULL or src NULL:
+ * -EINVAL once, src items over WEFT_ITER_HOLD: -EMSGSIZE once. */
 void weft_iter_map_init(weft_iter_map *m, weft_iter *src, size_t out_size,
 			intptr_t (*fn)(void *ctx, const void *in, void *out),
 			void *ctx);
@@ -244,6 +256,7 @@ typedef struct weft_iter_filter {
 	bool (*pred)(void *ctx, const void *item);
 	void *ctx;
 } weft_iter_filter;
+/* Sets f up over src (same item size). */
 void weft_iter_filter_init(weft_iter_filter *f, weft_iter *src,
 			   bool (*pred)(void *ctx, const void *item),
 			   void *ctx);
@@ -255,6 +268,7 @@ typedef struct weft_iter_take {
 	weft_iter *src;
 	uint64_t left;
 } weft_iter_take;
+/* Sets t up over src: at most n items. */
 void weft_iter_take_init(weft_iter_take *t, weft_iter *src, uint64_t n);
 
 /* Items of src while pred(ctx, item) is true; the first for which it is
@@ -265,6 +279,7 @@ typedef struct weft_iter_take_while {
 	bool (*pred)(void *ctx, const void *item);
 	void *ctx;
 } weft_iter_take_while;
+/* Sets t up over src (same item size). */
 void weft_iter_take_while_init(weft_iter_take_while *t, weft_iter *src,
 			       bool (*pred)(void *ctx, const void *item),
 			       void *ctx);
@@ -275,6 +290,7 @@ typedef struct weft_iter_chain {
 	weft_iter it;
 	weft_iter *a, *b;
 } weft_iter_chain;
+/* Sets c up over a then b. */
 void weft_iter_chain_init(weft_iter_chain *c, weft_iter *a, weft_iter *b);
 
 /* Items of n streams (same item size) as they come, fairly: each poll
@@ -287,6 +303,7 @@ typedef struct weft_iter_merge {
 	size_t n;
 	size_t next;               /* private: where the next poll starts */
 } weft_iter_merge;
+/* Sets m up over srcs[0..n) (n 0: ends at once). */
 void weft_iter_merge_init(weft_iter_merge *m, weft_iter **srcs, size_t n);
 
 /* Pairs: an item of a and an item of b, a's bytes at offset 0 and b's at
@@ -300,6 +317,7 @@ typedef struct weft_iter_zip {
 	bool have_a, have_b;       /* private */
 	weft_iter_hold ha, hb;     /* private */
 } weft_iter_zip;
+/* Sets z up over a and b (items up to WEFT_ITER_HOLD each). */
 void weft_iter_zip_init(weft_iter_zip *z, weft_iter *a, weft_iter *b);
 
 /* Items of src, with a limit per item: when no item (or error, or end)
@@ -313,6 +331,7 @@ typedef struct weft_iter_timeout {
 	bool armed;                /* private */
 	weft_sleep sleep;          /* private */
 } weft_iter_timeout;
+/* Sets t up over src with the limit d per item. */
 void weft_iter_timeout_init(weft_iter_timeout *t, weft_iter *src,
 			    weft_duration d);
 
@@ -433,6 +452,9 @@ typedef struct weft_iter_buffered {
 	unsigned char *rdone;      /* private */
 	weft_iter_hold item;       /* private */
 } weft_iter_buffered;
+/* Sets b up as buffer_unordered over src (see above). Bad arguments
+ * (NULLs, limit 0 or over 2^20) give -EINVAL once, src items over
+ * WEFT_ITER_HOLD -EMSGSIZE, no memory -ENOMEM; then the end. */
 void weft_iter_buffer_unordered_init(weft_iter_buffered *b, weft_iter *src,
 				     size_t limit,
 				     const weft_future_type *type,
@@ -440,6 +462,7 @@ void weft_iter_buffer_unordered_init(weft_iter_buffered *b, weft_iter *src,
 				     intptr_t (*finish)(void *ctx, void *frame,
 							void *out),
 				     size_t out_size, void *ctx);
+/* As weft_iter_buffer_unordered_init, keeping the order of src. */
 void weft_iter_buffered_init(weft_iter_buffered *b, weft_iter *src,
 			     size_t limit, const weft_future_type *type,
 			     weft_iter_start_fn start,

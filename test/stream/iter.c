@@ -475,3 +475,45 @@ Test(iter, lines_source_over_a_duplex)
 	weft_bufreader_destroy(&r);
 	weft_bytes_drop(b);
 }
+
+Test(iter, frames_source_ends_inside_a_frame_with_an_error)
+{
+	weft_bytes *a, *b;
+	weft_bufreader r;
+	weft_iter_frames s;
+	weft_codec_frames c = { .width = 2 };
+	weft_bytes_write w;
+	/* "abc", an empty frame, then a header promising 5 bytes and 1 */
+	static const char bytes[] = "\0\3abc\0\0\0\5x";
+	tcx k;
+	weft_cx *cx = tcx_init(&k);
+	intptr_t got[4];
+	int n = 0;
+
+	cr_assert_eq(weft_bytes_duplex(&a, &b, 0), 0);
+	weft_bytes_write_all_init(&w, a, bytes, sizeof(bytes) - 1);
+	cr_assert_eq(weft_bytes_write_poll(&w, cx), WEFT_READY);
+	weft_bytes_drop(a);
+	cr_assert_eq(weft_bufreader_init(&r, b, 64), 0);
+	weft_iter_frames_init(&s, &r, &c);
+	for (int g = 0; g < 100; g++) {
+		weft_iter_bytes it;
+		intptr_t res;
+
+		if (weft_iter_poll_next(&s.it, cx, &it, &res) == WEFT_PENDING)
+			continue;
+		if (res == WEFT_ITER_END)
+			break;
+		cr_assert_lt(n, 4);
+		got[n++] = res;
+		if (res == 3)
+			cr_assert_eq(memcmp(it.data, "abc", 3), 0);
+	}
+	cr_assert_eq(n, 3);
+	cr_assert_eq(got[0], 3);
+	cr_assert_eq(got[1], 0, "an empty frame is an item");
+	cr_assert_eq(got[2], -EPIPE, "cut inside a frame: the error, then the end");
+	weft_iter_drop(&s.it);
+	weft_bufreader_destroy(&r);
+	weft_bytes_drop(b);
+}
