@@ -4,9 +4,12 @@
  *
  * A set holds futures of one type, named at init by its WEFT_FUTURE name
  * (WEFT_FUTSET_INIT(&set, fetch, 0)); WEFT_FUTSET_PUSH(&set, fetch)
- * returns a zeroed frame of that type inside the set (fetch_frame *: a
- * frame of another type does not compile where it is assigned), which
- * the caller initialises before the set is polled again. Members of
+ * returns a zeroed frame of that type inside the set, as a fetch_frame *
+ * (assigned to a pointer to another frame type it is C's
+ * incompatible-pointer diagnostic: an error with -Werror, and by default
+ * from gcc 14), which the caller initialises before the set is polled
+ * again. Pushing a type other than the set's returns NULL (debug builds
+ * abort). Members of
  * different kinds go in one set through a frame of your own that holds a
  * tag and a union of them. The frames are the set's: each lives in a slot
  * that never moves until the member is retired, so a member may point
@@ -23,8 +26,8 @@
  * 64, ..., up to 64 Ki slots a chunk) and reuses retired slots, so at
  * most peak-members slots are ever allocated, and no allocation happens
  * per push once they exist; with cap > 0 every slot is allocated at init
- * and a push beyond cap members fails. Each slot is the frame plus 32
- * bytes. The slots are freed when the set is destroyed and the last clone
+ * and a push beyond cap members fails. Each slot is a 32-byte header and
+ * the frame, rounded up to the frame's alignment (at least 16). The slots are freed when the set is destroyed and the last clone
  * of a member's waker has been dropped (a waker may outlive its member:
  * waking it then does nothing; waking a slot reused by a later member
  * polls that member once more, which the poll contract allows).
