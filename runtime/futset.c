@@ -275,6 +275,19 @@ void *weft_futset_push(weft_futset *set, const weft_future_type *type)
 	return frame;
 }
 
+void *weft_futset_push_init(weft_futset *set, const weft_future_type *type,
+			    const void *init)
+{
+	void *frame;
+
+	if (!init)
+		return NULL;
+	frame = weft_futset_push(set, type);
+	if (frame)
+		memcpy(frame, init, type->size);
+	return frame;
+}
+
 size_t weft_futset_len(const weft_futset *set)
 {
 	return set ? set->len : 0;

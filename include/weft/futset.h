@@ -120,6 +120,27 @@ void *weft_futset_push(weft_futset *set, const weft_future_type *type);
 	((name##_frame *)weft_futset_push((set), &name##_future))
 #endif
 
+/* Adds a member initialised from a braced initialiser of its frame (the
+ * WEFT_SPAWN of a set): WEFT_FUTSET_PUSH_INIT(&set, fetch, { .id = 3 })
+ * copies the frame into a new slot and returns it (fetch_frame *), or
+ * NULL as weft_futset_push. A field the frame does not have, or a value
+ * of another frame type, does not compile. weft_futset_push_init is the
+ * function under it: init is type->size bytes, copied. */
+void *weft_futset_push_init(weft_futset *set, const weft_future_type *type,
+			    const void *init);
+#ifdef __cplusplus
+#define WEFT_FUTSET_PUSH_INIT(set, name, ...)                               \
+	([&]() -> name##_frame * {                                          \
+		name##_frame weft_init_ = __VA_ARGS__;                      \
+		return static_cast<name##_frame *>(weft_futset_push_init(   \
+			(set), &name##_future, &weft_init_));               \
+	}())
+#else
+#define WEFT_FUTSET_PUSH_INIT(set, name, ...)                               \
+	((name##_frame *)weft_futset_push_init(                             \
+		(set), &name##_future, &(name##_frame)__VA_ARGS__))
+#endif
+
 /* Members in the set (pushed, not yet returned by next). */
 size_t weft_futset_len(const weft_futset *set);
 

@@ -106,11 +106,13 @@ static void fix_init(struct fix *x, size_t cap)
 
 static struct mem *fix_push(struct fix *x, int id)
 {
-	struct mem *m = WEFT_FUTSET_PUSH(&x->set, mem);
+	struct mem *m = WEFT_FUTSET_PUSH_INIT(&x->set, mem,
+		{ .t = &x->t[id], .id = id, .polls = x->polls,
+		  .drops = x->drops });
 
 	cr_assert_not_null(m);
-	*m = (struct mem){ .t = &x->t[id], .id = id, .polls = x->polls,
-			   .drops = x->drops };
+	cr_assert_eq(m->id, id, "the frame is the initialiser's copy");
+	cr_assert_eq(m->res, 0);
 	return m;
 }
 
