@@ -51,6 +51,8 @@ int bench_ping_pong(int argc, char **argv) BENCH_WEAK;
 int bench_chained_spawn(int argc, char **argv) BENCH_WEAK;
 int bench_joinset(int argc, char **argv) BENCH_WEAK;
 int bench_spawn_join(int argc, char **argv) BENCH_WEAK;
+int bench_futset_wake(int argc, char **argv) BENCH_WEAK;
+int bench_stream_for_each(int argc, char **argv) BENCH_WEAK;
 int bench_mpsc_throughput(int argc, char **argv) BENCH_WEAK;
 int bench_oneshot(int argc, char **argv) BENCH_WEAK;
 int bench_sleep_many(int argc, char **argv) BENCH_WEAK;

@@ -51,6 +51,8 @@ int main(int argc, char **argv)
 		/* issue 13, not in the peers README */
 		{ "joinset", bench_joinset, false },
 		{ "spawn_join", bench_spawn_join, false },
+		{ "futset_wake", bench_futset_wake, false },
+		{ "stream_for_each", bench_stream_for_each, false },
 	};
 	size_t n = sizeof(all) / sizeof(all[0]), i;
 

@@ -32,6 +32,8 @@ metrics_of() {
     chained_spawn) echo "ns_per_spawn" ;;
     mpsc_throughput) echo "ns_per_msg:producers ns_per_msg:producers" ;;
     oneshot) echo "ns_per_op" ;;
+    futset_wake) echo "ns_per_wake" ;;
+    stream_for_each) echo "ns_per_item_concurrent:tasks ns_per_item_loop" ;;
     sleep_many) echo "wall_ms mean_lateness_us" ;;
     idle_memory) echo "bytes_per_task" ;;
     wake_latency) echo "p50_us:idle p99_us:idle p999_us:idle p50_us:busy p99_us:busy p999_us:busy" ;;

@@ -1,6 +1,7 @@
 /* The control: every macro the fail_*.c files misuse, used correctly. It
  * must compile (with -Werror), or the failures prove nothing. */
 #include "frames.h"
+#include "weft/futset.h"
 
 struct quiet {
 	WEFT_ASYNC_VOID;
@@ -39,5 +40,16 @@ int use(weft_rt *rt)
 	ret |= WEFT_SPAWN_FRAME(rt, b, NULL, &fb);
 	ret |= WEFT_BLOCK_ON(rt, a, &fa);
 	ret |= WEFT_BLOCK_ON(rt, quiet, &q);
+	{
+		weft_futset set;
+		struct a *pa;
+
+		ret |= WEFT_FUTSET_INIT(&set, a, 0);
+		pa = WEFT_FUTSET_PUSH_INIT(&set, a, { .x = 4 });
+		ret |= pa ? pa->x : 0;
+		pa = WEFT_FUTSET_PUSH(&set, a);
+		(void)pa;
+		weft_futset_destroy(&set);
+	}
 	return ret;
 }

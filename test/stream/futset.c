@@ -1,0 +1,487 @@
+/* test/stream/futset.c - the dynamic future set (weft/futset.h): members'
+ * results in completion order, only woken members polled again, an empty
+ * set, a bounded set, push from inside a member's poll, drop functions
+ * run exactly once (at retire or at destroy, members mid-wait included),
+ * a push from a drop function while the set is destroyed, wakers that
+ * outlive the set, a next future as a select branch, and members woken
+ * from other threads inside a runtime (TSan).
+ */
+#include "test/runtime/harness.h"
+#include "weft/futset.h"
+
+/* A trigger a member waits on; fired by the test (any thread). */
+struct trig {
+	pthread_mutex_t m;
+	bool fired;
+	weft_waker w;
+};
+
+static void trig_init(struct trig *t)
+{
+	pthread_mutex_init(&t->m, NULL);
+	t->fired = false;
+	t->w = WEFT_WAKER_NONE;
+}
+
+static void trig_fire(struct trig *t)
+{
+	weft_waker w;
+
+	pthread_mutex_lock(&t->m);
+	t->fired = true;
+	w = t->w;
+	t->w = WEFT_WAKER_NONE;
+	pthread_mutex_unlock(&t->m);
+	weft_waker_wake(&w);
+}
+
+static void trig_destroy(struct trig *t)
+{
+	weft_waker_drop(&t->w);
+	pthread_mutex_destroy(&t->m);
+}
+
+/* A member: READY with res = id once its trigger fired. */
+struct mem {
+	WEFT_ASYNC;
+	struct trig *t;
+	int id;
+	int *polls;   /* per-member poll counters, indexed by id */
+	int *drops;
+	weft_futset *push_into; /* when set: pushes into it from drop */
+	void **pushed;
+};
+
+static weft_poll mem_poll(struct mem *f, weft_cx *cx)
+{
+	bool fired;
+
+	f->polls[f->id]++;
+	pthread_mutex_lock(&f->t->m);
+	fired = f->t->fired;
+	if (!fired)
+		weft_waker_register(&f->t->w, cx);
+	pthread_mutex_unlock(&f->t->m);
+	if (!fired)
+		return WEFT_PENDING;
+	f->res = f->id;
+	return WEFT_READY;
+}
+
+static const weft_future_type mem_future;
+
+static void mem_drop(struct mem *f)
+{
+	f->drops[f->id]++;
+	/* a dropped waiter takes its waker back */
+	pthread_mutex_lock(&f->t->m);
+	weft_waker_drop(&f->t->w);
+	pthread_mutex_unlock(&f->t->m);
+	if (f->push_into)
+		*f->pushed = weft_futset_push(f->push_into, &mem_future);
+}
+
+/* mem_drop refers to mem_future: declared after. */
+WEFT_FUTURE(mem, struct mem, mem_drop);
+
+enum { N = 64 };
+
+struct fix {
+	struct trig t[N];
+	int polls[N];
+	int drops[N];
+	weft_futset set;
+	tcx k;
+	weft_cx *cx;
+};
+
+static void fix_init(struct fix *x, size_t cap)
+{
+	memset(x, 0, sizeof(*x));
+	for (int i = 0; i < N; i++)
+		trig_init(&x->t[i]);
+	cr_assert_eq(WEFT_FUTSET_INIT(&x->set, mem, cap), 0);
+	x->cx = tcx_init(&x->k);
+}
+
+static struct mem *fix_push(struct fix *x, int id)
+{
+	struct mem *m = WEFT_FUTSET_PUSH_INIT(&x->set, mem,
+		{ .t = &x->t[id], .id = id, .polls = x->polls,
+		  .drops = x->drops });
+
+	cr_assert_not_null(m);
+	cr_assert_eq(m->id, id, "the frame is the initialiser's copy");
+	cr_assert_eq(m->res, 0);
+	return m;
+}
+
+static void fix_fini(struct fix *x)
+{
+	weft_futset_destroy(&x->set);
+	for (int i = 0; i < N; i++)
+		trig_destroy(&x->t[i]);
+	cr_assert_eq(atomic_load(&x->k.t.live), 0, "the parent waker released");
+}
+
+Test(futset, completion_order_and_only_woken_polled)
+{
+	struct fix x;
+	weft_futset_next nx;
+
+	fix_init(&x, 0);
+	for (int i = 0; i < N; i++)
+		fix_push(&x, i);
+	cr_assert_eq(weft_futset_len(&x.set), N);
+	weft_futset_next_init(&nx, &x.set);
+	cr_assert_eq(weft_futset_next_poll(&nx, x.cx), WEFT_PENDING);
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(x.polls[i], 1, "each new member polled once");
+	/* nothing woken: nothing polled */
+	cr_assert_eq(weft_futset_next_poll(&nx, x.cx), WEFT_PENDING);
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(x.polls[i], 1);
+
+	int order[] = { 17, 3, 63, 0, 40 };
+	for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+		int id = order[k];
+		int wakes = atomic_load(&x.k.t.wakes);
+
+		trig_fire(&x.t[id]);
+		cr_assert_eq(atomic_load(&x.k.t.wakes), wakes + 1,
+			     "a member's wake wakes the parent");
+		weft_futset_next_init(&nx, &x.set);
+		cr_assert_eq(weft_futset_next_poll(&nx, x.cx), WEFT_READY);
+		cr_assert_eq(nx.res, id);
+		cr_assert_eq(((struct mem *)nx.frame)->id, id);
+		for (int i = 0; i < N; i++)
+			cr_assert_eq(x.polls[i], i == id ? 2 : 1,
+				     "member %d polled %d times", i, x.polls[i]);
+		x.polls[id] = 1;
+	}
+	cr_assert_eq(weft_futset_len(&x.set), N - 5);
+	fix_fini(&x);
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(x.drops[i], 1, "member %d dropped %d times", i,
+			     x.drops[i]);
+}
+
+Test(futset, empty_set_and_bad_arguments)
+{
+	weft_futset set;
+	weft_futset_next nx;
+	tcx k;
+	weft_cx *cx = tcx_init(&k);
+
+	cr_assert_eq(WEFT_FUTSET_INIT(&set, mem, 0), 0);
+	weft_futset_next_init(&nx, &set);
+	cr_assert_eq(weft_futset_next_poll(&nx, cx), WEFT_READY);
+	cr_assert_eq(nx.res, WEFT_FUTSET_EMPTY);
+	cr_assert_null(nx.frame);
+	weft_futset_destroy(&set);
+	weft_futset_destroy(&set); /* harmless twice */
+	cr_assert_eq(weft_futset_init(&set, NULL, 0), -EINVAL);
+	cr_assert_null(weft_futset_push(&set, &mem_future));
+	weft_futset_destroy(&set);
+	cr_assert_eq(weft_futset_init(NULL, &mem_future, 0), -EINVAL);
+	weft_futset_next_init(&nx, NULL);
+	cr_assert_eq(weft_futset_next_poll(&nx, cx), WEFT_READY);
+	cr_assert_eq(nx.res, -EINVAL);
+}
+
+Test(futset, bounded_set_refuses_past_cap_and_reuses_slots)
+{
+	struct fix x;
+	weft_futset_next nx;
+
+	fix_init(&x, 4);
+	for (int i = 0; i < 4; i++)
+		fix_push(&x, i);
+	cr_assert_null(WEFT_FUTSET_PUSH(&x.set, mem), "full at cap");
+	trig_fire(&x.t[2]);
+	weft_futset_next_init(&nx, &x.set);
+	cr_assert_eq(weft_futset_next_poll(&nx, x.cx), WEFT_READY);
+	cr_assert_eq(nx.res, 2);
+	/* the slot comes back at the next call on the set */
+	fix_push(&x, 5);
+	cr_assert_eq(x.drops[2], 1, "retired at the next call");
+	cr_assert_null(WEFT_FUTSET_PUSH(&x.set, mem));
+	trig_fire(&x.t[5]);
+	weft_futset_next_init(&nx, &x.set);
+	cr_assert_eq(weft_futset_next_poll(&nx, x.cx), WEFT_READY);
+	cr_assert_eq(nx.res, 5);
+	fix_fini(&x);
+	for (int i = 0; i < 6; i++)
+		cr_assert_eq(x.drops[i], i == 4 ? 0 : 1);
+}
+
+Test(futset, many_members_grow_and_complete)
+{
+	enum { M = 5000 };
+	struct fix x;
+	weft_futset_next nx;
+
+	fix_init(&x, 0);
+	/* M members share N triggers: each fire completes M/N of them */
+	int *polls = calloc(M, sizeof(int)), *drops = calloc(M, sizeof(int));
+	for (int i = 0; i < M; i++) {
+		struct mem *m = WEFT_FUTSET_PUSH(&x.set, mem);
+
+		cr_assert_not_null(m);
+		*m = (struct mem){ .t = &x.t[0], .id = i, .polls = polls,
+				   .drops = drops };
+	}
+	weft_futset_next_init(&nx, &x.set);
+	cr_assert_eq(weft_futset_next_poll(&nx, x.cx), WEFT_PENDING);
+	/* only the last poller's waker is kept by the trigger: fire it and
+	 * wake every member by hand through the trigger's registered one */
+	pthread_mutex_lock(&x.t[0].m);
+	x.t[0].fired = true;
+	pthread_mutex_unlock(&x.t[0].m);
+	/* polls happen only for woken members: none is woken, so pending */
+	cr_assert_eq(weft_futset_next_poll(&nx, x.cx), WEFT_PENDING);
+	trig_fire(&x.t[0]); /* wakes the one member registered last */
+	cr_assert_eq(weft_futset_next_poll(&nx, x.cx), WEFT_READY);
+	cr_assert_eq(nx.res, M - 1, "the one member woken");
+	for (int i = 0; i < M; i++)
+		cr_assert_eq(polls[i], i == M - 1 ? 2 : 1,
+			     "member %d polled %d times", i, polls[i]);
+	cr_assert_eq(weft_futset_len(&x.set), M - 1);
+	weft_futset_destroy(&x.set);
+	for (int i = 0; i < M; i++)
+		cr_assert_eq(drops[i], 1);
+	for (int i = 0; i < N; i++)
+		trig_destroy(&x.t[i]);
+	free(polls);
+	free(drops);
+}
+
+/* A member that pushes a sibling from inside its poll, once. */
+struct spawner {
+	WEFT_ASYNC;
+	weft_futset *set;
+	int depth;
+};
+static weft_poll spawner_poll(struct spawner *f, weft_cx *cx);
+WEFT_FUTURE(spawner, struct spawner, WEFT_NO_DROP);
+static weft_poll spawner_poll(struct spawner *f, weft_cx *cx)
+{
+	(void)cx;
+	if (f->depth < 10) {
+		struct spawner *c = WEFT_FUTSET_PUSH(f->set, spawner);
+
+		cr_assert_not_null(c);
+		c->set = f->set;
+		c->depth = f->depth + 1;
+	}
+	f->res = f->depth;
+	return WEFT_READY;
+}
+
+Test(futset, push_from_inside_a_member)
+{
+	weft_futset set;
+	weft_futset_next nx;
+	tcx k;
+	weft_cx *cx = tcx_init(&k);
+	int got = 0;
+
+	cr_assert_eq(WEFT_FUTSET_INIT(&set, spawner, 0), 0);
+	WEFT_FUTSET_PUSH(&set, spawner)->set = &set;
+	for (int i = 0; i < 100 && got < 11; i++) {
+		weft_futset_next_init(&nx, &set);
+		if (weft_futset_next_poll(&nx, cx) == WEFT_READY) {
+			cr_assert_eq(nx.res, got, "depth %d", (int)nx.res);
+			got++;
+		}
+	}
+	cr_assert_eq(got, 11);
+	weft_futset_next_init(&nx, &set);
+	cr_assert_eq(weft_futset_next_poll(&nx, cx), WEFT_READY);
+	cr_assert_eq(nx.res, WEFT_FUTSET_EMPTY);
+	weft_futset_destroy(&set);
+	cr_assert_eq(atomic_load(&k.t.live), 0);
+}
+
+Test(futset, push_while_destroying_is_refused)
+{
+	struct fix x;
+	void *pushed = (void *)1;
+	weft_futset_next nx;
+
+	fix_init(&x, 0);
+	struct mem *m = fix_push(&x, 0);
+	m->push_into = &x.set;
+	m->pushed = &pushed;
+	fix_push(&x, 1);
+	weft_futset_next_init(&nx, &x.set);
+	cr_assert_eq(weft_futset_next_poll(&nx, x.cx), WEFT_PENDING);
+	fix_fini(&x);
+	cr_assert_null(pushed, "a push from a drop function during destroy");
+	cr_assert_eq(x.drops[0], 1);
+	cr_assert_eq(x.drops[1], 1);
+	rt_leak_check();
+}
+
+Test(futset, wakers_outlive_the_set)
+{
+	struct fix x;
+	weft_futset_next nx;
+	weft_waker kept;
+
+	fix_init(&x, 0);
+	fix_push(&x, 0);
+	weft_futset_next_init(&nx, &x.set);
+	cr_assert_eq(weft_futset_next_poll(&nx, x.cx), WEFT_PENDING);
+	/* take a clone of member 0's waker, as a foreign registry would */
+	pthread_mutex_lock(&x.t[0].m);
+	kept = weft_waker_clone(&x.t[0].w);
+	pthread_mutex_unlock(&x.t[0].m);
+	cr_assert(weft_waker_is_set(&kept));
+	fix_fini(&x);
+	cr_assert_eq(x.drops[0], 1);
+	weft_waker_wake_by_ref(&kept); /* the slot is not live: nothing */
+	cr_assert_eq(atomic_load(&x.k.t.wakes), 0);
+	weft_waker_wake(&kept);        /* frees the slots (ASan checks) */
+	rt_leak_check();
+}
+
+/* select over a set and a second branch. */
+Test(futset, next_is_a_select_branch)
+{
+	struct fix x;
+	weft_futset_next nx;
+	struct trig other;
+	struct mem om;
+	int opolls[1] = { 0 }, odrops[1] = { 0 };
+	weft_branch br[2];
+	weft_select sel;
+
+	fix_init(&x, 0);
+	trig_init(&other);
+	om = (struct mem){ .t = &other, .id = 0, .polls = opolls,
+			   .drops = odrops };
+	fix_push(&x, 7);
+	weft_futset_next_init(&nx, &x.set);
+	br[0] = WEFT_BRANCH(weft_futset_next, &nx);
+	br[1] = WEFT_BRANCH(mem, &om);
+	weft_select_init(&sel, br, 2, WEFT_SELECT_BIASED);
+	cr_assert_eq(weft_select_poll(&sel, x.cx), WEFT_PENDING);
+	trig_fire(&x.t[7]);
+	cr_assert_eq(weft_select_poll(&sel, x.cx), WEFT_READY);
+	cr_assert_eq(sel.res, 0, "the set's branch won");
+	cr_assert_eq(nx.res, 7);
+	cr_assert_eq(odrops[0], 1, "the loser dropped");
+	weft_select_drop(&sel);
+	/* a set whose next lost a select keeps its members */
+	fix_push(&x, 8);
+	weft_futset_next_init(&nx, &x.set);
+	br[0] = WEFT_BRANCH(weft_futset_next, &nx);
+	om = (struct mem){ .t = &other, .id = 0, .polls = opolls,
+			   .drops = odrops };
+	br[1] = WEFT_BRANCH(mem, &om);
+	weft_select_init(&sel, br, 2, WEFT_SELECT_BIASED);
+	cr_assert_eq(weft_select_poll(&sel, x.cx), WEFT_PENDING);
+	trig_fire(&other);
+	cr_assert_eq(weft_select_poll(&sel, x.cx), WEFT_READY);
+	cr_assert_eq(sel.res, 1);
+	cr_assert_eq(weft_futset_len(&x.set), 1, "member 8 still in the set");
+	trig_fire(&x.t[8]);
+	weft_futset_next_init(&nx, &x.set);
+	cr_assert_eq(weft_futset_next_poll(&nx, x.cx), WEFT_READY);
+	cr_assert_eq(nx.res, 8);
+	fix_fini(&x);
+	trig_destroy(&other);
+}
+
+/* ----------------------------------------------- inside a runtime, TSan */
+
+enum { RN = 200 };
+
+struct owner_task {
+	WEFT_ASYNC;
+	struct trig *t;
+	int *polls, *drops;
+	weft_futset set;
+	weft_futset_next nx;
+	int i;
+	long sum;
+	atomic_int *ready;
+};
+
+static weft_poll owner_task_poll(struct owner_task *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f, cx);
+	if (WEFT_FUTSET_INIT(&f->set, mem, 0))
+		WEFT_RETURN(-ENOMEM);
+	for (f->i = 0; f->i < RN; f->i++) {
+		struct mem *m = WEFT_FUTSET_PUSH(&f->set, mem);
+
+		*m = (struct mem){ .t = &f->t[f->i], .id = f->i,
+				   .polls = f->polls, .drops = f->drops };
+	}
+	atomic_store(f->ready, 1);
+	for (;;) {
+		weft_futset_next_init(&f->nx, &f->set);
+		WEFT_AWAIT_ON(weft_futset_next, &f->nx);
+		if (f->nx.res == WEFT_FUTSET_EMPTY)
+			break;
+		f->sum += f->nx.res;
+	}
+	weft_futset_destroy(&f->set);
+	WEFT_RETURN(f->sum);
+	WEFT_END();
+}
+static void owner_task_drop(struct owner_task *f)
+{
+	weft_futset_destroy(&f->set);
+}
+WEFT_FUTURE(owner_task, struct owner_task, owner_task_drop);
+
+struct firer {
+	struct trig *t;
+	int from, step;
+};
+
+static void *firer_main(void *p)
+{
+	struct firer *fr = p;
+
+	for (int i = fr->from; i < RN; i += fr->step)
+		trig_fire(&fr->t[i]);
+	return NULL;
+}
+
+Test(futset, members_woken_from_other_threads, .timeout = RT_TIMEOUT)
+{
+	weft_rt *rt = rt_multi(2);
+	struct trig *t = calloc(RN, sizeof(*t));
+	int *polls = calloc(RN, sizeof(int)), *drops = calloc(RN, sizeof(int));
+	atomic_int ready = 0;
+	pthread_t th[3];
+	struct firer fr[3];
+	weft_join *j;
+
+	for (int i = 0; i < RN; i++)
+		trig_init(&t[i]);
+	cr_assert_eq(WEFT_SPAWN(rt, owner_task, &j, { .t = t, .polls = polls,
+			 .drops = drops, .ready = &ready }), 0);
+	cr_assert(WAIT_UNTIL(atomic_load(&ready)));
+	for (int i = 0; i < 3; i++) {
+		fr[i] = (struct firer){ t, i, 3 };
+		pthread_create(&th[i], NULL, firer_main, &fr[i]);
+	}
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	cr_assert_eq(join_on(rt, j), (intptr_t)RN * (RN - 1) / 2);
+	weft_join_drop(j);
+	weft_rt_destroy(rt);
+	for (int i = 0; i < RN; i++) {
+		cr_assert_eq(drops[i], 1);
+		trig_destroy(&t[i]);
+	}
+	free(t);
+	free(polls);
+	free(drops);
+	rt_leak_check();
+}
