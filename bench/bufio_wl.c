@@ -4,14 +4,23 @@
  *
  * Workloads (one JSON row per metric, as weft-bench's):
  *   bufio_lines   N MiB of 64-byte lines ("...\n") from a sender task;
- *                 reader "codec": weft_codec_lines_next on a bufreader;
+ *                 reader "codec_try": weft_codec_lines_try_next until
+ *                 -EAGAIN, then one weft_codec_lines_next (the loop
+ *                 codec.h shows); reader "codec_future":
+ *                 weft_codec_lines_next alone, one future per line;
  *                 reader "memchr": weft_stream_recv into 64 KiB and a
  *                 memchr loop counting lines (no line handed out)
  *   bufio_frames  N MiB of 64-byte frames (4-byte big-endian length +
- *                 60 bytes); reader "codec": weft_codec_frames_next;
- *                 reader "manual": weft_stream_recv and a header parser
+ *                 60 bytes); readers "codec_try" and "codec_future" as
+ *                 for lines (weft_codec_frames_try_next,
+ *                 weft_codec_frames_next); reader "manual":
+ *                 weft_stream_recv and a header parser
  * Metrics: mb_per_s (MiB/s), items_per_s. Each run checks the item
- * count. Options: --mb N (default 64), --reps R (default 3, median).
+ * count. The three readers of a workload alternate, rep by rep, and the
+ * median of each is printed. Options: --mb N (default 64), --reps R
+ * (default 3), --only K:R (one run of workload K (0 lines, 1 frames) with
+ * reader R (0 raw, 1 codec_future, 2 codec_try), nothing printed: for
+ * callgrind).
  * The stream under the codec is weft_bytes_from_stream's (poll_fill lends
  * the receive queue's buffers: the reader copies once).
  */
@@ -87,7 +96,7 @@ struct reader {
 	WEFT_ASYNC;
 	weft_stream *s;
 	int kind;                 /* 0 lines, 1 frames */
-	bool codec;
+	int codec;                /* 0 raw, 1 futures only, 2 try + futures */
 	weft_bytes *b;
 	weft_bufreader r;
 	weft_codec_lines_next ln;
@@ -139,6 +148,21 @@ static weft_poll reader_poll(struct reader *f, weft_cx *cx)
 		if (weft_bufreader_init(&f->r, f->b, 0))
 			WEFT_RETURN(-ENOMEM);
 		for (;;) {
+			const void *d;
+			intptr_t n = -EAGAIN;
+
+			if (f->codec == 2) {
+				if (f->kind == 0)
+					while ((n = weft_codec_lines_try_next(
+							&f->r, &lines_c, &d)) >= 0)
+						f->items++;
+				else
+					while ((n = weft_codec_frames_try_next(
+							&f->r, &frames_c, &d)) >= 0)
+						f->items++;
+				if (n != -EAGAIN)
+					break;
+			}
 			if (f->kind == 0) {
 				WEFT_AWAIT_INIT(weft_codec_lines_next, &f->ln,
 						&f->r, &lines_c);
@@ -215,7 +239,7 @@ static int cmp_d(const void *a, const void *b)
 }
 
 static double run_once(weft_rt *rt, weft_listener *l,
-		       const struct sockaddr_in *addr, int kind, bool codec,
+		       const struct sockaddr_in *addr, int kind, int codec,
 		       uint64_t blocks)
 {
 	struct pair p = { .l = l, .addr = *addr };
@@ -244,8 +268,8 @@ static double run_once(weft_rt *rt, weft_listener *l,
 	WEFT_BLOCK_ON_INIT(rt, weft_join_wait, &w, sj);
 	weft_join_drop(sj);
 	if (r->res != (intptr_t)(blocks * (BLOCK / ITEM)) || w.res < 0) {
-		fprintf(stderr, "weft-bench-bufio: %s %s: %ld items, want %lu\n",
-			kind ? "frames" : "lines", codec ? "codec" : "raw",
+		fprintf(stderr, "weft-bench-bufio: %s %d: %ld items, want %lu\n",
+			kind ? "frames" : "lines", codec,
 			(long)r->res, (unsigned long)(blocks * (BLOCK / ITEM)));
 		exit(1);
 	}
@@ -258,6 +282,7 @@ int main(int argc, char **argv)
 {
 	uint64_t mb = 64;
 	unsigned reps = 3;
+	int only_kind = -1, only_reader = 0;
 	struct sockaddr_in addr = { .sin_family = AF_INET };
 	struct sockaddr_storage ss;
 	socklen_t alen = sizeof(ss);
@@ -269,9 +294,15 @@ int main(int argc, char **argv)
 			mb = strtoull(argv[i + 1], NULL, 10);
 		else if (!strcmp(argv[i], "--reps"))
 			reps = (unsigned)atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--only") &&
+			 sscanf(argv[i + 1], "%d:%d", &only_kind,
+				&only_reader) != 2)
+			only_kind = -1;
 	}
-	if (!mb || !reps || reps > 99) {
-		fprintf(stderr, "usage: weft-bench-bufio [--mb N] [--reps R]\n");
+	if (!mb || !reps || reps > 99 || only_reader < 0 || only_reader > 2 ||
+	    only_kind > 1) {
+		fprintf(stderr, "usage: weft-bench-bufio [--mb N] [--reps R] "
+				"[--only K:R]\n");
 		return 2;
 	}
 	make_blocks();
@@ -281,29 +312,44 @@ int main(int argc, char **argv)
 	    weft_listener_local_addr(l, &ss, &alen))
 		return 1;
 	memcpy(&addr, &ss, sizeof(addr));
-	for (int kind = 0; kind < 2; kind++)
-		for (int codec = 1; codec >= 0; codec--) {
-			uint64_t blocks = mb * 1024 * 1024 / BLOCK;
-			double t[100], med;
+	if (only_kind >= 0) {
+		run_once(rt, l, &addr, only_kind, only_reader,
+			 mb * 1024 * 1024 / BLOCK);
+		weft_listener_drop(l);
+		weft_rt_destroy(rt);
+		return 0;
+	}
+	for (int kind = 0; kind < 2; kind++) {
+		static const char *const names[2][3] = {
+			{ "memchr", "codec_future", "codec_try" },
+			{ "manual", "codec_future", "codec_try" },
+		};
+		uint64_t blocks = mb * 1024 * 1024 / BLOCK;
+		double t[3][100];
 
-			run_once(rt, l, &addr, kind, codec, blocks); /* warm */
-			for (unsigned i = 0; i < reps; i++)
-				t[i] = run_once(rt, l, &addr, kind, codec,
-						blocks);
-			qsort(t, reps, sizeof(t[0]), cmp_d);
-			med = t[reps / 2];
+		for (int codec = 0; codec < 3; codec++)   /* warm */
+			run_once(rt, l, &addr, kind, codec, blocks);
+		for (unsigned i = 0; i < reps; i++)
+			for (int codec = 0; codec < 3; codec++)
+				t[codec][i] = run_once(rt, l, &addr, kind,
+						       codec, blocks);
+		for (int codec = 2; codec >= 0; codec--) {
+			double med;
+
+			qsort(t[codec], reps, sizeof(t[codec][0]), cmp_d);
+			med = t[codec][reps / 2];
 			for (int m = 0; m < 2; m++)
 				printf("{\"peer\":\"weft\",\"workload\":\"%s\","
 				       "\"n\":%lu,\"reader\":\"%s\","
 				       "\"metric\":\"%s\",\"value\":%.1f}\n",
 				       kind ? "bufio_frames" : "bufio_lines",
-				       (unsigned long)mb,
-				       codec ? "codec" : kind ? "manual" : "memchr",
+				       (unsigned long)mb, names[kind][codec],
 				       m ? "items_per_s" : "mb_per_s",
 				       m ? (double)blocks * (BLOCK / ITEM) / med
 					 : (double)mb / med);
-			fflush(stdout);
 		}
+		fflush(stdout);
+	}
 	weft_listener_drop(l);
 	weft_rt_destroy(rt);
 	return 0;

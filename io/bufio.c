@@ -316,6 +316,100 @@ static weft_poll too_long(weft_bufreader *r, bool in_stream, size_t limit,
 	return WEFT_READY;
 }
 
+/* ------------------------------------------------------------ fast path */
+
+/* give(), returning the count. */
+static intptr_t give_now(weft_bufreader *r, const void *p, bool in_stream,
+			 size_t n, const void **data)
+{
+	intptr_t res;
+
+	give(r, p, in_stream, n, data, &res);
+	return res;
+}
+
+/* The synchronous forms: what the poll functions do when the item is
+ * already held (the reader's buffer or the stream chunk it keeps), with
+ * no stream call; -EAGAIN for everything else (nothing taken: the poll
+ * function then does it all). The poll functions start with them. */
+
+intptr_t weft_bufreader_try_until(weft_bufreader *r, int delim, size_t max,
+				  const void **data)
+{
+	size_t limit, n;
+	const char *p;
+
+	*data = NULL;
+	if (!r || !r->b || delim < 0 || delim > 255)
+		return -EINVAL;
+	settle(r);
+	if (r->skip || r->skip_delim >= 0)
+		return -EAGAIN;
+	limit = max == 0 || max > r->cap ? r->cap : max;
+	n = r->end - r->start;
+	if (n) {
+		char *base = r->buf + r->start;
+		size_t lim_n = n < limit ? n : limit;
+
+		if (r->scan_for != delim) {
+			r->scanned = 0;
+			r->scan_for = delim;
+		}
+		if (r->scanned >= lim_n)
+			return -EAGAIN;
+		p = memchr(base + r->scanned, delim, lim_n - r->scanned);
+		if (!p) {
+			r->scanned = lim_n;
+			return -EAGAIN;
+		}
+		return give_now(r, base, false, (size_t)(p - base) + 1, data);
+	}
+	if (!r->chunk || r->chunk_used >= r->chunk_len)
+		return -EAGAIN;
+	n = r->chunk_len - r->chunk_used;
+	p = memchr(r->chunk + r->chunk_used, delim, n < limit ? n : limit);
+	if (!p)
+		return -EAGAIN;
+	return give_now(r, r->chunk + r->chunk_used, true,
+			(size_t)(p - (r->chunk + r->chunk_used)) + 1, data);
+}
+
+/* n contiguous held bytes (use: used up by this result), or -EAGAIN. */
+static intptr_t try_span(weft_bufreader *r, size_t n, bool use,
+			 const void **data)
+{
+	size_t have;
+
+	*data = NULL;
+	if (!r || !r->b || n == 0)
+		return -EINVAL;
+	settle(r);
+	if (r->skip)
+		return -EAGAIN;
+	r->skip_delim = -1;     /* as poll_span: the caller takes the rest */
+	have = r->end - r->start;
+	if (have >= n) {
+		*data = r->buf + r->start;
+		return use ? give_now(r, *data, false, n, data) : (intptr_t)n;
+	}
+	if (have || !r->chunk || r->chunk_len - r->chunk_used < n)
+		return -EAGAIN;
+	*data = r->chunk + r->chunk_used;
+	return use ? give_now(r, *data, true, n, data) : (intptr_t)n;
+}
+
+intptr_t weft_bufreader_try_exact(weft_bufreader *r, size_t n,
+				  const void **data)
+{
+	return try_span(r, n, true, data);
+}
+
+intptr_t weft_bufreader_try_peek(weft_bufreader *r, size_t n,
+				 const void **data)
+{
+	return try_span(r, n, false, data);
+}
+
 weft_poll weft_bufreader_poll_until(weft_bufreader *r, weft_cx *cx,
 				    int delim, size_t max, const void **data,
 				    intptr_t *res)
@@ -327,6 +421,9 @@ weft_poll weft_bufreader_poll_until(weft_bufreader *r, weft_cx *cx,
 		*res = -EINVAL;
 		return WEFT_READY;
 	}
+	*res = weft_bufreader_try_until(r, delim, max, data);
+	if (*res != -EAGAIN)
+		return WEFT_READY;
 	limit = max == 0 || max > r->cap ? r->cap : max;
 	if (begin(r, cx, res) == WEFT_PENDING)
 		return WEFT_PENDING;
@@ -405,11 +502,9 @@ weft_poll weft_bufreader_poll_until(weft_bufreader *r, weft_cx *cx,
 static weft_poll poll_span(weft_bufreader *r, weft_cx *cx, size_t n,
 			   bool use, const void **data, intptr_t *res)
 {
-	*data = NULL;
-	if (!r || !r->b || n == 0) {
-		*res = -EINVAL;
+	*res = try_span(r, n, use, data);
+	if (*res != -EAGAIN)
 		return WEFT_READY;
-	}
 	r->skip_delim = -1;     /* the caller takes the rest of a long line */
 	if (begin(r, cx, res) == WEFT_PENDING)
 		return WEFT_PENDING;

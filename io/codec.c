@@ -8,15 +8,55 @@
  * byte received and any skipping, so the futures hold nothing and a frame
  * split across reads, or a future dropped half way, decodes the same.
  *
- * The encoders write the pieces (offset bytes, length field, body) through
- * weft_bufwriter_write, which copies small pieces and sends big ones
- * beside the buffer.
+ * The encoders write the pieces (offset bytes, length field, body; a line
+ * and its "\n") through weft_bufwriter_write, one after the other
+ * (pieces_poll), which copies small pieces and sends big ones beside the
+ * buffer.
+ *
+ * Each decoder also has a synchronous form (_try_next): the reader's fast
+ * path (weft_bufreader_try_until / _try_peek / _try_exact) and the same
+ * finishing steps the futures use (line_finish, frame_header,
+ * frame_finish), so both return the same items.
  */
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "weft/codec.h"
+
+/* The encoders' futures write their item as pieces, one bufwriter write
+ * each: *stage 0 not started, 1..last the piece being written (start(f)
+ * sets the write up for *stage), -1 READY. *done counts the bytes written;
+ * READY with *res = *done, or the first error. */
+static weft_poll pieces_poll(weft_bufwriter_write *w, weft_cx *cx, int *stage,
+			     int last, size_t *done, intptr_t *res,
+			     void (*start)(void *f), void *f)
+{
+	if (*stage < 0)
+		return WEFT_READY;
+	if (*stage == 0) {
+		*stage = 1;
+		start(f);
+	}
+	for (;;) {
+		if (weft_bufwriter_write_poll(w, cx) == WEFT_PENDING)
+			return WEFT_PENDING;
+		if (w->res < 0) {
+			*done += w->done;
+			*res = w->res;
+			*stage = -1;
+			return WEFT_READY;
+		}
+		*done += w->len;
+		if (*stage == last) {
+			*res = (intptr_t)*done;
+			*stage = -1;
+			return WEFT_READY;
+		}
+		(*stage)++;
+		start(f);
+	}
+}
 
 /* ---------------------------------------------------------------- lines */
 
@@ -32,26 +72,22 @@ void weft_codec_lines_next_init(weft_codec_lines_next *f, weft_bufreader *r,
 	f->res = 0;
 }
 
-weft_poll weft_codec_lines_next_poll(weft_codec_lines_next *f, weft_cx *cx)
+/* The reader's limit for c: room for the "\n" and the "\r" the line may
+ * carry (0: the reader's capacity). */
+static size_t line_limit(const weft_codec_lines *c)
 {
-	const weft_codec_lines *c = &f->c;
-	size_t limit = 0, n;
-	const char *d;
-
-	/* room for the "\n" and the "\r" the line may carry */
 	if (c->max_len && c->max_len < SIZE_MAX - 2)
-		limit = c->max_len + 1 + (c->strip_cr ? 1 : 0);
-	if (weft_bufreader_poll_until(f->r, cx, '\n', limit, &f->data,
-				      &f->res) == WEFT_PENDING)
-		return WEFT_PENDING;
-	if (f->res <= 0) {
-		if (f->res == 0)
-			f->res = -ENODATA;
-		f->data = NULL;
-		return WEFT_READY;
-	}
-	d = f->data;
-	n = (size_t)f->res;
+		return c->max_len + 1 + (c->strip_cr ? 1 : 0);
+	return 0;
+}
+
+/* A line of n >= 1 bytes at *data from the reader: its length without
+ * "\n" (and "\r"), or -EMSGSIZE (*data NULL). */
+static intptr_t line_finish(const weft_codec_lines *c, const void **data,
+			    size_t n)
+{
+	const char *d = *data;
+
 	if (d[n - 1] == '\n') {
 		n--;
 		if (c->strip_cr && n && d[n - 1] == '\r')
@@ -60,11 +96,37 @@ weft_poll weft_codec_lines_next_poll(weft_codec_lines_next *f, weft_cx *cx)
 	if (c->max_len && n > c->max_len) {
 		/* "\r\n" room taken by a longer line without "\r": all of
 		 * it is used up already, nothing to skip */
+		*data = NULL;
+		return -EMSGSIZE;
+	}
+	return (intptr_t)n;
+}
+
+intptr_t weft_codec_lines_try_next(weft_bufreader *r,
+				   const weft_codec_lines *c,
+				   const void **data)
+{
+	static const weft_codec_lines none;
+	intptr_t res;
+
+	if (!c)
+		c = &none;
+	res = weft_bufreader_try_until(r, '\n', line_limit(c), data);
+	return res > 0 ? line_finish(c, data, (size_t)res) : res;
+}
+
+weft_poll weft_codec_lines_next_poll(weft_codec_lines_next *f, weft_cx *cx)
+{
+	if (weft_bufreader_poll_until(f->r, cx, '\n', line_limit(&f->c),
+				      &f->data, &f->res) == WEFT_PENDING)
+		return WEFT_PENDING;
+	if (f->res <= 0) {
+		if (f->res == 0)
+			f->res = -ENODATA;
 		f->data = NULL;
-		f->res = -EMSGSIZE;
 		return WEFT_READY;
 	}
-	f->res = (intptr_t)n;
+	f->res = line_finish(&f->c, &f->data, (size_t)f->res);
 	return WEFT_READY;
 }
 
@@ -118,36 +180,23 @@ void weft_codec_lines_write_init(weft_codec_lines_write *f,
 	}
 }
 
+/* Starts writing piece f->stage of a line (1: the line, 2: "\n"). */
+static void lines_piece(void *arg)
+{
+	static const char nl = '\n';
+	weft_codec_lines_write *f = arg;
+
+	if (f->stage == 1)
+		weft_bufwriter_write_init(&f->w, f->bw, f->line, f->len);
+	else
+		weft_bufwriter_write_init(&f->w, f->bw, &nl, 1);
+}
+
 weft_poll weft_codec_lines_write_poll(weft_codec_lines_write *f,
 				      weft_cx *cx)
 {
-	static const char nl = '\n';
-
-	/* stage 0: not started; 1: the line; 2: the "\n"; -1: READY */
-	if (f->stage < 0)
-		return WEFT_READY;
-	if (f->stage == 0) {
-		weft_bufwriter_write_init(&f->w, f->bw, f->line, f->len);
-		f->stage = 1;
-	}
-	for (;;) {
-		if (weft_bufwriter_write_poll(&f->w, cx) == WEFT_PENDING)
-			return WEFT_PENDING;
-		if (f->w.res < 0) {
-			f->done += f->w.done;
-			f->res = f->w.res;
-			f->stage = -1;
-			return WEFT_READY;
-		}
-		f->done += f->w.len;
-		if (f->stage == 2) {
-			f->res = (intptr_t)f->done;
-			f->stage = -1;
-			return WEFT_READY;
-		}
-		f->stage = 2;
-		weft_bufwriter_write_init(&f->w, f->bw, &nl, 1);
-	}
+	return pieces_poll(&f->w, cx, &f->stage, 2, &f->done, &f->res,
+			   lines_piece, f);
 }
 
 void weft_codec_lines_write_drop(weft_codec_lines_write *f)
@@ -224,40 +273,86 @@ static intptr_t frame_total(const weft_codec_frames *c, uint64_t value,
 	return (intptr_t)(head + body);
 }
 
+/* The frame whose header is at d: its whole length, or -errno (for
+ * -EMSGSIZE the reader is set to skip it). */
+static intptr_t frame_header(const weft_codec_frames *c, weft_bufreader *r,
+			     const unsigned char *d)
+{
+	size_t skip = 0;
+	intptr_t total = frame_total(c, field_get(d + c->offset, c->width,
+						  c->little_endian),
+				     r->cap, &skip);
+
+	if (total == -EMSGSIZE)       /* the next future starts after it */
+		weft_bufreader_skip(r, skip);
+	return total;
+}
+
+/* The frame (header included) of total bytes at *data: as returned. */
+static intptr_t frame_finish(const weft_codec_frames *c, const void **data,
+			     intptr_t total)
+{
+	size_t head = c->offset + c->width;
+
+	if (c->keep_header)
+		return total;
+	*data = (const char *)*data + head;
+	return total - (intptr_t)head;
+}
+
+/* 0 when c can be decoded by r, else -EINVAL. */
+static int frames_usable(const weft_codec_frames *c, const weft_bufreader *r)
+{
+	if (!r || !frames_valid(c) || c->offset + c->width > r->cap)
+		return -EINVAL;  /* a header the reader cannot hold too */
+	return 0;
+}
+
+intptr_t weft_codec_frames_try_next(weft_bufreader *r,
+				    const weft_codec_frames *c,
+				    const void **data)
+{
+	const void *p;
+	intptr_t res, total;
+
+	*data = NULL;
+	if (frames_usable(c, r) < 0)
+		return -EINVAL;
+	res = weft_bufreader_try_peek(r, c->offset + c->width, &p);
+	if (res < 0)
+		return res;
+	total = frame_header(c, r, p);
+	if (total < 0)
+		return total;
+	res = weft_bufreader_try_exact(r, (size_t)total, &p);
+	if (res < 0)
+		return res;
+	*data = p;
+	return frame_finish(c, data, total);
+}
+
 weft_poll weft_codec_frames_next_poll(weft_codec_frames_next *f,
 				      weft_cx *cx)
 {
 	const weft_codec_frames *c = &f->c;
-	const unsigned char *d;
 	const void *p;
-	size_t head, skip = 0;
 	intptr_t total;
 
 	f->data = NULL;
-	if (!f->r || !frames_valid(c)) {
+	if (frames_usable(c, f->r) < 0) {
 		f->res = -EINVAL;
 		return WEFT_READY;
 	}
-	head = c->offset + c->width;
-	if (head > f->r->cap) {       /* a header the reader cannot hold */
-		f->res = -EINVAL;
-		return WEFT_READY;
-	}
-	if (weft_bufreader_poll_peek(f->r, cx, head, &p, &f->res) ==
-	    WEFT_PENDING)
+	if (weft_bufreader_poll_peek(f->r, cx, c->offset + c->width, &p,
+				     &f->res) == WEFT_PENDING)
 		return WEFT_PENDING;
 	if (f->res <= 0) {
 		if (f->res == 0)
 			f->res = -ENODATA;
 		return WEFT_READY;
 	}
-	d = p;
-	total = frame_total(c, field_get(d + c->offset, c->width,
-					 c->little_endian),
-			    f->r->cap, &skip);
+	total = frame_header(c, f->r, p);
 	if (total < 0) {
-		if (total == -EMSGSIZE)   /* the next future starts after it */
-			weft_bufreader_skip(f->r, skip);
 		f->res = total;
 		return WEFT_READY;
 	}
@@ -269,12 +364,8 @@ weft_poll weft_codec_frames_next_poll(weft_codec_frames_next *f,
 			f->res = -EPIPE;
 		return WEFT_READY;
 	}
-	if (c->keep_header) {
-		f->data = p;
-	} else {
-		f->data = (const char *)p + head;
-		f->res -= (intptr_t)head;
-	}
+	f->data = p;
+	f->res = frame_finish(c, &f->data, total);
 	return WEFT_READY;
 }
 
@@ -355,9 +446,10 @@ void weft_codec_frames_write_init(weft_codec_frames_write *f,
 	f->width = c->width;
 }
 
-/* Starts writing piece `stage` (1: offset bytes, 2: field, 3: body). */
-static void frames_piece(weft_codec_frames_write *f)
+/* Starts writing piece f->stage (1: offset bytes, 2: field, 3: body). */
+static void frames_piece(void *arg)
 {
+	weft_codec_frames_write *f = arg;
 	const char *fr = f->frame;
 
 	switch (f->stage) {
@@ -377,31 +469,8 @@ static void frames_piece(weft_codec_frames_write *f)
 weft_poll weft_codec_frames_write_poll(weft_codec_frames_write *f,
 				       weft_cx *cx)
 {
-	/* stage 0: not started; 1..3: the pieces; -1: READY */
-	if (f->stage < 0)
-		return WEFT_READY;
-	if (f->stage == 0) {
-		f->stage = 1;
-		frames_piece(f);
-	}
-	for (;;) {
-		if (weft_bufwriter_write_poll(&f->w, cx) == WEFT_PENDING)
-			return WEFT_PENDING;
-		if (f->w.res < 0) {
-			f->done += f->w.done;
-			f->res = f->w.res;
-			f->stage = -1;
-			return WEFT_READY;
-		}
-		f->done += f->w.len;
-		if (f->stage == 3) {
-			f->res = (intptr_t)f->done;
-			f->stage = -1;
-			return WEFT_READY;
-		}
-		f->stage++;
-		frames_piece(f);
-	}
+	return pieces_poll(&f->w, cx, &f->stage, 3, &f->done, &f->res,
+			   frames_piece, f);
 }
 
 void weft_codec_frames_write_drop(weft_codec_frames_write *f)

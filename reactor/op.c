@@ -1,7 +1,8 @@
 /* reactor/op.c - the operation record's life (see reactor.h for the flags),
  * and the two plain kinds: IO (one SQE, one final CQE) and TIMER (a wheel
  * entry). The other kinds own their arm, completion and release in their
- * files: ACCEPT in accept.c, RECVQ in recvq.c, REAPER in process.c; this
+ * files: ACCEPT in accept.c, RECVQ in recvq.c, REAPER in process.c, WATCH
+ * in watch.c; this
  * file calls them (direct calls, by kind). A REAPER record has no owner
  * once submitted (the child's handle is gone): it is never GONE, and the
  * reactor frees it on its final completion, or when it refuses to arm it
@@ -95,6 +96,9 @@ void weft__op_free(struct weft__op *op)
 		break;
 	case WEFT__OP_REAPER:
 		weft__reaper_release(op);
+		break;
+	case WEFT__OP_WATCH:
+		weft_waker_drop(&op->u.w.wwaker);
 		break;
 	default:
 		break;
@@ -217,6 +221,8 @@ static void op_arm_io(struct weft__reactor *r, struct weft__op *op)
 	*sqe = op->sqe;
 	if (op->kind == WEFT__OP_ACCEPT)
 		weft__accept_arm(r, sqe);
+	else if (op->kind == WEFT__OP_WATCH)
+		weft__watch_arm(r, op, sqe);
 	sqe->user_data = (uint64_t)(uintptr_t)op;
 	weft__link_list_add(&r->armed_io, &op->wl);
 	r->inflight++;
@@ -226,7 +232,7 @@ void weft__op_attend(struct weft__reactor *r, struct weft__op *op,
 		     struct weft__wake_batch *b)
 {
 	enum { NOTHING, FREE, CANCEL, UNTIME, ARM, REFUSE } act = NOTHING;
-	weft_waker w = WEFT_WAKER_NONE;
+	weft_waker w = WEFT_WAKER_NONE, w2 = WEFT_WAKER_NONE;
 	/* relaxed: only read on the reactor thread after stop's wake-up */
 	bool stopping = atomic_load_explicit(&r->stopping,
 					     memory_order_relaxed);
@@ -249,6 +255,8 @@ void weft__op_attend(struct weft__reactor *r, struct weft__op *op,
 		if (stopping) {
 			if (op->kind == WEFT__OP_RECVQ)
 				weft__recvq_refuse_locked(op);
+			if (op->kind == WEFT__OP_WATCH)
+				w2 = weft__watch_take_wwaker_locked(op);
 			op->flags |= WEFT__OPF_DONE;
 			op->res = -ECANCELED;
 			w = op->waker;
@@ -280,6 +288,7 @@ void weft__op_attend(struct weft__reactor *r, struct weft__op *op,
 		break;
 	case REFUSE:
 		weft_waker_drop(&w);
+		weft_waker_drop(&w2);
 		if (op->kind == WEFT__OP_REAPER)  /* nobody else will */
 			weft__op_free(op);
 		break;
@@ -335,9 +344,9 @@ void weft__op_complete(struct weft__reactor *r, struct weft__op *op,
 		       struct weft__wake_batch *b)
 {
 	bool more = cqe->flags & IORING_CQE_F_MORE;
-	bool cancel = false, dofree;
+	bool cancel = false, rearm = false, dofree;
 	int stray = -1, spare = -1;
-	weft_waker w;
+	weft_waker w = WEFT_WAKER_NONE, w2 = WEFT_WAKER_NONE;
 
 	if (!more) {
 		weft__link_list_del(&op->wl);
@@ -351,12 +360,18 @@ void weft__op_complete(struct weft__reactor *r, struct weft__op *op,
 						     &cancel);
 	} else if (op->kind == WEFT__OP_RECVQ) {
 		weft__recvq_complete_locked(r, op, cqe, more, &cancel, &spare);
+	} else if (op->kind == WEFT__OP_WATCH) {
+		/* wakes only the waits the readiness is for */
+		weft__watch_complete_locked(r, op, cqe->res, more, &w, &w2,
+					    &rearm);
 	} else if (!more) {
 		op->res = cqe->res;
 		op->flags |= WEFT__OPF_DONE;
 	}
-	w = op->waker;
-	op->waker = WEFT_WAKER_NONE;
+	if (op->kind != WEFT__OP_WATCH) {
+		w = op->waker;
+		op->waker = WEFT_WAKER_NONE;
+	}
 	dofree = !more && ((op->flags & (WEFT__OPF_GONE | WEFT__OPF_QUEUED)) ==
 				   WEFT__OPF_GONE ||
 			   op->kind == WEFT__OP_REAPER);
@@ -370,7 +385,10 @@ void weft__op_complete(struct weft__reactor *r, struct weft__op *op,
 	}
 	if (cancel)
 		op_send_cancel(r, op);
+	if (rearm)
+		op_arm_io(r, op);
 	op_wake(r, &w, b);
+	op_wake(r, &w2, b);
 	if (dofree)
 		weft__op_free(op);
 }
@@ -378,7 +396,7 @@ void weft__op_complete(struct weft__reactor *r, struct weft__op *op,
 void weft__op_abandon(struct weft__reactor *r, struct weft__op *op,
 		      struct weft__wake_batch *b)
 {
-	weft_waker w;
+	weft_waker w, w2 = WEFT_WAKER_NONE;
 	bool dofree;
 
 	(void)b;
@@ -388,10 +406,13 @@ void weft__op_abandon(struct weft__reactor *r, struct weft__op *op,
 	op->res = -ECANCELED;
 	w = op->waker;
 	op->waker = WEFT_WAKER_NONE;
+	if (op->kind == WEFT__OP_WATCH)
+		w2 = weft__watch_take_wwaker_locked(op);
 	dofree = (op->flags & (WEFT__OPF_GONE | WEFT__OPF_QUEUED)) ==
 		 WEFT__OPF_GONE;
 	weft__op_unlock(op);
 	weft_waker_drop(&w);
+	weft_waker_drop(&w2);
 	if (dofree)
 		weft__op_free(op);
 }

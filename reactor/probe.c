@@ -161,6 +161,10 @@ int weft__probe_ring(struct weft__reactor *r)
 	if (io_uring_opcode_supported(probe, IORING_OP_SOCKET) &&
 	    !(off & WEFT__FEAT_MULTISHOT_ACCEPT))
 		r->features |= WEFT__FEAT_MULTISHOT_ACCEPT;
+	/* multishot POLL_ADD (5.13) has no opcode of its own to probe: it is
+	 * assumed, and an -EINVAL on the first one turns it off (watch.c) */
+	if (!(off & WEFT__FEAT_POLL_MULTI))
+		r->features |= WEFT__FEAT_POLL_MULTI;
 	io_uring_free_probe(probe);
 	/* multishot recv (6.0) into a provided buffer ring (5.19); an older
 	 * kernel refuses the registration, or the first multishot (recvq.c) */

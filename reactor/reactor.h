@@ -69,6 +69,9 @@ enum weft__op_kind {
 	                     * handle was destroyed unwaited: owned by the
 	                     * reactor from its submission, freed on its
 	                     * final CQE, reaps the child then (process.c) */
+	WEFT__OP_WATCH,     /* a (multishot) POLL_ADD kept armed for a
+	                     * weft_fd_watch: readiness bits accumulate in
+	                     * u.w until a wait takes them (watch.c) */
 };
 
 /* user_data values that are not records (records are 8-aligned). */
@@ -135,6 +138,14 @@ struct weft__op {
 			bool eof;     /* the peer's FIN was received */
 			struct weft__rxbuf *q; /* ring of cap chunks */
 		} rq;
+		struct {              /* kind WATCH, under lock (watch.c) */
+			uint32_t rd, wr;  /* revents not yet taken, by
+			                   * direction */
+			uint32_t arms;    /* POLL_ADDs armed (tests) */
+			bool closed;      /* the watcher was destroyed */
+			weft_waker wwaker; /* the writable wait's task (the
+			                    * readable one's is `waker`) */
+		} w;
 		struct {              /* msg ops: the kernel reads/writes these */
 			struct msghdr msg;
 			struct iovec iov;
@@ -159,6 +170,9 @@ struct weft__stage {
 #define WEFT__FEAT_RING             0x08u  /* test hook only: no ring at all */
 #define WEFT__FEAT_RECV_MULTI       0x10u  /* provided buffer ring +
                                             * multishot recv (6.0) */
+#define WEFT__FEAT_POLL_MULTI       0x1000u /* multishot POLL_ADD (5.13)
+                                             * for fd watchers; off: each
+                                             * arm is single-shot */
 #define WEFT__FEAT_BATCH_SCHED      0x20u  /* reactor thread SCHED_BATCH
                                             * (WEFT_IO_DISABLE=0x20 turns it
                                             * off, for A/B runs) */
@@ -401,6 +415,21 @@ void weft__accept_release(struct weft__op *op);
  * accept on the listener is being polled. */
 struct weft_listener;
 unsigned weft__listener_test_backoff_ms(struct weft_listener *l);
+
+/* ---- watch.c: the WATCH kind (reactor side; lock held) */
+/* Sets the multishot flag on a watch's POLL_ADD (when the kernel has it)
+ * and counts the arm (takes the lock itself). */
+void weft__watch_arm(struct weft__reactor *r, struct weft__op *op,
+		     struct io_uring_sqe *sqe);
+/* One CQE of a WATCH record: records the readiness, takes into *w1 and *w2
+ * the wakers to wake (the final CQE wakes both: the next wait re-arms);
+ * *rearm when the kernel refused the multishot flag and the record must be
+ * armed again single-shot at once. */
+void weft__watch_complete_locked(struct weft__reactor *r, struct weft__op *op,
+				 int32_t res, bool more, weft_waker *w1,
+				 weft_waker *w2, bool *rearm);
+/* Takes the writable waiter's waker (shutdown paths drop it). */
+weft_waker weft__watch_take_wwaker_locked(struct weft__op *op);
 
 /* ---- process.c: the REAPER kind */
 /* At free: reaps the child (waitid(P_PIDFD, WNOHANG)) if it has exited. */

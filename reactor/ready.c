@@ -1,7 +1,8 @@
 /* reactor/ready.c - readiness on any descriptor (weft/fd.h): the
  * weft_fd_ready future (one single-shot IORING_OP_POLL_ADD per wait), and
  * weft_fd_read / weft_fd_write, which try the system call on the polling
- * thread and wait for readiness only when it gives EAGAIN.
+ * thread and wait for readiness only when it gives EAGAIN (one loop,
+ * fd_io_poll, taking the call). The multishot watcher is watch.c.
  *
  * A wait is an IO-kind record (op.c): the reactor arms its POLL_ADD, a
  * dropped wait is cancelled and freed on its final completion, so the
@@ -115,19 +116,47 @@ void weft_fd_ready_drop(weft_fd_ready *f)
 
 WEFT_FUTURE_DEFINE(weft_fd_ready, weft_fd_ready_drop);
 
-/* Runs after a wait of *rd completed or when none is in flight: whether
- * the caller may try its system call now (*stop set and the error in
- * *err when the wait failed). PENDING while a wait is in flight. */
-static weft_poll await_ready(weft_fd_ready *rd, weft_cx *cx, intptr_t *err)
+/* One system call on a non-blocking fd, or -errno. */
+typedef ssize_t (*fd_call)(void *f);
+
+/* The loop weft_fd_read and weft_fd_write share: finishes the wait in
+ * *rd if one is in flight, then calls call(f) (on the polling thread);
+ * on EAGAIN waits for `events` on fd and calls again. READY with *out =
+ * what the call returned (>= 0, or a -errno other than EAGAIN) or the
+ * wait's error; PENDING while a wait is in flight. A call made without
+ * waiting first spends the task's budget (a completed wait spent it in
+ * weft__op_poll). */
+static weft_poll fd_io_poll(weft_fd_ready *rd, weft_cx *cx, int fd,
+			    unsigned events, fd_call call, void *f,
+			    intptr_t *out)
 {
-	*err = 0;
-	if (!rd->op)
-		return WEFT_READY;
-	if (weft_fd_ready_poll(rd, cx) == WEFT_PENDING)
-		return WEFT_PENDING;
-	if (rd->res < 0)
-		*err = rd->res;
-	return WEFT_READY;
+	for (;;) {
+		bool waited = rd->op != NULL;
+		ssize_t n;
+
+		if (waited) {
+			if (weft_fd_ready_poll(rd, cx) == WEFT_PENDING)
+				return WEFT_PENDING;
+			if (rd->res < 0) {
+				*out = rd->res;
+				return WEFT_READY;
+			}
+		} else if (!weft_coop_proceed(cx)) {
+			return WEFT_PENDING;
+		}
+		n = call(f);
+		if (n != -EAGAIN && n != -EWOULDBLOCK) {
+			*out = n;
+			return WEFT_READY;
+		}
+		ready_setup(rd, fd, NULL, events);
+		if (weft_fd_ready_poll(rd, cx) == WEFT_PENDING)
+			return WEFT_PENDING;
+		if (rd->res < 0) {
+			*out = rd->res;
+			return WEFT_READY;
+		}
+	}
 }
 
 /* ----------------------------------------------------------------- read */
@@ -142,39 +171,21 @@ void weft_fd_read_init(weft_fd_read *f, int fd, void *buf, size_t len)
 	f->res = 0;
 }
 
-weft_poll weft_fd_read_poll(weft_fd_read *f, weft_cx *cx)
+static ssize_t read_call(void *arg)
 {
-	intptr_t err;
+	weft_fd_read *f = arg;
 	ssize_t n;
 
-	for (;;) {
-		bool waited = f->ready.op != NULL;
+	do
+		n = read(f->fd, f->buf, f->len);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
 
-		if (await_ready(&f->ready, cx, &err) == WEFT_PENDING)
-			return WEFT_PENDING;
-		if (err < 0) {
-			f->res = err;
-			return WEFT_READY;
-		}
-		/* a read that never waits still spends the task's budget
-		 * (a completed wait spent it in weft__op_poll) */
-		if (!waited && !weft_coop_proceed(cx))
-			return WEFT_PENDING;
-		do
-			n = read(f->fd, f->buf, f->len);
-		while (n < 0 && errno == EINTR);
-		if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
-			f->res = n >= 0 ? (intptr_t)n : -errno;
-			return WEFT_READY;
-		}
-		weft_fd_readable_init(&f->ready, f->fd);
-		if (weft_fd_ready_poll(&f->ready, cx) == WEFT_PENDING)
-			return WEFT_PENDING;
-		if (f->ready.res < 0) {
-			f->res = f->ready.res;
-			return WEFT_READY;
-		}
-	}
+weft_poll weft_fd_read_poll(weft_fd_read *f, weft_cx *cx)
+{
+	return fd_io_poll(&f->ready, cx, f->fd, POLLIN, read_call, f,
+			  &f->res);
 }
 
 void weft_fd_read_drop(weft_fd_read *f)
@@ -226,44 +237,30 @@ static ssize_t write_nosigpipe(int fd, const void *buf, size_t len)
 	return n < 0 ? -err : n;
 }
 
+static ssize_t write_call(void *arg)
+{
+	weft_fd_write *f = arg;
+
+	return write_nosigpipe(f->fd, (const char *)f->buf + f->done,
+			       f->len - f->done);
+}
+
 weft_poll weft_fd_write_poll(weft_fd_write *f, weft_cx *cx)
 {
-	intptr_t err;
-	ssize_t n;
+	intptr_t n;
 
-	for (;;) {
-		bool waited = f->ready.op != NULL;
-
-		if (await_ready(&f->ready, cx, &err) == WEFT_PENDING)
+	while (f->done < f->len) {
+		if (fd_io_poll(&f->ready, cx, f->fd, POLLOUT, write_call, f,
+			       &n) == WEFT_PENDING)
 			return WEFT_PENDING;
-		if (err < 0) {
-			f->res = err;
-			return WEFT_READY;
-		}
-		if (f->done == f->len) {
-			f->res = (intptr_t)f->len;
-			return WEFT_READY;
-		}
-		if (!waited && !weft_coop_proceed(cx))
-			return WEFT_PENDING;
-		n = write_nosigpipe(f->fd, (const char *)f->buf + f->done,
-				    f->len - f->done);
-		if (n > 0) {
-			f->done += (size_t)n;
-			continue;
-		}
-		if (n != -EAGAIN && n != -EWOULDBLOCK) {
+		if (n <= 0) {
 			f->res = n < 0 ? n : -EIO;
 			return WEFT_READY;
 		}
-		weft_fd_writable_init(&f->ready, f->fd);
-		if (weft_fd_ready_poll(&f->ready, cx) == WEFT_PENDING)
-			return WEFT_PENDING;
-		if (f->ready.res < 0) {
-			f->res = f->ready.res;
-			return WEFT_READY;
-		}
+		f->done += (size_t)n;
 	}
+	f->res = (intptr_t)f->len;
+	return WEFT_READY;
 }
 
 void weft_fd_write_drop(weft_fd_write *f)

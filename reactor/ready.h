@@ -13,4 +13,8 @@ struct weft__fd;
 void weft__fd_ready_init_obj(weft_fd_ready *f, struct weft__fd *obj,
 			     unsigned events);
 
+/* Test hook (watch.c): how many POLL_ADDs w's record has armed (0 before
+ * its first wait). One while a multishot lives; one per re-arm. */
+unsigned weft__fd_watch_test_arms(weft_fd_watch *w);
+
 #endif /* WEFT_REACTOR_READY_H */

@@ -152,6 +152,33 @@ weft_poll weft_bufreader_poll_peek(weft_bufreader *r, weft_cx *cx,
 				   size_t n, const void **data,
 				   intptr_t *res);
 
+/* weft_bufreader_try_until is the synchronous fast path of poll_until
+ * (and try_exact, try_peek of poll_exact, poll_peek; the poll functions
+ * start with them): the same result when the reader already holds it (in
+ * its buffer, or in the stream chunk it keeps from the last fill), with no
+ * call on the stream and no context; else -EAGAIN, with nothing taken
+ * (the poll function or future then reads what is missing). Returns the
+ * count (>= 1) with *data set (borrowed until the next call on the
+ * reader, as a READY result is), -EINVAL as the poll function gives it, or
+ * -EAGAIN;
+ * over-long lines, the end of stream, a pending skip and errors are all
+ * -EAGAIN here (the future reports them). A loop that takes items with
+ * these until -EAGAIN and then awaits the future costs one future
+ * completion per chunk of the stream instead of one per item: for short
+ * items that is most of the reader's own cost. They never wait, so such a
+ * loop runs at most as long as the held bytes last, and the future it
+ * falls back to spends the task's budget as usual. */
+intptr_t weft_bufreader_try_until(weft_bufreader *r, int delim, size_t max,
+				  const void **data);
+/* The fast path of weft_bufreader_poll_exact (see try_until): n held
+ * contiguous bytes, used up; -EAGAIN when fewer are held in one place. */
+intptr_t weft_bufreader_try_exact(weft_bufreader *r, size_t n,
+				  const void **data);
+/* The fast path of weft_bufreader_poll_peek (see try_until): n held
+ * contiguous bytes, not used up; -EAGAIN when fewer are held. */
+intptr_t weft_bufreader_try_peek(weft_bufreader *r, size_t n,
+				 const void **data);
+
 /* Future: the next bytes (weft_bufreader_poll_fill): res = count (>= 1),
  * 0 at end of stream, or -errno; data points at them, borrowed until the
  * next call on the reader. Consume what was used with

@@ -76,6 +76,23 @@ void weft_codec_lines_next_init(weft_codec_lines_next *f, weft_bufreader *r,
 weft_poll weft_codec_lines_next_poll(weft_codec_lines_next *f, weft_cx *cx);
 void weft_codec_lines_next_drop(weft_codec_lines_next *f);
 
+/* The next line when the reader already holds it whole (bufio.h's fast
+ * path: weft_bufreader_try_until): res and *data as a READY
+ * weft_codec_lines_next would give them (its length, or -EMSGSIZE for a
+ * held line over max_len, or -EINVAL); -EAGAIN when the line is not held
+ * yet, or at the end of stream, an error or an over-long line still to be
+ * read: then await weft_codec_lines_next, which does all of that. Never
+ * calls the stream. c NULL: the defaults (no max_len, no strip_cr). The
+ * loop for many short lines:
+ *
+ *     while ((n = weft_codec_lines_try_next(r, &c, &d)) != -EAGAIN)
+ *             handle(d, n);            // n >= 0, or -EMSGSIZE
+ *     // then await weft_codec_lines_next for the next one
+ */
+intptr_t weft_codec_lines_try_next(weft_bufreader *r,
+				   const weft_codec_lines *c,
+				   const void **data);
+
 /* Encodes line (len bytes, no "\n" in it) and "\n" into out (cap bytes).
  * Returns the bytes written (len + 1), -EMSGSIZE (len over max_len),
  * -EINVAL (a "\n" in the line), or -ENOBUFS (cap too small). */
@@ -143,6 +160,17 @@ void weft_codec_frames_next_init(weft_codec_frames_next *f,
 weft_poll weft_codec_frames_next_poll(weft_codec_frames_next *f,
 				      weft_cx *cx);
 void weft_codec_frames_next_drop(weft_codec_frames_next *f);
+
+/* The next frame when the reader already holds it whole (header and body;
+ * weft_bufreader_try_peek and _try_exact): res and *data as a READY
+ * weft_codec_frames_next would give them (the frame's length, -EMSGSIZE
+ * for a held header of an over-long frame, which is then skipped as the
+ * future skips it, -EBADMSG, -EINVAL); -EAGAIN when the frame is not held
+ * whole yet, or at the end of stream or an error: then await
+ * weft_codec_frames_next. Never calls the stream. */
+intptr_t weft_codec_frames_try_next(weft_bufreader *r,
+				    const weft_codec_frames *c,
+				    const void **data);
 
 /* Encodes frame (len bytes: the offset bytes, then the body) into out
  * (cap bytes). Returns the bytes written (len + width), -EINVAL (bad

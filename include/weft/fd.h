@@ -10,15 +10,23 @@
  * readiness, then try again (docs/guide.md, "Readiness on any fd", has a
  * worked non-blocking connect).
  *
- * The descriptor stays the caller's: weft never closes it, never changes
- * its flags, and keeps no state about it between futures. Each wait is one
- * single-shot IORING_OP_POLL_ADD: level-triggered (a descriptor that is
- * ready when the wait starts completes it at once), one completion per
- * wait. Multishot polls (IORING_POLL_ADD_MULTI, kernel 5.13) are not used
- * here: a multishot poll needs an owner that outlives each wait (the
- * multishot completions of a wait nobody polls would have to be stored
- * somewhere), and these futures own nothing between waits; a wait costs
- * one submission and one completion, which every supported kernel has.
+ * The descriptor stays the caller's: weft never closes it and never
+ * changes its flags. Two ways to wait:
+ *
+ *   weft_fd_ready (and weft_fd_read/_write on it): one single-shot
+ *   IORING_OP_POLL_ADD per wait, level-triggered (a descriptor that is
+ *   ready when the wait starts completes it at once); the future owns
+ *   nothing between waits. For one-off waits.
+ *
+ *   weft_fd_watch (below): a watcher handle that keeps one multishot
+ *   POLL_ADD (IORING_POLL_ADD_MULTI) armed while it lives and remembers
+ *   the readiness the kernel reported until a wait takes it. A wait that
+ *   finds readiness recorded completes at once; one that does not costs
+ *   no submission, only the completion that ends it. For descriptors
+ *   waited on again and again (a foreign library's socket, an eventfd).
+ *
+ * (The rest of this comment is about weft_fd_ready; weft_fd_watch has its
+ * own below.)
  *
  * Closing the descriptor under a wait: the kernel's poll holds its own
  * reference to the open file, so a close(2) of the fd number during a
@@ -57,6 +65,7 @@
 #define WEFT_FD_H
 
 #include <poll.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -146,6 +155,91 @@ void weft_fd_write_init(weft_fd_write *f, int fd, const void *buf,
 			size_t len);
 weft_poll weft_fd_write_poll(weft_fd_write *f, weft_cx *cx);
 void weft_fd_write_drop(weft_fd_write *f);
+
+/* ---------------------------------------------------------------- watch */
+
+/* A watcher: one multishot POLL_ADD on fd, kept armed from the first wait
+ * until weft_fd_watch_destroy, so that a descriptor waited on in a loop
+ * costs one submission in all instead of one per wait.
+ *
+ * Readiness is edge-recorded, as with epoll's EPOLLET: each completion the
+ * kernel posts (the fd became readable, writable, hung up, ...) is or'ed
+ * into the watcher's record, one set of bits per direction (readable:
+ * POLLIN, POLLPRI, POLLRDHUP; writable: POLLOUT; POLLERR, POLLHUP and
+ * POLLNVAL go to both). A wait takes its direction's bits: READY at once
+ * when some are recorded (readiness that arrived while nobody waited is
+ * never lost), else PENDING until the next completion for it. The rule
+ * that follows, as for EPOLLET: after a wait completes, do the operation
+ * until it gives EAGAIN before waiting again; a wait after a partial read
+ * may sleep although bytes are left. Readiness is a hint here too (a
+ * recorded edge may be one whose bytes a read since then already took:
+ * the read gives EAGAIN and the caller waits again).
+ *
+ * The kernel may end a multishot poll on its own (a completion without
+ * IORING_CQE_F_MORE: its completion queue overflowed, ...): the watcher
+ * then wakes both waits, and the next wait that finds nothing recorded
+ * arms it again (the new POLL_ADD reports the level the fd is at then, so
+ * no readiness is lost across the gap). A kernel without multishot polls
+ * (before 5.13) refuses the first one; the watcher then arms single-shot
+ * polls, one per wait that finds nothing recorded.
+ *
+ * Errors: weft_fd_watch_create gives -EBADF (fd < 0), -EINVAL (events
+ * has no POLLIN, POLLPRI, POLLRDHUP or POLLOUT, or other bits) or
+ * -ENOMEM. A wait gives -EINVAL (events not a subset of the watcher's, or
+ * of both directions), -ENODEV (no runtime with I/O enabled polls it),
+ * -ENOMEM (no operation record), -ECANCELED (the watcher was destroyed,
+ * or the runtime shut down first), and the error the kernel's poll gave
+ * (-EBADF: fd not open when the poll was armed); an error is kept and
+ * every later wait on the watcher gives it too.
+ *
+ * Closing the descriptor: as for weft_fd_ready (above), the kernel's poll
+ * holds the open file; destroy the watcher before closing the fd.
+ *
+ * Cancellation: dropping a wait at any point is safe and loses nothing
+ * (the readiness stays recorded for the next wait). weft_fd_watch_destroy
+ * may be called with waits pending: they are woken and give -ECANCELED
+ * when polled next (the watcher's memory lives until the last of them is
+ * completed or dropped); the poll is cancelled (IORING_OP_ASYNC_CANCEL)
+ * once the last one lets go, and its record freed on its final completion.
+ *
+ * Threads: a watcher may be used from any threads, but takes at most one
+ * readable and one writable wait at a time (they may be in different
+ * tasks: a reader and a writer); a second wait in the same direction
+ * would take the first one's wake-up. The watcher must be alive (not
+ * destroyed) at each wait's _init and first poll; a wait that is PENDING
+ * keeps it alive by itself. */
+typedef struct weft_fd_watch weft_fd_watch;
+
+/* Creates a watcher on fd for events (POLLIN, POLLPRI, POLLRDHUP, POLLOUT,
+ * or'ed). Nothing is submitted until the first wait is polled. Returns 0
+ * with *out set, or -EBADF, -EINVAL, -ENOMEM (*out is then NULL). */
+int weft_fd_watch_create(weft_fd_watch **out, int fd, unsigned events);
+/* Ends the watcher (see above: pending waits give -ECANCELED; the poll is
+ * cancelled). The fd stays open. NULL is ignored. */
+void weft_fd_watch_destroy(weft_fd_watch *w);
+
+/* Waits for readiness recorded on w in one direction: events is POLLIN
+ * (or POLLPRI, POLLRDHUP: the readable direction) or POLLOUT (the
+ * writable one), and must be among the watcher's. READY with res = the
+ * revents recorded for that direction since the last wait took them (> 0;
+ * it may hold POLLERR, POLLHUP, POLLNVAL, and bits of that direction that
+ * were not asked for), or res < 0. weft_fd_watch_readable_init and
+ * weft_fd_watch_writable_init are _init with POLLIN and POLLOUT. */
+typedef struct weft_fd_watch_wait {
+	weft_fd_watch *w;
+	unsigned events;          /* the direction's bits */
+	bool held;                /* private: holds a reference on w */
+	intptr_t res;             /* revents, or a negative errno */
+} weft_fd_watch_wait;
+WEFT_FUTURE_EXTERN(weft_fd_watch_wait);
+
+void weft_fd_watch_wait_init(weft_fd_watch_wait *f, weft_fd_watch *w,
+			     unsigned events);
+weft_poll weft_fd_watch_wait_poll(weft_fd_watch_wait *f, weft_cx *cx);
+void weft_fd_watch_wait_drop(weft_fd_watch_wait *f);
+
+void weft_fd_watch_readable_init(weft_fd_watch_wait *f, weft_fd_watch *w);
+void weft_fd_watch_writable_init(weft_fd_watch_wait *f, weft_fd_watch *w);
 
 #pragma GCC visibility pop
 #ifdef __cplusplus

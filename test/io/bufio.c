@@ -3,7 +3,8 @@
  * lines at every split point, zero-copy results from in-place chunks,
  * over-long lines skipped with the next line intact, end of stream inside
  * a line, read_exact across chunks, fill/consume, a future dropped half
- * way, and the writer's coalescing (N small writes + flush = 1 call). */
+ * way, the synchronous try forms (held items only, never the stream), and
+ * the writer's coalescing (N small writes + flush = 1 call). */
 #include <stdio.h>
 
 #include "../sync/harness.h"
@@ -117,6 +118,80 @@ Test(bufio, lines_inside_a_chunk_are_borrowed_in_place)
 	weft_bufreader_read_line_init(&f, &r, 0);
 	RUN(weft_bufreader_read_until, &f, &k);
 	cr_assert_eq(f.data, b + 3, "in place again after it");
+	weft_bufreader_destroy(&r);
+}
+
+/* The synchronous fast path: held items only, never the stream. */
+Test(bufio, try_forms_take_held_items_and_never_call_the_stream)
+{
+	static const char a[] = "ab\ncd\nefgh";
+	script s;
+	tt k;
+	weft_bufreader r;
+	weft_bufreader_read_until f;
+	const void *d = "x";
+
+	tt_init(&k);
+	script_init_fill(&s, 0);
+	script_add(&s, a, strlen(a));
+	cr_assert_eq(weft_bufreader_init(&r, &s.base, 64), 0);
+	/* nothing held yet: -EAGAIN, and the stream untouched (its first
+	 * read would have answered PENDING once and armed itself) */
+	cr_assert_eq(weft_bufreader_try_until(&r, '\n', 0, &d), -EAGAIN);
+	cr_assert_null(d);
+	cr_assert_eq(weft_bufreader_try_exact(&r, 1, &d), -EAGAIN);
+	cr_assert_not(s.armed);
+	cr_assert_eq(s.at, 0);
+	/* the future fills: the first line, in the stream's chunk */
+	weft_bufreader_read_line_init(&f, &r, 0);
+	RUN(weft_bufreader_read_until, &f, &k);
+	cr_assert_eq(f.res, 3);
+	cr_assert_eq(f.data, a);
+	/* the next line is held: in place, no copy */
+	cr_assert_eq(weft_bufreader_try_until(&r, '\n', 0, &d), 3);
+	cr_assert_eq(d, a + 3);
+	/* "efgh" has no delimiter: -EAGAIN, and nothing taken */
+	cr_assert_eq(weft_bufreader_try_until(&r, '\n', 0, &d), -EAGAIN);
+	cr_assert_eq(weft_bufreader_try_peek(&r, 2, &d), 2);
+	cr_assert_eq(d, a + 6);
+	cr_assert_eq(weft_bufreader_try_exact(&r, 5, &d), -EAGAIN);
+	cr_assert_eq(weft_bufreader_try_exact(&r, 4, &d), 4);
+	cr_assert_arr_eq(d, "efgh", 4);
+	cr_assert_eq(weft_bufreader_try_exact(&r, 1, &d), -EAGAIN);
+	/* bad arguments as the poll functions give them */
+	cr_assert_eq(weft_bufreader_try_until(&r, 256, 0, &d), -EINVAL);
+	cr_assert_eq(weft_bufreader_try_exact(&r, 0, &d), -EINVAL);
+	cr_assert_eq(weft_bufreader_try_until(NULL, '\n', 0, &d), -EINVAL);
+	/* the end of stream is the future's to report */
+	weft_bufreader_read_line_init(&f, &r, 0);
+	RUN(weft_bufreader_read_until, &f, &k);
+	cr_assert_eq(f.res, 0);
+	weft_bufreader_destroy(&r);
+}
+
+/* A pending skip (or an over-long line's rest) goes through the future. */
+Test(bufio, try_forms_leave_skipping_to_the_futures)
+{
+	static const char a[] = "0123456789\nok\n";
+	script s;
+	tt k;
+	weft_bufreader r;
+	weft_bufreader_read_until f;
+	const void *d;
+
+	tt_init(&k);
+	script_init_fill(&s, 0);
+	script_add(&s, a, strlen(a));
+	cr_assert_eq(weft_bufreader_init(&r, &s.base, 64), 0);
+	weft_bufreader_read_line_init(&f, &r, 4);
+	RUN(weft_bufreader_read_until, &f, &k);
+	cr_assert_eq(f.res, -EMSGSIZE);
+	/* "456789\n" is still to be skipped: the fast path does not */
+	cr_assert_eq(weft_bufreader_try_until(&r, '\n', 0, &d), -EAGAIN);
+	weft_bufreader_read_line_init(&f, &r, 0);
+	RUN(weft_bufreader_read_until, &f, &k);
+	cr_assert_eq(f.res, 3);
+	cr_assert_arr_eq(f.data, "ok\n", 3);
 	weft_bufreader_destroy(&r);
 }
 

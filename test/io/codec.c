@@ -4,7 +4,10 @@
  * over-long lines and frames (and the item after them); every header
  * width and endianness, offsets, adjustments, kept headers; the end of
  * stream between and inside items; a dropped next future mid-frame; the
- * encoders into a buffer and into a bufwriter. */
+ * encoders into a buffer and into a bufwriter. The decoding tests run
+ * twice: with the futures alone, and with the synchronous _try_next first
+ * (the futures only where it says -EAGAIN), which must give the same
+ * items, and some of them (checked) when the input comes in one piece. */
 #include "../sync/harness.h"
 #include "script.h"
 #include "weft/codec.h"
@@ -47,29 +50,53 @@ static void cut_input(script *s, bool fill, const char *in, size_t n,
 			for (size_t cut = 1;                                \
 			     cut < (mode == 1 ? (n) : 2); cut++)
 
+/* The next line: with use_try, weft_codec_lines_try_next first (counted
+ * in *tried when it gives one), and the future when it says -EAGAIN. */
+static void next_line(weft_bufreader *r, const weft_codec_lines *c,
+		      bool use_try, tt *k, weft_codec_lines_next *f,
+		      int *tried)
+{
+	if (use_try) {
+		f->res = weft_codec_lines_try_next(r, c, &f->data);
+		if (f->res != -EAGAIN) {
+			(*tried)++;
+			return;
+		}
+		cr_assert_null(f->data);
+	}
+	weft_codec_lines_next_init(f, r, c);
+	RUN(weft_codec_lines_next, f, k);
+}
+
 static void lines_expect(const char *in, size_t n, size_t cap,
 			 const weft_codec_lines *c, const item *want,
 			 int nwant)
 {
+	for (int use_try = 0; use_try < 2; use_try++)
 	FOR_EACH_CUT(in, n, fill, mode, cut) {
 		script s;
 		tt k;
 		weft_bufreader r;
 		weft_codec_lines_next f;
+		int tried = 0;
 
 		tt_init(&k);
 		cut_input(&s, fill, in, n, mode, cut);
 		cr_assert_eq(weft_bufreader_init(&r, &s.base, cap), 0);
 		for (int i = 0; i < nwant; i++) {
-			weft_codec_lines_next_init(&f, &r, c);
-			RUN(weft_codec_lines_next, &f, &k);
+			next_line(&r, c, use_try, &k, &f, &tried);
 			cr_assert_eq(f.res, want[i].res,
-				     "fill %d mode %d cut %zu item %d: %zd",
-				     fill, mode, cut, i, (ssize_t)f.res);
+				     "try %d fill %d mode %d cut %zu item %d: "
+				     "%zd", use_try, fill, mode, cut, i,
+				     (ssize_t)f.res);
 			if (f.res > 0)
 				cr_assert_arr_eq(f.data, want[i].data,
 						 (size_t)f.res);
 		}
+		/* in one piece, every line after the first is held: the
+		 * fast path gives them (all but the end and long ones) */
+		if (use_try && mode == 2)
+			cr_assert_gt(tried, 0, "the fast path gave nothing");
 		weft_bufreader_destroy(&r);
 	}
 }
@@ -151,6 +178,23 @@ Test(codec, lines_encode_into_a_buffer_and_a_bufwriter)
 
 /* --------------------------------------------------------------- frames */
 
+/* The next frame, as next_line does it. */
+static void next_frame(weft_bufreader *r, const weft_codec_frames *c,
+		       bool use_try, tt *k, weft_codec_frames_next *f,
+		       int *tried)
+{
+	if (use_try) {
+		f->res = weft_codec_frames_try_next(r, c, &f->data);
+		if (f->res != -EAGAIN) {
+			(*tried)++;
+			return;
+		}
+		cr_assert_null(f->data);
+	}
+	weft_codec_frames_next_init(f, r, c);
+	RUN(weft_codec_frames_next, f, k);
+}
+
 /* Encodes bodies[] with c (offset bytes: 'o'), decodes them at every cut,
  * both stream kinds, and checks each frame, then -ENODATA. */
 static void frames_roundtrip(const weft_codec_frames *c)
@@ -173,11 +217,13 @@ static void frames_roundtrip(const weft_codec_frames *c)
 			     "encode %d: %zd", i, (ssize_t)m);
 		n += (size_t)m;
 	}
+	for (int use_try = 0; use_try < 2; use_try++)
 	FOR_EACH_CUT(in, n, fill, mode, cut) {
 		script s;
 		tt k;
 		weft_bufreader r;
 		weft_codec_frames_next f;
+		int tried = 0;
 
 		tt_init(&k);
 		cut_input(&s, fill, in, n, mode, cut);
@@ -186,8 +232,7 @@ static void frames_roundtrip(const weft_codec_frames *c)
 			size_t bl = strlen(bodies[i]);
 			size_t head = c->offset + c->width;
 
-			weft_codec_frames_next_init(&f, &r, c);
-			RUN(weft_codec_frames_next, &f, &k);
+			next_frame(&r, c, use_try, &k, &f, &tried);
 			if (c->keep_header) {
 				cr_assert_eq(f.res, (intptr_t)(head + bl),
 					     "width %u le %d mode %d cut %zu"
@@ -205,9 +250,10 @@ static void frames_roundtrip(const weft_codec_frames *c)
 				cr_assert_arr_eq(f.data, bodies[i], bl);
 			}
 		}
-		weft_codec_frames_next_init(&f, &r, c);
-		RUN(weft_codec_frames_next, &f, &k);
+		next_frame(&r, c, use_try, &k, &f, &tried);
 		cr_assert_eq(f.res, -ENODATA);
+		if (use_try && mode == 2)
+			cr_assert_gt(tried, 0, "the fast path gave nothing");
 		weft_bufreader_destroy(&r);
 	}
 }
@@ -280,6 +326,11 @@ Test(codec, an_over_long_frame_is_skipped_and_the_next_one_decodes)
 	char in[128];
 	size_t n = 0;
 
+	in[n++] = 2;                     /* a frame first: the one after
+					  * it is held when it is decoded
+					  * (the fast path sees it) */
+	in[n++] = 'o';
+	in[n++] = 'k';
 	in[n++] = 40;                    /* a 41-byte frame: too big */
 	memset(in + n, 'Z', 40);
 	n += 40;
@@ -289,27 +340,29 @@ Test(codec, an_over_long_frame_is_skipped_and_the_next_one_decodes)
 	in[n++] = 9;                     /* 10 bytes: just fits */
 	memcpy(in + n, "123456789", 9);
 	n += 9;
+	for (int use_try = 0; use_try < 2; use_try++)
 	FOR_EACH_CUT(in, n, fill, mode, cut) {
 		script s;
 		tt k;
 		weft_bufreader r;
 		weft_codec_frames_next f;
+		int tried = 0;
 
 		tt_init(&k);
 		cut_input(&s, fill, in, n, mode, cut);
 		cr_assert_eq(weft_bufreader_init(&r, &s.base, 32), 0);
-		weft_codec_frames_next_init(&f, &r, &c);
-		RUN(weft_codec_frames_next, &f, &k);
+		next_frame(&r, &c, use_try, &k, &f, &tried);
+		cr_assert_eq(f.res, 2);
+		cr_assert_arr_eq(f.data, "ok", 2);
+		next_frame(&r, &c, use_try, &k, &f, &tried);
 		cr_assert_eq(f.res, -EMSGSIZE);
-		weft_codec_frames_next_init(&f, &r, &c);
-		RUN(weft_codec_frames_next, &f, &k);
-		cr_assert_eq(f.res, 3, "mode %d cut %zu", mode, cut);
+		next_frame(&r, &c, use_try, &k, &f, &tried);
+		cr_assert_eq(f.res, 3, "try %d mode %d cut %zu", use_try,
+			     mode, cut);
 		cr_assert_arr_eq(f.data, "abc", 3);
-		weft_codec_frames_next_init(&f, &r, &c);
-		RUN(weft_codec_frames_next, &f, &k);
+		next_frame(&r, &c, use_try, &k, &f, &tried);
 		cr_assert_eq(f.res, 9);
-		weft_codec_frames_next_init(&f, &r, &c);
-		RUN(weft_codec_frames_next, &f, &k);
+		next_frame(&r, &c, use_try, &k, &f, &tried);
 		cr_assert_eq(f.res, -ENODATA);
 		weft_bufreader_destroy(&r);
 	}
