@@ -44,6 +44,7 @@ int weft__pool_init(struct weft__bufpool *p, struct io_uring *ring)
 	p->count = WEFT__POOL_BUFS;
 	p->size = WEFT__POOL_BUF_SIZE;
 	p->mask = (uint32_t)io_uring_buf_ring_mask(p->count);
+	atomic_store_explicit(&p->scarce_at, p->count / 2, memory_order_relaxed);
 	atomic_flag_clear_explicit(&p->lock, memory_order_relaxed);
 	/* the ring must be page-aligned: mmap gives that */
 	p->br = mmap(NULL, ring_bytes, PROT_READ | PROT_WRITE,
@@ -134,12 +135,23 @@ unsigned long weft__pool_in_use(struct weft__bufpool *p)
 
 bool weft__pool_scarce(struct weft__bufpool *p)
 {
-	return weft__pool_in_use(p) * 2 > p->count;
+	/* relaxed: a setting (a test hook changes it) */
+	return weft__pool_in_use(p) >
+	       atomic_load_explicit(&p->scarce_at, memory_order_relaxed);
 }
 
 bool weft__pool_has_room(struct weft__bufpool *p)
 {
 	return weft__pool_in_use(p) * 4 <= (unsigned long)p->count * 3;
+}
+
+void weft__pool_test_scarce_at(weft_rt *rt, unsigned at)
+{
+	struct weft__reactor *r = weft__rt_driver(rt);
+
+	if (r && r->pool.br)
+		atomic_store_explicit(&r->pool.scarce_at, at,
+				      memory_order_relaxed);
 }
 
 unsigned long weft__pool_test_outstanding(weft_rt *rt)

@@ -197,6 +197,8 @@ struct weft__bufpool {
 	/* buffers the kernel filled (the ring's thread) and buffers given
 	 * back (under lock): the difference is what streams hold */
 	atomic_ulong filled, returned;
+	/* scarce above this many held: count / 2 (a test hook moves it) */
+	_Atomic uint32_t scarce_at;
 };
 
 #define WEFT__POOL_BUFS 512u            /* buffers in the pool */
@@ -431,6 +433,11 @@ void weft__recvq_unwait(struct weft__fd *f, bool *waiting);
 struct weft_stream;
 unsigned weft__stream_test_queued(struct weft_stream *s);
 unsigned long weft__pool_test_outstanding(weft_rt *rt);
+/* Test hooks: of a stream's unread chunks, those still in pool buffers
+ * (recvq.c); the pool counts as scarce above `at` buffers held from now
+ * on (pool.c; its default is half the pool). */
+unsigned weft__stream_test_pooled(struct weft_stream *s);
+void weft__pool_test_scarce_at(weft_rt *rt, unsigned at);
 
 /* ---- fdpass.c */
 /* Closes the SCM_RIGHTS descriptors in a received msghdr's control data

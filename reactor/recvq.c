@@ -67,6 +67,22 @@ unsigned weft__stream_test_queued(weft_stream *s)
 	return n;
 }
 
+unsigned weft__stream_test_pooled(weft_stream *s)
+{
+	/* acquire: pairs with the CAS that installed the record */
+	struct weft__op *op = atomic_load_explicit(&FD_OF(s)->rx,
+						   memory_order_acquire);
+	unsigned n = 0;
+
+	if (!op)
+		return 0;
+	weft__op_lock(op);
+	for (uint32_t i = 0; i < op->u.rq.len; i++)
+		n += !op->u.rq.q[(op->u.rq.head + i) % op->u.rq.cap].heap;
+	weft__op_unlock(op);
+	return n;
+}
+
 /* ------------------------------------------------ the record (reactor) */
 
 /* The bytes of chunk c. */

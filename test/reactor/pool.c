@@ -7,8 +7,9 @@
  * every read: it is counted in the reactor metrics) and get every byte in
  * order. The same run with the copies forced off shows what they prevent:
  * the pool runs dry and every receive falls back, but without re-arming a
- * multishot that fails on every read. The peers are
- * plain non-blocking sockets driven by the test thread. */
+ * multishot that fails on every read. A chunk lent by a byte stream's
+ * fill stays in its pool buffer while the rest is copied out. The peers
+ * are plain non-blocking sockets driven by the test thread. */
 #include <sys/socket.h>
 #include <time.h>
 
@@ -215,4 +216,73 @@ Test(pool, without_copies_the_pool_runs_dry, .timeout = 120)
 	cr_assert_leq(r.exhausted, READERS + STOPPED,
 		      "%lu multishots ended with ENOBUFS in %lu reads",
 		      (unsigned long)r.exhausted, (unsigned long)r.reads);
+}
+
+/* ------------------------------------------------ a lent chunk stays */
+
+struct fill_once {
+	WEFT_ASYNC;
+	weft_bytes *b;
+	const void *data;
+};
+
+static weft_poll fill_once_poll(struct fill_once *f, weft_cx *cx)
+{
+	return f->b->vt->poll_fill(f->b, cx, &f->data, &f->res);
+}
+
+WEFT_FUTURE(fill_once, struct fill_once, WEFT_NO_DROP);
+
+static bool queued_at_least(weft_stream *s, unsigned n)
+{
+	struct timespec d = { 0, 1000000 };
+
+	for (int i = 0; i < 10000; i++) {
+		if (weft__stream_test_queued(s) >= n)
+			return true;
+		nanosleep(&d, NULL);
+	}
+	return weft__stream_test_queued(s) >= n;
+}
+
+Test(pool, a_lent_chunk_stays_in_the_pool_until_consumed)
+{
+	weft_rt *rt = test_rt(1);
+	unsigned char data[300], buf[300];
+	struct fill_once f = { 0 };
+	weft_bytes_read rd = { 0 };
+	weft_stream *s;
+	weft_bytes *b = NULL;
+	int peer;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = pat(3, i);
+	pair(&s, &peer);
+	cr_assert_eq(weft_bytes_from_stream(&b, s), 0);
+	/* the fill lends the first chunk: a pool buffer */
+	cr_assert(write_msg(peer, data, 100));
+	f.b = b;
+	cr_assert_eq(WEFT_BLOCK_ON(rt, fill_once, &f), 0);
+	cr_assert_eq(f.res, 100);
+	cr_assert_eq(memcmp(f.data, data, 100), 0);
+	/* now the pool is scarce and the reader is not waiting: what
+	 * arrives is copied out with the chunks queued before it, but for
+	 * the lent one, which the caller is reading from */
+	weft__pool_test_scarce_at(rt, 0);
+	cr_assert(write_msg(peer, data + 100, 200));
+	cr_assert(queued_at_least(s, 2));
+	cr_assert_eq(weft__stream_test_pooled(s), 1, "%u chunks in the pool",
+		     weft__stream_test_pooled(s));
+	cr_assert_gt(reactor_metrics(rt).pool_spilled, 0);
+	cr_assert_eq(memcmp(f.data, data, 100), 0, "the lent bytes changed");
+	b->vt->consume(b, 100);
+	weft_bytes_read_init(&rd, b, buf, sizeof(buf));
+	cr_assert_eq(WEFT_BLOCK_ON(rt, weft_bytes_read, &rd), 0);
+	cr_assert_eq(rd.res, 200);
+	cr_assert_eq(memcmp(buf, data + 100, 200), 0);
+	weft_bytes_drop(b);
+	close(peer);
+	cr_assert(pool_held(rt, 0, 0), "%lu buffers not given back",
+		  weft__pool_test_outstanding(rt));
+	weft_rt_destroy(rt);
 }
