@@ -30,10 +30,12 @@
 /* the first published layout (1.1.0) ends after reactor.pool_fallbacks:
  * every version has it; what follows is filled when m->size holds it */
 #define METRICS_V1_SIZE                                                     \
-	(offsetof(weft_metrics, reactor.pool_fallbacks) + sizeof(uint64_t))
+	(offsetof(struct weft_metrics, reactor.pool_fallbacks) +              \
+	 sizeof(uint64_t))
 /* whether a caller's struct of `size` bytes holds field f */
 #define METRICS_HAS(size, f)                                                \
-	((size) >= offsetof(weft_metrics, f) + sizeof(((weft_metrics *)0)->f))
+	((size) >= offsetof(struct weft_metrics, f) +                        \
+			   sizeof(((struct weft_metrics *)0)->f))
 
 void weft_metrics_init(weft_metrics *m, weft_worker_metrics *workers,
 		       unsigned workers_cap)
@@ -125,8 +127,8 @@ int weft_rt_metrics(weft_rt *rt, weft_metrics *m)
 		pthread_mutex_unlock(&rt->lock);
 		/* as much of it as the caller's struct holds */
 		memcpy(&m->reactor, &rm,
-		       size - offsetof(weft_metrics, reactor) < sizeof(rm)
-			       ? size - offsetof(weft_metrics, reactor)
+		       size - offsetof(struct weft_metrics, reactor) < sizeof(rm)
+			       ? size - offsetof(struct weft_metrics, reactor)
 			       : sizeof(rm));
 	}
 	return 0;
