@@ -58,7 +58,7 @@ start() {
   while port_open "$port"; do port=$((port + 1)); done
   env ${envs[@]+"${envs[@]}"} "$bin" tcp_echo_server --port "$port" --max-seconds 600 >/dev/null 2>&1 &
   pid=$!
-  for _ in $(seq 200); do port_open "$port" && return 0; sleep 0.05; done
+  for _ in $(seq 600); do port_open "$port" && return 0; sleep 0.05; done
   echo "$0: $bin did not listen" >&2
   exit 1
 }
