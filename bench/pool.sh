@@ -12,7 +12,7 @@
 # with N stalled clients connected (a python3 client: each connection
 # sends 64 KiB writes until its socket takes no more, and retries every
 # 50 ms; it never reads, so the server's echo blocks and its receives pile
-# up), then alone again. Prints JSON lines:
+# up; measured once no socket took a byte for 1 s), then alone again. Prints JSON lines:
 #   {"stalled":0|N,"metric":"msgs_per_sec"|"server_cpu_us_per_msg"|"p99_us","value":..}
 # and the medians with the ratio with/without to stderr. --env VAR=VALUE
 # runs the server with it (e.g. WEFT_IO_DISABLE=0x40: the pool's copies
@@ -75,7 +75,7 @@ for _ in range(n):
     s.setblocking(False)
     conns.append(s)
 buf = b"s" * 65536
-told = False
+told, idle, total, t0 = False, 0, 0, time.time()
 while True:
     took = 0
     for s in conns:
@@ -83,13 +83,17 @@ while True:
             took += s.send(buf)
         except (BlockingIOError, InterruptedError):
             pass
-    if not took and not told:
+    total += took
+    idle = 0 if took else idle + 1
+    if idle >= 20 and not told:  # 1 s without a byte taken: stuck
+        sys.stderr.write("stalled clients stuck after %.1f s, %d MB sent\n"
+                         % (time.time() - t0, total >> 20))
         open(ready, "w").write("stuck\n")
         told = True
-    time.sleep(0 if took else 0.05)
+    time.sleep(0.001 if took else 0.05)
 PY
   spid=$!
-  for _ in $(seq 400); do [ -s "$ready" ] && break; sleep 0.05; done
+  for _ in $(seq 1200); do [ -s "$ready" ] && break; sleep 0.05; done
   rm -f "$ready"
   sleep 0.5
 }
