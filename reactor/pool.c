@@ -44,7 +44,8 @@ int weft__pool_init(struct weft__bufpool *p, struct io_uring *ring)
 	p->count = WEFT__POOL_BUFS;
 	p->size = WEFT__POOL_BUF_SIZE;
 	p->mask = (uint32_t)io_uring_buf_ring_mask(p->count);
-	atomic_store_explicit(&p->scarce_at, p->count / 2, memory_order_relaxed);
+	atomic_store_explicit(&p->scarce_at, p->count / 2,
+			      memory_order_relaxed);
 	atomic_flag_clear_explicit(&p->lock, memory_order_relaxed);
 	/* the ring must be page-aligned: mmap gives that */
 	p->br = mmap(NULL, ring_bytes, PROT_READ | PROT_WRITE,

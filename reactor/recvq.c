@@ -171,7 +171,8 @@ void weft__recvq_complete_locked(struct weft__reactor *r, struct weft__op *op,
 		} else {
 			op->u.rq.q[(op->u.rq.head + op->u.rq.len) %
 				   op->u.rq.cap] =
-				(struct weft__rxbuf){ bid, (uint32_t)res, NULL };
+				(struct weft__rxbuf){ bid, (uint32_t)res,
+						      NULL };
 			op->u.rq.len++;
 		}
 		/* a scarce pool and a reader that is not waiting: the stream

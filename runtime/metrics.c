@@ -118,6 +118,8 @@ int weft_rt_metrics(weft_rt *rt, weft_metrics *m)
 			     &m->blocking_queue);
 	{
 		weft_reactor_metrics rm;
+		/* as much of it as the caller's struct holds */
+		size_t room = size - offsetof(struct weft_metrics, reactor);
 
 		memset(&rm, 0, sizeof(rm));
 		pthread_mutex_lock(&rt->lock);
@@ -125,11 +127,7 @@ int weft_rt_metrics(weft_rt *rt, weft_metrics *m)
 		    rt->driver_ops->metrics)
 			rt->driver_ops->metrics(rt->head.driver, &rm);
 		pthread_mutex_unlock(&rt->lock);
-		/* as much of it as the caller's struct holds */
-		memcpy(&m->reactor, &rm,
-		       size - offsetof(struct weft_metrics, reactor) < sizeof(rm)
-			       ? size - offsetof(struct weft_metrics, reactor)
-			       : sizeof(rm));
+		memcpy(&m->reactor, &rm, room < sizeof(rm) ? room : sizeof(rm));
 	}
 	return 0;
 }
