@@ -11,7 +11,7 @@
 # `weft-redis --port P --max-seconds 600` and `redis-server --save ""
 # --appendonly no --port P`. Reported per test: requests/s (redis-
 # benchmark's figure), and per run: the server's CPU time per request
-# (utime + stime from /proc/PID/stat, read before and after the run,
+# (utime + stime, bench/proc.sh, read before and after the run,
 # divided by all the requests of the four tests). Defaults: -n 400000,
 # 1 round, BIN build-release/examples/weft-redis (else build/...). On a
 # 2-core host the load generator shares the server's CPUs: requests/s is
@@ -22,6 +22,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=bench/proc.sh
+. "$here/proc.sh"
 n=400000 rounds=1 weft="" workers=""
 while (($#)); do
   case "$1" in
@@ -43,13 +45,11 @@ for t in redis-server redis-benchmark; do
   command -v $t >/dev/null || { echo "$0: $t not installed" >&2; exit 2; }
 done
 
-tck=$(getconf CLK_TCK)
 port=$((34000 - RANDOM % 8000))
 pid=""
 stop() { if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=""; fi; }
 trap stop EXIT
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 start() { # server
   port=$((port + 1))
@@ -69,16 +69,16 @@ for ((r = 0; r < rounds; r++)); do
   for p in 1 16; do
     for server in weft redis; do
       start "$server"
-      t0=$(cpu_ticks "$pid")
+      t0=$(proc_cpu_ticks "$pid")
       out=$(redis-benchmark -p "$port" -t ping_inline,ping_mbulk,set,get \
               -c 64 -n "$n" -P "$p" -q --csv)
-      t1=$(cpu_ticks "$pid")
+      t1=$(proc_cpu_ticks "$pid")
       stop
       # --csv: "test","rps",... (header line first)
       echo "$out" | awk -F'"' -v s="$server" -v p="$p" '$2 != "test" && $4 != "" {
         printf "{\"server\":\"%s\",\"pipeline\":%d,\"test\":\"%s\",\"metric\":\"requests_per_sec\",\"value\":%s}\n", s, p, $2, $4 }'
-      awk -v s="$server" -v p="$p" -v d=$((t1 - t0)) -v tck="$tck" -v n="$n" 'BEGIN {
-        printf "{\"server\":\"%s\",\"pipeline\":%d,\"metric\":\"server_cpu_us_per_req\",\"value\":%.3f}\n", s, p, d / tck * 1e6 / (4 * n) }'
+      printf '{"server":"%s","pipeline":%d,"metric":"server_cpu_us_per_req","value":%s}\n' \
+        "$server" "$p" "$(proc_us_per $((t1 - t0)) $((4 * n)))"
     done
   done
 done

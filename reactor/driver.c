@@ -45,8 +45,12 @@ static void io_metrics(void *state, weft_reactor_metrics *m)
 						memory_order_relaxed);
 	m->pool_fallbacks = atomic_load_explicit(&st->fallbacks,
 						 memory_order_relaxed);
+	m->pool_exhausted = atomic_load_explicit(&st->pool_exhausted,
+						 memory_order_relaxed);
+	m->pool_spilled = atomic_load_explicit(&st->pool_spilled,
+					       memory_order_relaxed);
 	m->pool_buffers = r->pool.br ? r->pool.count : 0;
-	m->pool_in_use = r->pool.br ? weft__pool_test_outstanding(r->rt) : 0;
+	m->pool_in_use = weft__pool_in_use(&r->pool);
 }
 
 static const struct weft__driver_ops io_ops = {

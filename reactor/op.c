@@ -381,7 +381,7 @@ void weft__op_complete(struct weft__reactor *r, struct weft__op *op,
 	if (spare >= 0) {
 		uint16_t bid = (uint16_t)spare;
 
-		weft__pool_put(r, &bid, 1);
+		weft__pool_put(&r->pool, &bid, 1);
 	}
 	if (cancel)
 		op_send_cancel(r, op);

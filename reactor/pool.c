@@ -1,13 +1,27 @@
-/* reactor/pool.c - the provided buffer pool of multishot receives (buffer
- * group 0, WEFT__POOL_BUFS x WEFT__POOL_BUF_SIZE): set up on the reactor
- * thread at start (probe.c), freed after the ring. The kernel takes
+/* reactor/pool.c - the provided buffer pool of multishot receives (a pool
+ * object, struct weft__bufpool in reactor.h: buffer group 0 of one ring,
+ * WEFT__POOL_BUFS x WEFT__POOL_BUF_SIZE): set up on the thread that owns
+ * the ring at start (probe.c), freed after the ring. The kernel takes
  * buffers from the ring's head; receive queues (recvq.c) give them back at
  * the tail, from any thread.
  *
+ * Fairness (the policy is recvq.c's; this file answers its questions): the
+ * pool is "scarce" once more than half of its buffers are held by streams
+ * (filled by the kernel, not given back). While it is scarce a stream
+ * whose reader is not waiting does not keep pool buffers (recvq.c copies
+ * them out and stops its multishot), and a stream whose multishot ended
+ * with ENOBUFS receives single-shot until the pool has room again (at
+ * most three quarters held: the streams that do not read hold at most
+ * about half, so a starved stream that reads gets back to its multishot
+ * even while they stay).
+ *
  * Atomics: `lock` (acquire test-and-set / release clear) makes one
  * producer at a time on the ring's tail; the ring advance itself is a
- * release store the kernel reads with acquire. `filled` and `returned` are
- * relaxed statistics for the tests.
+ * release store the kernel reads with acquire. `filled` (written by the
+ * ring's thread only) and `returned` are relaxed counters: their
+ * difference is a sample, good enough for a policy where either answer is
+ * correct (only the fairness changes) and exact once everything is quiet
+ * (the tests).
  */
 #include <errno.h>
 #include <string.h>
@@ -21,9 +35,8 @@
 #define cpu_pause() ((void)0)
 #endif
 
-int weft__pool_init(struct weft__reactor *r)
+int weft__pool_init(struct weft__bufpool *p, struct io_uring *ring)
 {
-	struct weft__bufpool *p = &r->pool;
 	struct io_uring_buf_reg reg;
 	size_t ring_bytes = WEFT__POOL_BUFS * sizeof(struct io_uring_buf);
 	int ret;
@@ -31,6 +44,8 @@ int weft__pool_init(struct weft__reactor *r)
 	p->count = WEFT__POOL_BUFS;
 	p->size = WEFT__POOL_BUF_SIZE;
 	p->mask = (uint32_t)io_uring_buf_ring_mask(p->count);
+	atomic_store_explicit(&p->scarce_at, p->count / 2,
+			      memory_order_relaxed);
 	atomic_flag_clear_explicit(&p->lock, memory_order_relaxed);
 	/* the ring must be page-aligned: mmap gives that */
 	p->br = mmap(NULL, ring_bytes, PROT_READ | PROT_WRITE,
@@ -49,7 +64,7 @@ int weft__pool_init(struct weft__reactor *r)
 	reg.ring_addr = (uint64_t)(uintptr_t)p->br;
 	reg.ring_entries = p->count;
 	reg.bgid = WEFT__POOL_BGID;
-	ret = io_uring_register_buf_ring(&r->ring, &reg, 0);
+	ret = io_uring_register_buf_ring(ring, &reg, 0);
 	if (ret)
 		goto out_mem;
 	io_uring_buf_ring_init(p->br);
@@ -69,10 +84,8 @@ out_ring:
 }
 
 /* After the ring is gone (the kernel no longer reads the pool). */
-void weft__pool_free(struct weft__reactor *r)
+void weft__pool_free(struct weft__bufpool *p)
 {
-	struct weft__bufpool *p = &r->pool;
-
 	if (!p->br)
 		return;
 	munmap(p->mem, (size_t)p->count * p->size);
@@ -80,11 +93,8 @@ void weft__pool_free(struct weft__reactor *r)
 	p->br = NULL;
 }
 
-void weft__pool_put(struct weft__reactor *r, const uint16_t *bids,
-		    unsigned n)
+void weft__pool_put(struct weft__bufpool *p, const uint16_t *bids, unsigned n)
 {
-	struct weft__bufpool *p = &r->pool;
-
 	if (!n)
 		return;
 	/* acquire/release: one producer at a time on the ring's tail; the
@@ -96,27 +106,58 @@ void weft__pool_put(struct weft__reactor *r, const uint16_t *bids,
 		io_uring_buf_ring_add(p->br, p->mem + (size_t)bids[i] * p->size,
 				      p->size, bids[i], (int)p->mask, (int)i);
 	io_uring_buf_ring_advance(p->br, (int)n);
-	/* relaxed: a statistic, read by tests once everything is quiet */
+	/* relaxed: a counter (see the file comment) */
 	atomic_fetch_add_explicit(&p->returned, n, memory_order_relaxed);
 	atomic_flag_clear_explicit(&p->lock, memory_order_release);
+}
+
+void weft__pool_note_filled(struct weft__bufpool *p)
+{
+	/* relaxed: a counter written by the ring's thread only */
+	atomic_store_explicit(
+		&p->filled,
+		atomic_load_explicit(&p->filled, memory_order_relaxed) + 1,
+		memory_order_relaxed);
+}
+
+unsigned long weft__pool_in_use(struct weft__bufpool *p)
+{
+	unsigned long f, r;
+
+	if (!p->br)
+		return 0;
+	/* relaxed: counters (see the file comment); returned is read first
+	 * so that a put between the loads cannot make the difference
+	 * negative (filled only grows) */
+	r = atomic_load_explicit(&p->returned, memory_order_relaxed);
+	f = atomic_load_explicit(&p->filled, memory_order_relaxed);
+	return f > r ? f - r : 0;
+}
+
+bool weft__pool_scarce(struct weft__bufpool *p)
+{
+	/* relaxed: a setting (a test hook changes it) */
+	return weft__pool_in_use(p) >
+	       atomic_load_explicit(&p->scarce_at, memory_order_relaxed);
+}
+
+bool weft__pool_has_room(struct weft__bufpool *p)
+{
+	return weft__pool_in_use(p) * 4 <= (unsigned long)p->count * 3;
+}
+
+void weft__pool_test_scarce_at(weft_rt *rt, unsigned at)
+{
+	struct weft__reactor *r = weft__rt_driver(rt);
+
+	if (r && r->pool.br)
+		atomic_store_explicit(&r->pool.scarce_at, at,
+				      memory_order_relaxed);
 }
 
 unsigned long weft__pool_test_outstanding(weft_rt *rt)
 {
 	struct weft__reactor *r = weft__rt_driver(rt);
 
-	if (!r || !r->pool.br)
-		return 0;
-	/* relaxed: statistics (see weft__pool_put) */
-	return atomic_load_explicit(&r->pool.filled, memory_order_relaxed) -
-	       atomic_load_explicit(&r->pool.returned, memory_order_relaxed);
-}
-
-void weft__pool_note_filled(struct weft__reactor *r)
-{
-	/* relaxed: a statistic written by the reactor thread only */
-	atomic_store_explicit(
-		&r->pool.filled,
-		atomic_load_explicit(&r->pool.filled, memory_order_relaxed) + 1,
-		memory_order_relaxed);
+	return r ? weft__pool_in_use(&r->pool) : 0;
 }

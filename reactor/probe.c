@@ -168,8 +168,12 @@ int weft__probe_ring(struct weft__reactor *r)
 	io_uring_free_probe(probe);
 	/* multishot recv (6.0) into a provided buffer ring (5.19); an older
 	 * kernel refuses the registration, or the first multishot (recvq.c) */
-	if (!(off & WEFT__FEAT_RECV_MULTI) && weft__pool_init(r) == 0)
+	if (!(off & WEFT__FEAT_RECV_MULTI) &&
+	    weft__pool_init(&r->pool, &r->ring) == 0)
 		r->features |= WEFT__FEAT_RECV_MULTI;
+	if (!(off & WEFT__FEAT_POOL_SHARE))
+		r->features |= WEFT__FEAT_POOL_SHARE;
+	r->pool_share = !(off & WEFT__FEAT_POOL_SHARE);
 	atomic_store_explicit(&r->recv_multi,
 			      (r->features & WEFT__FEAT_RECV_MULTI) != 0,
 			      memory_order_relaxed);

@@ -410,7 +410,7 @@ static void *reactor_main(void *arg)
 
 void weft__reactor_free(struct weft__reactor *r)
 {
-	weft__pool_free(r);
+	weft__pool_free(&r->pool);
 	free(r->stage);
 	free(r);
 }

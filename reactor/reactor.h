@@ -100,14 +100,18 @@ struct weft__reactor;
  * is cancelled; re-armed once the reader has taken them all. A slow reader
  * holds this many plus what the kernel delivered before the cancel took
  * effect (one task-work run retries a multishot recv up to 32 times when
- * data keeps coming); the pool (WEFT__POOL_BUFS) bounds all streams
- * together. */
+ * data keeps coming). While the pool is scarce (more than half of it held,
+ * weft__pool_scarce) a stream whose reader is not waiting holds no pool
+ * buffer at all: its chunks are copied into memory of its own (`heap`,
+ * the same bound) and its multishot is cancelled (recvq.c). */
 #define WEFT__RECVQ_HIGH 8u
 
-/* One received chunk: a provided buffer and how much of it is data. */
+/* One received chunk: a provided buffer and how much of it is data, or
+ * (heap != NULL) a copy the stream owns, len bytes (malloc'd). */
 struct weft__rxbuf {
 	uint16_t bid;
 	uint32_t len;
+	unsigned char *heap;
 };
 
 struct weft__op {
@@ -136,6 +140,11 @@ struct weft__op {
 			uint32_t off; /* bytes of q[head] already taken */
 			int32_t err;  /* an error not yet reported */
 			bool eof;     /* the peer's FIN was received */
+			bool starved; /* the last multishot ended with
+			               * ENOBUFS: single-shot receives until
+			               * the pool has room */
+			bool lent;    /* q[head] is lent (weft__recvq_poll's
+			               * lend) until weft__recvq_consume */
 			struct weft__rxbuf *q; /* ring of cap chunks */
 		} rq;
 		struct {              /* kind WATCH, under lock (watch.c) */
@@ -176,6 +185,10 @@ struct weft__stage {
 #define WEFT__FEAT_BATCH_SCHED      0x20u  /* reactor thread SCHED_BATCH
                                             * (WEFT_IO_DISABLE=0x20 turns it
                                             * off, for A/B runs) */
+#define WEFT__FEAT_POOL_SHARE       0x40u  /* copies out of a scarce pool
+                                            * (recvq.c); WEFT_IO_DISABLE=
+                                            * 0x40 turns them off, for A/B
+                                            * runs and the ENOBUFS tests */
 /* File system operations on the ring (fs.c); each one missing (or forced
  * off) runs as a system call on the blocking pool instead. */
 #define WEFT__FEAT_FS_STATX         0x100u /* IORING_OP_STATX (5.6) */
@@ -185,17 +198,21 @@ struct weft__stage {
 #define WEFT__FEAT_FS_ALL (WEFT__FEAT_FS_STATX | WEFT__FEAT_FS_MKDIRAT |   \
 			   WEFT__FEAT_FS_UNLINKAT | WEFT__FEAT_FS_RENAMEAT)
 
-/* The provided buffer pool of multishot receives (buffer group 0; pool.c).
- * The kernel takes buffers from the ring's head; any thread gives them
- * back at the tail under `lock` (the ring has one producer at a time). */
+/* The provided buffer pool of multishot receives (buffer group 0 of one
+ * ring; pool.c). The kernel takes buffers from the ring's head; any thread
+ * gives them back at the tail under `lock` (the ring has one producer at
+ * a time). One pool per ring: the functions take the pool, not the
+ * reactor. */
 struct weft__bufpool {
 	struct io_uring_buf_ring *br;   /* NULL: no pool */
 	unsigned char *mem;             /* count * size bytes */
 	uint32_t count, size, mask;
 	atomic_flag lock;
-	/* buffers the kernel filled (reactor thread) and buffers given back
-	 * (under lock): the difference is what streams hold (tests) */
+	/* buffers the kernel filled (the ring's thread) and buffers given
+	 * back (under lock): the difference is what streams hold */
 	atomic_ulong filled, returned;
+	/* scarce above this many held: count / 2 (a test hook moves it) */
+	_Atomic uint32_t scarce_at;
 };
 
 #define WEFT__POOL_BUFS 512u            /* buffers in the pool */
@@ -213,6 +230,8 @@ struct weft__rstats {
 	_Atomic uint64_t timers_live;
 	_Atomic uint64_t cancels;
 	unsigned sq_tail;                   /* sqe_tail at the last count */
+	_Atomic uint64_t pool_exhausted;    /* multishots ended by ENOBUFS */
+	_Atomic uint64_t pool_spilled;      /* chunks copied out of the pool */
 	_Atomic uint64_t fallbacks __attribute__((aligned(64)));
 };
 
@@ -240,6 +259,9 @@ struct weft__reactor {
 	 * before its start-up sem_post, read-only after (workers read it
 	 * once weft_rt_create returned: the semaphore orders it) */
 	unsigned fs_ops;
+	/* copies out of a scarce pool are on (WEFT__FEAT_POOL_SHARE not
+	 * forced off): written like fs_ops, read-only after */
+	bool pool_share;
 	struct weft__bufpool pool;
 	int efd;                            /* eventfd that wakes the reactor */
 
@@ -435,15 +457,24 @@ weft_waker weft__watch_take_wwaker_locked(struct weft__op *op);
 /* At free: reaps the child (waitid(P_PIDFD, WNOHANG)) if it has exited. */
 void weft__reaper_release(struct weft__op *op);
 
-/* ---- pool.c: the provided buffer pool */
-/* Sets up r->pool and registers it (reactor thread); 0 or -errno. */
-int weft__pool_init(struct weft__reactor *r);
-void weft__pool_free(struct weft__reactor *r);
-/* Gives n buffers back to the kernel (any thread). */
-void weft__pool_put(struct weft__reactor *r, const uint16_t *bids,
+/* ---- pool.c: the provided buffer pool (one per ring) */
+/* Sets up p and registers it with ring (the ring's thread); 0 or -errno
+ * (p->br NULL then). */
+int weft__pool_init(struct weft__bufpool *p, struct io_uring *ring);
+void weft__pool_free(struct weft__bufpool *p);
+/* Gives n buffers back to the kernel (any thread; a leaf lock: it may be
+ * taken under a record lock, never the other way round). */
+void weft__pool_put(struct weft__bufpool *p, const uint16_t *bids,
 		    unsigned n);
-/* Counts one buffer the kernel filled (reactor thread; tests read it). */
-void weft__pool_note_filled(struct weft__reactor *r);
+/* Counts one buffer the kernel filled (the ring's thread). */
+void weft__pool_note_filled(struct weft__bufpool *p);
+/* Buffers held by streams now (a sample; 0 without a pool), and whether
+ * that is more than half of the pool (any thread). */
+unsigned long weft__pool_in_use(struct weft__bufpool *p);
+bool weft__pool_scarce(struct weft__bufpool *p);
+/* Whether at most three quarters of p are held (a starved stream may
+ * re-arm its multishot). */
+bool weft__pool_has_room(struct weft__bufpool *p);
 
 /* ---- recvq.c: the RECVQ kind (reactor side) */
 /* One CQE of a RECVQ record; lock held. Sets *ret to a buffer to give back
@@ -484,6 +515,11 @@ void weft__recvq_unwait(struct weft__fd *f, bool *waiting);
 struct weft_stream;
 unsigned weft__stream_test_queued(struct weft_stream *s);
 unsigned long weft__pool_test_outstanding(weft_rt *rt);
+/* Test hooks: of a stream's unread chunks, those still in pool buffers
+ * (recvq.c); the pool counts as scarce above `at` buffers held from now
+ * on (pool.c; its default is half the pool). */
+unsigned weft__stream_test_pooled(struct weft_stream *s);
+void weft__pool_test_scarce_at(weft_rt *rt, unsigned at);
 
 /* ---- fdpass.c */
 /* Closes the SCM_RIGHTS descriptors in a received msghdr's control data

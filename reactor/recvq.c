@@ -17,6 +17,23 @@
  * out when the future completes; dropping the future cancels the operation
  * and the buffer lives until its final CQE.
  *
+ * Sharing the pool (issue 15: stopped readers emptied it for everyone):
+ *  - while the pool is scarce (weft__pool_scarce: more than half of it
+ *    held), a chunk that arrives for a stream whose reader is not waiting
+ *    (no waker registered) is copied, with the pool chunks queued before
+ *    it, into memory the stream owns (the chunk's `heap`), its buffers go
+ *    back at once, and the multishot is cancelled: a stream whose task is
+ *    not reading holds no pool buffer and keeps none armed; its reader
+ *    re-arms it once it has taken what is queued. A lent head chunk stays
+ *    in the pool until it is consumed.
+ *  - a multishot that ended with ENOBUFS marks the stream `starved`: its
+ *    receives go single-shot (counted as fallbacks) until the pool has
+ *    room again (weft__pool_has_room), instead of re-arming into the same
+ *    failure.
+ * The copies are bounded as the queue is (reactor.h, WEFT__RECVQ_HIGH),
+ * and counted (pool_spilled), as are the ENOBUFS ends (pool_exhausted) and
+ * the single-shot fallbacks (pool_fallbacks) in weft_reactor_metrics.
+ *
  * Atomics: the stream's `rx` pointer is installed by an acq_rel CAS and
  * read with acquire (the record's template); `recv_multi` is a relaxed
  * feature bit (either path is correct); the queue itself is under the
@@ -50,7 +67,73 @@ unsigned weft__stream_test_queued(weft_stream *s)
 	return n;
 }
 
+unsigned weft__stream_test_pooled(weft_stream *s)
+{
+	/* acquire: pairs with the CAS that installed the record */
+	struct weft__op *op = atomic_load_explicit(&FD_OF(s)->rx,
+						   memory_order_acquire);
+	unsigned n = 0;
+
+	if (!op)
+		return 0;
+	weft__op_lock(op);
+	for (uint32_t i = 0; i < op->u.rq.len; i++)
+		n += !op->u.rq.q[(op->u.rq.head + i) % op->u.rq.cap].heap;
+	weft__op_unlock(op);
+	return n;
+}
+
 /* ------------------------------------------------ the record (reactor) */
+
+/* The bytes of chunk c. */
+static unsigned char *chunk_data(struct weft__reactor *re,
+				 const struct weft__rxbuf *c)
+{
+	return c->heap ? c->heap
+		       : re->pool.mem + (size_t)c->bid * re->pool.size;
+}
+
+/* Lets go of an emptied chunk (lock held): a copy is freed, a pool
+ * buffer goes into bids for the caller to give back after unlocking. */
+static void chunk_done(struct weft__rxbuf *c, uint16_t *bids,
+		       unsigned *nbids)
+{
+	if (c->heap) {
+		free(c->heap);
+		c->heap = NULL;
+	} else {
+		bids[(*nbids)++] = c->bid;
+	}
+}
+
+/* Copies the queued pool chunks (all but a lent head) into memory of the
+ * stream's own and gives their buffers back (reactor thread, lock held;
+ * the pool's lock is a leaf). A chunk that cannot be copied (ENOMEM)
+ * stays in the pool. */
+static void recvq_spill_locked(struct weft__reactor *r, struct weft__op *op)
+{
+	for (uint32_t i = op->u.rq.lent ? 1 : 0; i < op->u.rq.len; i++) {
+		struct weft__rxbuf *c =
+			&op->u.rq.q[(op->u.rq.head + i) % op->u.rq.cap];
+		uint32_t off = i == 0 ? op->u.rq.off : 0;
+		unsigned char *h;
+		uint16_t bid;
+
+		if (c->heap)
+			continue;
+		h = malloc(c->len - off);
+		if (!h)
+			return;
+		memcpy(h, chunk_data(r, c) + off, c->len - off);
+		bid = c->bid;
+		c->heap = h;
+		c->len -= off;
+		if (i == 0)
+			op->u.rq.off = 0;
+		weft__pool_put(&r->pool, &bid, 1);
+		weft__rstat_add(&r->stats.pool_spilled, 1);
+	}
+}
 
 /* Room for one more chunk (lock held; grows rarely: only past the queue's
  * high mark, by completions already in flight when it was reached). */
@@ -74,9 +157,12 @@ void weft__recvq_complete_locked(struct weft__reactor *r, struct weft__op *op,
 
 		if (!(cqe->flags & IORING_CQE_F_BUFFER))
 			return; /* cannot happen with BUFFER_SELECT */
-		weft__pool_note_filled(r);
+		bool idle;
+
+		weft__pool_note_filled(&r->pool);
 		if (op->flags & WEFT__OPF_GONE) {
 			*ret = bid;
+			return; /* its cancel is on its way */
 		} else if (!recvq_room(op)) {
 			/* out of memory for the queue itself: the bytes are
 			 * lost, so the stream reports it and stops */
@@ -85,10 +171,18 @@ void weft__recvq_complete_locked(struct weft__reactor *r, struct weft__op *op,
 		} else {
 			op->u.rq.q[(op->u.rq.head + op->u.rq.len) %
 				   op->u.rq.cap] =
-				(struct weft__rxbuf){ bid, (uint32_t)res };
+				(struct weft__rxbuf){ bid, (uint32_t)res,
+						      NULL };
 			op->u.rq.len++;
 		}
-		if (more && op->u.rq.len >= WEFT__RECVQ_HIGH &&
+		/* a scarce pool and a reader that is not waiting: the stream
+		 * lets go of its pool buffers and stops its multishot */
+		idle = r->pool_share &&
+		       !weft_waker_is_set(&op->waker) &&
+		       weft__pool_scarce(&r->pool);
+		if (idle)
+			recvq_spill_locked(r, op);
+		if (more && (op->u.rq.len >= WEFT__RECVQ_HIGH || idle) &&
 		    !(op->flags & WEFT__OPF_CANCELING)) {
 			op->flags |= WEFT__OPF_CANCELING;
 			*cancel = true;
@@ -108,6 +202,8 @@ void weft__recvq_complete_locked(struct weft__reactor *r, struct weft__op *op,
 		atomic_store_explicit(&r->recv_multi, false,
 				      memory_order_relaxed);
 		res = -ENOBUFS;
+	} else if (res == -ENOBUFS) {
+		weft__rstat_add(&r->stats.pool_exhausted, 1);
 	}
 	if (!op->u.rq.err)
 		op->u.rq.err = res;
@@ -120,11 +216,16 @@ void weft__recvq_refuse_locked(struct weft__op *op)
 
 void weft__recvq_release(struct weft__reactor *r, struct weft__op *op)
 {
-	/* unread chunks: their buffers go back to the pool */
+	/* unread chunks: their buffers go back to the pool, the copies
+	 * are freed */
 	for (uint32_t i = 0; i < op->u.rq.len; i++) {
-		uint16_t bid = op->u.rq.q[(op->u.rq.head + i) % op->u.rq.cap].bid;
+		struct weft__rxbuf *c =
+			&op->u.rq.q[(op->u.rq.head + i) % op->u.rq.cap];
+		uint16_t bid;
+		unsigned n = 0;
 
-		weft__pool_put(r, &bid, 1);
+		chunk_done(c, &bid, &n);
+		weft__pool_put(&r->pool, &bid, n);
 	}
 	free(op->u.rq.q);
 }
@@ -178,14 +279,12 @@ static size_t recvq_take_locked(void *buf, size_t len,
 
 		if (k > len - got)
 			k = len - got;
-		memcpy((char *)buf + got,
-		       re->pool.mem + (size_t)c->bid * re->pool.size +
-			       op->u.rq.off,
-		       k);
+		memcpy((char *)buf + got, chunk_data(re, c) + op->u.rq.off, k);
 		got += k;
 		op->u.rq.off += (uint32_t)k;
+		op->u.rq.lent = false;
 		if (op->u.rq.off == c->len) {
-			bids[(*nbids)++] = c->bid;
+			chunk_done(c, bids, nbids);
 			op->u.rq.off = 0;
 			op->u.rq.head = (op->u.rq.head + 1) % op->u.rq.cap;
 			op->u.rq.len--;
@@ -209,8 +308,7 @@ static size_t recvq_peek_locked(void *buf, size_t len, struct weft__reactor *re,
 
 		if (k > len - got)
 			k = len - got;
-		memcpy((char *)buf + got,
-		       re->pool.mem + (size_t)c->bid * re->pool.size + off, k);
+		memcpy((char *)buf + got, chunk_data(re, c) + off, k);
 		got += k;
 		off = 0;
 	}
@@ -253,26 +351,30 @@ int weft__recvq_poll(struct weft__fd *f, struct weft__reactor *re,
 	if (op->u.rq.len && lend) {
 		struct weft__rxbuf *c = &op->u.rq.q[op->u.rq.head];
 
-		*lend = re->pool.mem + (size_t)c->bid * re->pool.size +
-			op->u.rq.off;
+		*lend = chunk_data(re, c) + op->u.rq.off;
 		*res = (intptr_t)(c->len - op->u.rq.off);
+		op->u.rq.lent = true; /* not copied away until consumed */
 	} else if (op->u.rq.len && keep) {
 		*res = (intptr_t)recvq_peek_locked(buf, len, re, op);
 	} else if (op->u.rq.len) {
 		*res = (intptr_t)recvq_take_locked(buf, len, re, op, bids,
 						   &nbids);
 	} else if (op->u.rq.err == -ENOBUFS) {
+		/* the pool ran dry under the multishot: single-shot until
+		 * it has room again (not re-armed into the same failure) */
 		op->u.rq.err = 0;
+		op->u.rq.starved = true;
 		fallback = true;
-		atomic_fetch_add_explicit(&re->stats.fallbacks, 1,
-					  memory_order_relaxed);
 	} else if (op->u.rq.err) {
 		*res = op->u.rq.err;
 		if (!keep) /* a peek leaves it for the next receive */
 			op->u.rq.err = 0;
 	} else if (op->u.rq.eof) {
 		*res = 0;
+	} else if (op->u.rq.starved && !weft__pool_has_room(&re->pool)) {
+		fallback = true;
 	} else {
+		op->u.rq.starved = false;
 		ready = false;
 		weft_waker_register(&op->waker, cx);
 		if (!*waiting) {
@@ -294,11 +396,14 @@ int weft__recvq_poll(struct weft__fd *f, struct weft__reactor *re,
 	weft__op_unlock(op);
 	if (unref)
 		weft__fd_put(f);
-	weft__pool_put(re, bids, nbids);
+	weft__pool_put(&re->pool, bids, nbids);
 	if (push)
 		weft__reactor_push(re, op);
-	if (fallback)
+	if (fallback) {
+		atomic_fetch_add_explicit(&re->stats.fallbacks, 1,
+					  memory_order_relaxed);
 		return WEFT__RECVQ_FALLBACK;
+	}
 	if (ready)
 		weft_coop_proceed(cx); /* budget checked above: spends one */
 	return ready ? WEFT_READY : WEFT_PENDING;
@@ -316,6 +421,7 @@ void weft__recvq_consume(struct weft__fd *f, struct weft__reactor *re,
 	if (!op)
 		return;
 	weft__op_lock(op);
+	op->u.rq.lent = false;
 	while (n && op->u.rq.len && nbids < TAKE_MAX) {
 		struct weft__rxbuf *c = &op->u.rq.q[op->u.rq.head];
 		size_t k = c->len - op->u.rq.off;
@@ -325,14 +431,14 @@ void weft__recvq_consume(struct weft__fd *f, struct weft__reactor *re,
 		n -= k;
 		op->u.rq.off += (uint32_t)k;
 		if (op->u.rq.off == c->len) {
-			bids[nbids++] = c->bid;
+			chunk_done(c, bids, &nbids);
 			op->u.rq.off = 0;
 			op->u.rq.head = (op->u.rq.head + 1) % op->u.rq.cap;
 			op->u.rq.len--;
 		}
 	}
 	weft__op_unlock(op);
-	weft__pool_put(re, bids, nbids);
+	weft__pool_put(&re->pool, bids, nbids);
 }
 
 size_t weft__recvq_held(struct weft__fd *f)

@@ -456,6 +456,10 @@ void weft__free(weft_rt *rt, void *p, size_t size);
 void *weft__malloc(size_t size);
 void weft__mfree(void *p, size_t size);
 bool weft__alloc_probe(void);
+/* jemalloc returns idle memory: its background thread and this dirty
+ * decay, unless the user configured them (alloc.c); no-op without it. */
+#define WEFT__DIRTY_DECAY_MS 1000
+void weft__alloc_tune(void);
 
 void weft__rt_maybe_free(weft_rt *rt);
 /* shutdown.c: joins weft_rt_shutdown_background's thread, if any */

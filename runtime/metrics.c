@@ -27,8 +27,15 @@
 #include "weft/metrics.h"
 #include "runtime/task.h"
 
-/* the first published layout ends after `reactor`: every version has it */
-#define METRICS_V1_SIZE sizeof(weft_metrics)
+/* the first published layout (1.1.0) ends after reactor.pool_fallbacks:
+ * every version has it; what follows is filled when m->size holds it */
+#define METRICS_V1_SIZE                                                     \
+	(offsetof(struct weft_metrics, reactor.pool_fallbacks) +              \
+	 sizeof(uint64_t))
+/* whether a caller's struct of `size` bytes holds field f */
+#define METRICS_HAS(size, f)                                                \
+	((size) >= offsetof(struct weft_metrics, f) +                        \
+			   sizeof(((struct weft_metrics *)0)->f))
 
 void weft_metrics_init(weft_metrics *m, weft_worker_metrics *workers,
 		       unsigned workers_cap)
@@ -77,10 +84,10 @@ int weft_rt_metrics(weft_rt *rt, weft_metrics *m)
 
 	if (!rt || !m || m->size < METRICS_V1_SIZE)
 		return -EINVAL;
-	size = m->size;
+	size = m->size < sizeof(*m) ? m->size : sizeof(*m);
 	ws = m->workers;
 	cap = ws ? m->workers_cap : 0;
-	memset(m, 0, sizeof(*m));
+	memset(m, 0, size); /* an older caller's struct is smaller */
 	m->size = size;
 	m->workers = ws;
 	m->workers_cap = cap;
@@ -109,10 +116,19 @@ int weft_rt_metrics(weft_rt *rt, weft_metrics *m)
 	m->long_polls = longp;
 	weft__blocking_stats(rt, &m->blocking_threads, &m->blocking_idle,
 			     &m->blocking_queue);
-	pthread_mutex_lock(&rt->lock);
-	if (rt->head.driver && !rt->driver_gone && rt->driver_ops->metrics)
-		rt->driver_ops->metrics(rt->head.driver, &m->reactor);
-	pthread_mutex_unlock(&rt->lock);
+	{
+		weft_reactor_metrics rm;
+		/* as much of it as the caller's struct holds */
+		size_t room = size - offsetof(struct weft_metrics, reactor);
+
+		memset(&rm, 0, sizeof(rm));
+		pthread_mutex_lock(&rt->lock);
+		if (rt->head.driver && !rt->driver_gone &&
+		    rt->driver_ops->metrics)
+			rt->driver_ops->metrics(rt->head.driver, &rm);
+		pthread_mutex_unlock(&rt->lock);
+		memcpy(&m->reactor, &rm, room < sizeof(rm) ? room : sizeof(rm));
+	}
 	return 0;
 }
 
@@ -244,6 +260,14 @@ static void prometheus(const weft_metrics *m, struct out *o)
 	one(o, "weft_reactor_pool_fallbacks_total", "counter",
 	    "Receives that fell back to a plain read (pool dry).",
 	    m->reactor.pool_fallbacks);
+	if (METRICS_HAS(m->size, reactor.pool_spilled)) {
+		one(o, "weft_reactor_pool_exhausted_total", "counter",
+		    "Multishot receives ended by an empty pool (ENOBUFS).",
+		    m->reactor.pool_exhausted);
+		one(o, "weft_reactor_pool_spilled_total", "counter",
+		    "Received chunks copied out of a scarce pool.",
+		    m->reactor.pool_spilled);
+	}
 }
 
 intptr_t weft_metrics_prometheus(const weft_metrics *m, char *buf,

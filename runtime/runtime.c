@@ -214,6 +214,7 @@ int weft__rt_create(weft_rt **out, const weft_rt_builder *b,
 		rt->has_alloc = true;
 	}
 	rt->malloc_is_jemalloc = weft__alloc_probe();
+	weft__alloc_tune();
 	rt->nthreads = b->current_thread ? 0
 			: (b->workers ? b->workers : online_cpus());
 	rt->nworkers = rt->nthreads ? rt->nthreads : 1;

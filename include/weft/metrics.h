@@ -78,6 +78,13 @@ typedef struct weft_reactor_metrics {
 	uint64_t pool_in_use;     /* of them held by streams now */
 	uint64_t pool_fallbacks;  /* receives that ran dry of pool buffers and
 	                           * fell back to a plain read */
+	/* added after 1.1.0 (filled when weft_metrics.size holds them): */
+	uint64_t pool_exhausted;  /* multishot receives that ended because the
+	                           * pool was empty (ENOBUFS) */
+	uint64_t pool_spilled;    /* received chunks copied out of the pool
+	                           * into memory of their stream's own: the
+	                           * pool was more than half held and the
+	                           * stream's reader was not waiting */
 } weft_reactor_metrics;
 
 /* The metrics of one runtime. Versioned by its first field: the caller

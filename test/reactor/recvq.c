@@ -275,20 +275,28 @@ static void write_some(int fd, const unsigned char *data, size_t *sent)
 	}
 }
 
-Test(recvq, exhausted_pool_falls_back_without_losing_a_byte)
+/* share: the pool's sharing rules (reactor/recvq.c) on; off, streams that
+ * do not read keep their buffers and the pool runs dry. */
+static void many_unread_streams(bool share)
 {
-	weft_rt *rt = rt_with(true);
+	weft_rt *rt;
+	weft_metrics m;
 	weft_stream *s[STREAMS];
 	int peer[STREAMS];
 	size_t sent[STREAMS];
 	unsigned char *data = malloc((size_t)STREAMS * PER), *buf = malloc(PER);
 
+	weft__reactor_test_disable(share ? 0 : WEFT__FEAT_POOL_SHARE);
+	rt = test_rt(2);
+	weft__reactor_test_disable(0);
 	for (int k = 0; k < STREAMS; k++)
 		for (size_t i = 0; i < PER; i++)
 			data[(size_t)k * PER + i] = pat((unsigned)k, i);
 	/* 80 streams with 64 KiB unread each would need 1280 buffers: the
-	 * pool has 512, so it runs dry, multishots end with ENOBUFS and the
-	 * readers fall back to single-shot receives */
+	 * pool has 512. Without the sharing rules it runs dry, multishots end
+	 * with ENOBUFS and the readers fall back to single-shot receives;
+	 * with them, what arrives once half the pool is held is copied out
+	 * and the multishots stop, so it never runs dry */
 	for (int k = 0; k < STREAMS; k++) {
 		pair(&s[k], &peer[k]);
 		cr_assert_eq(fcntl(peer[k], F_SETFL, O_NONBLOCK), 0);
@@ -299,8 +307,24 @@ Test(recvq, exhausted_pool_falls_back_without_losing_a_byte)
 	}
 	for (int k = 0; k < STREAMS; k++)
 		write_some(peer[k], data + (size_t)k * PER, &sent[k]);
-	cr_assert(eventually(pool_dry, rt), "pool never ran dry: %lu out",
-		  weft__pool_test_outstanding(rt));
+	if (!share) {
+		cr_assert(eventually(pool_dry, rt),
+			  "pool never ran dry: %lu out",
+			  weft__pool_test_outstanding(rt));
+	} else {
+		weft_metrics_init(&m, NULL, 0);
+		for (int i = 0; i < 10000; i++) {
+			cr_assert_eq(weft_rt_metrics(rt, &m), 0);
+			if (m.reactor.pool_spilled)
+				break;
+			usleep(1000);
+		}
+		cr_assert_gt(m.reactor.pool_spilled, 0, "nothing copied out");
+		/* about half held (what arrived before it was scarce) and
+		 * what is in flight: far from dry */
+		cr_assert_lt(weft__pool_test_outstanding(rt), WEFT__POOL_BUFS,
+			     "the pool ran dry");
+	}
 	for (int k = 0; k < STREAMS; k++) {
 		const unsigned char *d = data + (size_t)k * PER;
 		size_t got = 1;
@@ -328,6 +352,16 @@ Test(recvq, exhausted_pool_falls_back_without_losing_a_byte)
 	weft_rt_destroy(rt);
 	free(data);
 	free(buf);
+}
+
+Test(recvq, exhausted_pool_falls_back_without_losing_a_byte)
+{
+	many_unread_streams(false);
+}
+
+Test(recvq, scarce_pool_copies_out_without_losing_a_byte)
+{
+	many_unread_streams(true);
 }
 
 Test(recvq, unread_buffers_come_back_on_drop)
