@@ -23,7 +23,11 @@
 
 int weft__pool_init(struct weft__reactor *r)
 {
-	struct weft__bufpool *p = &r->pool;
+	return weft__pool_setup(&r->ring, &r->pool);
+}
+
+int weft__pool_setup(struct io_uring *ring, struct weft__bufpool *p)
+{
 	struct io_uring_buf_reg reg;
 	size_t ring_bytes = WEFT__POOL_BUFS * sizeof(struct io_uring_buf);
 	int ret;
@@ -49,7 +53,7 @@ int weft__pool_init(struct weft__reactor *r)
 	reg.ring_addr = (uint64_t)(uintptr_t)p->br;
 	reg.ring_entries = p->count;
 	reg.bgid = WEFT__POOL_BGID;
-	ret = io_uring_register_buf_ring(&r->ring, &reg, 0);
+	ret = io_uring_register_buf_ring(ring, &reg, 0);
 	if (ret)
 		goto out_mem;
 	io_uring_buf_ring_init(p->br);
@@ -71,8 +75,11 @@ out_ring:
 /* After the ring is gone (the kernel no longer reads the pool). */
 void weft__pool_free(struct weft__reactor *r)
 {
-	struct weft__bufpool *p = &r->pool;
+	weft__pool_release(&r->pool);
+}
 
+void weft__pool_release(struct weft__bufpool *p)
+{
 	if (!p->br)
 		return;
 	munmap(p->mem, (size_t)p->count * p->size);
@@ -80,11 +87,9 @@ void weft__pool_free(struct weft__reactor *r)
 	p->br = NULL;
 }
 
-void weft__pool_put(struct weft__reactor *r, const uint16_t *bids,
+void weft__pool_put(struct weft__bufpool *p, const uint16_t *bids,
 		    unsigned n)
 {
-	struct weft__bufpool *p = &r->pool;
-
 	if (!n)
 		return;
 	/* acquire/release: one producer at a time on the ring's tail; the
@@ -104,19 +109,26 @@ void weft__pool_put(struct weft__reactor *r, const uint16_t *bids,
 unsigned long weft__pool_test_outstanding(weft_rt *rt)
 {
 	struct weft__reactor *r = weft__rt_driver(rt);
+	unsigned long n = 0;
 
 	if (!r || !r->pool.br)
 		return 0;
-	/* relaxed: statistics (see weft__pool_put) */
-	return atomic_load_explicit(&r->pool.filled, memory_order_relaxed) -
-	       atomic_load_explicit(&r->pool.returned, memory_order_relaxed);
+	/* relaxed: statistics (see weft__pool_put); every ring's pool (the
+	 * worker rings' ones are set up before their first receive) */
+	for (unsigned w = 0; w <= r->nworkers; w++) {
+		struct weft__bufpool *p = w ? &r->wr[w - 1].pool : &r->pool;
+
+		n += atomic_load_explicit(&p->filled, memory_order_relaxed) -
+		     atomic_load_explicit(&p->returned, memory_order_relaxed);
+	}
+	return n;
 }
 
-void weft__pool_note_filled(struct weft__reactor *r)
+void weft__pool_note_filled(struct weft__bufpool *p)
 {
-	/* relaxed: a statistic written by the reactor thread only */
+	/* relaxed: a statistic written by the ring's thread only */
 	atomic_store_explicit(
-		&r->pool.filled,
-		atomic_load_explicit(&r->pool.filled, memory_order_relaxed) + 1,
+		&p->filled,
+		atomic_load_explicit(&p->filled, memory_order_relaxed) + 1,
 		memory_order_relaxed);
 }

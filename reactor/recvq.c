@@ -74,7 +74,7 @@ void weft__recvq_complete_locked(struct weft__reactor *r, struct weft__op *op,
 
 		if (!(cqe->flags & IORING_CQE_F_BUFFER))
 			return; /* cannot happen with BUFFER_SELECT */
-		weft__pool_note_filled(r);
+		weft__pool_note_filled(op->q->pool);
 		if (op->flags & WEFT__OPF_GONE) {
 			*ret = bid;
 		} else if (!recvq_room(op)) {
@@ -124,7 +124,8 @@ void weft__recvq_release(struct weft__reactor *r, struct weft__op *op)
 	for (uint32_t i = 0; i < op->u.rq.len; i++) {
 		uint16_t bid = op->u.rq.q[(op->u.rq.head + i) % op->u.rq.cap].bid;
 
-		weft__pool_put(r, &bid, 1);
+		/* chunks are queued only by arms, which set q */
+		weft__pool_put(op->q->pool, &bid, 1);
 	}
 	free(op->u.rq.q);
 }
@@ -166,8 +167,7 @@ static struct weft__op *recvq_record(struct weft__fd *f,
 /* Copies queued chunks into r->buf (lock held); the buffers emptied (at
  * most TAKE_MAX) are stored in bids for the caller to give back after
  * unlocking. */
-static size_t recvq_take_locked(void *buf, size_t len,
-				struct weft__reactor *re, struct weft__op *op,
+static size_t recvq_take_locked(void *buf, size_t len, struct weft__op *op,
 				uint16_t *bids, unsigned *nbids)
 {
 	size_t got = 0;
@@ -179,7 +179,7 @@ static size_t recvq_take_locked(void *buf, size_t len,
 		if (k > len - got)
 			k = len - got;
 		memcpy((char *)buf + got,
-		       re->pool.mem + (size_t)c->bid * re->pool.size +
+		       op->q->pool->mem + (size_t)c->bid * op->q->pool->size +
 			       op->u.rq.off,
 		       k);
 		got += k;
@@ -196,7 +196,7 @@ static size_t recvq_take_locked(void *buf, size_t len,
 
 /* A peek: copies from the queued chunks into buf without taking them
  * (lock held). */
-static size_t recvq_peek_locked(void *buf, size_t len, struct weft__reactor *re,
+static size_t recvq_peek_locked(void *buf, size_t len,
 				const struct weft__op *op)
 {
 	uint32_t off = op->u.rq.off;
@@ -210,7 +210,9 @@ static size_t recvq_peek_locked(void *buf, size_t len, struct weft__reactor *re,
 		if (k > len - got)
 			k = len - got;
 		memcpy((char *)buf + got,
-		       re->pool.mem + (size_t)c->bid * re->pool.size + off, k);
+		       op->q->pool->mem + (size_t)c->bid * op->q->pool->size +
+			       off,
+		       k);
 		got += k;
 		off = 0;
 	}
@@ -230,6 +232,7 @@ int weft__recvq_poll(struct weft__fd *f, struct weft__reactor *re,
 	uint16_t bids[TAKE_MAX];
 	unsigned nbids = 0;
 	bool push = false, ready = true, fallback = false, unref = false;
+	struct weft__bufpool *pool;
 
 	if (*waiting && !atomic_load_explicit(&f->rx, memory_order_relaxed)) {
 		/* the handle was closed under a waiting receive */
@@ -253,13 +256,13 @@ int weft__recvq_poll(struct weft__fd *f, struct weft__reactor *re,
 	if (op->u.rq.len && lend) {
 		struct weft__rxbuf *c = &op->u.rq.q[op->u.rq.head];
 
-		*lend = re->pool.mem + (size_t)c->bid * re->pool.size +
-			op->u.rq.off;
+		*lend = op->q->pool->mem +
+			(size_t)c->bid * op->q->pool->size + op->u.rq.off;
 		*res = (intptr_t)(c->len - op->u.rq.off);
 	} else if (op->u.rq.len && keep) {
-		*res = (intptr_t)recvq_peek_locked(buf, len, re, op);
+		*res = (intptr_t)recvq_peek_locked(buf, len, op);
 	} else if (op->u.rq.len) {
-		*res = (intptr_t)recvq_take_locked(buf, len, re, op, bids,
+		*res = (intptr_t)recvq_take_locked(buf, len, op, bids,
 						   &nbids);
 	} else if (op->u.rq.err == -ENOBUFS) {
 		op->u.rq.err = 0;
@@ -291,10 +294,12 @@ int weft__recvq_poll(struct weft__fd *f, struct weft__reactor *re,
 		*waiting = false;
 		unref = true;
 	}
+	pool = nbids ? op->q->pool : NULL; /* the ring that filled them */
 	weft__op_unlock(op);
 	if (unref)
 		weft__fd_put(f);
-	weft__pool_put(re, bids, nbids);
+	if (pool)
+		weft__pool_put(pool, bids, nbids);
 	if (push)
 		weft__reactor_push(re, op);
 	if (fallback)
@@ -312,6 +317,7 @@ void weft__recvq_consume(struct weft__fd *f, struct weft__reactor *re,
 						   memory_order_acquire);
 	uint16_t bids[TAKE_MAX];
 	unsigned nbids = 0;
+	struct weft__bufpool *pool;
 
 	if (!op)
 		return;
@@ -331,8 +337,10 @@ void weft__recvq_consume(struct weft__fd *f, struct weft__reactor *re,
 			op->u.rq.len--;
 		}
 	}
+	pool = nbids ? op->q->pool : NULL;
 	weft__op_unlock(op);
-	weft__pool_put(re, bids, nbids);
+	if (pool)
+		weft__pool_put(pool, bids, nbids);
 }
 
 size_t weft__recvq_held(struct weft__fd *f)

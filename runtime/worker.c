@@ -434,6 +434,24 @@ static bool park_sleep(struct weft__worker *w)
 			woken = false;
 			break;
 		}
+		if (rt->head.driver && rt->driver_ops->park &&
+		    rt->driver_ops->park(rt->head.driver, w->index)) {
+			/* the driver's wait ended: an unpark (park_word 0), or
+			 * completions for this worker, which it reaps at its
+			 * next flush: leave the park ourselves */
+			if (atomic_load_explicit(&w->park_word,
+						 memory_order_acquire) == 0)
+				break;
+			if (weft__idle_park_cancel(&rt->idle, w->index)) {
+				woken = false; /* unparked, not searching */
+				break;
+			}
+			/* a notifier popped us meanwhile: wait for its store */
+			while (atomic_load_explicit(&w->park_word,
+						    memory_order_acquire) != 0)
+				weft__cpu_relax();
+			break;
+		}
 		weft__futex_wait(&w->park_word, 1);
 	}
 	busy_start(w);
@@ -503,11 +521,17 @@ void *weft__worker_main(void *arg)
 	pthread_setname_np(pthread_self(), name);
 	if (!rt->cfg.no_pin)
 		pin_self(w);
+	if (rt->head.driver && rt->driver_ops->worker_start)
+		rt->driver_ops->worker_start(rt->head.driver, w->index);
 	if (rt->cfg.on_thread_start)
 		rt->cfg.on_thread_start(rt->cfg.hook_arg);
 	while (!stopping(w)) {
 		if (!weft__worker_run_once(w))
 			weft__worker_park(w, NULL);
+	}
+	if (rt->head.driver && rt->driver_ops->worker_stop) {
+		driver_flush(w);
+		rt->driver_ops->worker_stop(rt->head.driver, w->index);
 	}
 	busy_stop(w);
 	if (rt->cfg.on_thread_stop)
