@@ -489,6 +489,13 @@ int weft__reactor_start(weft_rt *rt, unsigned entries, unsigned nworkers,
 		pthread_join(r->thread, NULL);
 		goto out_sem;
 	}
+	/* worker rings: only for worker threads (not the current-thread
+	 * flavour's block_on thread); features are the probe's, ordered by
+	 * the semaphore */
+	if (weft__rt_head(rt)->host->worker_threads &&
+	    weft__rt_head(rt)->host->worker_threads(rt))
+		for (unsigned w = 0; w < nworkers; w++)
+			weft__wring_create(r, w);
 	*out = r;
 	return 0;
 out_sem:

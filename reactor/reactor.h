@@ -252,6 +252,8 @@ struct weft__wring {
 	struct io_uring ring __attribute__((aligned(64)));
 	unsigned inflight;
 	struct weft__wheel_link armed_io;
+	bool created;                       /* ring open (creator, then the
+	                                     * worker; free reads it) */
 	bool live_local;                    /* as live, for the worker */
 	bool efd_armed;
 	uint64_t efd_buf;
@@ -330,8 +332,10 @@ void weft__reactor_push_cancel(struct weft__reactor *r, struct weft__op *op,
 void weft__reactor_push_foreign(struct weft__reactor *r, struct weft__op *op);
 
 /* ---- wring.c: worker-owned rings (see struct weft__wring) */
-/* On worker w's thread: creates its ring (no-op without DEFER_TASKRUN or
- * on failure: its tasks then use the reactor's ring). */
+/* At start (creating thread): worker w's ring, disabled; none without
+ * DEFER_TASKRUN or on failure (its tasks then use the reactor's ring). */
+void weft__wring_create(struct weft__reactor *r, unsigned w);
+/* On worker w's thread: enables its ring (w becomes its issuer). */
 void weft__wring_start(struct weft__reactor *r, unsigned w);
 /* On worker w's thread, after its loop: cancels what is armed on its
  * ring, waits for every final CQE, closes the ring. */

@@ -52,6 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "reactor/fd.h"
@@ -136,42 +137,58 @@ void weft__wring_push_cancel(struct weft__reactor *r, struct weft__wring *wr,
 
 /* ------------------------------------------------------ worker thread */
 
-void weft__wring_start(struct weft__reactor *r, unsigned w)
+/* At start, on the creating thread (after the probe): worker w's ring,
+ * disabled until its worker enables it (which makes that worker the
+ * ring's single issuer), its pool and its eventfd; none on failure (its
+ * tasks use the reactor's ring). Made here rather than on the worker so
+ * that every descriptor exists once weft_rt_create returns. */
+void weft__wring_create(struct weft__reactor *r, unsigned w)
 {
-	struct weft__wring *wr;
+	struct weft__wring *wr = &r->wr[w];
 	struct io_uring_params p;
 
-	if (!r || w >= r->nworkers ||
-	    !(r->features & WEFT__FEAT_DEFER_TASKRUN))
+	if (!(r->features & WEFT__FEAT_DEFER_TASKRUN))
 		return;
-	wr = &r->wr[w];
 	memset(&p, 0, sizeof(p));
 	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
-		  IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_CQSIZE;
+		  IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_CQSIZE |
+		  IORING_SETUP_R_DISABLED;
 	p.cq_entries = r->entries * 4;
 	if (io_uring_queue_init_params(r->entries, &wr->ring, &p) < 0)
-		return;  /* its tasks use the reactor's ring */
+		return;
 	if (r->pool.br && weft__pool_setup(&wr->ring, &wr->pool) < 0)
 		goto out_ring;
-	if (wr->efd < 0)
-		wr->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	wr->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (wr->efd < 0)
 		goto out_pool;
 	weft__link_list_init(&wr->armed_io);
-	wr->inflight = 0;
-	wr->efd_armed = false;
 	wr->q = (struct weft__uq){ .ring = &wr->ring, .inflight = &wr->inflight,
 				   .armed = &wr->armed_io,
 				   .pool = r->pool.br ? &wr->pool : NULL,
 				   .stats = &wr->stats, .worker = (int)w };
-	wr->live_local = true;
-	/* release: unparkers that see it find the eventfd */
-	atomic_store_explicit(&wr->live, true, memory_order_release);
+	wr->created = true;
 	return;
 out_pool:
 	weft__pool_release(&wr->pool);
 out_ring:
 	io_uring_queue_exit(&wr->ring);
+}
+
+void weft__wring_start(struct weft__reactor *r, unsigned w)
+{
+	struct weft__wring *wr;
+
+	if (!r || w >= r->nworkers || !r->wr[w].created)
+		return;
+	wr = &r->wr[w];
+	/* IORING_REGISTER_ENABLE_RINGS (liburing's wrapper is not in every
+	 * version): the calling task becomes the single issuer */
+	if (syscall(__NR_io_uring_register, wr->ring.ring_fd,
+		    IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0)
+		return;  /* its tasks use the reactor's ring */
+	wr->live_local = true;
+	/* release: unparkers that see it find the eventfd */
+	atomic_store_explicit(&wr->live, true, memory_order_release);
 }
 
 static void reap(struct weft__reactor *r, struct weft__wring *wr)
@@ -361,6 +378,7 @@ void weft__wring_stop(struct weft__reactor *r, unsigned w)
 	 * until the reactor is freed) */
 	atomic_store_explicit(&wr->live, false, memory_order_release);
 	wr->live_local = false;
+	wr->created = false;
 	io_uring_queue_exit(&wr->ring);
 }
 
@@ -387,6 +405,8 @@ void weft__wring_free(struct weft__reactor *r)
 	if (!r->wr)
 		return;
 	for (unsigned w = 0; w < r->nworkers; w++) {
+		if (r->wr[w].created)  /* never started, or not stopped */
+			io_uring_queue_exit(&r->wr[w].ring);
 		weft__pool_release(&r->wr[w].pool);
 		if (r->wr[w].efd >= 0)
 			close(r->wr[w].efd);

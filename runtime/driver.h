@@ -56,6 +56,9 @@ struct weft__driver_host {
 	void (*wake_batch_add_ref)(struct weft__wake_batch *b,
 				   const weft_waker *w);
 	void (*wake_batch_flush)(struct weft__wake_batch *b);
+	/* how many worker threads rt runs (0: the current-thread flavour,
+	 * whose one worker slot is block_on's thread) */
+	unsigned (*worker_threads)(weft_rt *rt);
 	/* the reason a failing start gives (weft_rt_create_error) */
 	void (*set_create_error)(weft_rt *rt, const char *msg);
 };
