@@ -361,8 +361,12 @@ void weft__wring_stage(struct weft__wring *wr, struct weft__op *op);
  * reactor (none of them is armed any more). */
 void weft__wring_leftovers(struct weft__reactor *r);
 void weft__wring_free(struct weft__reactor *r);
-/* Test hook: how many worker rings of rt exist now. */
+/* Test hooks: how many worker rings of rt are in use now; the ring the
+ * receive queue of s is armed on (a worker's index, -1 the reactor's, -2
+ * not armed). */
 unsigned weft__wring_test_live(weft_rt *rt);
+struct weft_stream;
+int weft__stream_test_ring(struct weft_stream *s);
 /* batch_sched: run the reactor thread as SCHED_BATCH (reactor.c). */
 int weft__reactor_start(weft_rt *rt, unsigned entries, unsigned nworkers,
 			bool batch_sched, struct weft__reactor **out);

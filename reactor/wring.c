@@ -428,3 +428,19 @@ unsigned weft__wring_test_live(weft_rt *rt)
 					  memory_order_acquire);
 	return n;
 }
+
+int weft__stream_test_ring(struct weft_stream *s)
+{
+	/* acquire: pairs with the CAS that installed the record */
+	struct weft__op *op = atomic_load_explicit(
+		&((struct weft__fd *)(void *)s)->rx, memory_order_acquire);
+	int w = -2;
+
+	if (!op)
+		return -2;
+	weft__op_lock(op);
+	if ((op->flags & WEFT__OPF_ARMED) && op->q)
+		w = op->q->worker;
+	weft__op_unlock(op);
+	return w;
+}

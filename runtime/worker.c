@@ -293,6 +293,15 @@ static struct weft__task *search(struct weft__worker *w,
 		if (!w->searching && !yielding &&
 		    weft__idle_try_searching(&w->rt->idle))
 			w->searching = true;
+		/* completions the driver holds for this worker (its own ring)
+		 * are reaped only by it: look at them between steals, or they
+		 * would wait for the end of the spin */
+		if (w->rt->head.driver && w->rt->driver_ops->park) {
+			driver_flush(w);
+			t = weft__deque_pop(&w->dq);
+			if (t)
+				return t;
+		}
 		/* past the pure spin a worker still steals, uncounted */
 		t = w->searching || yielding ? steal_work(w) : take_injected(w);
 		if (t)
