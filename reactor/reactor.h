@@ -15,6 +15,12 @@
  * The reactor drains `stack` with one exchange, then looks at each record's
  * flags to decide what to do (arm it, cancel it, free it).
  *
+ * Worker rings (wring.c): each worker of the multi-thread flavour also
+ * owns a ring of its own, with the same hand-off in small (its own stage,
+ * a stack for cancels from other threads); socket operations its tasks
+ * submit are armed there, and a record names the ring it is armed on
+ * (`q`). "The reactor" below means the thread of the record's ring.
+ *
  * Operation record (struct weft__op)
  * ----------------------------------
  * A record is shared by its owner (a future, or a listener) and the reactor.
