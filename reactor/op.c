@@ -186,18 +186,11 @@ static void op_wake(struct weft__reactor *r, struct weft__uq *q,
 {
 	if (!weft_waker_is_set(w))
 		return;
-	if (!b) {
-		/* a worker's ring, on that worker: onto its own deque (dropped
-		 * once the worker closes its ring at shutdown) */
-		if (q->closing)
-			weft_waker_drop(w);
-		else
-			weft_waker_wake(w);
-		return;
-	}
 	/* relaxed: set by weft__reactor_stop before its eventfd write, which
-	 * the reactor observed through the ring before getting here */
-	if (atomic_load_explicit(&r->stopping, memory_order_relaxed))
+	 * the reactor observed through the ring before getting here; a
+	 * worker ring that closes at shutdown drops them too */
+	if (q->closing ||
+	    atomic_load_explicit(&r->stopping, memory_order_relaxed))
 		weft_waker_drop(w);
 	else
 		weft__wake_batch_add(b, w);

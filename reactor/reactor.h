@@ -404,8 +404,9 @@ void weft__op_resubmit(struct weft__op *op, weft_cx *cx);
 /* The owner lets go: cancels it if armed; freed on its final completion. */
 void weft__op_drop(struct weft__op *op);
 /* Reactor side. */
-/* attend and complete run on q's thread; b NULL (a worker's ring): wake
- * directly, onto the worker's own deque. */
+/* attend and complete run on q's thread (attend may take a NULL batch on
+ * a worker ring: it wakes nothing but timers, which stay on the reactor;
+ * a worker's batch flushes onto its own deque). */
 void weft__op_attend(struct weft__reactor *r, struct weft__uq *q,
 		     struct weft__op *op, struct weft__wake_batch *b);
 void weft__op_complete(struct weft__reactor *r, struct weft__op *op,

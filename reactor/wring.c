@@ -196,6 +196,11 @@ static void reap(struct weft__reactor *r, struct weft__wring *wr)
 	struct io_uring_cqe *cqe;
 	unsigned head, n = 0;
 	uint64_t kinds[WEFT_CQE_KINDS] = { 0 };
+	struct weft__wake_batch b;
+
+	/* the batch's flush on a worker queues onto its own deque, waking
+	 * another worker only when more than one task is queued there */
+	weft__wake_batch_init(&b, r->rt);
 
 	io_uring_for_each_cqe(&wr->ring, head, cqe) {
 		uint64_t ud = cqe->user_data;
@@ -216,11 +221,11 @@ static void reap(struct weft__reactor *r, struct weft__wring *wr)
 			kinds[op->kind == WEFT__OP_ACCEPT  ? WEFT_CQE_ACCEPT
 			      : op->kind == WEFT__OP_RECVQ ? WEFT_CQE_RECVQ
 							   : WEFT_CQE_IO]++;
-			/* NULL batch: wakes go onto this worker's deque */
-			weft__op_complete(r, op, cqe, NULL);
+			weft__op_complete(r, op, cqe, &b);
 		}
 	}
 	io_uring_cq_advance(&wr->ring, n);
+	weft__wake_batch_flush(&b);
 	if (n)
 		for (unsigned k = 0; k < WEFT_CQE_KINDS; k++)
 			if (kinds[k])
@@ -237,7 +242,7 @@ static void ring_pass(struct weft__reactor *r, struct weft__wring *wr)
 	while (op) {
 		struct weft__op *n = op->next;
 
-		weft__op_attend(r, &wr->q, op, NULL);
+		weft__op_attend(r, &wr->q, op, NULL);  /* arms: no wakes */
 		op = n;
 	}
 	/* relaxed: a hint; the exchange is what synchronises */

@@ -130,6 +130,23 @@ void weft__worker_schedule(struct weft__task *t, bool yield)
 	weft__idle_notify_one(rt);
 }
 
+void weft__worker_push_batch(struct weft__worker *w, struct weft__task *head,
+			     size_t n)
+{
+	while (head) {
+		struct weft__task *next = head->next;
+
+		push_local(w, head);
+		head = next;
+	}
+	(void)n;
+	/* one task: this worker runs it next (it is between polls, in a
+	 * flush); waking another would cost a wake-up and a spinning worker
+	 * for a task it cannot get first */
+	if (weft__deque_len(&w->dq) > 1)
+		weft__idle_notify_one(w->rt);
+}
+
 static void driver_flush(struct weft__worker *w)
 {
 	weft_rt *rt = w->rt;
@@ -212,6 +229,10 @@ static struct weft__task *next_local(struct weft__worker *w)
 	if (t)
 		return t;
 	driver_flush(w);
+	/* the flush may have reaped completions onto the deque */
+	t = weft__deque_pop(&w->dq);
+	if (t)
+		return t;
 	return take_injected(w);
 }
 
