@@ -39,7 +39,7 @@
  *     continue searching; with a worker-owned ring (reactor/wring.c) the
  *     wait is in the ring and may end on a completion with park_word
  *     still 1: the worker then takes the park_cancel path (modelled once
- *     per worker: io_left)
+ *     per worker: io_left, with -DRINGWAIT; check.sh's idle-ringwait)
  *   weft__idle_notify_one: seq_cst fence; load state (relaxed);
  *     should_wake (searching == 0 && unparked < NW); lock; load state;
  *     should_wake && nsleepers > 0 -> pop sleepers[--nsleepers]; RMW state
@@ -70,6 +70,8 @@
  *   1: park without the seq_cst fence before re-checking the queues.
  *   2: the producer's notify reads state before it publishes the work.
  *   3: notify_one without its seq_cst fence.
+ *   4 (with -DRINGWAIT): a ring wait that ended on a completion goes
+ *      back to work without park_cancel.
  */
 #ifndef NW
 #define NW 2          /* workers */
@@ -380,7 +382,13 @@ end_wait:
 	   :: atomic { park_word[me] == 0 -> join_pw() };
 	      searching = 1;
 	      goto loop
-	   :: else -> goto park_cancel
+	   :: else ->
+#if BROKEN == 4
+		/* broken: back to work still counted parked, on sleepers */
+		goto loop
+#else
+		goto park_cancel
+#endif
 	   fi
 	fi;
 run_it:
@@ -407,7 +415,11 @@ init {
 		hlen[STATE] = 1;
 		i = 0;
 		do
-		:: i < NW -> io_left[i] = 1; run worker(i); i++
+		:: i < NW ->
+#ifdef RINGWAIT
+			io_left[i] = 1;
+#endif
+			run worker(i); i++
 		:: else -> break
 		od;
 		run producer();
