@@ -13,6 +13,7 @@
 
 #include "weft/rt.h"
 #include "runtime/driver.h"
+#include "runtime/note.h"
 
 #define WEFT__CACHELINE 64
 #define WEFT__ALIGNED __attribute__((aligned(WEFT__CACHELINE)))
@@ -166,14 +167,17 @@ void weft__task_adopt(struct weft__owner *o, struct weft__task *t);
 /* Task tracking (weft_obs_opts.track_tasks): this record follows the
  * frame (at weft__task_bytes from the allocation's start), so the header
  * stays 56 bytes and a runtime without tracking pays nothing. file, line
- * and spawn_ns are written before the task is published; polls by the
- * polling worker (relaxed stores, read by dumps). */
+ * and spawn_ns are written before the task is published; polls, poll_ns
+ * and note by the polling worker (relaxed stores, read by dumps). */
 struct weft__track {
 	const char *file;
 	uint32_t line;
 	uint32_t pad_;
 	uint64_t spawn_ns;
 	_Atomic uint64_t polls;
+	_Atomic uint64_t poll_ns;        /* time spent in its polls */
+	_Atomic uint64_t note;           /* its last PENDING poll's wait note
+					  * (note.h), 0: none said */
 };
 
 /* ----------------------------------------------------------------- deque */
@@ -325,6 +329,8 @@ static inline void weft__owner_live_add(struct weft__owner *o, size_t d)
 }
 
 struct weft__worker {
+	/* first: the wait note leaf futures set through cx->worker (note.h) */
+	struct weft__note note;
 	struct weft__deque dq;
 	/* owner-only fields */
 	struct weft__task *lifo WEFT__ALIGNED; /* woken by the running task */
@@ -402,12 +408,31 @@ struct weft_rt {
 	_Atomic uint64_t foreign_spawned WEFT__ALIGNED;
 	_Atomic uint64_t foreign_adopted;
 	struct weft__watch *watch;     /* the long-poll detector, or NULL */
+	struct weft__control *control; /* control socket / dump signal thread */
 };
 
 /* watch.c: the long-poll detector's thread */
 int weft__watch_start(weft_rt *rt);
 void weft__watch_stop(weft_rt *rt);
+/* watch.c: the last long polls reported (at most WEFT__LONG_POLL_RING),
+ * newest first, with when each was reported (at[i]); their strings have
+ * static storage and nstack is 0. Returns how many (0 without the
+ * detector). Any thread, while the watcher runs. */
+#define WEFT__LONG_POLL_RING 16
+size_t weft__watch_recent(weft_rt *rt, weft_long_poll *out, uint64_t *at,
+			  size_t max);
+/* control.c: the control socket and dump-signal thread (started at
+ * creation when either is asked for; stopped first thing at shutdown) */
+int weft__control_start(weft_rt *rt);
+void weft__control_stop(weft_rt *rt);
+/* runtime.c: weft_rt_create_error's text for this thread */
+void weft__rt_create_errorf(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
 uint64_t weft__rt_now_ns(void);  /* CLOCK_MONOTONIC */
+/* metrics.c: " waits ..." of a dump line for in (empty when unknown) */
+struct weft_task_info;
+void weft__wait_text(const struct weft_task_info *in, uint64_t now,
+		     char *buf, size_t len);
 /* blocking.c: the pool's numbers, under its lock */
 void weft__blocking_stats(weft_rt *rt, uint64_t *threads, uint64_t *idle,
 			  uint64_t *queued);

@@ -231,6 +231,9 @@ void weft_rt_shutdown(weft_rt *rt)
 	/* seq_cst: read by foreign spawns after their inflight increment */
 	atomic_store_explicit(&rt->shutdown, 1, memory_order_seq_cst);
 	pthread_mutex_unlock(&rt->lock);
+	/* first: its clients see the program go (EOF), and no dump of its
+	 * runs while the lists below are taken apart */
+	weft__control_stop(rt);
 
 	/* seq_cst: the Dekker pair with weft_spawn's foreign path; then wait
 	 * for the spawns that passed their check to finish their push

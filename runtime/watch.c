@@ -49,7 +49,31 @@ struct weft__watch {
 	bool stop;            /* under lock */
 	uint64_t period_ns, threshold_ns;
 	struct seen *seen;    /* nworkers entries, watcher thread only */
+	/* the last reports, for the control socket (control.c): under lock */
+	weft_long_poll recent[WEFT__LONG_POLL_RING];
+	uint64_t recent_at[WEFT__LONG_POLL_RING];
+	size_t nrecent;       /* reports so far (the ring holds the last) */
 };
+
+size_t weft__watch_recent(weft_rt *rt, weft_long_poll *out, uint64_t *at,
+			  size_t max)
+{
+	struct weft__watch *wt = rt->watch;
+	size_t n = 0;
+
+	if (!wt)
+		return 0;
+	pthread_mutex_lock(&wt->lock);
+	for (size_t k = wt->nrecent; k > 0 && n < max &&
+				     n < WEFT__LONG_POLL_RING; k--, n++) {
+		size_t i = (k - 1) % WEFT__LONG_POLL_RING;
+
+		out[n] = wt->recent[i];
+		at[n] = wt->recent_at[i];
+	}
+	pthread_mutex_unlock(&wt->lock);
+	return n;
+}
 
 static const char *poll_symbol(const weft_future_type *type)
 {
@@ -132,6 +156,11 @@ static void look(struct weft__watch *wt, unsigned i, uint64_t now)
 	r.elapsed_ns = now - s->since;
 	s->reported = true;
 	weft__stat_add(&st->long_polls, 1);
+	pthread_mutex_lock(&wt->lock);
+	wt->recent[wt->nrecent % WEFT__LONG_POLL_RING] = r;
+	wt->recent_at[wt->nrecent % WEFT__LONG_POLL_RING] = now;
+	wt->nrecent++;
+	pthread_mutex_unlock(&wt->lock);
 	if (rt->obs.on_long_poll)
 		rt->obs.on_long_poll(rt->obs.arg, &r);
 	else
