@@ -408,6 +408,9 @@ struct weft_rt {
 	_Atomic uint64_t foreign_spawned WEFT__ALIGNED;
 	_Atomic uint64_t foreign_adopted;
 	struct weft__watch *watch;     /* the long-poll detector, or NULL */
+	/* the detector, for the stack_signal handler on the workers (set
+	 * with stack_signal only) */
+	_Atomic(struct weft__watch *) stack_watch;
 	struct weft__control *control; /* control socket / dump signal thread */
 };
 

@@ -16,6 +16,7 @@
 
 #include "runtime/internal.h"
 #include "runtime/sigmask.h"
+#include "weft/signal.h"
 
 static _Thread_local char create_error[256];
 
@@ -26,6 +27,15 @@ static bool bad_signal(int sig)
 {
 	return sig && (sig < 1 || sig >= NSIG || sig == SIGKILL ||
 		       sig == SIGSTOP);
+}
+
+/* stack_signal is sent to worker threads, which block the streamed set */
+static bool bad_stack_signal(int sig)
+{
+	sigset_t set;
+
+	weft_signal_set_fill(&set);
+	return bad_signal(sig) || (sig && sigismember(&set, sig) == 1);
 }
 
 static void set_create_error(const char *fmt, ...)
@@ -193,7 +203,7 @@ int weft__rt_create(weft_rt **out, const weft_rt_builder *b,
 		return -EINVAL;
 	}
 	if (obs->size >= sizeof(*obs) &&
-	    (bad_signal(obs->dump_signal) || bad_signal(obs->stack_signal) ||
+	    (bad_signal(obs->dump_signal) || bad_stack_signal(obs->stack_signal) ||
 	     (obs->dump_signal && obs->dump_signal == obs->stack_signal))) {
 		set_create_error("weft_obs_opts: dump_signal or stack_signal "
 				 "is not a usable signal");

@@ -145,8 +145,10 @@ typedef void (*weft_worker_hook)(void *arg, unsigned worker);
  * The blocked worker's stack (stack_signal, added in 1.2; 0 = off, the
  * default): a long-poll report then includes the blocked worker's stack,
  * taken by sending that signal to the worker thread, whose handler (the
- * only one weft installs, with sigaction, for this signal, process-wide:
- * choose one the program does not use, e.g. SIGRTMIN + 3) stores
+ * only one weft installs, with sigaction, for this signal, process-wide,
+ * from creation to shutdown, which puts the previous one back: choose one
+ * the program does not use, e.g. SIGRTMIN + 3; not one of
+ * weft_signal_set_fill's, which weft's threads block: -EINVAL) stores
  * backtrace(3) into the worker's buffer; the watcher waits up to 100 ms
  * for it and prints it (the default report) or passes it
  * (weft_long_poll.stack). Off by default: a signal interrupts the blocked

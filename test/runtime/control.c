@@ -3,9 +3,11 @@
  * removal at shutdown, a path that exists, is too long or cannot be
  * created), the wait notes leaf futures leave for the dump (a sleep's
  * deadline, a stream receive's fd, an mpsc receive's channel), the dump on
- * a signal (dump_signal) and the obs struct's versions (a 1.1-sized one,
+ * a signal (dump_signal), the blocked worker's stack in a long-poll
+ * report (stack_signal) and the obs struct's versions (a 1.1-sized one,
  * signals that cannot be used).
  */
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stddef.h>
@@ -464,6 +466,94 @@ Test(control, obs_struct_versions_and_bad_signals, .timeout = RT_TIMEOUT)
 	cr_assert_eq(err, -EINVAL);
 	o.dump_signal = SIGUSR2;
 	o.stack_signal = SIGUSR2;
+	cr_assert_null(rt_ctl(&o, &err));
+	cr_assert_eq(err, -EINVAL);
+}
+
+/* ------------------------------------------- the blocked worker's stack */
+
+struct stack_seen {
+	atomic_bool release;
+	atomic_int reports;
+	unsigned nstack;
+	void *frames[64];
+};
+
+static struct stack_seen stack_seen;
+
+static __attribute__((noinline)) void blocking_spin(atomic_bool *until)
+{
+	while (!atomic_load(until))
+		__asm__ volatile("" ::: "memory");
+}
+
+struct blocker {
+	WEFT_ASYNC;
+};
+
+static weft_poll blocker_poll(struct blocker *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f, cx);
+	blocking_spin(&stack_seen.release);
+	WEFT_RETURN(0);
+	WEFT_END();
+}
+
+WEFT_FUTURE(blocker, struct blocker, WEFT_NO_DROP);
+
+static void on_stack_report(void *arg, const weft_long_poll *r)
+{
+	struct stack_seen *s = arg;
+
+	if (atomic_load(&s->reports) == 0) {
+		s->nstack = r->nstack < 64 ? r->nstack : 64;
+		for (unsigned i = 0; i < s->nstack; i++)
+			s->frames[i] = r->stack[i];
+	}
+	atomic_fetch_add(&s->reports, 1);
+	atomic_store(&s->release, true);
+}
+
+Test(control, long_poll_report_has_the_blocked_workers_stack,
+     .timeout = RT_TIMEOUT)
+{
+	weft_obs_opts o;
+	weft_join *j;
+	weft_rt *rt;
+	bool inside = false;
+	int err;
+
+	weft_obs_opts_init(&o);
+	o.long_poll_ns = 20 * 1000 * 1000;
+	o.on_long_poll = on_stack_report;
+	o.arg = &stack_seen;
+	o.stack_signal = SIGRTMIN + 3;
+	rt = rt_ctl(&o, &err);
+	cr_assert_eq(err, 0, "%s", weft_rt_create_error());
+	cr_assert_eq(WEFT_SPAWN(rt, blocker, &j, { 0 }), 0);
+	cr_assert_eq(join_on(rt, j), 0);
+	weft_join_drop(j);
+	weft_rt_destroy(rt);
+	cr_assert_geq(atomic_load(&stack_seen.reports), 1);
+	cr_assert_gt(stack_seen.nstack, 0, "no stack in the report");
+	/* the interrupted frame is in blocking_spin (a small function: its
+	 * code is within the first 256 bytes from its start) */
+	for (unsigned i = 0; i < stack_seen.nstack; i++) {
+		uintptr_t a = (uintptr_t)stack_seen.frames[i];
+		uintptr_t f = (uintptr_t)blocking_spin;
+
+		inside |= a >= f && a < f + 256;
+	}
+	cr_assert(inside, "no frame in blocking_spin among %u",
+		  stack_seen.nstack);
+	/* the handler is gone with the runtime: the previous one is back */
+	struct sigaction now;
+
+	cr_assert_eq(sigaction(SIGRTMIN + 3, NULL, &now), 0);
+	cr_assert_eq((void *)now.sa_handler, (void *)SIG_DFL);
+
+	/* one of the signals weft's threads block cannot be used */
+	o.stack_signal = SIGUSR1;
 	cr_assert_null(rt_ctl(&o, &err));
 	cr_assert_eq(err, -EINVAL);
 }
