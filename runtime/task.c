@@ -223,10 +223,14 @@ void weft__task_run(struct weft__task *t, void *worker)
 	if (__builtin_expect(w->obs != 0, 0)) {
 		p = poll_observed(w, t, &cx);
 	} else {
-		/* the long-poll detector's view and the poll count */
-		weft__poll_begin(&w->stats, (uintptr_t)t, t->type);
-		p = t->type->poll(weft__task_frame(t), &cx);
-		weft__poll_end(&w->stats);
+		/* one load of the type: the release stores below would make
+		 * the compiler load it again for the call */
+		const weft_future_type *type = t->type;
+
+		/* the long-poll detector's view and the poll count (the
+		 * worker clears it when it stops running tasks: internal.h) */
+		weft__poll_begin(&w->stats, (uintptr_t)t, type);
+		p = type->poll(weft__task_frame(t), &cx);
 	}
 	if (p == WEFT_READY) {
 		task_complete(t, weft_future_res(t->type, weft__task_frame(t)),
