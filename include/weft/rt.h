@@ -98,13 +98,18 @@ typedef void (*weft_worker_hook)(void *arg, unsigned worker);
  *   weft: long poll: task 0x... (name, sym) spawned at f.c:12 has run
  *   52 ms on worker 1
  * Each worker publishes only a sequence number, the task and its type per
- * poll (no clock read); the watcher keeps the time.
+ * poll (no clock read); the watcher keeps the time. A reported poll's
+ * time includes its completion (the frame's drop, the joiner's wake, the
+ * free): the worker marks itself out of a poll only when it stops running
+ * tasks (it searches for work, parks or leaves), not after each poll.
  *
  * Task tracking (track_tasks): every task also records its spawn site,
- * spawn time and poll count, 32 bytes after its frame, and the owner
- * lists take a per-worker lock: weft_rt_dump needs it, and long-poll
- * reports and hooks name the spawn site with it. Costs a clock read per
- * spawn and an uncontended lock per spawn and free.
+ * spawn time, poll count, time spent in its polls and what its last
+ * pending poll waited on (weft_task_info.wait_kind), 48 bytes after its
+ * frame, and the owner lists take a per-worker lock: weft_rt_dump needs
+ * it, and long-poll reports and hooks name the spawn site with it. Costs a
+ * clock read per spawn, two per poll, and an uncontended lock per spawn
+ * and free.
  *
  * Hooks: each is one predictable branch on its path when unset. Set, it
  * is called on the thread doing the work, inside the runtime: it must not

@@ -12,6 +12,11 @@
 # Kills only what it started (by PID; its own tmux server by socket name).
 set -euo pipefail
 top=$1 target=$2
+if ! command -v tmux >/dev/null; then
+  # CI installs it (.ci/test): there a missing tmux is a failure
+  [ "${CI:-}" = true ] && { echo "top.sh: tmux not installed" >&2; exit 1; }
+  echo "top.sh: tmux not installed: skipped"; exit 77
+fi
 dir=$(mktemp -d /tmp/weft-top-test.XXXXXX)
 sock=$dir/ctl.sock
 tm=(tmux -L "weft-top-test-$$" -f /dev/null)
