@@ -46,6 +46,7 @@
 #include "weft/net.h"
 #include "reactor/fd.h"
 #include "reactor/reactor.h"
+#include "runtime/note.h"
 
 #define FD_OF(h) ((struct weft__fd *)(h))
 #define RECV_MAX (64u * 1024)
@@ -534,7 +535,7 @@ static int oneshot_start(weft_stream_recv *r, struct weft__reactor *re, weft_cx 
 	return 0;
 }
 
-weft_poll weft_stream_recv_poll(weft_stream_recv *r, weft_cx *cx)
+static inline weft_poll recv_poll(weft_stream_recv *r, weft_cx *cx)
 {
 	struct weft__reactor *re;
 	int32_t res;
@@ -576,6 +577,16 @@ weft_poll weft_stream_recv_poll(weft_stream_recv *r, weft_cx *cx)
 		return WEFT_READY;
 	}
 	return WEFT_PENDING;
+}
+
+weft_poll weft_stream_recv_poll(weft_stream_recv *r, weft_cx *cx)
+{
+	weft_poll p = recv_poll(r, cx);
+
+	/* the dump's wait note (runtime/note.h) */
+	if (p == WEFT_PENDING)
+		weft__cx_note(cx, WEFT_WAIT_FD, (uint64_t)FD_OF(r->s)->fd);
+	return p;
 }
 
 WEFT_FUTURE_DEFINE(weft_stream_recv, weft_stream_recv_drop);

@@ -17,6 +17,7 @@
 #include "weft/net.h"
 #include "reactor/fd.h"
 #include "reactor/reactor.h"
+#include "runtime/note.h"
 
 #define FD_OF(h) ((struct weft__fd *)(h))
 #define SEND_CHUNK (256u * 1024)
@@ -155,8 +156,12 @@ weft_poll weft_stream_send_poll(weft_stream_send *w, weft_cx *cx)
 	if (!w->s)
 		return send_finish(w, -EINVAL);
 	if (w->op) {
-		if (weft__op_poll(w->op, cx, &res) == WEFT_PENDING)
+		if (weft__op_poll(w->op, cx, &res) == WEFT_PENDING) {
+			/* the dump's wait note (runtime/note.h) */
+			weft__cx_note(cx, WEFT_WAIT_FD,
+				      (uint64_t)FD_OF(w->s)->fd);
 			return WEFT_PENDING;
+		}
 		weft__op_drop(w->op);
 		w->op = NULL;
 		if (res < 0)
@@ -180,6 +185,7 @@ weft_poll weft_stream_send_poll(weft_stream_send *w, weft_cx *cx)
 	n = send_by_ring(w, cx);
 	if (n < 0)
 		return send_finish(w, n);
+	weft__cx_note(cx, WEFT_WAIT_FD, (uint64_t)FD_OF(w->s)->fd);
 	return WEFT_PENDING;
 }
 

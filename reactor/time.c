@@ -34,6 +34,7 @@
 
 #include "weft/time.h"
 #include "reactor/reactor.h"
+#include "runtime/note.h"
 
 /* The calling thread's runtime's reactor (NULL outside any). */
 static struct weft__reactor *current_reactor(void)
@@ -232,14 +233,19 @@ weft_poll weft_sleep_poll(weft_sleep *s, weft_cx *cx)
 	int32_t res;
 
 	if (!s->op) {
-		if (weft_now() < s->deadline)
+		if (weft_now() < s->deadline) {
+			/* the dump's wait note (runtime/note.h): one store */
+			weft__cx_note(cx, WEFT_WAIT_TIMER, s->deadline);
 			return sleep_register(s, cx);
+		}
 		if (!weft_coop_proceed(cx))
 			return WEFT_PENDING;
 		return WEFT_READY;
 	}
-	if (weft__op_poll(s->op, cx, &res) == WEFT_PENDING)
+	if (weft__op_poll(s->op, cx, &res) == WEFT_PENDING) {
+		weft__cx_note(cx, WEFT_WAIT_TIMER, s->deadline);
 		return WEFT_PENDING;
+	}
 	weft__op_drop(s->op);
 	s->op = NULL;
 	s->res = res;

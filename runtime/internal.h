@@ -14,6 +14,7 @@
 #include "weft/rt.h"
 #include "weft/waiter.h"
 #include "runtime/driver.h"
+#include "runtime/note.h"
 
 #define WEFT__CACHELINE 64
 #define WEFT__ALIGNED __attribute__((aligned(WEFT__CACHELINE)))
@@ -167,14 +168,17 @@ void weft__task_adopt(struct weft__owner *o, struct weft__task *t);
 /* Task tracking (weft_obs_opts.track_tasks): this record follows the
  * frame (at weft__task_bytes from the allocation's start), so the header
  * stays 56 bytes and a runtime without tracking pays nothing. file, line
- * and spawn_ns are written before the task is published; polls by the
- * polling worker (relaxed stores, read by dumps). */
+ * and spawn_ns are written before the task is published; polls, poll_ns
+ * and note by the polling worker (relaxed stores, read by dumps). */
 struct weft__track {
 	const char *file;
 	uint32_t line;
 	uint32_t pad_;
 	uint64_t spawn_ns;
 	_Atomic uint64_t polls;
+	_Atomic uint64_t poll_ns;        /* time spent in its polls */
+	_Atomic uint64_t note;           /* its last PENDING poll's wait note
+					  * (note.h), 0: none said */
 };
 
 /* ----------------------------------------------------------------- deque */
@@ -253,12 +257,39 @@ void weft__idle_unpark_index(weft_rt *rt, unsigned index);
 
 /* ---------------------------------------------------------------- worker */
 
-/* A counter written only by its own thread: a relaxed load and store (no
- * RMW), read relaxed by weft_rt_metrics on any thread. */
+/* A counter written only by its own thread, read relaxed by
+ * weft_rt_metrics on any thread. On x86-64 one `add` to memory: a single
+ * writer needs no lock prefix, and the 8-byte aligned store it makes is
+ * seen whole by readers (x86's single-copy atomicity), so the relaxed
+ * load and store C11 would spell it with (three instructions, as gcc and
+ * clang compile them) become one; per poll and per spawn that is what
+ * keeps the metrics inside the issue's 2 % (docs/observability.md,
+ * "Overhead"). Elsewhere, and under TSan (whose model should see the
+ * write), the relaxed load and store. */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define WEFT__TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define WEFT__TSAN 1
+#endif
+#if defined(__x86_64__) && !defined(WEFT__TSAN)
+#define WEFT__ADD_OWNED(c, n)                                               \
+	__asm__ volatile("addq %1, %0"                                      \
+			 : "+m"(*(uint64_t *)(uintptr_t)(c))                \
+			 : "er"((uint64_t)(n)))
+#else
+#define WEFT__ADD_OWNED(c, n)                                               \
+	atomic_store_explicit((c), atomic_load_explicit((c),                \
+							memory_order_relaxed) + \
+					   (n),                             \
+			      memory_order_relaxed)
+#endif
+
 static inline void weft__stat_add(_Atomic uint64_t *c, uint64_t n)
 {
-	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed)
-				      + n, memory_order_relaxed);
+	WEFT__ADD_OWNED(c, n);
 }
 
 static inline uint64_t weft__stat_get(const _Atomic uint64_t *c)
@@ -288,16 +319,21 @@ struct weft__wstats {
 
 /* The long-poll detector's view of a poll on worker stats st (watch.c,
  * which gives the reading side): the poll's number first, then its type,
- * then the task (non-zero: in a poll); the task back to 0 after the poll.
- * Release on each: a watcher that read a field of a poll reads a number
- * at least as new. The caller stores cur_file / cur_line first when it
- * tracks. Five instructions with the one to come. */
+ * then the task (non-zero: in a poll or just after one). Release on the
+ * last two: a watcher that read a field of a poll reads a number at least
+ * as new (the number's `add` is a plain x86 store, ordered before them by
+ * the processor and by the release stores' compiler barrier). The task
+ * goes back to 0 not after every poll but when the worker stops running
+ * tasks (weft__poll_idle: it searches for work, parks, or leaves), so a
+ * report of a "poll" covers what the worker did for that task up to its
+ * next poll: the poll, and its completion (the frame's drop, the
+ * joiner's wake, the free). The tracking path (task.c, poll_observed)
+ * also clears it after each poll. The caller stores cur_file / cur_line
+ * first when it tracks. Three instructions per poll. */
 static inline void weft__poll_begin(struct weft__wstats *st, uintptr_t task,
 				    const weft_future_type *type)
 {
-	atomic_store_explicit(&st->poll_seq,
-			      weft__stat_get(&st->poll_seq) + 1,
-			      memory_order_release);
+	weft__stat_add(&st->poll_seq, 1);
 	atomic_store_explicit(&st->cur_type, type, memory_order_release);
 	atomic_store_explicit(&st->cur_task, task, memory_order_release);
 }
@@ -305,6 +341,12 @@ static inline void weft__poll_begin(struct weft__wstats *st, uintptr_t task,
 static inline void weft__poll_end(struct weft__wstats *st)
 {
 	atomic_store_explicit(&st->cur_task, 0, memory_order_release);
+}
+
+/* The worker runs no task for now (search, park, exit). */
+static inline void weft__poll_idle(struct weft__wstats *st)
+{
+	weft__poll_end(st);
 }
 
 /* weft__worker.obs: what a poll has to do beyond the common path (one
@@ -321,11 +363,13 @@ static inline size_t weft__owner_live(const struct weft__owner *o)
 
 static inline void weft__owner_live_add(struct weft__owner *o, size_t d)
 {
-	atomic_store_explicit(&o->live, weft__owner_live(o) + d,
-			      memory_order_relaxed);
+	/* on x86-64 size_t is the 64-bit counter WEFT__ADD_OWNED adds to */
+	WEFT__ADD_OWNED(&o->live, d);
 }
 
 struct weft__worker {
+	/* first: the wait note leaf futures set through cx->worker (note.h) */
+	struct weft__note note;
 	struct weft__deque dq;
 	/* owner-only fields */
 	struct weft__task *lifo WEFT__ALIGNED; /* woken by the running task */
@@ -416,12 +460,34 @@ struct weft_rt {
 	bool bg_started;               /* bg_thread exists, not joined */
 	pthread_t bg_thread;           /* weft_rt_shutdown_background's */
 	uint64_t bg_timeout_ns;
+	/* the detector, for the stack_signal handler on the workers (set
+	 * with stack_signal only) */
+	_Atomic(struct weft__watch *) stack_watch;
+	struct weft__control *control; /* control socket / dump signal thread */
 };
 
 /* watch.c: the long-poll detector's thread */
 int weft__watch_start(weft_rt *rt);
 void weft__watch_stop(weft_rt *rt);
+/* watch.c: the last long polls reported (at most WEFT__LONG_POLL_RING),
+ * newest first, with when each was reported (at[i]); their strings have
+ * static storage and nstack is 0. Returns how many (0 without the
+ * detector). Any thread, while the watcher runs. */
+#define WEFT__LONG_POLL_RING 16
+size_t weft__watch_recent(weft_rt *rt, weft_long_poll *out, uint64_t *at,
+			  size_t max);
+/* control.c: the control socket and dump-signal thread (started at
+ * creation when either is asked for; stopped first thing at shutdown) */
+int weft__control_start(weft_rt *rt);
+void weft__control_stop(weft_rt *rt);
+/* runtime.c: weft_rt_create_error's text for this thread */
+void weft__rt_create_errorf(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
 uint64_t weft__rt_now_ns(void);  /* CLOCK_MONOTONIC */
+/* metrics.c: " waits ..." of a dump line for in (empty when unknown) */
+struct weft_task_info;
+void weft__wait_text(const struct weft_task_info *in, uint64_t now,
+		     char *buf, size_t len);
 /* blocking.c: the pool's numbers, under its lock */
 void weft__blocking_stats(weft_rt *rt, uint64_t *threads, uint64_t *idle,
 			  uint64_t *queued);

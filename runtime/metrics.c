@@ -343,6 +343,47 @@ const char *weft_task_state_name(weft_task_state s)
 	return "?";
 }
 
+const char *weft_wait_kind_name(weft_wait_kind k)
+{
+	switch (k) {
+	case WEFT_WAIT_TIMER:
+		return "timer";
+	case WEFT_WAIT_FD:
+		return "fd";
+	case WEFT_WAIT_CHANNEL:
+		return "channel";
+	case WEFT_WAIT_UNKNOWN:
+		break;
+	}
+	return "?";
+}
+
+/* " waits ..." for a dump line (empty when unknown) into buf. */
+void weft__wait_text(const weft_task_info *in, uint64_t now, char *buf,
+		     size_t len)
+{
+	buf[0] = '\0';
+	switch (in->wait_kind) {
+	case WEFT_WAIT_TIMER:
+		if (in->wait > now)
+			snprintf(buf, len, " waits timer in %.3fs",
+				 (double)(in->wait - now) / 1e9);
+		else
+			snprintf(buf, len, " waits timer due");
+		break;
+	case WEFT_WAIT_FD:
+		snprintf(buf, len, " waits fd %llu",
+			 (unsigned long long)in->wait);
+		break;
+	case WEFT_WAIT_CHANNEL:
+		snprintf(buf, len, " waits channel %#llx",
+			 (unsigned long long)in->wait);
+		break;
+	case WEFT_WAIT_UNKNOWN:
+		break;
+	}
+}
+
 static const char *symbol_of(const weft_future_type *type)
 {
 	Dl_info di;
@@ -359,6 +400,7 @@ static void fill(weft_task_info *in, struct weft__task *t, int worker,
 {
 	uint64_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
 	struct weft__track *k = weft__task_track(t);
+	uint64_t note;
 
 	memset(in, 0, sizeof(*in));
 	in->task = (uintptr_t)t;
@@ -375,15 +417,33 @@ static void fill(weft_task_info *in, struct weft__task *t, int worker,
 	in->type = t->type;
 	in->id = s & WEFT__HAS_ID ? weft__task_id_peek(t) : 0;
 	in->task_name = s & WEFT__HAS_ID ? weft__task_name_peek(t) : NULL;
+	in->poll_ns = weft__stat_get(&k->poll_ns);
+	note = weft__stat_get(&k->note);
+	in->wait_kind = (weft_wait_kind)(note >> WEFT__NOTE_SHIFT);
+	in->wait = note & WEFT__NOTE_MASK;
 }
 
-/* Copies o's list (at most cap records) under its lock; returns how many. */
+/* Copies o's whole list under its lock if it holds at most cap tasks and
+ * returns how many; else copies nothing and returns SIZE_MAX with *need
+ * set to the count (the caller grows its buffer and tries again). A copy
+ * cut at cap would drop the oldest tasks: spawns link at the head, so the
+ * tasks at the tail are the long-lived ones (the odd dumps of issue 14:
+ * more than the slack of tasks spawned between sizing the buffer and
+ * taking the lock, which ASan's slow realloc made likely). */
 static size_t copy_owner(struct weft__owner *o, weft_task_info *out,
-			 size_t cap, uint64_t now)
+			 size_t cap, uint64_t now, size_t *need)
 {
-	size_t n = 0;
+	size_t n = 0, live;
 
 	weft__owner_lock(o);
+	/* every change of `live` is made under this lock (tracking is on) */
+	live = weft__owner_live(o);
+	if (live > cap) {
+		weft__owner_unlock(o);
+		*need = live;
+		return SIZE_MAX;
+	}
+	/* n < cap: a guard; the list holds `live` tasks */
 	for (struct weft__task *t = o->head; t && n < cap; t = t->owned_next)
 		fill(&out[n++], t, o->index, now);
 	weft__owner_unlock(o);
@@ -417,21 +477,28 @@ intptr_t weft_rt_dump(weft_rt *rt,
 						? &rt->workers[i].owner
 						: &rt->foreign;
 		/* room for what it holds now and some more spawned meanwhile;
-		 * tasks beyond are left out of this dump */
+		 * a list that outgrew it is copied again into a larger one */
 		size_t want = owner_live(o) + 64, n;
-		uint64_t now = weft__rt_now_ns();
 
-		if (want > cap) {
-			weft_task_info *nb = realloc(buf, want * sizeof(*buf));
+		for (;;) {
+			uint64_t now = weft__rt_now_ns();
 
-			if (!nb) {
-				free(buf);
-				return -ENOMEM;
+			if (want > cap) {
+				weft_task_info *nb =
+					realloc(buf, want * sizeof(*buf));
+
+				if (!nb) {
+					free(buf);
+					return -ENOMEM;
+				}
+				buf = nb;
+				cap = want;
 			}
-			buf = nb;
-			cap = want;
+			n = copy_owner(o, buf, cap, now, &want);
+			if (n != SIZE_MAX)
+				break;
+			want += want / 2 + 64;
 		}
-		n = copy_owner(o, buf, cap, now);
 		for (size_t k = 0; k < n; k++) {
 			/* dladdr takes the loader's lock: not under ours */
 			buf[k].symbol = symbol_of(buf[k].type);
@@ -451,19 +518,21 @@ struct dump_fd {
 static void dump_line(void *arg, const weft_task_info *in)
 {
 	struct dump_fd *d = arg;
-	char line[512];
+	char line[640], waits[64];
 	int n;
 
 	if (d->err)
 		return;
+	weft__wait_text(in, weft__rt_now_ns(), waits, sizeof(waits));
 	n = snprintf(line, sizeof(line),
 		     "task %#lx id %llu %s name %s sym %s at %s:%u worker %d "
-		     "age %.3fs polls %llu%s%s\n",
+		     "age %.3fs polls %llu busy %.3fs%s%s%s\n",
 		     (unsigned long)in->task, (unsigned long long)in->id,
 		     weft_task_state_name(in->state),
 		     in->name ? in->name : "?", in->symbol ? in->symbol : "?",
 		     in->file ? in->file : "?", in->line, in->worker,
 		     (double)in->age_ns / 1e9, (unsigned long long)in->polls,
+		     (double)in->poll_ns / 1e9, waits,
 		     in->task_name ? " task_name " : "",
 		     in->task_name ? in->task_name : "");
 	if (n > 0) {

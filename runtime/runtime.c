@@ -6,7 +6,9 @@
  * weft_rt_create, which names the io_uring driver, is in wire/rt.c.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,13 +16,41 @@
 
 #include "runtime/internal.h"
 #include "runtime/sigmask.h"
+#include "weft/signal.h"
 
 static _Thread_local char create_error[256];
+
+/* weft_obs_opts as 1.1 published it: up to control_path */
+#define OBS_V1_1_SIZE offsetof(weft_obs_opts, control_path)
+
+static bool bad_signal(int sig)
+{
+	return sig && (sig < 1 || sig >= NSIG || sig == SIGKILL ||
+		       sig == SIGSTOP);
+}
+
+/* stack_signal is sent to worker threads, which block the streamed set */
+static bool bad_stack_signal(int sig)
+{
+	sigset_t set;
+
+	weft_signal_set_fill(&set);
+	return bad_signal(sig) || (sig && sigismember(&set, sig) == 1);
+}
 
 static void set_create_error(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 
 static void set_create_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(create_error, sizeof(create_error), fmt, ap);
+	va_end(ap);
+}
+
+void weft__rt_create_errorf(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -183,11 +213,19 @@ int weft__rt_create(weft_rt **out, const weft_rt_builder *b,
 	if (!obs) {
 		weft_obs_opts_init(&obs_defaults);
 		obs = &obs_defaults;
-	} else if (obs->size < sizeof(*obs)) {
+	} else if (obs->size < OBS_V1_1_SIZE) {
 		/* 1.1 is the first version of the struct: a later one may
-		 * be larger (read its first sizeof bytes), never smaller */
+		 * be larger (read its first sizeof bytes), never smaller; a
+		 * 1.1 one ends before control_path (the rest stays 0) */
 		set_create_error("weft_obs_opts.size not set "
 				 "(weft_obs_opts_init)");
+		return -EINVAL;
+	}
+	if (obs->size >= sizeof(*obs) &&
+	    (bad_signal(obs->dump_signal) || bad_stack_signal(obs->stack_signal) ||
+	     (obs->dump_signal && obs->dump_signal == obs->stack_signal))) {
+		set_create_error("weft_obs_opts: dump_signal or stack_signal "
+				 "is not a usable signal");
 		return -EINVAL;
 	}
 	if (b->workers > 0xfff || (b->allocator && (!b->allocator->alloc ||
@@ -204,7 +242,8 @@ int weft__rt_create(weft_rt **out, const weft_rt_builder *b,
 		return -ENOMEM;
 	rt->head.host = &host;
 	rt->cfg = *b;
-	memcpy(&rt->obs, obs, sizeof(rt->obs));
+	memcpy(&rt->obs, obs,
+	       obs->size < sizeof(rt->obs) ? obs->size : sizeof(rt->obs));
 	rt->obs.size = sizeof(rt->obs);
 	rt->track = rt->obs.track_tasks;
 	rt->track_bytes = rt->track ? sizeof(struct weft__track) : 0;
@@ -249,6 +288,17 @@ int weft__rt_create(weft_rt **out, const weft_rt_builder *b,
 		}
 		rt->driver_ops = io;
 		rt->head.driver = state;
+	}
+	/* before the workers: it blocks dump_signal in this thread, whose
+	 * mask they inherit, and a bad control path fails the creation
+	 * before any worker ran */
+	ret = weft__control_start(rt);
+	if (ret < 0) {
+		if (!create_error[0])
+			set_create_error("cannot start the control thread: %s",
+					 strerror(-ret));
+		weft_rt_destroy(rt);
+		return ret;
 	}
 	ret = threads_start(rt);
 	if (ret == 0 && rt->obs.long_poll_ns)

@@ -290,6 +290,9 @@ static intptr_t shutdown_run(weft_rt *rt, const struct timespec *deadline)
 	rt->shut_thread = pthread_self();
 	pthread_mutex_unlock(&rt->shut_mu);
 	pthread_mutex_unlock(&rt->lock);
+	/* first: its clients see the program go (EOF), and no dump of its
+	 * runs while the lists below are taken apart */
+	weft__control_stop(rt);
 
 	/* seq_cst: the Dekker pair with weft_spawn's foreign path; then wait
 	 * for the spawns that passed their check to finish their push

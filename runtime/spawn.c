@@ -24,6 +24,8 @@ static __attribute__((noinline)) void spawn_obs(weft_rt *rt,
 		k->pad_ = 0;
 		k->spawn_ns = weft__rt_now_ns();
 		atomic_init(&k->polls, 0);
+		atomic_init(&k->poll_ns, 0);
+		atomic_init(&k->note, 0);
 	}
 	if (rt->obs.on_task_spawn)
 		rt->obs.on_task_spawn(rt->obs.arg, (uintptr_t)t,

@@ -104,11 +104,12 @@ static __attribute__((noinline)) weft_poll poll_observed(struct weft__worker *w,
 							 weft_cx *cx)
 {
 	weft_rt *rt = w->rt;
+	struct weft__track *k = NULL;
+	uint64_t t0 = 0;
 	weft_poll p;
 
 	if (rt->track) {
-		struct weft__track *k = weft__task_track(t);
-
+		k = weft__task_track(t);
 		weft__stat_add(&k->polls, 1);
 		/* copies: the watcher must not read the task itself, which
 		 * may be freed as soon as the poll ends */
@@ -116,6 +117,9 @@ static __attribute__((noinline)) weft_poll poll_observed(struct weft__worker *w,
 				      memory_order_release);
 		atomic_store_explicit(&w->stats.cur_line, k->line,
 				      memory_order_release);
+		/* the leaf that returns PENDING says what it waits on */
+		w->note.word = 0;
+		t0 = weft__rt_now_ns();
 	}
 	if (rt->obs.on_poll_begin)
 		rt->obs.on_poll_begin(rt->obs.arg, (uintptr_t)t,
@@ -123,6 +127,13 @@ static __attribute__((noinline)) weft_poll poll_observed(struct weft__worker *w,
 	weft__poll_begin(&w->stats, (uintptr_t)t, t->type);
 	p = t->type->poll(weft__task_frame(t), cx);
 	weft__poll_end(&w->stats);
+	if (k) {
+		/* the run reference keeps the task alive until to_idle */
+		weft__stat_add(&k->poll_ns, weft__rt_now_ns() - t0);
+		if (p == WEFT_PENDING)
+			atomic_store_explicit(&k->note, w->note.word,
+					      memory_order_relaxed);
+	}
 	if (rt->obs.on_poll_end)
 		rt->obs.on_poll_end(rt->obs.arg, (uintptr_t)t, t->type);
 	/* relaxed: our own view of the task we run */
@@ -212,10 +223,14 @@ void weft__task_run(struct weft__task *t, void *worker)
 	if (__builtin_expect(w->obs != 0, 0)) {
 		p = poll_observed(w, t, &cx);
 	} else {
-		/* the long-poll detector's view and the poll count */
-		weft__poll_begin(&w->stats, (uintptr_t)t, t->type);
-		p = t->type->poll(weft__task_frame(t), &cx);
-		weft__poll_end(&w->stats);
+		/* one load of the type: the release stores below would make
+		 * the compiler load it again for the call */
+		const weft_future_type *type = t->type;
+
+		/* the long-poll detector's view and the poll count (the
+		 * worker clears it when it stops running tasks: internal.h) */
+		weft__poll_begin(&w->stats, (uintptr_t)t, type);
+		p = type->poll(weft__task_frame(t), &cx);
 	}
 	if (p == WEFT_READY) {
 		task_complete(t, weft_future_res(t->type, weft__task_frame(t)),

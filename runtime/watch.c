@@ -21,12 +21,24 @@
  * reads the task itself: the fields are copies, and the type and the file
  * name have static storage.
  *
+ * The blocked worker's stack (weft_obs_opts.stack_signal): the watcher
+ * marks the worker's stack slot REQUESTED and sends the signal to that
+ * worker's thread; the handler (the worker's TLS names the worker, and
+ * rt->watch the slots) stores backtrace(3) into the slot and marks it
+ * DONE (release); the watcher waits up to STACK_WAIT_NS for that
+ * (acquire), and uses the frames only if the same poll is still running
+ * afterwards. A handler that comes too late finds the slot no longer
+ * REQUESTED (the watcher's CAS to IDLE won) and does nothing. The handler
+ * is installed at start and the previous one put back at stop.
+ *
  * The watcher sleeps on a condition variable with a timeout, so
  * weft__watch_stop (shutdown, after the workers are joined: a poll still
  * running while they are joined is reported) wakes it at once.
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <execinfo.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +53,17 @@ struct seen {
 	bool reported;
 };
 
+#define STACK_MAX 48
+#define STACK_WAIT_NS (100u * 1000 * 1000)
+
+enum { STACK_IDLE, STACK_REQUESTED, STACK_TAKING, STACK_DONE };
+
+struct stack_slot {
+	_Atomic int state;
+	int n;
+	void *frames[STACK_MAX];
+};
+
 struct weft__watch {
 	weft_rt *rt;
 	pthread_t thread;
@@ -49,7 +72,101 @@ struct weft__watch {
 	bool stop;            /* under lock */
 	uint64_t period_ns, threshold_ns;
 	struct seen *seen;    /* nworkers entries, watcher thread only */
+	/* the last reports, for the control socket (control.c): under lock */
+	weft_long_poll recent[WEFT__LONG_POLL_RING];
+	uint64_t recent_at[WEFT__LONG_POLL_RING];
+	size_t nrecent;       /* reports so far (the ring holds the last) */
+	/* stack_signal: a slot per worker, and the handler it replaced */
+	struct stack_slot *stacks;
+	struct sigaction old_action;
 };
+
+static void stack_handler(int sig)
+{
+	int saved = errno;
+	struct weft__worker *w = weft__worker_current();
+	struct weft__watch *wt;
+	struct stack_slot *sl;
+	int expect = STACK_REQUESTED;
+
+	(void)sig;
+	/* acquire: pairs with weft__watch_start's release */
+	if (!w || !(wt = atomic_load_explicit(&w->rt->stack_watch,
+					      memory_order_acquire)))
+		goto out;
+	sl = &wt->stacks[w->index];
+	/* acquire: the watcher's request; only a requested slot is filled */
+	if (!atomic_compare_exchange_strong_explicit(
+		    &sl->state, &expect, STACK_TAKING, memory_order_acquire,
+		    memory_order_relaxed))
+		goto out;
+	sl->n = backtrace(sl->frames, STACK_MAX);
+	/* release: the frames before DONE */
+	atomic_store_explicit(&sl->state, STACK_DONE, memory_order_release);
+out:
+	errno = saved;
+}
+
+/* Asks worker i for its stack; true with the frames in its slot. */
+static bool take_stack(struct weft__watch *wt, unsigned i)
+{
+	struct weft__worker *w = &wt->rt->workers[i];
+	struct stack_slot *sl = &wt->stacks[i];
+	uint64_t until;
+	int expect;
+
+	if (!w->started)
+		return false; /* the current-thread flavour's caller: not ours */
+	atomic_store_explicit(&sl->state, STACK_REQUESTED,
+			      memory_order_release);
+	if (pthread_kill(w->thread, wt->rt->obs.stack_signal)) {
+		atomic_store_explicit(&sl->state, STACK_IDLE,
+				      memory_order_relaxed);
+		return false;
+	}
+	until = weft__rt_now_ns() + STACK_WAIT_NS;
+	for (;;) {
+		/* acquire: pairs with the handler's release of DONE */
+		if (atomic_load_explicit(&sl->state, memory_order_acquire) ==
+		    STACK_DONE)
+			return true;
+		if (weft__rt_now_ns() >= until)
+			break;
+		usleep(500);
+	}
+	/* too late: withdraw the request, unless the handler is taking it
+	 * now (then wait for it: it is a backtrace away) */
+	expect = STACK_REQUESTED;
+	if (atomic_compare_exchange_strong_explicit(&sl->state, &expect,
+						    STACK_IDLE,
+						    memory_order_relaxed,
+						    memory_order_relaxed))
+		return false;
+	while (atomic_load_explicit(&sl->state, memory_order_acquire) !=
+	       STACK_DONE)
+		usleep(100);
+	return true;
+}
+
+size_t weft__watch_recent(weft_rt *rt, weft_long_poll *out, uint64_t *at,
+			  size_t max)
+{
+	struct weft__watch *wt = rt->watch;
+	size_t n = 0;
+
+	if (!wt)
+		return 0;
+	pthread_mutex_lock(&wt->lock);
+	for (size_t k = wt->nrecent; k > 0 && n < max &&
+				     n < WEFT__LONG_POLL_RING; k--, n++) {
+		size_t i = (k - 1) % WEFT__LONG_POLL_RING;
+
+		out[n] = wt->recent[i];
+		at[n] = wt->recent_at[i];
+	}
+	pthread_mutex_unlock(&wt->lock);
+	return n;
+}
 
 static const char *poll_symbol(const weft_future_type *type)
 {
@@ -87,6 +204,14 @@ static void default_report(const weft_long_poll *r)
 						      ? (size_t)n
 						      : sizeof(line) - 1);
 		(void)ignored;
+	}
+	if (r->nstack) {
+		static const char head[] = "weft: the blocked worker's stack "
+					   "(innermost first):\n";
+		ssize_t ignored = write(2, head, sizeof(head) - 1);
+
+		(void)ignored;
+		backtrace_symbols_fd(r->stack, (int)r->nstack, 2);
 	}
 }
 
@@ -134,11 +259,35 @@ static void look(struct weft__watch *wt, unsigned i, uint64_t now)
 	r.elapsed_ns = now - s->since;
 	r.task_name = weft__task_name_at(rt, task);
 	s->reported = true;
+	if (wt->stacks && take_stack(wt, i)) {
+		struct stack_slot *sl = &wt->stacks[i];
+
+		/* the same poll still running: the stack is that poll's */
+		if (atomic_load_explicit(&st->poll_seq,
+					 memory_order_relaxed) == seq &&
+		    atomic_load_explicit(&st->cur_task,
+					 memory_order_relaxed) == task &&
+		    sl->n > 0) {
+			r.nstack = (unsigned)sl->n;
+			r.stack = sl->frames;
+		}
+	}
 	weft__stat_add(&st->long_polls, 1);
+	pthread_mutex_lock(&wt->lock);
+	wt->recent[wt->nrecent % WEFT__LONG_POLL_RING] = r;
+	/* the ring outlives the slot's frames */
+	wt->recent[wt->nrecent % WEFT__LONG_POLL_RING].nstack = 0;
+	wt->recent[wt->nrecent % WEFT__LONG_POLL_RING].stack = NULL;
+	wt->recent_at[wt->nrecent % WEFT__LONG_POLL_RING] = now;
+	wt->nrecent++;
+	pthread_mutex_unlock(&wt->lock);
 	if (rt->obs.on_long_poll)
 		rt->obs.on_long_poll(rt->obs.arg, &r);
 	else
 		default_report(&r);
+	if (r.nstack)
+		atomic_store_explicit(&wt->stacks[i].state, STACK_IDLE,
+				      memory_order_relaxed);
 }
 
 static void *watch_main(void *arg)
@@ -166,6 +315,18 @@ static void *watch_main(void *arg)
 	return NULL;
 }
 
+/* Puts the previous handler back (no signal is sent after: the watcher
+ * is stopped or never ran; one sent earlier was waited for). */
+static void stack_off(weft_rt *rt, struct weft__watch *wt)
+{
+	if (!wt->stacks)
+		return;
+	sigaction(rt->obs.stack_signal, &wt->old_action, NULL);
+	atomic_store_explicit(&rt->stack_watch, NULL, memory_order_relaxed);
+	free(wt->stacks);
+	wt->stacks = NULL;
+}
+
 int weft__watch_start(weft_rt *rt)
 {
 	struct weft__watch *wt = calloc(1, sizeof(*wt));
@@ -183,6 +344,28 @@ int weft__watch_start(weft_rt *rt)
 	wt->period_ns = wt->threshold_ns / 4;
 	if (wt->period_ns < 1000000u)
 		wt->period_ns = 1000000u;
+	if (rt->obs.stack_signal) {
+		struct sigaction sa;
+		void *warm[4];
+
+		wt->stacks = calloc(rt->nworkers, sizeof(*wt->stacks));
+		if (!wt->stacks) {
+			free(wt->seen);
+			free(wt);
+			return -ENOMEM;
+		}
+		/* backtrace's first call loads libgcc (malloc, locks): here,
+		 * not in the handler */
+		(void)backtrace(warm, 4);
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = stack_handler;
+		sa.sa_flags = SA_RESTART;
+		sigemptyset(&sa.sa_mask);
+		/* release: the slots before a handler can find them */
+		atomic_store_explicit(&rt->stack_watch, wt,
+				      memory_order_release);
+		sigaction(rt->obs.stack_signal, &sa, &wt->old_action);
+	}
 	pthread_mutex_init(&wt->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -191,6 +374,7 @@ int weft__watch_start(weft_rt *rt)
 	if (pthread_create(&wt->thread, NULL, watch_main, wt)) {
 		pthread_cond_destroy(&wt->cond);
 		pthread_mutex_destroy(&wt->lock);
+		stack_off(rt, wt);
 		free(wt->seen);
 		free(wt);
 		return -EAGAIN;
@@ -212,6 +396,7 @@ void weft__watch_stop(weft_rt *rt)
 	pthread_join(wt->thread, NULL);
 	pthread_cond_destroy(&wt->cond);
 	pthread_mutex_destroy(&wt->lock);
+	stack_off(rt, wt);
 	free(wt->seen);
 	free(wt);
 	rt->watch = NULL;

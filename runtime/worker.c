@@ -62,6 +62,7 @@ void weft__worker_enter(struct weft__worker *w)
 
 void weft__worker_leave(struct weft__worker *w)
 {
+	weft__poll_idle(&w->stats);
 	busy_stop(w);
 	tls_worker = NULL;
 }
@@ -287,6 +288,8 @@ static struct weft__task *search(struct weft__worker *w,
 	bool yielding = false;
 	unsigned iter = 0;
 
+	/* no task runs while it searches (the detector's view: internal.h) */
+	weft__poll_idle(&w->stats);
 	for (;;) {
 		struct weft__task *t;
 
@@ -449,6 +452,7 @@ void weft__worker_park(struct weft__worker *w, const _Atomic uint32_t *extra)
 {
 	struct weft__idle *idle = &w->rt->idle;
 
+	weft__poll_idle(&w->stats);
 	maintenance(w);
 	/* relaxed: our own word; the notifier's store of 0 comes later in
 	 * the lock order of idle->lock */
@@ -509,6 +513,7 @@ void *weft__worker_main(void *arg)
 		if (!weft__worker_run_once(w))
 			weft__worker_park(w, NULL);
 	}
+	weft__poll_idle(&w->stats);
 	busy_stop(w);
 	if (rt->cfg.on_thread_stop)
 		rt->cfg.on_thread_stop(rt->cfg.hook_arg);

@@ -108,6 +108,7 @@
 
 #include "weft/mpsc.h"
 #include "wait.h"
+#include "runtime/note.h"
 
 enum { MP_W_SEND = 1, MP_W_RESERVE = 2 };
 
@@ -781,9 +782,19 @@ static weft_poll mp_wait_poll(mp *m, weft__waiter *w, const void *value,
 	return WEFT_READY;
 }
 
+/* The dump's wait note (runtime/note.h): one store when PENDING. */
+static inline weft_poll mp_noted(mp *m, weft_cx *cx, weft_poll p)
+{
+	if (p == WEFT_PENDING)
+		weft__cx_note(cx, WEFT_WAIT_CHANNEL, (uint64_t)(uintptr_t)m);
+	return p;
+}
+
 weft_poll weft_mpsc_send_poll(weft_mpsc_send *s, weft_cx *cx)
 {
-	return mp_wait_poll(mp_of_tx(s->tx), &s->w, s->value, cx, &s->res);
+	mp *m = mp_of_tx(s->tx);
+
+	return mp_noted(m, cx, mp_wait_poll(m, &s->w, s->value, cx, &s->res));
 }
 
 /* Unlinks a queued waiter. Returns its state as of the lock: QUEUED if
@@ -834,7 +845,9 @@ void weft_mpsc_reserve_init(weft_mpsc_reserve *r, weft_mpsc_tx *tx)
 
 weft_poll weft_mpsc_reserve_poll(weft_mpsc_reserve *r, weft_cx *cx)
 {
-	return mp_wait_poll(mp_of_tx(r->tx), &r->w, NULL, cx, &r->res);
+	mp *m = mp_of_tx(r->tx);
+
+	return mp_noted(m, cx, mp_wait_poll(m, &r->w, NULL, cx, &r->res));
 }
 
 void weft_mpsc_reserve_drop(weft_mpsc_reserve *r)
@@ -1086,8 +1099,11 @@ static inline weft_poll mp_recv(mp *m, weft_cx *cx, void *buf, size_t max,
 		return WEFT_READY;
 	}
 	mp_park_rx(m, cx);
-	if (!mp_rx_has_news(m))
+	if (!mp_rx_has_news(m)) {
+		/* the dump's wait note (runtime/note.h): one store */
+		weft__cx_note(cx, WEFT_WAIT_CHANNEL, (uint64_t)(uintptr_t)m);
 		return WEFT_PENDING;
+	}
 	mp_unpark_rx(m);
 	return mp_recv(m, cx, buf, max, count, res);
 }

@@ -151,6 +151,23 @@ typedef enum weft_task_state {
 	                        * (a join handle or waker holds it) */
 } weft_task_state;
 
+/* What a task waits on, as the leaf future it last waited in said when
+ * it returned PENDING (weft_task_info.wait_kind and .wait). Said by
+ * weft_sleep (and the interval and timeout built on it), the stream send
+ * and receive futures of weft/net.h, and the mpsc send, reserve and
+ * receive futures; a task waiting elsewhere shows WEFT_WAIT_UNKNOWN, and
+ * one in a select-like combinator shows the last leaf polled. */
+typedef enum weft_wait_kind {
+	WEFT_WAIT_UNKNOWN,     /* not said (or never pending yet) */
+	WEFT_WAIT_TIMER,       /* wait: the deadline (a weft_instant, ns) */
+	WEFT_WAIT_FD,          /* wait: the file descriptor */
+	WEFT_WAIT_CHANNEL,     /* wait: the channel's address (the rx or tx
+	                        * handle's channel, as a number) */
+} weft_wait_kind;
+
+/* The name of a wait kind ("?", "timer", "fd", "channel"). */
+const char *weft_wait_kind_name(weft_wait_kind k);
+
 /* One task of a dump. */
 typedef struct weft_task_info {
 	uintptr_t task;           /* the task's address: its id in reports
@@ -167,18 +184,23 @@ typedef struct weft_task_info {
 	uint64_t age_ns;          /* since the spawn */
 	uint64_t polls;           /* polls so far */
 	const char *task_name;    /* weft_spawn_named's name, or NULL */
+	/* added in 1.2 (the library fills them; a program built against
+	 * 1.1 only reads the fields before) */
+	uint64_t poll_ns;         /* time spent in its polls so far */
+	weft_wait_kind wait_kind; /* what its last PENDING poll waited on */
+	uint64_t wait;            /* the deadline, fd or address (wait_kind) */
 } weft_task_info;
 
 /* Calls fn(arg, info) for every live task of rt, then returns. The
  * records are copied one worker at a time under that worker's list lock
  * (held only for the copy: spawns and frees on that worker wait that
  * long, nothing else does), and fn runs after, with no lock held, so it
- * may do anything, call weft_rt_dump or spawn included. A task spawned or
- * freed meanwhile may or may not be in the dump; so may a task spawned from
- * outside the runtime that its first worker adopts meanwhile (it moves to
- * that worker's list: seen twice or not at all). Known: under ASan a dump
- * at full spawn rate once missed or doubled a long-lived task (not yet
- * explained); treat a dump as a snapshot, not an exact census.
+ * may do anything, call weft_rt_dump or spawn included. A list that grew
+ * past the buffer sized for it is copied again into a larger one, so a
+ * task that lives through the whole dump is in it exactly once; a task
+ * spawned or freed meanwhile may or may not be. A task spawned from
+ * outside the runtime is in no worker's list until a worker first runs it
+ * (and adopts it): a dump before that leaves it out.
  * Needs task tracking (weft_obs_opts.track_tasks). Returns the number of
  * tasks reported, or -EINVAL (rt or fn NULL), -ENOTSUP (tracking is off),
  * -ENOMEM (no memory for the copy). */
@@ -187,9 +209,12 @@ intptr_t weft_rt_dump(weft_rt *rt,
 		      void *arg);
 
 /* weft_rt_dump writing one line per task to fd:
- *   task 0x55d0c1a2b3c0 id 0 running name ticker sym ticker_poll
- *   at main.c:42 worker 1 age 1.250s polls 17
- * Returns the number of tasks, or as weft_rt_dump, or a write's -errno. */
+ *   task 0x55d0c1a2b3c0 id 0 idle name ticker sym ticker_poll
+ *   at main.c:42 worker 1 age 1.250s polls 17 busy 0.002s
+ *   waits timer in 0.480s
+ * (one line; "waits" as wait_kind says: "timer in S" (or "timer due"
+ * once the deadline has passed), "fd N", "channel 0x..."; left out when
+ * unknown). Returns the number of tasks, or as weft_rt_dump, or a write's -errno. */
 intptr_t weft_rt_dump_fd(weft_rt *rt, int fd);
 
 /* The name of a task state ("idle", "notified", "running", "completing"),

@@ -74,6 +74,11 @@ typedef struct weft_long_poll {
 	                          * bound, within a quarter of the threshold) */
 	const char *task_name;   /* weft_spawn_named's name (weft/group.h),
 	                          * or NULL */
+	/* added in 1.2: with weft_obs_opts.stack_signal, the blocked worker's
+	 * stack as backtrace(3) returned it (innermost first), else 0 and
+	 * NULL; valid during the report only */
+	unsigned nstack;
+	void *const *stack;
 } weft_long_poll;
 
 /* Hooks on tasks: `task` is the task's address (as in dumps and long-poll
@@ -98,13 +103,18 @@ typedef void (*weft_worker_hook)(void *arg, unsigned worker);
  *   weft: long poll: task 0x... (name, sym) spawned at f.c:12 has run
  *   52 ms on worker 1
  * Each worker publishes only a sequence number, the task and its type per
- * poll (no clock read); the watcher keeps the time.
+ * poll (no clock read); the watcher keeps the time. A reported poll's
+ * time includes its completion (the frame's drop, the joiner's wake, the
+ * free): the worker marks itself out of a poll only when it stops running
+ * tasks (it searches for work, parks or leaves), not after each poll.
  *
  * Task tracking (track_tasks): every task also records its spawn site,
- * spawn time and poll count, 32 bytes after its frame, and the owner
- * lists take a per-worker lock: weft_rt_dump needs it, and long-poll
- * reports and hooks name the spawn site with it. Costs a clock read per
- * spawn and an uncontended lock per spawn and free.
+ * spawn time, poll count, time spent in its polls and what its last
+ * pending poll waited on (weft_task_info.wait_kind), 48 bytes after its
+ * frame, and the owner lists take a per-worker lock: weft_rt_dump needs
+ * it, and long-poll reports and hooks name the spawn site with it. Costs a
+ * clock read per spawn, two per poll, and an uncontended lock per spawn
+ * and free.
  *
  * Hooks: each is one predictable branch on its path when unset. Set, it
  * is called on the thread doing the work, inside the runtime: it must not
@@ -113,7 +123,48 @@ typedef void (*weft_worker_hook)(void *arg, unsigned worker);
  * task can run; on_task_terminate when the task completes, is cancelled,
  * or is dropped unfinished; on_poll_begin / on_poll_end around each poll
  * on its worker; on_park before a worker sleeps, on_unpark after it
- * woke. */
+ * woke.
+ *
+ * The control socket (control_path, added in 1.2): the runtime listens on
+ * a Unix stream socket at that path, created with mode 0600 (only the
+ * owner may connect; connections from another user id are refused too),
+ * and answers each "snapshot" line with the metrics, the busiest tasks and
+ * the recent long polls as text; tools/weft-top shows them live. No
+ * network listener is ever opened. A thread of its own serves it, copying
+ * the state as weft_rt_metrics and weft_rt_dump do (the workers are never
+ * stopped or locked beyond the dump's list copies); at most 8 clients at
+ * once, each answer at most 64 tasks and 16 long polls. The path must not
+ * exist: weft_rt_create_with fails with -EEXIST when it does (a stale
+ * socket of an earlier run included: remove it first), -ENAMETOOLONG
+ * when it does not fit a sockaddr_un (107 bytes), and bind(2)'s error
+ * (-EACCES, -ENOENT, -EROFS, ...) when it cannot be created there;
+ * weft_rt_create_error() names the path and the reason. Shutdown closes
+ * the clients (weft-top reports that the program exited) and removes the
+ * socket.
+ *
+ * Dump on a signal (dump_signal, added in 1.2; 0 = none): that signal
+ * writes weft_rt_dump_fd's lines to stderr (with task tracking; without,
+ * one line saying it is off), read by the control thread from a
+ * signalfd, so no handler is installed. For a signalfd to get it the
+ * signal must be blocked in every thread: weft_rt_create_with blocks it in
+ * the calling thread (changing that thread's mask) and so in every thread
+ * the runtime starts; threads the program started before must block it
+ * themselves (the rule of weft/signal.h). A signal weft_signal streams
+ * cannot be dumped on as well: one signalfd reads each delivery.
+ *
+ * The blocked worker's stack (stack_signal, added in 1.2; 0 = off, the
+ * default): a long-poll report then includes the blocked worker's stack,
+ * taken by sending that signal to the worker thread, whose handler (the
+ * only one weft installs, with sigaction, for this signal, process-wide,
+ * from creation to shutdown, which puts the previous one back: choose one
+ * the program does not use, e.g. SIGRTMIN + 3; not one of
+ * weft_signal_set_fill's, which weft's threads block: -EINVAL) stores
+ * backtrace(3) into the worker's buffer; the watcher waits up to 100 ms
+ * for it and prints it (the default report) or passes it
+ * (weft_long_poll.stack). Off by default: a signal interrupts the blocked
+ * system call (EINTR) in code that may not expect it, and backtrace(3)
+ * is not async-signal-safe on its first call (weft calls it once at
+ * creation so that it loads what it needs then). */
 typedef struct weft_obs_opts {
 	size_t size;             /* sizeof(weft_obs_opts): set by _init */
 	uint64_t long_poll_ns;   /* detector threshold; weft_obs_opts_init
@@ -127,6 +178,11 @@ typedef struct weft_obs_opts {
 	weft_worker_hook on_park;
 	weft_worker_hook on_unpark;
 	void *arg;               /* the first argument of every hook here */
+	/* added in 1.2 (a 1.1 program's size ends before them: all off) */
+	const char *control_path; /* Unix socket for weft-top; NULL: none */
+	int dump_signal;         /* signal that dumps the tasks; 0: none */
+	int stack_signal;        /* signal that takes a blocked worker's
+	                          * stack for long-poll reports; 0: off */
 } weft_obs_opts;
 
 typedef struct weft_rt_builder {
@@ -156,7 +212,10 @@ void weft_obs_opts_init(weft_obs_opts *o);
 int weft_rt_create(weft_rt **out, const weft_rt_builder *b);
 /* weft_rt_create with observability settings (NULL: weft_obs_opts_init's
  * defaults, which weft_rt_create uses). -EINVAL when obs->size is 0 or
- * smaller than the 1.1 struct (call weft_obs_opts_init first). */
+ * smaller than the 1.1 struct (call weft_obs_opts_init first), or a
+ * dump_signal or stack_signal that is not a signal number (or is SIGKILL,
+ * SIGSTOP, or the two the same); with control_path, -EEXIST,
+ * -ENAMETOOLONG or bind(2)'s error (see weft_obs_opts). */
 int weft_rt_create_with(weft_rt **out, const weft_rt_builder *b,
 			const weft_obs_opts *obs);
 

@@ -21,9 +21,9 @@ extern "C" {
 
 /* The version of the headers in use, as numbers and as "MAJOR.MINOR.PATCH". */
 #define WEFT_VERSION_MAJOR 1
-#define WEFT_VERSION_MINOR 1
+#define WEFT_VERSION_MINOR 2
 #define WEFT_VERSION_PATCH 0
-#define WEFT_VERSION_STRING "1.1.0"
+#define WEFT_VERSION_STRING "1.2.0"
 /* One number that orders versions: MAJOR * 10000 + MINOR * 100 + PATCH
  * (10000 for 1.0.0), for `#if WEFT_VERSION_NUMBER >= 10100`. */
 #define WEFT_VERSION_NUMBER                                                 \
