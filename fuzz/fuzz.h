@@ -10,17 +10,8 @@
 #include <stdlib.h>
 
 #include "../test/io/script.h"
+#include "check.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond)                                                    \
-	do {                                                                \
-		if (!(cond)) {                                              \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__,  \
-				#cond);                                     \
-			abort();                                            \
-		}                                                           \
-	} while (0)
 
 static weft_waker fz_clone(const void *d);
 static void fz_nop(void *d)

@@ -15,17 +15,8 @@
 #include <string.h>
 
 #include "weft/core.h"
+#include "check.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond)                                                    \
-	do {                                                                \
-		if (!(cond)) {                                              \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__,  \
-				#cond);                                     \
-			abort();                                            \
-		}                                                           \
-	} while (0)
 
 typedef struct fz_rd {
 	const uint8_t *p;
