@@ -37,12 +37,7 @@ while (($#)); do
   esac
   shift
 done
-if [ -z "$bin" ]; then
-  for b in "$here/../build-release/bench/weft-bench" "$here/../build/bench/weft-bench"; do
-    [ -x "$b" ] && { bin=$b; break; }
-  done
-fi
-[ -x "$bin" ] || { echo "$0: no weft-bench (build it, or --bin BIN)" >&2; exit 2; }
+bin=$(weft_bench_bin "$here" "$bin") || exit 2
 [ -x "$loadgen" ] || { echo "$0: no load generator at $loadgen (LOADGEN=...)" >&2; exit 2; }
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 

@@ -7,6 +7,10 @@
 #   proc_cpu_ticks PID            utime + stime now, in ticks
 #   proc_us_per TICKS COUNT       TICKS of CPU time per COUNT units, in us
 #   proc_rss_kb PID               resident set now, in KiB
+# and, for the scripts that start weft's own server:
+#   weft_bench_bin DIR BIN        BIN if given, else DIR/../build-release's
+#                                 or DIR/../build's bench/weft-bench; exits
+#                                 with a message when there is none
 
 proc_tck=$(getconf CLK_TCK)
 
@@ -22,4 +26,15 @@ proc_us_per() {
 
 proc_rss_kb() {
   awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+weft_bench_bin() {
+  local dir=$1 bin=${2:-} b
+  if [ -z "$bin" ]; then
+    for b in "$dir/../build-release/bench/weft-bench" "$dir/../build/bench/weft-bench"; do
+      [ -x "$b" ] && { bin=$b; break; }
+    done
+  fi
+  [ -x "$bin" ] || { echo "$0: no weft-bench (build it, or --bin BIN)" >&2; exit 2; }
+  echo "$bin"
 }

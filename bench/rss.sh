@@ -31,12 +31,7 @@ while (($#)); do
   esac
   shift
 done
-if [ -z "$bin" ]; then
-  for b in "$here/../build-release/bench/weft-bench" "$here/../build/bench/weft-bench"; do
-    [ -x "$b" ] && { bin=$b; break; }
-  done
-fi
-[ -x "$bin" ] || { echo "$0: no weft-bench (build it, or --bin BIN)" >&2; exit 2; }
+bin=$(weft_bench_bin "$here" "$bin") || exit 2
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 port=$((36000 - RANDOM % 8000))
