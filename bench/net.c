@@ -3,7 +3,12 @@
  *
  * sleep_many: N = 100 000 detached tasks, task i sleeps until now + d_i ms
  * (SplitMix64 seed 42, d_i in 1..=100, computed before timing), adds its
- * signed lateness to a shared atomic and does count-and-signal.
+ * signed lateness to a shared atomic and does count-and-signal. With
+ * --dist (not part of the README's workload; bench/run never passes it)
+ * each task also records its own lateness and first-poll time, and each
+ * measured repetition prints a line of percentiles and of mean lateness
+ * by deadline (10 ms buckets from the repetition's start) on stderr; the
+ * medians of the percentiles become extra rows (lateness_p50_us, ...).
  *
  * Servers: bound to 127.0.0.1:--port only, on the two-worker runtime; the
  * accept loop is a spawned task; accepted sockets get TCP_NODELAY. They
@@ -21,6 +26,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -46,12 +52,18 @@ struct sleepers {
 	_Atomic int64_t late_ns;
 	struct bench_counter ctr;
 	struct bench_samples wall, late;
+	/* --dist only (else NULL): per task, lateness and first-poll instant */
+	int64_t *lat_ns;
+	uint64_t *start_ns;
+	uint64_t t0;
+	struct bench_samples p50, p99, p999, max;
 };
 
 struct sleep_task {
 	WEFT_ASYNC;
 	struct sleepers *st;
 	unsigned d;
+	unsigned idx;       /* --dist: this task's slot in lat_ns/start_ns */
 	weft_instant deadline;
 	weft_sleep s;
 };
@@ -64,15 +76,91 @@ static weft_poll sleep_task_poll(struct sleep_task *f, weft_cx *cx)
 	WEFT_AWAIT_ON(weft_sleep, &f->s);
 	if (f->s.res < 0)
 		bench_fail("sleep: %s", strerror((int)-f->s.res));
+	int64_t late = (int64_t)(weft_now() - f->deadline);
+
 	/* relaxed: a sum; the counter's acq_rel increment publishes it */
-	atomic_fetch_add_explicit(&f->st->late_ns,
-				  (int64_t)(weft_now() - f->deadline),
+	atomic_fetch_add_explicit(&f->st->late_ns, late,
 				  memory_order_relaxed);
+	if (f->st->lat_ns) {  /* --dist; published as late_ns is */
+		f->st->lat_ns[f->idx] = late;
+		f->st->start_ns[f->idx] =
+			f->deadline - (weft_instant)f->d * WEFT_MS;
+	}
 	bench_counter_bump(&f->st->ctr);
 	WEFT_END();
 }
 
 WEFT_FUTURE(sleep_task, struct sleep_task, WEFT_NO_DROP);
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Nearest rank of the sorted v[0..n): the p-th percentile. */
+static int64_t rank_of(const int64_t *v, uint64_t n, double p)
+{
+	uint64_t k = (uint64_t)(p / 100.0 * (double)n + 0.999999);
+
+	return v[k ? (k > n ? n : k) - 1 : 0];
+}
+
+#define DIST_BUCKETS 12  /* 10 ms each from t0; the last is 110 ms+ */
+
+/* --dist: one repetition's distribution, on stderr (rep 0 is the
+ * warm-up, printed but not kept). `spawned` is when the last task first
+ * ran; `before` is the mean lateness of the tasks due by then. */
+static void sleep_dist(struct sleepers *st, unsigned rep)
+{
+	int64_t *v = malloc(st->n * sizeof(*v));
+	double sum[DIST_BUCKETS] = { 0 }, before = 0;
+	uint64_t cnt[DIST_BUCKETS] = { 0 }, nbefore = 0, spawned = 0;
+
+	if (!v)
+		bench_fail("out of memory");
+	for (uint64_t i = 0; i < st->n; i++)
+		if (st->start_ns[i] - st->t0 > spawned)
+			spawned = st->start_ns[i] - st->t0;
+	for (uint64_t i = 0; i < st->n; i++) {
+		uint64_t due = st->start_ns[i] - st->t0 +
+			       (uint64_t)st->dur_ms[i] * WEFT_MS;
+		unsigned k = (unsigned)(due / (10 * WEFT_MS));
+
+		if (k >= DIST_BUCKETS)
+			k = DIST_BUCKETS - 1;
+		sum[k] += (double)st->lat_ns[i];
+		cnt[k]++;
+		if (due <= spawned) {
+			before += (double)st->lat_ns[i];
+			nbefore++;
+		}
+		v[i] = st->lat_ns[i];
+	}
+	qsort(v, st->n, sizeof(*v), cmp_i64);
+	fprintf(stderr,
+		"sleep_many rep %u: lateness us min %.1f p50 %.1f p90 %.1f "
+		"p99 %.1f p99.9 %.1f max %.1f; last first poll at %.1f ms, "
+		"%" PRIu64 " due by then, their mean %.1f us; mean by due "
+		"time (10 ms buckets):",
+		rep, (double)v[0] / 1e3, (double)rank_of(v, st->n, 50) / 1e3,
+		(double)rank_of(v, st->n, 90) / 1e3,
+		(double)rank_of(v, st->n, 99) / 1e3,
+		(double)rank_of(v, st->n, 99.9) / 1e3,
+		(double)v[st->n - 1] / 1e3, (double)spawned / 1e6, nbefore,
+		nbefore ? before / (double)nbefore / 1e3 : 0.0);
+	for (unsigned k = 0; k < DIST_BUCKETS; k++)
+		fprintf(stderr, " %.0f", cnt[k] ? sum[k] / (double)cnt[k] / 1e3
+						: 0.0);
+	fputc('\n', stderr);
+	bench_samples_add(&st->p50, rep, (double)rank_of(v, st->n, 50) / 1e3);
+	bench_samples_add(&st->p99, rep, (double)rank_of(v, st->n, 99) / 1e3);
+	bench_samples_add(&st->p999, rep,
+			  (double)rank_of(v, st->n, 99.9) / 1e3);
+	bench_samples_add(&st->max, rep, (double)v[st->n - 1] / 1e3);
+	free(v);
+}
 
 struct sleep_driver {
 	WEFT_ASYNC;
@@ -91,10 +179,11 @@ static weft_poll sleep_driver_poll(struct sleep_driver *f, weft_cx *cx)
 		bench_counter_arm(&st->ctr, st->n);
 		/* relaxed: published to the tasks by weft_spawn */
 		atomic_store_explicit(&st->late_ns, 0, memory_order_relaxed);
-		f->t0 = bench_now_ns();
+		f->t0 = st->t0 = bench_now_ns();
 		for (uint64_t i = 0; i < st->n; i++)
 			BENCH_SPAWN(st->rt, sleep_task,
-				    { .st = st, .d = st->dur_ms[i] });
+				    { .st = st, .d = st->dur_ms[i],
+				      .idx = (unsigned)i });
 		WEFT_AWAIT_INIT(bench_signal_wait, &f->wait, &st->ctr.done);
 		bench_samples_add(&st->wall, f->rep,
 				  (double)(bench_now_ns() - f->t0) / 1e6);
@@ -103,6 +192,8 @@ static weft_poll sleep_driver_poll(struct sleep_driver *f, weft_cx *cx)
 				  (double)atomic_load_explicit(
 					  &st->late_ns, memory_order_relaxed) /
 					  (double)st->n / 1000.0);
+		if (st->lat_ns)
+			sleep_dist(st, f->rep);
 	}
 	WEFT_END();
 }
@@ -114,8 +205,17 @@ int bench_sleep_many(int argc, char **argv)
 	struct bench_opts o;
 	struct sleepers st;
 	uint64_t seed = 42;
-	int rc = bench_opts_parse(argc, argv, &o);
+	bool dist = false;
+	int rc, k = 0;
 
+	/* --dist is this workload's own option: taken out before the
+	 * common parser sees argv */
+	for (int i = 0; i < argc; i++)
+		if (strcmp(argv[i], "--dist"))
+			argv[k++] = argv[i];
+		else
+			dist = true;
+	rc = bench_opts_parse(k, argv, &o);
 	if (rc)
 		return rc;
 	memset(&st, 0, sizeof(st));
@@ -127,6 +227,16 @@ int bench_sleep_many(int argc, char **argv)
 		st.dur_ms[i] = 1 + (unsigned)(bench_splitmix64(&seed) % 100);
 	bench_samples_init(&st.wall, bench_reps(&o, 5));
 	bench_samples_init(&st.late, bench_reps(&o, 5));
+	if (dist) {
+		st.lat_ns = calloc(st.n, sizeof(*st.lat_ns));
+		st.start_ns = calloc(st.n, sizeof(*st.start_ns));
+		if (!st.lat_ns || !st.start_ns)
+			bench_fail("out of memory");
+		bench_samples_init(&st.p50, bench_reps(&o, 5));
+		bench_samples_init(&st.p99, bench_reps(&o, 5));
+		bench_samples_init(&st.p999, bench_reps(&o, 5));
+		bench_samples_init(&st.max, bench_reps(&o, 5));
+	}
 	bench_signal_init(&st.ctr.done);
 	st.rt = bench_rt_create();
 	BENCH_DRIVE(st.rt, sleep_driver, { .st = &st });
@@ -137,6 +247,18 @@ int bench_sleep_many(int argc, char **argv)
 		   bench_samples_median(&st.wall));
 	bench_emit("sleep_many", st.n, "", "mean_lateness_us",
 		   bench_samples_median(&st.late));
+	if (dist) {
+		bench_emit("sleep_many", st.n, "", "lateness_p50_us",
+			   bench_samples_median(&st.p50));
+		bench_emit("sleep_many", st.n, "", "lateness_p99_us",
+			   bench_samples_median(&st.p99));
+		bench_emit("sleep_many", st.n, "", "lateness_p999_us",
+			   bench_samples_median(&st.p999));
+		bench_emit("sleep_many", st.n, "", "lateness_max_us",
+			   bench_samples_median(&st.max));
+		free(st.lat_ns);
+		free(st.start_ns);
+	}
 	return BENCH_EXIT_OK;
 }
 

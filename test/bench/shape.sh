@@ -93,6 +93,31 @@ for w in $list; do
 done
 [ "$ran" -gt 0 ] || bad "no workload ran"
 
+# sleep_many --dist: the default rows, then four percentile rows in
+# order; a stderr line per repetition (warm-up and measured) whose
+# percentiles are ordered, whose minimum is not negative (no sleep wakes
+# before its deadline) and which has 12 bucket means
+case " $(echo $list) " in *" sleep_many "*)
+  if timeout -s KILL 120 "$bin" sleep_many --quick --n 2000 --dist \
+       >"$tmp/out" 2>"$tmp/err"; then
+    got=$(sed 's/.*"metric":"\([a-z0-9_]*\)".*/\1/' "$tmp/out" | tr '\n' ' ')
+    [ "$got" = "wall_ms mean_lateness_us lateness_p50_us lateness_p99_us lateness_p999_us lateness_max_us " ] ||
+      bad "sleep_many --dist: rows give metrics '$got'"
+    lines=$(grep -c '^sleep_many rep [01]: lateness us min ' "$tmp/err")
+    [ "$lines" -eq 2 ] || bad "sleep_many --dist: $lines repetition lines, expected 2"
+    grep '^sleep_many rep ' "$tmp/err" | awk '
+      { for (i = 1; i <= NF; i++) v[$i] = $(i + 1)
+        b = $0; sub(/.*buckets\): /, "", b)
+        if (v["min"] < 0 || v["min"] > v["p50"] || v["p50"] > v["p90"] ||
+            v["p90"] > v["p99"] || v["p99"] > v["p99.9"] ||
+            v["p99.9"] > v["max"] + 0 || split(b, x, " ") != 12) bad = 1 }
+      END { exit bad }' || bad "sleep_many --dist: bad line: $(grep '^sleep_many rep ' "$tmp/err")"
+    echo "ok sleep_many --dist: $(grep '^sleep_many rep 1' "$tmp/err")"
+  else
+    bad "sleep_many --dist exited $?: $(tail -n 5 "$tmp/err")"
+  fi ;;
+esac
+
 # workloads not built yet: "not implemented", exit 3
 for w in spawn_many spawn_remote yield_many ping_pong chained_spawn mpsc_throughput \
          oneshot sleep_many idle_memory wake_latency tcp_echo_server http_server; do
