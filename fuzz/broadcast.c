@@ -76,6 +76,13 @@ static void check_recv(struct rx *r, intptr_t res, uint64_t missed,
 	}
 }
 
+/* every value stored released exactly once */
+FZ_MODEL static void check_all_released(void)
+{
+	for (uint64_t i = 0; i < S.total; i++)
+		FUZZ_CHECK(S.released[i] == 1);
+}
+
 static void rx_drop(struct rx *r)
 {
 	if (r->f_active)
@@ -86,8 +93,7 @@ static void rx_drop(struct rx *r)
 	r->alive = false;
 	FUZZ_CHECK(r->k.live == 0);
 	if (!live_rx())
-		for (uint64_t i = 0; i < S.total; i++)
-			FUZZ_CHECK(S.released[i] == 1);
+		check_all_released();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -224,7 +230,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		} while (rc != -EPIPE);
 		rx_drop(r);
 	}
-	for (uint64_t i = 0; i < S.total; i++)
-		FUZZ_CHECK(S.released[i] == 1);
+	check_all_released();
 	return 0;
 }

@@ -18,7 +18,7 @@ static void decode_anything(const weft_codec_frames *c, size_t cap,
 {
 	size_t head = c->offset + c->width;
 	size_t max = c->max_frame && c->max_frame < cap ? c->max_frame : cap;
-	script s;
+	static script s; /* 128 KiB: not on the stack */
 	fz_ctx k;
 	weft_bufreader r;
 	weft_codec_frames_next f;
@@ -47,7 +47,7 @@ static void roundtrip(const weft_codec_frames *c, size_t cap, bool fill,
 	static uint8_t enc[65536], frame[300];
 	static size_t start[4096], len[4096];
 	size_t head = c->offset + c->width, nf = 0, e = 0;
-	script s;
+	static script s; /* 128 KiB: not on the stack */
 	fz_ctx k;
 	weft_bufreader r;
 	weft_codec_frames_next f;

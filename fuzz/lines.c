@@ -12,7 +12,7 @@
 
 /* What the codec must return for the piece in[o, o + l) (l counts the
  * "\n" when nl): its length, or -EMSGSIZE. */
-static intptr_t model_line(const weft_codec_lines *c, size_t cap,
+FZ_MODEL static intptr_t model_line(const weft_codec_lines *c, size_t cap,
 			   const uint8_t *p, size_t l, bool nl)
 {
 	size_t limit = cap;
@@ -36,7 +36,7 @@ static void decode_anything(const weft_codec_lines *c, size_t cap,
 			    bool fill, const uint8_t *in, size_t n,
 			    uint32_t seed)
 {
-	script s;
+	static script s; /* 128 KiB: not on the stack */
 	fz_ctx k;
 	weft_bufreader r;
 	weft_codec_lines_next f;
@@ -66,6 +66,16 @@ static void decode_anything(const weft_codec_lines *c, size_t cap,
 	weft_bufreader_destroy(&r);
 }
 
+/* body = in, with '\r' made 'r' when strip_cr would eat it. */
+FZ_MODEL static void model_body(uint8_t *body, const uint8_t *in, size_t n,
+				bool strip_cr)
+{
+	memcpy(body, in, n);
+	for (size_t i = 0; strip_cr && i < n; i++)
+		if (body[i] == '\r')
+			body[i] = 'r';
+}
+
 static void roundtrip(const weft_codec_lines *c, size_t cap, bool fill,
 		      const uint8_t *in, size_t n, uint32_t seed)
 {
@@ -74,17 +84,14 @@ static void roundtrip(const weft_codec_lines *c, size_t cap, bool fill,
 	static uint8_t body[8192], enc[16384];
 	static size_t start[8192], len[8192];
 	size_t nl = 0, e = 0;
-	script s;
+	static script s; /* 128 KiB: not on the stack */
 	fz_ctx k;
 	weft_bufreader r;
 	weft_codec_lines_next f;
 
 	if (n > sizeof(body))
 		n = sizeof(body);
-	memcpy(body, in, n);
-	for (size_t i = 0; c->strip_cr && i < n; i++)
-		if (body[i] == '\r')
-			body[i] = 'r';
+	model_body(body, in, n, c->strip_cr);
 	for (size_t o = 0; o <= n;) {
 		const uint8_t *p = memchr(body + o, '\n', n - o);
 		size_t l = p ? (size_t)(p - body) - o : n - o;

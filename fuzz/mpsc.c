@@ -95,7 +95,7 @@ static void refused(uint64_t id)
 }
 
 /* values known delivered and still in the channel */
-static unsigned buffered(void)
+FZ_MODEL static unsigned buffered(void)
 {
 	unsigned n = 0;
 
@@ -121,7 +121,7 @@ static bool senders(void)
 	return false;
 }
 
-static void got(uint64_t id)
+FZ_MODEL static void got(uint64_t id)
 {
 	FUZZ_CHECK(id < S.nv);
 	FUZZ_CHECK(S.v[id].state != REFUSED);
@@ -362,6 +362,25 @@ static void op(uint8_t o, uint8_t a)
 	}
 }
 
+/* At the end: every value's fate, and FIFO among waiting senders. */
+FZ_MODEL static void check_values(void)
+{
+	for (uint32_t i = 0; i < S.nv; i++) {
+		struct val *v = &S.v[i];
+
+		FUZZ_CHECK(v->state != OFFERED);
+		if (v->state == DELIVERED)
+			FUZZ_CHECK(v->received + v->released == 1);
+		else
+			FUZZ_CHECK(!v->received && !v->released);
+		/* waiting senders are served in the order they waited */
+		for (uint32_t j = 0; j < S.nv; j++)
+			if (v->received && S.v[j].received && v->t_pend &&
+			    S.v[j].t_pend && v->t_pend < S.v[j].t_pend)
+				FUZZ_CHECK(v->rseq < S.v[j].rseq);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	fz_rd rd = { data, size };
@@ -419,20 +438,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (S.tx[i])
 				weft_mpsc_tx_drop(S.tx[i]);
 	}
-	for (uint32_t i = 0; i < S.nv; i++) {
-		struct val *v = &S.v[i];
-
-		FUZZ_CHECK(v->state != OFFERED);
-		if (v->state == DELIVERED)
-			FUZZ_CHECK(v->received + v->released == 1);
-		else
-			FUZZ_CHECK(!v->received && !v->released);
-		/* waiting senders are served in the order they waited */
-		for (uint32_t j = 0; j < S.nv; j++)
-			if (v->received && S.v[j].received && v->t_pend &&
-			    S.v[j].t_pend && v->t_pend < S.v[j].t_pend)
-				FUZZ_CHECK(v->rseq < S.v[j].rseq);
-	}
+	check_values();
 	FUZZ_CHECK(S.rk.live == 0);
 	for (int i = 0; i < 4; i++)
 		FUZZ_CHECK(S.s[i].k.live == 0);

@@ -20,22 +20,10 @@
  * still armed fires, and the wheel is empty. */
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "reactor/wheel.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond)                                                    \
-	do {                                                                \
-		if (!(cond)) {                                              \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__,  \
-				#cond);                                     \
-			abort();                                            \
-		}                                                           \
-	} while (0)
 
 #define NT 64
 #define SPAN ((uint64_t)1 << 36) /* 64^6 ms */
@@ -114,17 +102,23 @@ static void fire(struct weft__wheel_link *e, void *arg)
 	}
 }
 
-static void advance(struct st *s, uint64_t now)
+/* After an advance to now: nothing armed is due. */
+FZ_MODEL static void check_advanced(const struct st *s, uint64_t now)
 {
-	s->now = now;
-	s->last_fired = 0;
-	weft__wheel_advance(&s->w, now, fire, s);
 	FUZZ_CHECK(s->w.elapsed >= now);
 	for (size_t i = 0; i < NT; i++)
 		FUZZ_CHECK(!s->t[i].armed || s->t[i].when > now);
 }
 
-static void check(struct st *s)
+static void advance(struct st *s, uint64_t now)
+{
+	s->now = now;
+	s->last_fired = 0;
+	weft__wheel_advance(&s->w, now, fire, s);
+	check_advanced(s, now);
+}
+
+FZ_MODEL static void check(struct st *s)
 {
 	uint64_t min = UINT64_MAX;
 
@@ -135,6 +129,15 @@ static void check(struct st *s)
 	FUZZ_CHECK(weft__wheel_next(&s->w) <= min);
 	FUZZ_CHECK((min == UINT64_MAX) == (weft__wheel_next(&s->w) ==
 					   UINT64_MAX));
+}
+
+/* The latest armed deadline, or end if later. */
+FZ_MODEL static uint64_t latest(const struct st *s, uint64_t end)
+{
+	for (size_t i = 0; i < NT; i++)
+		if (s->t[i].armed && s->t[i].when > end)
+			end = s->t[i].when;
+	return end;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -178,16 +181,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		check(&s);
 	}
-	for (size_t i = 0; i < NT; i++)
-		if (s.t[i].armed && s.t[i].when > end)
-			end = s.t[i].when;
 	/* re-armed timers move the end: at most 4 rounds each */
-	for (int round = 0; round < 8 && s.armed; round++) {
-		for (size_t i = 0; i < NT; i++)
-			if (s.t[i].armed && s.t[i].when > end)
-				end = s.t[i].when;
-		advance(&s, end);
-	}
+	for (int round = 0; round < 8 && s.armed; round++)
+		advance(&s, latest(&s, end));
 	FUZZ_CHECK(s.armed == 0 && s.w.count == 0);
 	FUZZ_CHECK(weft__wheel_next(&s.w) == UINT64_MAX);
 	return 0;
