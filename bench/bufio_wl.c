@@ -15,9 +15,16 @@
  *                 for lines (weft_codec_frames_try_next,
  *                 weft_codec_frames_next); reader "manual":
  *                 weft_stream_recv and a header parser
- * Metrics: mb_per_s (MiB/s), items_per_s. Each run checks the item
- * count. The three readers of a workload alternate, rep by rep, and the
- * median of each is printed. Options: --mb N (default 64), --reps R
+ * Metrics: mb_per_s (MiB/s), items_per_s, cpu_us_per_mb (the whole
+ * process's CPU time, user and system, per MiB: reader, sender, reactor
+ * and the kernel's copies together) and reader_cpu_us_per_mb (the reading
+ * thread's alone: the main thread, whose block_on polls the reader; its
+ * spin before parking included). The CPU figures hold up on a loaded
+ * host, where the wall-clock ones swing. Each run checks the item count.
+ * The three readers of a workload alternate, rep by rep, and the median
+ * of each is printed; then, per reader of the library, the ratio of its
+ * median to the hand loop's (metric "<metric>_ratio": throughput ratios
+ * above 1 and CPU ratios below 1 favour the library). Options: --mb N (default 64), --reps R
  * (default 3), --only K:R (one run of workload K (0 lines, 1 frames) with
  * reader R (0 raw, 1 codec_future, 2 codec_try), nothing printed: for
  * callgrind).
@@ -30,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <weft.h>
@@ -45,6 +53,24 @@ static uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* CPU time of the process (self: all its threads) or of this thread. */
+static uint64_t cpu_ns(bool thread)
+{
+	struct timespec ts;
+	struct rusage ru;
+
+	if (thread) {
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+		return (uint64_t)ts.tv_sec * 1000000000u +
+		       (uint64_t)ts.tv_nsec;
+	}
+	getrusage(RUSAGE_SELF, &ru);
+	return ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) *
+		       1000000000u +
+	       ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) *
+		       1000u;
 }
 
 static void make_blocks(void)
@@ -238,10 +264,17 @@ static int cmp_d(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static double run_once(weft_rt *rt, weft_listener *l,
-		       const struct sockaddr_in *addr, int kind, int codec,
-		       uint64_t blocks)
+/* One run's figures: wall seconds, process and reader-thread CPU ns. */
+struct timing {
+	double wall, cpu, rcpu;
+};
+
+static struct timing run_once(weft_rt *rt, weft_listener *l,
+			      const struct sockaddr_in *addr, int kind,
+			      int codec, uint64_t blocks)
 {
+	struct timing tm;
+	uint64_t c0, c1, r0, r1;
 	struct pair p = { .l = l, .addr = *addr };
 	weft_join *sj;
 	weft_join_wait w = { 0 };
@@ -258,6 +291,8 @@ static double run_once(weft_rt *rt, weft_listener *l,
 	r->s = p.acc.stream;
 	r->kind = kind;
 	r->codec = codec;
+	c0 = cpu_ns(false);
+	r0 = cpu_ns(true);
 	t0 = now_ns();
 	if (WEFT_SPAWN(rt, sender, &sj, { .s = p.conn.stream, .kind = kind,
 					  .blocks = blocks }))
@@ -265,7 +300,9 @@ static double run_once(weft_rt *rt, weft_listener *l,
 	if (WEFT_BLOCK_ON(rt, reader, r))
 		exit(1);
 	t1 = now_ns();
+	r1 = cpu_ns(true);
 	WEFT_BLOCK_ON_INIT(rt, weft_join_wait, &w, sj);
+	c1 = cpu_ns(false);     /* the sender's last send is in it too */
 	weft_join_drop(sj);
 	if (r->res != (intptr_t)(blocks * (BLOCK / ITEM)) || w.res < 0) {
 		fprintf(stderr, "weft-bench-bufio: %s %d: %ld items, want %lu\n",
@@ -275,7 +312,16 @@ static double run_once(weft_rt *rt, weft_listener *l,
 	}
 	reader_drop(r);
 	free(r);
-	return (double)(t1 - t0) / 1e9;
+	tm.wall = (double)(t1 - t0) / 1e9;
+	tm.cpu = (double)(c1 - c0);
+	tm.rcpu = (double)(r1 - r0);
+	return tm;
+}
+
+static double median(double *v, unsigned n)
+{
+	qsort(v, n, sizeof(v[0]), cmp_d);
+	return v[n / 2];
 }
 
 int main(int argc, char **argv)
@@ -324,30 +370,49 @@ int main(int argc, char **argv)
 			{ "memchr", "codec_future", "codec_try" },
 			{ "manual", "codec_future", "codec_try" },
 		};
+		static const char *const metrics[4] = {
+			"mb_per_s", "items_per_s", "cpu_us_per_mb",
+			"reader_cpu_us_per_mb",
+		};
 		uint64_t blocks = mb * 1024 * 1024 / BLOCK;
-		double t[3][100];
+		double wall[3][100], cpu[3][100], rcpu[3][100], v[3][4];
 
 		for (int codec = 0; codec < 3; codec++)   /* warm */
 			run_once(rt, l, &addr, kind, codec, blocks);
 		for (unsigned i = 0; i < reps; i++)
-			for (int codec = 0; codec < 3; codec++)
-				t[codec][i] = run_once(rt, l, &addr, kind,
-						       codec, blocks);
-		for (int codec = 2; codec >= 0; codec--) {
-			double med;
+			for (int codec = 0; codec < 3; codec++) {
+				struct timing tm = run_once(rt, l, &addr, kind,
+							    codec, blocks);
 
-			qsort(t[codec], reps, sizeof(t[codec][0]), cmp_d);
-			med = t[codec][reps / 2];
-			for (int m = 0; m < 2; m++)
+				wall[codec][i] = tm.wall;
+				cpu[codec][i] = tm.cpu;
+				rcpu[codec][i] = tm.rcpu;
+			}
+		for (int codec = 0; codec < 3; codec++) {
+			double med = median(wall[codec], reps);
+
+			v[codec][0] = (double)mb / med;
+			v[codec][1] = (double)blocks * (BLOCK / ITEM) / med;
+			v[codec][2] = median(cpu[codec], reps) / 1e3 / (double)mb;
+			v[codec][3] = median(rcpu[codec], reps) / 1e3 /
+				      (double)mb;
+		}
+		for (int codec = 2; codec >= 0; codec--)
+			for (int m = 0; m < 4; m++)
 				printf("{\"peer\":\"weft\",\"workload\":\"%s\","
 				       "\"n\":%lu,\"reader\":\"%s\","
 				       "\"metric\":\"%s\",\"value\":%.1f}\n",
 				       kind ? "bufio_frames" : "bufio_lines",
 				       (unsigned long)mb, names[kind][codec],
-				       m ? "items_per_s" : "mb_per_s",
-				       m ? (double)blocks * (BLOCK / ITEM) / med
-					 : (double)mb / med);
-		}
+				       metrics[m], v[codec][m]);
+		for (int codec = 2; codec >= 1; codec--)
+			for (int m = 0; m < 4; m++)
+				printf("{\"peer\":\"weft\",\"workload\":\"%s\","
+				       "\"n\":%lu,\"reader\":\"%s\","
+				       "\"metric\":\"%s_ratio\",\"value\":%.3f}\n",
+				       kind ? "bufio_frames" : "bufio_lines",
+				       (unsigned long)mb, names[kind][codec],
+				       metrics[m], v[codec][m] / v[0][m]);
 		fflush(stdout);
 	}
 	weft_listener_drop(l);
