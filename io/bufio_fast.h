@@ -6,9 +6,10 @@
  * item when the item is already held: applying what the last result used
  * (settle), finding the held contiguous bytes, and recording a result
  * (give). They are static inline so that the codecs' decoders, in their
- * own file, run them without a call per step: for 64-byte lines that is
- * most of the reader's own cost (weft-bench-bufio, docs/benchmarks.md,
- * "Session 7: line reader and frame decoder").
+ * own file, run them without a call per step: as calls they were a third
+ * of the reading thread's samples for 64-byte lines, and a held line now
+ * costs what a memchr loop does (weft-bench-bufio --mem, callgrind;
+ * docs/benchmarks.md, "Session 7: line reader and frame decoder").
  *
  * Threads: the reader's (one task at a time).
  */
