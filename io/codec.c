@@ -13,10 +13,13 @@
  * (pieces_poll), which copies small pieces and sends big ones beside the
  * buffer.
  *
- * Each decoder also has a synchronous form (_try_next): the reader's fast
- * path (weft_bufreader_try_until / _try_peek / _try_exact) and the same
- * finishing steps the futures use (line_finish, frame_header,
- * frame_finish), so both return the same items.
+ * Each decoder also has a synchronous form (_try_next): the held item
+ * (line_held, frame_held: the reader's per-item steps of io/bufio_fast.h,
+ * inline here, and the same finishing steps the futures use, line_finish,
+ * frame_header, frame_finish), so both return the same items. The next
+ * futures start with it too and call the reader's poll functions only
+ * when it says -EAGAIN. frame_held does in one settle and one look at the
+ * header what weft_bufreader_try_peek and _try_exact would do in two.
  */
 #include <endian.h>
 #include <errno.h>
