@@ -15,12 +15,23 @@
  *                 for lines (weft_codec_frames_try_next,
  *                 weft_codec_frames_next); reader "manual":
  *                 weft_stream_recv and a header parser
- * Metrics: mb_per_s (MiB/s), items_per_s. Each run checks the item
- * count. The three readers of a workload alternate, rep by rep, and the
- * median of each is printed. Options: --mb N (default 64), --reps R
- * (default 3), --only K:R (one run of workload K (0 lines, 1 frames) with
- * reader R (0 raw, 1 codec_future, 2 codec_try), nothing printed: for
- * callgrind).
+ * Metrics: mb_per_s (MiB/s), items_per_s, cpu_us_per_mb (the whole
+ * process's CPU time, user and system, per MiB: reader, sender, reactor
+ * and the kernel's copies together) and reader_cpu_us_per_mb (the reading
+ * thread's alone: the main thread, whose block_on polls the reader; its
+ * spin before parking included). The CPU figures hold up on a loaded
+ * host, where the wall-clock ones swing. Each run checks the item count.
+ * The three readers of a workload alternate, rep by rep, and the median
+ * of each is printed; then, per reader of the library, the ratio of its
+ * median to the hand loop's (metric "<metric>_ratio": throughput ratios
+ * above 1 and CPU ratios below 1 favour the library). Options: --mb N
+ * (default 64), --reps R (default 3), --only K:R (one run of workload K (0
+ * lines, 1 frames) with reader R (0 raw, 1 codec_future, 2 codec_try),
+ * nothing printed), --mem K:R (the same reader over an in-memory stream
+ * instead: no runtime, no io_uring, so callgrind can count its
+ * instructions; the stream lends 4 KiB chunks through poll_fill, as the
+ * receive queue does, and copies out through poll_read for the raw
+ * reader; prints ns_per_item).
  * The stream under the codec is weft_bytes_from_stream's (poll_fill lends
  * the receive queue's buffers: the reader copies once).
  */
@@ -30,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <weft.h>
@@ -45,6 +57,24 @@ static uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* CPU time of the process (self: all its threads) or of this thread. */
+static uint64_t cpu_ns(bool thread)
+{
+	struct timespec ts;
+	struct rusage ru;
+
+	if (thread) {
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+		return (uint64_t)ts.tv_sec * 1000000000u +
+		       (uint64_t)ts.tv_nsec;
+	}
+	getrusage(RUSAGE_SELF, &ru);
+	return ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) *
+		       1000000000u +
+	       ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) *
+		       1000u;
 }
 
 static void make_blocks(void)
@@ -238,10 +268,17 @@ static int cmp_d(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static double run_once(weft_rt *rt, weft_listener *l,
-		       const struct sockaddr_in *addr, int kind, int codec,
-		       uint64_t blocks)
+/* One run's figures: wall seconds, process and reader-thread CPU ns. */
+struct timing {
+	double wall, cpu, rcpu;
+};
+
+static struct timing run_once(weft_rt *rt, weft_listener *l,
+			      const struct sockaddr_in *addr, int kind,
+			      int codec, uint64_t blocks)
 {
+	struct timing tm;
+	uint64_t c0, c1, r0, r1;
 	struct pair p = { .l = l, .addr = *addr };
 	weft_join *sj;
 	weft_join_wait w = { 0 };
@@ -258,6 +295,8 @@ static double run_once(weft_rt *rt, weft_listener *l,
 	r->s = p.acc.stream;
 	r->kind = kind;
 	r->codec = codec;
+	c0 = cpu_ns(false);
+	r0 = cpu_ns(true);
 	t0 = now_ns();
 	if (WEFT_SPAWN(rt, sender, &sj, { .s = p.conn.stream, .kind = kind,
 					  .blocks = blocks }))
@@ -265,7 +304,9 @@ static double run_once(weft_rt *rt, weft_listener *l,
 	if (WEFT_BLOCK_ON(rt, reader, r))
 		exit(1);
 	t1 = now_ns();
+	r1 = cpu_ns(true);
 	WEFT_BLOCK_ON_INIT(rt, weft_join_wait, &w, sj);
+	c1 = cpu_ns(false);     /* the sender's last send is in it too */
 	weft_join_drop(sj);
 	if (r->res != (intptr_t)(blocks * (BLOCK / ITEM)) || w.res < 0) {
 		fprintf(stderr, "weft-bench-bufio: %s %d: %ld items, want %lu\n",
@@ -275,14 +316,185 @@ static double run_once(weft_rt *rt, weft_listener *l,
 	}
 	reader_drop(r);
 	free(r);
-	return (double)(t1 - t0) / 1e9;
+	tm.wall = (double)(t1 - t0) / 1e9;
+	tm.cpu = (double)(c1 - c0);
+	tm.rcpu = (double)(r1 - r0);
+	return tm;
+}
+
+static double median(double *v, unsigned n)
+{
+	qsort(v, n, sizeof(v[0]), cmp_d);
+	return v[n / 2];
+}
+
+/* --mem: an in-memory stream over `mem_len` bytes of block[kind] copies,
+ * lending MEM_CHUNK bytes a poll_fill (the pool buffer's size) and copying
+ * up to MEM_CHUNK a poll_read; always ready. */
+#define MEM_CHUNK 4096
+
+struct mem_stream {
+	weft_bytes base;
+	const char *mem;
+	size_t len, off;
+};
+
+static weft_poll mem_read(weft_bytes *b, weft_cx *cx, void *buf, size_t len,
+			  intptr_t *res)
+{
+	struct mem_stream *m = (struct mem_stream *)b;
+	size_t n = m->len - m->off;
+
+	(void)cx;
+	if (n > len)
+		n = len;
+	memcpy(buf, m->mem + m->off, n);
+	m->off += n;
+	*res = (intptr_t)n;
+	return WEFT_READY;
+}
+
+static weft_poll mem_fill(weft_bytes *b, weft_cx *cx, const void **data,
+			  intptr_t *res)
+{
+	struct mem_stream *m = (struct mem_stream *)b;
+	size_t n = MEM_CHUNK - m->off % MEM_CHUNK;
+
+	(void)cx;
+	if (n > m->len - m->off)
+		n = m->len - m->off;
+	*data = m->mem + m->off;
+	*res = (intptr_t)n;
+	return WEFT_READY;
+}
+
+static void mem_consume(weft_bytes *b, size_t n)
+{
+	((struct mem_stream *)b)->off += n;
+}
+
+static void mem_release(weft_bytes *b)
+{
+	(void)b;
+}
+
+static const weft_bytes_vtable mem_vt = {
+	.poll_read = mem_read, .poll_fill = mem_fill,
+	.consume = mem_consume, .release = mem_release, .name = "mem",
+};
+
+static weft_waker mem_clone(const void *d);
+static void mem_wake(void *d)
+{
+	(void)d;
+}
+static void mem_wake_by_ref(const void *d)
+{
+	(void)d;
+}
+static const weft_waker_vtable mem_wvt = { mem_clone, mem_wake,
+					   mem_wake_by_ref, mem_wake };
+static weft_waker mem_clone(const void *d)
+{
+	return (weft_waker){ &mem_wvt, (void *)d };
+}
+
+/* One reader over the in-memory stream, polled by hand (never PENDING):
+ * the items it counted. */
+static uint64_t mem_run(struct reader *f, struct mem_stream *m)
+{
+	weft_waker w = { &mem_wvt, NULL };
+	weft_cx cx;
+	const void *d;
+	intptr_t n;
+
+	weft_cx_init(&cx, &w);
+	if (!f->codec) {
+		while (mem_read(&m->base, &cx, f->buf, sizeof(f->buf), &n),
+		       n > 0) {
+			const char *p = f->buf, *end = f->buf + n;
+
+			if (f->kind)
+				count_manual_frames(f, (const unsigned char *)p,
+						    (size_t)n);
+			else
+				for (; (p = memchr(p, '\n', (size_t)(end - p)));
+				     p++)
+					f->items++;
+		}
+		return f->items;
+	}
+	if (weft_bufreader_init(&f->r, &m->base, 0))
+		exit(1);
+	for (;;) {
+		cx.budget = WEFT_COOP_BUDGET;
+		if (f->codec == 2 && f->kind == 0)
+			while (weft_codec_lines_try_next(&f->r, &lines_c, &d) >= 0)
+				f->items++;
+		else if (f->codec == 2)
+			while (weft_codec_frames_try_next(&f->r, &frames_c,
+							  &d) >= 0)
+				f->items++;
+		if (f->kind == 0) {
+			weft_codec_lines_next_init(&f->ln, &f->r, &lines_c);
+			while (weft_codec_lines_next_poll(&f->ln, &cx) ==
+			       WEFT_PENDING)
+				;
+			n = f->ln.res;
+		} else {
+			weft_codec_frames_next_init(&f->fn, &f->r, &frames_c);
+			while (weft_codec_frames_next_poll(&f->fn, &cx) ==
+			       WEFT_PENDING)
+				;
+			n = f->fn.res;
+		}
+		if (n < 0)
+			break;
+		f->items++;
+	}
+	weft_bufreader_destroy(&f->r);
+	return f->items;
+}
+
+static int mem_main(int kind, int codec, uint64_t mb)
+{
+	struct mem_stream m = { .base.vt = &mem_vt, .len = mb * 1024 * 1024 };
+	struct reader *f = calloc(1, sizeof(*f));
+	char *mem = malloc(m.len);
+	uint64_t t0, t1, items;
+
+	if (!f || !mem)
+		return 1;
+	for (size_t o = 0; o < m.len; o += BLOCK)
+		memcpy(mem + o, block[kind], BLOCK);
+	m.mem = mem;
+	f->kind = kind;
+	f->codec = codec;
+	t0 = now_ns();
+	items = mem_run(f, &m);
+	t1 = now_ns();
+	if (items != m.len / ITEM) {
+		fprintf(stderr, "weft-bench-bufio: mem %d:%d: %lu items\n", kind,
+			codec, (unsigned long)items);
+		return 1;
+	}
+	printf("{\"peer\":\"weft\",\"workload\":\"%s_mem\",\"n\":%lu,"
+	       "\"reader\":\"%s\",\"metric\":\"ns_per_item\","
+	       "\"value\":%.2f}\n", kind ? "bufio_frames" : "bufio_lines",
+	       (unsigned long)mb,
+	       codec == 2 ? "codec_try" : codec ? "codec_future"
+			  : kind ? "manual" : "memchr",
+	       (double)(t1 - t0) / (double)items);
+	free(mem);
+	free(f);
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	uint64_t mb = 64;
 	unsigned reps = 3;
-	int only_kind = -1, only_reader = 0;
+	int only_kind = -1, only_reader = 0, mem_kind = -1, mem_reader = 0;
 	struct sockaddr_in addr = { .sin_family = AF_INET };
 	struct sockaddr_storage ss;
 	socklen_t alen = sizeof(ss);
@@ -298,14 +510,20 @@ int main(int argc, char **argv)
 			 sscanf(argv[i + 1], "%d:%d", &only_kind,
 				&only_reader) != 2)
 			only_kind = -1;
+		else if (!strcmp(argv[i], "--mem") &&
+			 sscanf(argv[i + 1], "%d:%d", &mem_kind,
+				&mem_reader) != 2)
+			mem_kind = -1;
 	}
 	if (!mb || !reps || reps > 99 || only_reader < 0 || only_reader > 2 ||
-	    only_kind > 1) {
+	    only_kind > 1 || mem_reader < 0 || mem_reader > 2 || mem_kind > 1) {
 		fprintf(stderr, "usage: weft-bench-bufio [--mb N] [--reps R] "
-				"[--only K:R]\n");
+				"[--only K:R | --mem K:R]\n");
 		return 2;
 	}
 	make_blocks();
+	if (mem_kind >= 0)
+		return mem_main(mem_kind, mem_reader, mb);
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (weft_rt_create(&rt, NULL) ||
 	    weft_tcp_listen(&l, (struct sockaddr *)&addr, sizeof(addr), NULL) ||
@@ -324,30 +542,49 @@ int main(int argc, char **argv)
 			{ "memchr", "codec_future", "codec_try" },
 			{ "manual", "codec_future", "codec_try" },
 		};
+		static const char *const metrics[4] = {
+			"mb_per_s", "items_per_s", "cpu_us_per_mb",
+			"reader_cpu_us_per_mb",
+		};
 		uint64_t blocks = mb * 1024 * 1024 / BLOCK;
-		double t[3][100];
+		double wall[3][100], cpu[3][100], rcpu[3][100], v[3][4];
 
 		for (int codec = 0; codec < 3; codec++)   /* warm */
 			run_once(rt, l, &addr, kind, codec, blocks);
 		for (unsigned i = 0; i < reps; i++)
-			for (int codec = 0; codec < 3; codec++)
-				t[codec][i] = run_once(rt, l, &addr, kind,
-						       codec, blocks);
-		for (int codec = 2; codec >= 0; codec--) {
-			double med;
+			for (int codec = 0; codec < 3; codec++) {
+				struct timing tm = run_once(rt, l, &addr, kind,
+							    codec, blocks);
 
-			qsort(t[codec], reps, sizeof(t[codec][0]), cmp_d);
-			med = t[codec][reps / 2];
-			for (int m = 0; m < 2; m++)
+				wall[codec][i] = tm.wall;
+				cpu[codec][i] = tm.cpu;
+				rcpu[codec][i] = tm.rcpu;
+			}
+		for (int codec = 0; codec < 3; codec++) {
+			double med = median(wall[codec], reps);
+
+			v[codec][0] = (double)mb / med;
+			v[codec][1] = (double)blocks * (BLOCK / ITEM) / med;
+			v[codec][2] = median(cpu[codec], reps) / 1e3 / (double)mb;
+			v[codec][3] = median(rcpu[codec], reps) / 1e3 /
+				      (double)mb;
+		}
+		for (int codec = 2; codec >= 0; codec--)
+			for (int m = 0; m < 4; m++)
 				printf("{\"peer\":\"weft\",\"workload\":\"%s\","
 				       "\"n\":%lu,\"reader\":\"%s\","
 				       "\"metric\":\"%s\",\"value\":%.1f}\n",
 				       kind ? "bufio_frames" : "bufio_lines",
 				       (unsigned long)mb, names[kind][codec],
-				       m ? "items_per_s" : "mb_per_s",
-				       m ? (double)blocks * (BLOCK / ITEM) / med
-					 : (double)mb / med);
-		}
+				       metrics[m], v[codec][m]);
+		for (int codec = 2; codec >= 1; codec--)
+			for (int m = 0; m < 4; m++)
+				printf("{\"peer\":\"weft\",\"workload\":\"%s\","
+				       "\"n\":%lu,\"reader\":\"%s\","
+				       "\"metric\":\"%s_ratio\",\"value\":%.3f}\n",
+				       kind ? "bufio_frames" : "bufio_lines",
+				       (unsigned long)mb, names[kind][codec],
+				       metrics[m], v[codec][m] / v[0][m]);
 		fflush(stdout);
 	}
 	weft_listener_drop(l);

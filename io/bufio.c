@@ -4,9 +4,12 @@
  * buf[start, end), or, when that is empty and the stream has poll_fill,
  * the stream's current chunk (not copied). A result is a pointer into one
  * of them; the bytes it covers are recorded in `used` (in_stream says
- * which place) and dropped at the start of the next call (settle()), so
- * the pointer stays valid until then. Only a line or record that does not
- * lie inside one chunk is gathered into buf. Invariants: start <= end <=
+ * which place) and dropped at the start of the next call
+ * (weft__bufreader_settle), so the pointer stays valid until then. Only a
+ * line or record that does not lie inside one chunk is gathered into buf.
+ * The per-item steps (settle, the held bytes, give, the held-line and
+ * held-span searches) are static inline functions in io/bufio_fast.h,
+ * shared with the codecs (io/codec.c). Invariants: start <= end <=
  * cap; start == end implies start == 0; `scanned` bytes of buf[start, end)
  * hold no `scan_for` byte. Skipping (an over-long line's rest, or
  * weft_bufreader_skip) is state here too, done by discard() at the start
@@ -24,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/bufio_fast.h"
 #include "weft/bufio.h"
 
 static int capacity_of(size_t asked, size_t *cap)
@@ -71,17 +75,6 @@ int weft_bufreader_create(weft_bufreader **out, weft_bytes *b,
 	return 0;
 }
 
-static void drop_own(weft_bufreader *r, size_t n)
-{
-	r->start += n;
-	if (r->scanned > n)
-		r->scanned -= n;
-	else
-		r->scanned = 0;
-	if (r->start == r->end)
-		r->start = r->end = r->scanned = 0;
-}
-
 /* The stream's chunk: the reader keeps what poll_fill lent (chunk,
  * chunk_len) and counts the bytes it used up of it (chunk_used), telling
  * the stream (consume) only when all of it is used, or at destroy. So a
@@ -124,26 +117,13 @@ static void stream_release(weft_bufreader *r)
 	r->chunk_len = r->chunk_used = 0;
 }
 
-/* Drops what the last result used (its pointer is no longer valid). */
-static void settle(weft_bufreader *r)
-{
-	size_t n = r->used;
-
-	if (!n)
-		return;
-	r->used = 0;
-	if (r->in_stream)
-		stream_consume(r, n);
-	else
-		drop_own(r, n);
-}
-
 void weft_bufreader_destroy(weft_bufreader *r)
 {
 	if (!r)
 		return;
 	if (r->b) {
-		settle(r);   /* a stream chunk we returned is used up */
+		/* a stream chunk we returned is used up */
+		weft__bufreader_settle(r);
 		stream_release(r);
 	}
 	free(r->buf);
@@ -247,7 +227,7 @@ static void drop_some(weft_bufreader *r, bool in_stream, size_t n)
 	if (in_stream)
 		stream_consume(r, n);
 	else
-		drop_own(r, n);
+		weft__bufreader_drop_own(r, n);
 }
 
 /* Does the pending skipping: READY with *res = 0 (done, or the stream
@@ -284,10 +264,10 @@ static weft_poll discard(weft_bufreader *r, weft_cx *cx, intptr_t *res)
 	return WEFT_READY;
 }
 
-/* settle() and discard(), the start of every operation. */
+/* weft__bufreader_settle and discard(), the start of every operation. */
 static weft_poll begin(weft_bufreader *r, weft_cx *cx, intptr_t *res)
 {
-	settle(r);
+	weft__bufreader_settle(r);
 	if (!r->skip && r->skip_delim < 0) {   /* the usual case */
 		*res = 0;
 		return WEFT_READY;
@@ -298,12 +278,8 @@ static weft_poll begin(weft_bufreader *r, weft_cx *cx, intptr_t *res)
 static void give(weft_bufreader *r, const void *p, bool in_stream,
 		 size_t n, const void **data, intptr_t *res)
 {
-	*data = p;
+	weft__bufreader_give(r, p, in_stream, n, data);
 	*res = (intptr_t)n;
-	r->used = n;
-	r->in_stream = in_stream;
-	if (!in_stream)
-		r->scanned = 0;
 }
 
 /* The over-long line: drop limit bytes and skip through the delimiter. */
@@ -318,84 +294,29 @@ static weft_poll too_long(weft_bufreader *r, bool in_stream, size_t limit,
 
 /* ------------------------------------------------------------ fast path */
 
-/* give(), returning the count. */
-static intptr_t give_now(weft_bufreader *r, const void *p, bool in_stream,
-			 size_t n, const void **data)
-{
-	intptr_t res;
-
-	give(r, p, in_stream, n, data, &res);
-	return res;
-}
-
 /* The synchronous forms: what the poll functions do when the item is
  * already held (the reader's buffer or the stream chunk it keeps), with
  * no stream call; -EAGAIN for everything else (nothing taken: the poll
- * function then does it all). The poll functions start with them. */
+ * function then does it all). The poll functions start with them; the
+ * work is in io/bufio_fast.h, which the codecs use too. */
 
 intptr_t weft_bufreader_try_until(weft_bufreader *r, int delim, size_t max,
 				  const void **data)
 {
-	size_t limit, n;
-	const char *p;
-
 	*data = NULL;
 	if (!r || !r->b || delim < 0 || delim > 255)
 		return -EINVAL;
-	settle(r);
-	if (r->skip || r->skip_delim >= 0)
-		return -EAGAIN;
-	limit = max == 0 || max > r->cap ? r->cap : max;
-	n = r->end - r->start;
-	if (n) {
-		char *base = r->buf + r->start;
-		size_t lim_n = n < limit ? n : limit;
-
-		if (r->scan_for != delim) {
-			r->scanned = 0;
-			r->scan_for = delim;
-		}
-		if (r->scanned >= lim_n)
-			return -EAGAIN;
-		p = memchr(base + r->scanned, delim, lim_n - r->scanned);
-		if (!p) {
-			r->scanned = lim_n;
-			return -EAGAIN;
-		}
-		return give_now(r, base, false, (size_t)(p - base) + 1, data);
-	}
-	if (!r->chunk || r->chunk_used >= r->chunk_len)
-		return -EAGAIN;
-	n = r->chunk_len - r->chunk_used;
-	p = memchr(r->chunk + r->chunk_used, delim, n < limit ? n : limit);
-	if (!p)
-		return -EAGAIN;
-	return give_now(r, r->chunk + r->chunk_used, true,
-			(size_t)(p - (r->chunk + r->chunk_used)) + 1, data);
+	return weft__bufreader_until(r, delim, max, data);
 }
 
 /* n contiguous held bytes (use: used up by this result), or -EAGAIN. */
 static intptr_t try_span(weft_bufreader *r, size_t n, bool use,
 			 const void **data)
 {
-	size_t have;
-
 	*data = NULL;
 	if (!r || !r->b || n == 0)
 		return -EINVAL;
-	settle(r);
-	if (r->skip)
-		return -EAGAIN;
-	r->skip_delim = -1;     /* as poll_span: the caller takes the rest */
-	have = r->end - r->start;
-	if (have >= n) {
-		*data = r->buf + r->start;
-		return use ? give_now(r, *data, false, n, data) : (intptr_t)n;
-	}
-	if (have || !r->chunk || r->chunk_len - r->chunk_used < n)
-		return -EAGAIN;
-	*data = r->chunk + r->chunk_used;
-	return use ? give_now(r, *data, true, n, data) : (intptr_t)n;
+	return weft__bufreader_span(r, n, use, data);
 }
 
 intptr_t weft_bufreader_try_exact(weft_bufreader *r, size_t n,

@@ -13,15 +13,20 @@
  * (pieces_poll), which copies small pieces and sends big ones beside the
  * buffer.
  *
- * Each decoder also has a synchronous form (_try_next): the reader's fast
- * path (weft_bufreader_try_until / _try_peek / _try_exact) and the same
- * finishing steps the futures use (line_finish, frame_header,
- * frame_finish), so both return the same items.
+ * Each decoder also has a synchronous form (_try_next): the held item
+ * (line_held, frame_held: the reader's per-item steps of io/bufio_fast.h,
+ * inline here, and the same finishing steps the futures use, line_finish,
+ * frame_header, frame_finish), so both return the same items. The next
+ * futures start with it too and call the reader's poll functions only
+ * when it says -EAGAIN. frame_held does in one settle and one look at the
+ * header what weft_bufreader_try_peek and _try_exact would do in two.
  */
+#include <endian.h>
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "io/bufio_fast.h"
 #include "weft/codec.h"
 
 /* The encoders' futures write their item as pieces, one bufwriter write
@@ -74,7 +79,7 @@ void weft_codec_lines_next_init(weft_codec_lines_next *f, weft_bufreader *r,
 
 /* The reader's limit for c: room for the "\n" and the "\r" the line may
  * carry (0: the reader's capacity). */
-static size_t line_limit(const weft_codec_lines *c)
+WEFT__INLINE size_t line_limit(const weft_codec_lines *c)
 {
 	if (c->max_len && c->max_len < SIZE_MAX - 2)
 		return c->max_len + 1 + (c->strip_cr ? 1 : 0);
@@ -83,8 +88,8 @@ static size_t line_limit(const weft_codec_lines *c)
 
 /* A line of n >= 1 bytes at *data from the reader: its length without
  * "\n" (and "\r"), or -EMSGSIZE (*data NULL). */
-static intptr_t line_finish(const weft_codec_lines *c, const void **data,
-			    size_t n)
+WEFT__INLINE intptr_t line_finish(const weft_codec_lines *c,
+				  const void **data, size_t n)
 {
 	const char *d = *data;
 
@@ -102,21 +107,36 @@ static intptr_t line_finish(const weft_codec_lines *c, const void **data,
 	return (intptr_t)n;
 }
 
+/* The held line (the reader's fast path, io/bufio_fast.h, inlined: one
+ * call per line from the caller, none inside), or -EAGAIN; r valid. */
+WEFT__INLINE intptr_t line_held(weft_bufreader *r, const weft_codec_lines *c,
+				const void **data)
+{
+	intptr_t res = weft__bufreader_until(r, '\n', line_limit(c), data);
+
+	return res > 0 ? line_finish(c, data, (size_t)res) : res;
+}
+
 intptr_t weft_codec_lines_try_next(weft_bufreader *r,
 				   const weft_codec_lines *c,
 				   const void **data)
 {
 	static const weft_codec_lines none;
-	intptr_t res;
 
-	if (!c)
-		c = &none;
-	res = weft_bufreader_try_until(r, '\n', line_limit(c), data);
-	return res > 0 ? line_finish(c, data, (size_t)res) : res;
+	*data = NULL;
+	if (!r || !r->b)
+		return -EINVAL;
+	return line_held(r, c ? c : &none, data);
 }
 
 weft_poll weft_codec_lines_next_poll(weft_codec_lines_next *f, weft_cx *cx)
 {
+	if (f->r && f->r->b) {
+		/* a held line: no trip through the reader's poll function */
+		f->res = line_held(f->r, &f->c, &f->data);
+		if (f->res != -EAGAIN)
+			return WEFT_READY;
+	}
 	if (weft_bufreader_poll_until(f->r, cx, '\n', line_limit(&f->c),
 				      &f->data, &f->res) == WEFT_PENDING)
 		return WEFT_PENDING;
@@ -208,20 +228,34 @@ WEFT_FUTURE_DEFINE(weft_codec_lines_write, weft_codec_lines_write_drop);
 
 /* --------------------------------------------------------------- frames */
 
-static bool frames_valid(const weft_codec_frames *c)
+WEFT__INLINE bool frames_valid(const weft_codec_frames *c)
 {
 	return c && (c->width == 1 || c->width == 2 || c->width == 4 ||
 		     c->width == 8) &&
 	       c->offset <= WEFT_BUFIO_MAX_CAPACITY;
 }
 
-static uint64_t field_get(const unsigned char *p, unsigned width, bool le)
+/* The length field at p (width 1, 2, 4 or 8: frames_valid), one load. */
+WEFT__INLINE uint64_t field_get(const unsigned char *p, unsigned width,
+				bool le)
 {
-	uint64_t v = 0;
+	uint64_t v64;
+	uint32_t v32;
+	uint16_t v16;
 
-	for (unsigned i = 0; i < width; i++)
-		v = v << 8 | p[le ? width - 1 - i : i];
-	return v;
+	switch (width) {
+	case 1:
+		return p[0];
+	case 2:
+		memcpy(&v16, p, 2);
+		return le ? le16toh(v16) : be16toh(v16);
+	case 4:
+		memcpy(&v32, p, 4);
+		return le ? le32toh(v32) : be32toh(v32);
+	default:
+		memcpy(&v64, p, 8);
+		return le ? le64toh(v64) : be64toh(v64);
+	}
 }
 
 static void field_put(unsigned char *p, unsigned width, bool le, uint64_t v)
@@ -247,8 +281,8 @@ void weft_codec_frames_next_init(weft_codec_frames_next *f,
 /* The whole frame's length from the header's field value, or -errno;
  * for -EMSGSIZE, *skip = the frame's length (saturated at SIZE_MAX: such
  * a frame never ends anyway). */
-static intptr_t frame_total(const weft_codec_frames *c, uint64_t value,
-			    size_t cap, size_t *skip)
+WEFT__INLINE intptr_t frame_total(const weft_codec_frames *c,
+				  uint64_t value, size_t cap, size_t *skip)
 {
 	size_t head = c->offset + c->width;
 	size_t max = c->max_frame && c->max_frame < cap ? c->max_frame : cap;
@@ -275,8 +309,8 @@ static intptr_t frame_total(const weft_codec_frames *c, uint64_t value,
 
 /* The frame whose header is at d: its whole length, or -errno (for
  * -EMSGSIZE the reader is set to skip it). */
-static intptr_t frame_header(const weft_codec_frames *c, weft_bufreader *r,
-			     const unsigned char *d)
+WEFT__INLINE intptr_t frame_header(const weft_codec_frames *c,
+				   weft_bufreader *r, const unsigned char *d)
 {
 	size_t skip = 0;
 	intptr_t total = frame_total(c, field_get(d + c->offset, c->width,
@@ -289,8 +323,8 @@ static intptr_t frame_header(const weft_codec_frames *c, weft_bufreader *r,
 }
 
 /* The frame (header included) of total bytes at *data: as returned. */
-static intptr_t frame_finish(const weft_codec_frames *c, const void **data,
-			     intptr_t total)
+WEFT__INLINE intptr_t frame_finish(const weft_codec_frames *c,
+				   const void **data, intptr_t total)
 {
 	size_t head = c->offset + c->width;
 
@@ -301,34 +335,54 @@ static intptr_t frame_finish(const weft_codec_frames *c, const void **data,
 }
 
 /* 0 when c can be decoded by r, else -EINVAL. */
-static int frames_usable(const weft_codec_frames *c, const weft_bufreader *r)
+WEFT__INLINE int frames_usable(const weft_codec_frames *c,
+			       const weft_bufreader *r)
 {
 	if (!r || !frames_valid(c) || c->offset + c->width > r->cap)
 		return -EINVAL;  /* a header the reader cannot hold too */
 	return 0;
 }
 
+/* The held frame (header and body in one held span: the reader's fast
+ * path, io/bufio_fast.h, inlined; one settle, one look at the header),
+ * or -EAGAIN, or frame_header's error; r and c usable. What
+ * weft_bufreader_try_peek of the header and then _try_exact of the frame
+ * would do, without their repeated steps. */
+WEFT__INLINE intptr_t frame_held(weft_bufreader *r,
+				 const weft_codec_frames *c,
+				 const void **data)
+{
+	size_t head = c->offset + c->width;
+	const char *base;
+	bool in_stream;
+	size_t have;
+	intptr_t total;
+
+	weft__bufreader_settle(r);
+	if (r->skip)
+		return -EAGAIN;
+	r->skip_delim = -1;   /* as the reader's exact reads: a long line's
+	                       * rest is the caller's now */
+	have = weft__bufreader_held(r, &base, &in_stream);
+	if (have < head)
+		return -EAGAIN;
+	total = frame_header(c, r, (const unsigned char *)base);
+	if (total < 0)
+		return total;
+	if (have < (size_t)total)
+		return -EAGAIN;
+	weft__bufreader_give(r, base, in_stream, (size_t)total, data);
+	return frame_finish(c, data, total);
+}
+
 intptr_t weft_codec_frames_try_next(weft_bufreader *r,
 				    const weft_codec_frames *c,
 				    const void **data)
 {
-	const void *p;
-	intptr_t res, total;
-
 	*data = NULL;
-	if (frames_usable(c, r) < 0)
+	if (frames_usable(c, r) < 0 || !r->b)
 		return -EINVAL;
-	res = weft_bufreader_try_peek(r, c->offset + c->width, &p);
-	if (res < 0)
-		return res;
-	total = frame_header(c, r, p);
-	if (total < 0)
-		return total;
-	res = weft_bufreader_try_exact(r, (size_t)total, &p);
-	if (res < 0)
-		return res;
-	*data = p;
-	return frame_finish(c, data, total);
+	return frame_held(r, c, data);
 }
 
 weft_poll weft_codec_frames_next_poll(weft_codec_frames_next *f,
@@ -342,6 +396,13 @@ weft_poll weft_codec_frames_next_poll(weft_codec_frames_next *f,
 	if (frames_usable(c, f->r) < 0) {
 		f->res = -EINVAL;
 		return WEFT_READY;
+	}
+	if (f->r->b) {
+		/* a held frame: no trip through the reader's poll functions */
+		f->res = frame_held(f->r, c, &f->data);
+		if (f->res != -EAGAIN)
+			return WEFT_READY;
+		f->data = NULL;
 	}
 	if (weft_bufreader_poll_peek(f->r, cx, c->offset + c->width, &p,
 				     &f->res) == WEFT_PENDING)

@@ -3,7 +3,8 @@
  * lines at every split point, zero-copy results from in-place chunks,
  * over-long lines skipped with the next line intact, end of stream inside
  * a line, read_exact across chunks, fill/consume, a future dropped half
- * way, the synchronous try forms (held items only, never the stream), and
+ * way, the synchronous try forms (held items only, never the stream), a
+ * search for another delimiter starting over, and
  * the writer's coalescing (N small writes + flush = 1 call). */
 #include <stdio.h>
 
@@ -541,6 +542,51 @@ Test(bufio, peek_leaves_the_bytes_for_the_next_call)
 		cr_assert_arr_eq(f.data, msg, 8, "the peeked bytes again");
 		weft_bufreader_destroy(&r);
 	}
+}
+
+/* The search state of a dropped read_until ('\n': every held byte
+ * searched) is about '\n' only: a read_until(',') after it, with more
+ * bytes added behind it by a peek, searches the held bytes from their
+ * start (the fast path, io/bufio_fast.h, as the poll function). */
+Test(bufio, a_search_for_another_delimiter_starts_over)
+{
+	script s;
+	tt k;
+	weft_bufreader r;
+	weft_bufreader_read_until f;
+	const void *d;
+	intptr_t res;
+
+	tt_init(&k);
+	script_init(&s, 0);
+	script_add(&s, "ab,cd", 5);
+	script_add(&s, "e,f\n", 4);
+	cr_assert_eq(weft_bufreader_init(&r, &s.base, 32), 0);
+	weft_bufreader_read_line_init(&f, &r, 0);
+	/* poll 1: the first chunk's read waits; poll 2: it is read and
+	 * searched, the second chunk's read waits */
+	cr_assert_eq(weft_bufreader_read_until_poll(&f, tt_cx(&k)),
+		     WEFT_PENDING);
+	cr_assert_eq(weft_bufreader_read_until_poll(&f, tt_cx(&k)),
+		     WEFT_PENDING);
+	cr_assert_eq(weft_bufreader_buffered(&r), 5);
+	weft_bufreader_read_until_drop(&f);
+	while (weft_bufreader_poll_peek(&r, tt_cx(&k), 7, &d, &res) ==
+	       WEFT_PENDING)
+		;
+	cr_assert_eq(res, 7);
+	cr_assert_eq(weft_bufreader_try_until(&r, ',', 0, &d), 3,
+		     "the first ',' is in the bytes searched for '\\n'");
+	cr_assert_arr_eq(d, "ab,", 3);
+	weft_bufreader_read_until_init(&f, &r, ',', 0);
+	RUN(weft_bufreader_read_until, &f, &k);
+	cr_assert_eq(f.res, 4);
+	cr_assert_arr_eq(f.data, "cde,", 4);
+	weft_bufreader_read_line_init(&f, &r, 0);
+	RUN(weft_bufreader_read_until, &f, &k);
+	cr_assert_eq(f.res, 2);
+	cr_assert_arr_eq(f.data, "f\n", 2);
+	weft_bufreader_destroy(&r);
 }
 
 MISUSE_TEST(bufio, consuming_more_than_fill_returned_aborts)
