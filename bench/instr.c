@@ -12,6 +12,11 @@
  *                        weft_joinset_next: N x (spawn + run + collect)
  *   weft-instr spawnjoin N the same with join handles, each awaited with
  *                        weft_join_wait and dropped (joinset's baseline)
+ *   weft-instr foreach N  N items of a filled mpsc channel consumed by
+ *                        weft_iter_for_each_concurrent (limit 64, a
+ *                        future per item that adds it up): N x (item)
+ *   weft-instr recvloop N the same items by a weft_mpsc_recv loop (the
+ *                        hand-written baseline of foreach)
  *
  * Current-thread flavour, so the counts do not depend on thread timing.
  * bench/instr.sh runs each at two sizes and prints the difference per
@@ -198,6 +203,76 @@ static weft_poll group_poll(struct group *f, weft_cx *cx)
 
 WEFT_FUTURE(group, struct group, WEFT_NO_DROP);
 
+struct add {
+	WEFT_ASYNC_VOID;
+	int64_t *sum;
+	int64_t v;
+};
+
+static weft_poll add_poll(struct add *f, weft_cx *cx)
+{
+	(void)cx;
+	*f->sum += f->v;
+	return WEFT_READY;
+}
+
+WEFT_FUTURE(add, struct add, WEFT_NO_DROP);
+
+static void add_start(void *ctx, void *frame, const void *item)
+{
+	struct add *f = frame;
+
+	f->sum = ctx;
+	memcpy(&f->v, item, sizeof(f->v));
+}
+
+struct consume {
+	WEFT_ASYNC;
+	bool conc;
+	long n, i;
+	int64_t sum, item;
+	weft_mpsc_tx *tx;
+	weft_mpsc_rx *rx;
+	weft_iter_mpsc src;
+	weft_iter_for_each_concurrent fe;
+	weft_mpsc_recv recv;
+};
+
+static weft_poll consume_poll(struct consume *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f, cx);
+	if (weft_mpsc_create(&f->tx, &f->rx, sizeof(int64_t),
+			     WEFT_MPSC_UNBOUNDED, NULL))
+		abort();
+	for (f->i = 0; f->i < f->n; f->i++) {
+		int64_t v = 1;
+
+		if (weft_mpsc_try_send(f->tx, &v))
+			abort();
+	}
+	weft_mpsc_tx_drop(f->tx);
+	if (f->conc) {
+		weft_iter_mpsc_init(&f->src, f->rx, sizeof(int64_t));
+		WEFT_ITER_FOR_EACH_CONCURRENT_INIT(&f->fe, &f->src.it, 64, add,
+						   add_start, &f->sum);
+		WEFT_AWAIT_ON(weft_iter_for_each_concurrent, &f->fe);
+	} else {
+		for (;;) {
+			WEFT_AWAIT_INIT(weft_mpsc_recv, &f->recv, f->rx,
+					&f->item);
+			if (f->recv.res)
+				break;
+			f->sum += f->item;
+		}
+	}
+	weft_mpsc_rx_drop(f->rx);
+	if (f->sum != f->n)
+		abort();
+	WEFT_END();
+}
+
+WEFT_FUTURE(consume, struct consume, WEFT_NO_DROP);
+
 int main(int argc, char **argv)
 {
 	weft_rt_builder b;
@@ -205,7 +280,8 @@ int main(int argc, char **argv)
 	long n;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: weft-instr spawn|wake|pingpong|joinset|spawnjoin N\n");
+		fprintf(stderr, "usage: weft-instr spawn|wake|pingpong|joinset|spawnjoin|"
+				"foreach|recvloop N\n");
 		return 2;
 	}
 	n = atol(argv[2]);
@@ -237,6 +313,12 @@ int main(int argc, char **argv)
 				   .joinset = !strcmp(argv[1], "joinset") };
 
 		WEFT_BLOCK_ON(rt, group, &g);
+	} else if (!strcmp(argv[1], "foreach") ||
+		   !strcmp(argv[1], "recvloop")) {
+		struct consume c = { .n = n,
+				     .conc = !strcmp(argv[1], "foreach") };
+
+		WEFT_BLOCK_ON(rt, consume, &c);
 	} else {
 		return 2;
 	}
