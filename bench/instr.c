@@ -7,6 +7,16 @@
  *                        task + re-queue + poll)
  *   weft-instr pingpong N  two tasks wake each other N times through
  *                        stored wakers: N x (wake of an idle task + poll)
+ *   weft-instr joinset N   one task spawns N tasks returning a value into
+ *                        a weft_joinset and collects them all with
+ *                        weft_joinset_next: N x (spawn + run + collect)
+ *   weft-instr spawnjoin N the same with join handles, each awaited with
+ *                        weft_join_wait and dropped (joinset's baseline)
+ *   weft-instr foreach N  N items of a filled mpsc channel consumed by
+ *                        weft_iter_for_each_concurrent (limit 64, a
+ *                        future per item that adds it up): N x (item)
+ *   weft-instr recvloop N the same items by a weft_mpsc_recv loop (the
+ *                        hand-written baseline of foreach)
  *
  * Current-thread flavour, so the counts do not depend on thread timing.
  * bench/instr.sh runs each at two sizes and prints the difference per
@@ -130,6 +140,139 @@ static weft_poll pair_poll(struct pair *f, weft_cx *cx)
 
 WEFT_FUTURE(pair, struct pair, WEFT_NO_DROP);
 
+struct ret {
+	WEFT_ASYNC;
+	intptr_t v;
+};
+
+static weft_poll ret_poll(struct ret *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f, cx);
+	WEFT_RETURN(f->v);
+	WEFT_END();
+}
+
+WEFT_FUTURE(ret, struct ret, WEFT_NO_DROP);
+
+struct group {
+	WEFT_ASYNC;
+	weft_rt *rt;
+	bool joinset;
+	long n, i;
+	intptr_t sum;
+	weft_joinset *set;
+	weft_join **j;
+	weft_joinset_next next;
+	weft_join_wait wait;
+};
+
+static weft_poll group_poll(struct group *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f, cx);
+	if (f->joinset) {
+		if (weft_joinset_create(&f->set, f->rt))
+			abort();
+		for (f->i = 0; f->i < f->n; f->i++)
+			if (WEFT_JOINSET_SPAWN(f->set, ret, { .v = 1 }))
+				abort();
+		for (;;) {
+			WEFT_AWAIT_INIT(weft_joinset_next, &f->next, f->set);
+			if (!f->next.id)
+				break;
+			f->sum += f->next.res;
+		}
+		weft_joinset_destroy(f->set);
+	} else {
+		f->j = malloc(sizeof(*f->j) * (size_t)f->n);
+		if (!f->j)
+			abort();
+		for (f->i = 0; f->i < f->n; f->i++)
+			if (WEFT_SPAWN(f->rt, ret, &f->j[f->i], { .v = 1 }))
+				abort();
+		for (f->i = 0; f->i < f->n; f->i++) {
+			WEFT_AWAIT_INIT(weft_join_wait, &f->wait, f->j[f->i]);
+			weft_join_drop(f->j[f->i]);
+			f->sum += f->wait.res;
+		}
+		free(f->j);
+	}
+	if (f->sum != f->n)
+		abort();
+	WEFT_END();
+}
+
+WEFT_FUTURE(group, struct group, WEFT_NO_DROP);
+
+struct add {
+	WEFT_ASYNC_VOID;
+	int64_t *sum;
+	int64_t v;
+};
+
+static weft_poll add_poll(struct add *f, weft_cx *cx)
+{
+	(void)cx;
+	*f->sum += f->v;
+	return WEFT_READY;
+}
+
+WEFT_FUTURE(add, struct add, WEFT_NO_DROP);
+
+static void add_start(void *ctx, void *frame, const void *item)
+{
+	struct add *f = frame;
+
+	f->sum = ctx;
+	memcpy(&f->v, item, sizeof(f->v));
+}
+
+struct consume {
+	WEFT_ASYNC;
+	bool conc;
+	long n, i;
+	int64_t sum, item;
+	weft_mpsc_tx *tx;
+	weft_mpsc_rx *rx;
+	weft_iter_mpsc src;
+	weft_iter_for_each_concurrent fe;
+	weft_mpsc_recv recv;
+};
+
+static weft_poll consume_poll(struct consume *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f, cx);
+	if (weft_mpsc_create(&f->tx, &f->rx, sizeof(int64_t),
+			     WEFT_MPSC_UNBOUNDED, NULL))
+		abort();
+	for (f->i = 0; f->i < f->n; f->i++) {
+		int64_t v = 1;
+
+		if (weft_mpsc_try_send(f->tx, &v))
+			abort();
+	}
+	weft_mpsc_tx_drop(f->tx);
+	if (f->conc) {
+		weft_iter_mpsc_init(&f->src, f->rx, sizeof(int64_t));
+		WEFT_ITER_FOR_EACH_CONCURRENT_INIT(&f->fe, &f->src.it, 64, add,
+						   add_start, &f->sum);
+		WEFT_AWAIT_ON(weft_iter_for_each_concurrent, &f->fe);
+	} else {
+		for (;;) {
+			WEFT_AWAIT_INIT(weft_mpsc_recv, &f->recv, f->rx,
+					&f->item);
+			if (f->recv.res)
+				break;
+			f->sum += f->item;
+		}
+	}
+	weft_mpsc_rx_drop(f->rx);
+	if (f->sum != f->n)
+		abort();
+	WEFT_END();
+}
+
+WEFT_FUTURE(consume, struct consume, WEFT_NO_DROP);
+
 int main(int argc, char **argv)
 {
 	weft_rt_builder b;
@@ -137,7 +280,8 @@ int main(int argc, char **argv)
 	long n;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: weft-instr spawn|wake|pingpong N\n");
+		fprintf(stderr, "usage: weft-instr spawn|wake|pingpong|joinset|spawnjoin|"
+				"foreach|recvloop N\n");
 		return 2;
 	}
 	n = atol(argv[2]);
@@ -163,6 +307,18 @@ int main(int argc, char **argv)
 		struct pair p = { .rt = rt, .n = n };
 
 		WEFT_BLOCK_ON(rt, pair, &p);
+	} else if (!strcmp(argv[1], "joinset") ||
+		   !strcmp(argv[1], "spawnjoin")) {
+		struct group g = { .rt = rt, .n = n,
+				   .joinset = !strcmp(argv[1], "joinset") };
+
+		WEFT_BLOCK_ON(rt, group, &g);
+	} else if (!strcmp(argv[1], "foreach") ||
+		   !strcmp(argv[1], "recvloop")) {
+		struct consume c = { .n = n,
+				     .conc = !strcmp(argv[1], "foreach") };
+
+		WEFT_BLOCK_ON(rt, consume, &c);
 	} else {
 		return 2;
 	}

@@ -46,6 +46,9 @@ struct weft__fsnode {
 struct weft__futset_shared {
 	pthread_mutex_t mu;
 	struct weft__fsnode *head, *tail;
+	/* head != NULL, for the owner to read without mu (a hint: written
+	 * under mu, read relaxed) */
+	atomic_bool listed;
 	weft_waker parent;
 	atomic_size_t refs;
 	/* owner-only below (and the last unref) */
@@ -54,6 +57,7 @@ struct weft__futset_shared {
 	size_t nchunks, chunks_cap;
 	size_t nslots;
 	size_t stride, off;
+	bool in_poll;                    /* owner: polling a member */
 };
 
 #define CHUNK_FIRST 16u
@@ -85,10 +89,12 @@ static bool list_push(struct weft__futset_shared *sh, struct weft__fsnode *n)
 
 	n->next = NULL;
 	was_empty = sh->head == NULL;
-	if (was_empty)
+	if (was_empty) {
 		sh->head = n;
-	else
+		atomic_store_explicit(&sh->listed, true, memory_order_relaxed);
+	} else {
 		sh->tail->next = n;
+	}
 	sh->tail = n;
 	return was_empty;
 }
@@ -263,14 +269,29 @@ void *weft_futset_push(weft_futset *set, const weft_future_type *type)
 	memset(frame, 0, type->size);
 	n->owned = 1;
 	set->len++;
-	atomic_store(&n->live, 1);
-	/* a slot retired while still listed is listed already. No parent
-	 * wake: the owner polls next after pushing, and a push from inside
-	 * a member's poll is seen by next_poll's last look */
-	if (!atomic_exchange(&n->queued, 1)) {
+	/* release: a stale waker of the slot's earlier member that sees 1
+	 * lists this one (one spurious poll, which the contract allows) */
+	atomic_store_explicit(&n->live, 1, memory_order_release);
+	/* a slot retired while still listed is listed already. Otherwise the
+	 * new member goes straight to the owner's batch (no lock: the batch
+	 * is the owner's), as if taken from the list; pushed from inside a
+	 * member's poll, to the list (polled by a later call: members that
+	 * push members cannot keep one call going). No parent wake: the
+	 * owner polls next after pushing, and a push from inside a member's
+	 * poll is seen by next_poll's last look */
+	if (atomic_exchange(&n->queued, 1)) {
+		/* listed already */
+	} else if (sh->in_poll) {
 		pthread_mutex_lock(&sh->mu);
 		(void)list_push(sh, n);
 		pthread_mutex_unlock(&sh->mu);
+	} else {
+		n->bnext = NULL;
+		if (set->batch)
+			set->batch_tail->bnext = n;
+		else
+			set->batch = n;
+		set->batch_tail = n;
 	}
 	return frame;
 }
@@ -336,13 +357,14 @@ void weft_futset_destroy(weft_futset *set)
 	sh_unref(sh);
 }
 
+static void take_list(weft_futset *set, weft_cx *cx);
+
 weft_poll weft__futset_poll(weft_futset *set, weft_cx *cx, void **frame,
 			    intptr_t *res)
 {
 	struct weft__futset_shared *sh = set->sh;
-	struct weft__fsnode *l, *n, **bt;
-	weft_waker old = WEFT_WAKER_NONE;
-	bool more;
+	struct weft__fsnode *n;
+	bool more, took = false;
 
 	retire_last(set);
 	if (set->len == 0) {
@@ -350,6 +372,70 @@ weft_poll weft__futset_poll(weft_futset *set, weft_cx *cx, void **frame,
 		*frame = NULL;
 		return WEFT_READY;
 	}
+	/* With members in the batch (pushed, or left by an earlier call)
+	 * and nothing listed, poll them without the lock: a member that
+	 * completes is returned at once. The parent waker is registered and
+	 * the list taken before this call can return PENDING, and as soon
+	 * as something is listed (so a woken member waits behind at most
+	 * the batch it found) */
+	if (!set->batch ||
+	    atomic_load_explicit(&sh->listed, memory_order_relaxed)) {
+		take_list(set, cx);
+		took = true;
+	}
+	for (;;) {
+		while ((n = set->batch) != NULL) {
+			weft_cx mcx;
+			weft_poll p;
+
+			if (cx->budget == 0) {
+				weft_cx_yield(cx);
+				return WEFT_PENDING;
+			}
+			set->batch = n->bnext;
+			atomic_store(&n->queued, 0);
+			mcx = *cx;
+			mcx.waker = (weft_waker){ &fs_vt, n };
+			sh->in_poll = true;
+			p = set->type->poll(node_frame(n), &mcx);
+			sh->in_poll = false;
+			cx->budget = mcx.budget;
+			cx->flags |= mcx.flags;
+			if (p != WEFT_READY)
+				continue;
+			/* release: as push's store of 1 */
+			atomic_store_explicit(&n->live, 0,
+					      memory_order_release);
+			set->len--;
+			set->last = n;
+			*frame = node_frame(n);
+			*res = weft_future_res(set->type, *frame);
+			return WEFT_READY;
+		}
+		if (took)
+			break;
+		/* nothing completed: register before PENDING, and poll
+		 * what was listed meanwhile */
+		take_list(set, cx);
+		took = true;
+	}
+	/* members woken during the batch: poll again soon */
+	pthread_mutex_lock(&sh->mu);
+	more = sh->head != NULL;
+	pthread_mutex_unlock(&sh->mu);
+	if (more)
+		weft_waker_wake_by_ref(&cx->waker);
+	return WEFT_PENDING;
+}
+
+/* Registers cx's waker as the parent and moves the ready list to the end
+ * of the batch (owner). */
+static void take_list(weft_futset *set, weft_cx *cx)
+{
+	struct weft__futset_shared *sh = set->sh;
+	struct weft__fsnode *l, *n, **bt;
+	weft_waker old = WEFT_WAKER_NONE;
+
 	pthread_mutex_lock(&sh->mu);
 	if (!weft_waker_will_wake(&sh->parent, &cx->waker)) {
 		old = sh->parent;
@@ -357,6 +443,7 @@ weft_poll weft__futset_poll(weft_futset *set, weft_cx *cx, void **frame,
 	}
 	l = sh->head;
 	sh->head = sh->tail = NULL;
+	atomic_store_explicit(&sh->listed, false, memory_order_relaxed);
 	pthread_mutex_unlock(&sh->mu);
 	weft_waker_drop(&old);
 
@@ -377,38 +464,6 @@ weft_poll weft__futset_poll(weft_futset *set, weft_cx *cx, void **frame,
 		set->batch_tail = n;
 	}
 	*bt = NULL;
-
-	while ((n = set->batch) != NULL) {
-		weft_cx mcx;
-		weft_poll p;
-
-		if (cx->budget == 0) {
-			weft_cx_yield(cx);
-			return WEFT_PENDING;
-		}
-		set->batch = n->bnext;
-		atomic_store(&n->queued, 0);
-		mcx = *cx;
-		mcx.waker = (weft_waker){ &fs_vt, n };
-		p = set->type->poll(node_frame(n), &mcx);
-		cx->budget = mcx.budget;
-		cx->flags |= mcx.flags;
-		if (p != WEFT_READY)
-			continue;
-		atomic_store(&n->live, 0);
-		set->len--;
-		set->last = n;
-		*frame = node_frame(n);
-		*res = weft_future_res(set->type, *frame);
-		return WEFT_READY;
-	}
-	/* members pushed or woken during the batch: poll again soon */
-	pthread_mutex_lock(&sh->mu);
-	more = sh->head != NULL;
-	pthread_mutex_unlock(&sh->mu);
-	if (more)
-		weft_waker_wake_by_ref(&cx->waker);
-	return WEFT_PENDING;
 }
 
 uint32_t weft__futset_index(const weft_futset *set, const void *frame)

@@ -6,17 +6,18 @@
  * a weft__jw_ext (internal.h, tag WEFT__JW_EXT) instead of a waker: when
  * the task completes (task_complete, or shutdown's cancel path), the task
  * side calls ext->notify(ext, task) exactly once, after COMPLETE is set
- * and the output written. For a JoinSet the ext is the member's record,
- * which moves itself from the set's running list to its ready list (O(1))
- * and wakes the set's one waiter; for a tracker the ext is the tracker
- * itself, which counts the task out and drops its join handle. No
- * allocation besides the member record, no polling of members.
+ * and the output written. For a JoinSet the ext is the set itself,
+ * installed at spawn (weft__spawn_ext), and notify pushes the member's
+ * record (the TAIL of its task's allocation) on the set's ready stack
+ * (one CAS) and wakes the set's one waiter if it waits; for a tracker the
+ * ext is the tracker itself, which counts the task out and drops its join
+ * handle. No allocation besides the task's, no polling of members.
  *
  * Taking the slot back (destroy) races with completion: weft__join_take_ext
  * clears JOIN_WAKER unless the task is COMPLETE; when it fails the notify
  * is under way (or done), so the record is left for notify to free (the
  * set is marked closing and freed by whoever removes its last record).
- * Every decision is made under the group's mutex.
+ * (The tracker decides under its mutex; the JoinSet: weft_joinset_destroy.)
  *
  * Task ids (docs/architecture.md, "Task ids"): the header has no room (56
  * bytes), so an id is made on demand from the runtime's counter and kept
@@ -31,6 +32,7 @@
  * under id_lock stays good after the lock (and after the task).
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -367,37 +369,60 @@ void weft_abort_handle_drop(weft_abort_handle *a)
 
 /* -------------------------------------------------------------- JoinSet */
 
-/* The owner (whoever calls spawn, next, abort_all, len, destroy: one at a
- * time) keeps every uncollected member in a doubly linked list and a FIFO
- * of members it has taken from `stack`, without a lock. Members' notifies
- * push onto `stack` (a Treiber stack, one CAS; the owner takes it whole
- * with one exchange, so no ABA) and wake the waiter through a Dekker pair:
- * the owner stores `waiting` then re-reads `stack`, a notifier pushes then
- * reads `waiting`, all seq_cst, so one of them sees the other. Freeing
- * after destroy: see set_settle. Spawn touches no line the notifiers
- * write. */
+/* A member's record is the TAIL of its task's allocation (weft__spawn_ext:
+ * no allocation of its own, and the completing worker writes a line of
+ * the task it just ran); every member's join waker slot holds the set's
+ * ext, installed before the task is queued. The owner (whoever calls
+ * spawn, next, abort_all, len, destroy: one at a time) keeps every
+ * uncollected member in a doubly linked list and a FIFO of members it has
+ * taken from the ready stack, without a lock.
+ *
+ * The ready stack and the waiter are one atomic word, `word`: the top
+ * member's address (members are 8-aligned) and three flags:
+ *   WAITING  a next is waiting: s->waker is registered (set by the owner
+ *            only, with a CAS from 0: empty stack)
+ *   WAKING   a notifier that cleared WAITING is moving the waker out (it
+ *            clears WAKING when done; the owner does not touch the waker
+ *            meanwhile, and destroy waits for it: a few instructions)
+ *   CLOSED   destroy has begun: a late notifier releases its member itself
+ * A notify is one CAS (push, and WAITING -> WAKING when it takes the
+ * waker); with no next waiting it touches nothing of the set after it.
+ * The owner takes the whole stack with one fetch_and (no ABA: nobody
+ * else pops). Freeing after destroy: see weft_joinset_destroy. */
+#define JS_WAITING ((uintptr_t)1)
+#define JS_WAKING ((uintptr_t)2)
+#define JS_CLOSED ((uintptr_t)4)
+#define JS_FLAGS ((uintptr_t)7)
+#define JS_IDS 64                       /* ids taken from rt at a time */
+
 struct member {
-	struct weft__jw_ext ext;        /* first: the slot points here */
-	struct weft_joinset *set;
-	struct weft__task *t;           /* the set's join handle */
-	uint64_t id;
-	struct member *prev, *next;     /* the owner's list of members */
-	struct member *rnext;           /* stack, then the owner's FIFO */
+	struct weft__task *t;           /* the set's join handle (owner) */
+	uint64_t id;                    /* owner */
+	struct member *prev, *next;     /* owner: the list of members */
+	struct member *rnext;           /* the stack, then the owner's FIFO */
 };
 
+_Static_assert(sizeof(struct member) == WEFT__TAIL_BYTES,
+	       "a member is its task's TAIL record");
+
 struct weft_joinset {
+	struct weft__jw_ext ext;        /* first: every member's slot */
 	weft_rt *rt;
 	struct member *all;             /* owner: uncollected members */
 	size_t len;                     /* owner: their number */
 	struct member *fifo, *fifo_tail; /* owner: notified, taken */
-	pthread_mutex_t wmu;            /* guards waker */
-	weft_waker waker;               /* the waiting next's */
+	uint64_t id_next, id_end;       /* owner: ids in hand */
+	/* the waiting next's: the owner's, except while WAKING */
+	weft_waker waker;
 	/* shared with the notifiers, one line */
-	_Atomic(struct member *) stack WEFT__ALIGNED;
-	_Atomic int64_t balance;        /* see set_settle */
-	_Atomic bool waiting;
-	size_t installed;               /* owner: exts put in task slots */
+	_Atomic uintptr_t word WEFT__ALIGNED;
+	_Atomic int64_t late;           /* see weft_joinset_destroy */
 };
+
+static struct member *member_of(struct weft__task *t)
+{
+	return weft__task_tail(t);
+}
 
 static void all_unlink(weft_joinset *s, struct member *m)
 {
@@ -410,23 +435,20 @@ static void all_unlink(weft_joinset *s, struct member *m)
 	s->len--;
 }
 
-static void fifo_push(weft_joinset *s, struct member *m)
-{
-	m->rnext = NULL;
-	if (s->fifo_tail)
-		s->fifo_tail->rnext = m;
-	else
-		s->fifo = m;
-	s->fifo_tail = m;
-}
-
-/* Moves what the notifiers pushed to the FIFO, in push order. */
+/* Moves what the notifiers pushed to the FIFO, in push order; clears
+ * WAITING (the waker is the owner's again unless WAKING). */
 static void take_stack(weft_joinset *s)
 {
-	/* seq_cst: the owner's half of the Dekker pair (and acquire: the
-	 * pushers' writes of rnext) */
-	struct member *m = atomic_exchange(&s->stack, NULL), *rev = NULL;
+	/* acquire: the pushers' writes of rnext (and their tasks' outputs,
+	 * which they wrote before notifying) */
+	uintptr_t w = atomic_fetch_and_explicit(&s->word, JS_WAKING,
+						memory_order_acquire);
+	struct member *m = (struct member *)(w & ~JS_FLAGS), *rev = NULL;
+	struct member *first;
 
+	if (!m)
+		return;
+	first = m;   /* the newest: it ends up last, the new tail */
 	while (m) {
 		struct member *n = m->rnext;
 
@@ -434,82 +456,79 @@ static void take_stack(weft_joinset *s)
 		rev = m;
 		m = n;
 	}
-	while (rev) {
-		struct member *n = rev->rnext;
+	/* rev: oldest first, ending at first (rnext NULL) */
+	if (s->fifo_tail)
+		s->fifo_tail->rnext = rev;
+	else
+		s->fifo = rev;
+	s->fifo_tail = first;
+}
 
-		fifo_push(s, rev);
-		rev = n;
+/* Spins while a notifier moves the waker out (WAKING): a few
+ * instructions, unless its thread was preempted there. */
+static void wait_waking(weft_joinset *s)
+{
+	unsigned k = 0;
+
+	/* acquire: the notifier's reads of the waker before our writes */
+	while (atomic_load_explicit(&s->word, memory_order_acquire) &
+	       JS_WAKING) {
+		if (++k < 64)
+			weft__cpu_relax();
+		else
+			sched_yield();
 	}
 }
 
 static void set_free(weft_joinset *s)
 {
 	weft_waker_drop(&s->waker);
-	pthread_mutex_destroy(&s->wmu);
 	free(s);
 }
 
-/* Frees a member's record, then drops the set's join handle (in this
- * order: the handle may be the last thing keeping the runtime). */
-static void member_release(weft_rt *rt, struct member *m)
+/* Drops the set's join handle of a member (its record goes with the
+ * task's memory). */
+static void member_release(struct member *m)
 {
-	struct weft__task *t = m->t;
-
-	weft__free(rt, m, sizeof(*m));
-	weft_join_drop((weft_join *)t);
+	weft_join_drop((weft_join *)m->t);
 }
 
-/* balance reached 0: the set is destroyed and no notify is left; frees
- * the members still on the stack (the rest went in destroy) and the set. */
-static void set_finish(weft_joinset *s)
-{
-	struct member *m = atomic_exchange(&s->stack, NULL), *n;
-	weft_rt *rt = s->rt;
-
-	for (; m; m = n) {
-		n = m->rnext;
-		member_release(rt, m);
-	}
-	set_free(s);
-}
-
-/* `balance` starts at 0; each notify subtracts 1 when it no longer
- * touches the set (so it is negative, never 0, while the set lives), and
- * destroy adds the number of notifies there will ever be (exts installed
- * minus those it took back). Whoever brings it to 0 — destroy when every
- * notify is done, else the last notify — frees what is left. acq_rel:
- * every notify's pushes and last use happen before the free. */
-static void set_settle(weft_joinset *s, int64_t delta)
-{
-	if (atomic_fetch_add_explicit(&s->balance, delta,
-				      memory_order_acq_rel) + delta == 0)
-		set_finish(s);
-}
-
-/* The task side: m's task has completed (runs once). */
+/* The task side: t, a member of the set e, has completed (runs once). */
 static void member_notify(struct weft__jw_ext *e, struct weft__task *t)
 {
-	struct member *m = (struct member *)e;
-	weft_joinset *s = m->set;
-	struct member *head = atomic_load_explicit(&s->stack,
-						   memory_order_relaxed);
+	weft_joinset *s = (weft_joinset *)e;
+	struct member *m = member_of(t);
+	uintptr_t old = atomic_load_explicit(&s->word, memory_order_relaxed);
+	uintptr_t nw;
+	weft_waker w;
 
-	(void)t;
-	do
-		m->rnext = head;
-	while (!atomic_compare_exchange_weak(&s->stack, &head, m));
-	if (atomic_load(&s->waiting)) {
-		weft_waker w;
-
-		pthread_mutex_lock(&s->wmu);
-		w = s->waker;
-		s->waker = WEFT_WAKER_NONE;
-		atomic_store_explicit(&s->waiting, false,
-				      memory_order_relaxed);
-		pthread_mutex_unlock(&s->wmu);
-		weft_waker_wake(&w);
-	}
-	set_settle(s, -1);
+	do {
+		if (old & JS_CLOSED) {
+			/* destroy counted us in `late`; the task side still
+			 * holds its reference, so t lives through the drop */
+			weft_join_drop((weft_join *)t);
+			/* acq_rel: our last use of the set before its free */
+			if (atomic_fetch_sub_explicit(&s->late, 1,
+						      memory_order_acq_rel) ==
+			    1)
+				set_free(s);
+			return;
+		}
+		m->rnext = (struct member *)(old & ~JS_FLAGS);
+		nw = (uintptr_t)m | (old & JS_WAKING) |
+		     ((old & JS_WAITING) ? JS_WAKING : 0);
+		/* release: rnext and the output; acquire: the waker the
+		 * owner registered before setting WAITING */
+	} while (!atomic_compare_exchange_weak_explicit(
+		&s->word, &old, nw, memory_order_acq_rel,
+		memory_order_relaxed));
+	if (!(old & JS_WAITING))
+		return;
+	w = s->waker;
+	s->waker = WEFT_WAKER_NONE;
+	/* release: our use of the waker before the owner's next */
+	atomic_fetch_and_explicit(&s->word, ~JS_WAKING, memory_order_release);
+	weft_waker_wake(&w);
 }
 
 int weft_joinset_create(weft_joinset **out, weft_rt *rt)
@@ -529,11 +548,11 @@ int weft_joinset_create(weft_joinset **out, weft_rt *rt)
 	if (!s)
 		return -ENOMEM;
 	memset(s, 0, sizeof(*s));
+	s->ext.notify = member_notify;
 	s->rt = rt;
-	pthread_mutex_init(&s->wmu, NULL);
-	atomic_init(&s->stack, NULL);
-	atomic_init(&s->balance, 0);
-	atomic_init(&s->waiting, false);
+	s->waker = WEFT_WAKER_NONE;
+	atomic_init(&s->word, 0);
+	atomic_init(&s->late, 0);
 	*out = s;
 	return 0;
 }
@@ -557,41 +576,40 @@ static int joinset_spawn(weft_joinset *s, const char *name,
 			 const weft_future_type *type, const void *init)
 {
 	struct weft__id_node *pre = NULL;
+	struct weft__task *t;
 	struct member *m;
 	weft_join *j;
 	int rc;
 
 	if (!s || !type)
 		return -EINVAL;
-	m = weft__alloc(s->rt, sizeof(*m));
-	if (!m)
+	if (name && !(pre = name_node_new(s->rt)))
 		return -ENOMEM;
-	if (name && !(pre = name_node_new(s->rt))) {
-		weft__free(s->rt, m, sizeof(*m));
-		return -ENOMEM;
-	}
-	rc = weft_spawn(s->rt, type, init, &j);
+	rc = weft__spawn_ext(s->rt, type, init, &s->ext, &j);
 	if (rc < 0) {
 		free(pre);
-		weft__free(s->rt, m, sizeof(*m));
 		return rc;
 	}
-	m->ext.notify = member_notify;
-	m->set = s;
-	m->t = weft__join_task(j);
-	m->id = weft__rt_new_id(s->rt);
+	/* the task may be running (and notifying) already: it writes only
+	 * m->rnext, we write the other fields */
+	t = weft__join_task(j);
+	m = member_of(t);
+	m->t = t;
+	if (s->id_next == s->id_end) {
+		/* relaxed: only uniqueness matters (as weft__rt_new_id) */
+		s->id_next = atomic_fetch_add_explicit(&s->rt->next_id, JS_IDS,
+						       memory_order_relaxed);
+		s->id_end = s->id_next + JS_IDS;
+	}
+	m->id = s->id_next++;
 	if (name)
-		task_name_set(m->t, name, m->id, pre);
+		task_name_set(t, name, m->id, pre);
 	m->prev = NULL;
 	m->next = s->all;
 	if (s->all)
 		s->all->prev = m;
 	s->all = m;
 	s->len++;
-	if (weft__join_set_ext(m->t, &m->ext))
-		s->installed++;
-	else
-		fifo_push(s, m);   /* finished already: no notify will come */
 	return 0;
 }
 
@@ -608,41 +626,55 @@ size_t weft_joinset_len(const weft_joinset *s)
 	return s ? s->len : 0;
 }
 
+/* Freeing. Each member's record lives as long as the set's join handle of
+ * it. destroy releases the members it took from the stack, and those
+ * whose slot it takes back (no notify will come); the rest have been
+ * notified, or are being: `pending` counts them. Closing the word (CLOSED)
+ * hands destroy the members pushed so far (pending goes down by each);
+ * a notifier that comes after finds CLOSED, releases its own member and
+ * subtracts 1 from `late`, to which destroy adds what is still pending:
+ * whoever brings `late` to 0 frees the set (acq_rel on both sides). */
 void weft_joinset_destroy(weft_joinset *s)
 {
 	struct member *m, *next;
-	int64_t notifies;
-	weft_rt *rt;
+	int64_t pending = 0;
+	uintptr_t old;
 
 	if (!s)
 		return;
-	rt = s->rt;
-	notifies = (int64_t)s->installed;
 	/* members already taken by the owner: ours */
 	for (m = s->fifo; m; m = next) {
 		next = m->rnext;
 		all_unlink(s, m);
-		member_release(rt, m);
+		member_release(m);
 	}
 	s->fifo = s->fifo_tail = NULL;
 	for (m = s->all; m; m = next) {
 		next = m->next;
 		weft_join_abort((weft_join *)m->t);
-		if (weft__join_take_ext(m->t)) {
-			/* no notify will come: ours to free */
-			notifies--;
-			member_release(rt, m);
-		}
-		/* else: notified or being notified; it is (or will be) on
-		 * the stack, freed by set_finish */
+		if (weft__join_take_ext(m->t))
+			member_release(m);   /* no notify will come */
+		else
+			pending++;           /* notified or being notified */
 	}
 	s->all = NULL;
-	if (notifies == 0) {
-		/* no notify ever ran or will: balance is 0 already */
-		set_finish(s);
-		return;
+	old = atomic_load_explicit(&s->word, memory_order_relaxed);
+	/* acquire: the pushers' rnext; release: our uses of the set before
+	 * a late notifier's free */
+	while (!atomic_compare_exchange_weak_explicit(
+		&s->word, &old, JS_CLOSED | (old & JS_WAKING),
+		memory_order_acq_rel, memory_order_relaxed))
+		;
+	for (m = (struct member *)(old & ~JS_FLAGS); m; m = next) {
+		next = m->rnext;
+		member_release(m);
+		pending--;
 	}
-	set_settle(s, notifies);
+	wait_waking(s);
+	if (pending == 0 ||
+	    atomic_fetch_add_explicit(&s->late, pending,
+				      memory_order_acq_rel) + pending == 0)
+		set_free(s);
 }
 
 void weft_joinset_next_init(weft_joinset_next *n, weft_joinset *set)
@@ -656,6 +688,7 @@ weft_poll weft_joinset_next_poll(weft_joinset_next *n, weft_cx *cx)
 {
 	weft_joinset *s = n->set;
 	struct member *m;
+	uintptr_t empty = 0;
 	uint64_t st;
 	intptr_t v;
 
@@ -671,16 +704,16 @@ weft_poll weft_joinset_next_poll(weft_joinset_next *n, weft_cx *cx)
 			n->res = -ENOENT;
 			return WEFT_READY;
 		}
-		pthread_mutex_lock(&s->wmu);
+		wait_waking(s);
 		weft_waker_register(&s->waker, cx);
-		/* seq_cst: Dekker with member_notify */
-		atomic_store(&s->waiting, true);
-		pthread_mutex_unlock(&s->wmu);
-		take_stack(s);
-		if (!s->fifo)
+		/* release: the waker, for the notifier that clears WAITING;
+		 * fails if a member was pushed meanwhile */
+		if (atomic_compare_exchange_strong_explicit(
+			    &s->word, &empty, JS_WAITING,
+			    memory_order_release, memory_order_relaxed))
 			return WEFT_PENDING;
-		/* found one after all: the waker stays registered (a
-		 * spurious wake later at most) */
+		/* found one after all: the waker stays registered, unused */
+		take_stack(s);
 	}
 	if (!weft_coop_proceed(cx))
 		return WEFT_PENDING;     /* budget used: a yield is arranged */
@@ -690,7 +723,7 @@ weft_poll weft_joinset_next_poll(weft_joinset_next *n, weft_cx *cx)
 		s->fifo_tail = NULL;
 	all_unlink(s, m);
 	/* acquire: pair 1 of task.c (the output), also ordered by the
-	 * stack's exchange */
+	 * stack's take */
 	st = atomic_load_explicit(&m->t->state, memory_order_acquire);
 	if (st & WEFT__CANCELLED)
 		v = -ECANCELED;
@@ -698,7 +731,7 @@ weft_poll weft_joinset_next_poll(weft_joinset_next *n, weft_cx *cx)
 		memcpy(&v, weft__task_frame(m->t), sizeof(v));
 	n->res = v;
 	n->id = m->id;
-	member_release(s->rt, m);
+	member_release(m);
 	return WEFT_READY;
 }
 

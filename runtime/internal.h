@@ -40,7 +40,10 @@
  *   bit 6 JOIN_TAKEN     the output was handed to the join handle
  *   bit 7 HAS_ID         the task has an id in rt's id table (runtime/
  *                        group.c, "task ids"): freeing it removes the entry
- *   bits 8.. refcount    join handle + each waker + the queue/run reference
+ *   bit 8 TAIL           the allocation ends with WEFT__TAIL_BYTES more
+ *                        (a JoinSet member's record, runtime/group.c;
+ *                        weft__task_tail); set at spawn, never changed
+ *   bits 9.. refcount    join handle + each waker + the queue/run reference
  *                        (and each abort handle)
  */
 #define WEFT__RUNNING      (1ull << 0)
@@ -51,9 +54,13 @@
 #define WEFT__JOIN_WAKER   (1ull << 5)
 #define WEFT__JOIN_TAKEN   (1ull << 6)
 #define WEFT__HAS_ID       (1ull << 7)
-#define WEFT__REF_SHIFT    8
+#define WEFT__TAIL         (1ull << 8)
+#define WEFT__REF_SHIFT    9
 #define WEFT__REF_ONE      (1ull << WEFT__REF_SHIFT)
 #define WEFT__FLAGS_MASK   (WEFT__REF_ONE - 1)
+
+/* Bytes of a TAIL allocation's record (runtime/group.c's struct member). */
+#define WEFT__TAIL_BYTES   40
 
 struct weft__owner;
 struct weft__task;

@@ -50,6 +50,9 @@ void weft__task_free_now(struct weft__task *t)
 {
 	weft_rt *rt = weft__task_rt(t);
 	size_t lead = weft__task_lead(t->type);
+	/* relaxed: TAIL is set at spawn and never changes */
+	bool tail = atomic_load_explicit(&t->state, memory_order_relaxed) &
+		    WEFT__TAIL;
 
 	struct weft__owner *o = weft__task_owner(t);
 
@@ -61,7 +64,8 @@ void weft__task_free_now(struct weft__task *t)
 		owner_unlink(o, t);
 	}
 	weft__free(rt, (char *)t - lead,
-		   weft__task_bytes(t->type, lead) + rt->track_bytes);
+		   weft__task_bytes(t->type, lead) + rt->track_bytes +
+			   (tail ? WEFT__TAIL_BYTES : 0));
 }
 
 void weft__owner_drain_remote(struct weft__owner *o)

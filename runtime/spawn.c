@@ -36,11 +36,13 @@ static __attribute__((noinline)) void spawn_obs(weft_rt *rt,
  * common one tests rt->obs_spawn once and takes no other branch for it) */
 static int spawn_observed(weft_rt *rt, const weft_future_type *type,
 			  const void *init, weft_join **join,
-			  const char *file, unsigned line);
+			  const char *file, unsigned line,
+			  struct weft__jw_ext *ext);
 
 static inline __attribute__((always_inline)) int
 spawn(weft_rt *rt, const weft_future_type *type, const void *init,
-      weft_join **join, const char *file, unsigned line, bool obs)
+      weft_join **join, const char *file, unsigned line, bool obs,
+      struct weft__jw_ext *ext)
 {
 	struct weft__worker *w;
 	struct weft__task *t;
@@ -56,20 +58,25 @@ spawn(weft_rt *rt, const weft_future_type *type, const void *init,
 	if (atomic_load_explicit(&rt->shutdown, memory_order_relaxed))
 		return -ESHUTDOWN;
 	if (!obs && __builtin_expect(rt->obs_spawn, 0))
-		return spawn_observed(rt, type, init, join, file, line);
+		return spawn_observed(rt, type, init, join, file, line, ext);
 	lead = weft__task_lead(type);
 	bytes = weft__task_bytes(type, lead);
-	mem = weft__alloc(rt, bytes + (obs ? rt->track_bytes : 0));
+	/* ext (a constant NULL in weft_spawn's copy): the TAIL record too */
+	mem = weft__alloc(rt, bytes + (obs ? rt->track_bytes : 0) +
+				      (ext ? WEFT__TAIL_BYTES : 0));
 	if (!mem)
 		return -ENOMEM;
 	t = (struct weft__task *)(mem + lead);
-	/* one reference for the run queue, one for the join handle */
+	/* one reference for the run queue, one for the join handle; with
+	 * ext, the slot is the task side's from the start (JOIN_WAKER; the
+	 * queueing below publishes it, as pair 2's release would) */
 	atomic_init(&t->state,
 		    WEFT__NOTIFIED + WEFT__REF_ONE +
-			    (join ? WEFT__REF_ONE + WEFT__JOIN_INTEREST : 0));
+			    (join ? WEFT__REF_ONE + WEFT__JOIN_INTEREST : 0) +
+			    (ext ? WEFT__JOIN_WAKER + WEFT__TAIL : 0));
 	t->type = type;
 	t->next = NULL;
-	t->join_waker = 0;
+	t->join_waker = ext ? (uintptr_t)ext | WEFT__JW_EXT : 0;
 	if (init)
 		memcpy(weft__task_frame(t), init, type->size);
 	else
@@ -106,7 +113,8 @@ spawn(weft_rt *rt, const weft_future_type *type, const void *init,
 	if (atomic_load_explicit(&rt->shutdown, memory_order_seq_cst)) {
 		atomic_fetch_sub_explicit(&rt->foreign_inflight, 1,
 					  memory_order_release);
-		weft__free(rt, mem, bytes + (obs ? rt->track_bytes : 0));
+		weft__free(rt, mem, bytes + (obs ? rt->track_bytes : 0) +
+					    (ext ? WEFT__TAIL_BYTES : 0));
 		return -ESHUTDOWN;
 	}
 	atomic_fetch_add_explicit(&rt->foreign_spawned, 1,
@@ -122,20 +130,28 @@ spawn(weft_rt *rt, const weft_future_type *type, const void *init,
 
 static __attribute__((noinline)) int
 spawn_observed(weft_rt *rt, const weft_future_type *type, const void *init,
-	       weft_join **join, const char *file, unsigned line)
+	       weft_join **join, const char *file, unsigned line,
+	       struct weft__jw_ext *ext)
 {
-	return spawn(rt, type, init, join, file, line, true);
+	return spawn(rt, type, init, join, file, line, true, ext);
 }
 
 int weft_spawn_at(weft_rt *rt, const weft_future_type *type,
 		  const void *init, weft_join **join, const char *file,
 		  unsigned line)
 {
-	return spawn(rt, type, init, join, file, line, false);
+	return spawn(rt, type, init, join, file, line, false, NULL);
 }
 
 int weft_spawn(weft_rt *rt, const weft_future_type *type, const void *init,
 	       weft_join **join)
 {
 	return weft_spawn_at(rt, type, init, join, NULL, 0);
+}
+
+int weft__spawn_ext(weft_rt *rt, const weft_future_type *type,
+		    const void *init, struct weft__jw_ext *ext,
+		    weft_join **join)
+{
+	return spawn(rt, type, init, join, NULL, 0, false, ext);
 }

@@ -112,6 +112,26 @@ static inline struct weft__task *weft__jw_task(uintptr_t jw)
 	return (struct weft__task *)(jw & ~WEFT__JW_TASK);
 }
 
+/* The TAIL record of t (spawned with weft__spawn_ext): the
+ * WEFT__TAIL_BYTES at the allocation's end, after the frame and the
+ * tracking record if any (16-byte aligned start, so at least 8-aligned). */
+static inline void *weft__task_tail(struct weft__task *t)
+{
+	size_t lead = weft__task_lead(t->type);
+
+	return (char *)t - lead + weft__task_bytes(t->type, lead) +
+	       weft__task_rt(t)->track_bytes;
+}
+
+/* spawn.c: weft_spawn with a join handle (never NULL) whose slot holds
+ * ext from the start (JOIN_WAKER set before the task is queued, so ext's
+ * notify may run as soon as this returns, or before), and a TAIL record
+ * (weft__task_tail, uninitialised) in the same allocation. Returns as
+ * weft_spawn. */
+int weft__spawn_ext(weft_rt *rt, const weft_future_type *type,
+		    const void *init, struct weft__jw_ext *ext,
+		    weft_join **join);
+
 /* join.c: installs ext in t's (empty) join waker slot and sets
  * JOIN_WAKER; false, installing nothing, if t is COMPLETE already. */
 bool weft__join_set_ext(struct weft__task *t, struct weft__jw_ext *ext);

@@ -303,6 +303,63 @@ Test(futset, push_from_inside_a_member)
 	cr_assert_eq(atomic_load(&k.t.live), 0);
 }
 
+/* A member that pushes a sibling at its first poll and then waits
+ * forever (never woken): a chain without end. */
+struct breeder {
+	WEFT_ASYNC;
+	weft_futset *set;
+	int *born;
+	bool bred;
+};
+static weft_poll breeder_poll(struct breeder *f, weft_cx *cx);
+WEFT_FUTURE(breeder, struct breeder, WEFT_NO_DROP);
+static weft_poll breeder_poll(struct breeder *f, weft_cx *cx)
+{
+	(void)cx;
+	if (!f->bred && *f->born < 1000) {
+		struct breeder *c = WEFT_FUTSET_PUSH(f->set, breeder);
+
+		cr_assert_not_null(c);
+		c->set = f->set;
+		c->born = f->born;
+		++*f->born;
+		f->bred = true;
+	}
+	return WEFT_PENDING;
+}
+
+/* Pushes made from inside a member's poll wait for a later next call (it
+ * wakes itself to come back): one call polls a bounded number of
+ * members, however members keep pushing members. */
+Test(futset, members_pushing_members_do_not_keep_one_call_going)
+{
+	weft_futset set;
+	weft_futset_next nx;
+	tcx k;
+	weft_cx *cx = tcx_init(&k);
+	struct breeder *b;
+	int born = 0, before;
+
+	cr_assert_eq(WEFT_FUTSET_INIT(&set, breeder, 0), 0);
+	b = WEFT_FUTSET_PUSH(&set, breeder);
+	b->set = &set;
+	b->born = &born;
+	for (int call = 1; call <= 3; call++) {
+		before = born;
+		weft_futset_next_init(&nx, &set);
+		cr_assert_eq(weft_futset_next_poll(&nx, cx), WEFT_PENDING);
+		cr_assert_leq(born - before, 2,
+			      "call %d polled %d new members", call,
+			      born - before);
+		cr_assert_gt(born, before, "call %d made no progress", call);
+		cr_assert_gt(atomic_load(&k.t.wakes), 0,
+			     "pushed members left: the call wakes itself");
+	}
+	cr_assert_lt(born, 1000);
+	weft_futset_destroy(&set);
+	cr_assert_eq(atomic_load(&k.t.live), 0);
+}
+
 Test(futset, push_while_destroying_is_refused)
 {
 	struct fix x;
