@@ -57,6 +57,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import procstat  # noqa: E402  (test/procstat.py)
+
 KIND = sys.argv[1]
 PROG = sys.argv[2]
 LONG = "--long" in sys.argv[3:]
@@ -201,16 +204,8 @@ def good_client(seconds):
 
 # --------------------------------------------------------------- server
 
-def proc_rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for l in f:
-            if l.startswith("VmRSS:"):
-                return int(l.split()[1])
-    return 0
-
-
-def proc_fds(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
+proc_rss_kb = procstat.rss_kb
+proc_fds = procstat.fd_count
 
 
 def proc_cpu_s(pid):

@@ -38,6 +38,9 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import procstat  # noqa: E402  (test/procstat.py)
+
 BENCH, HTTP, REDIS, CHAT, SVG = sys.argv[1:6]
 SECONDS = int(os.environ.get("WEFT_SOAK_SECONDS", "3600"))
 ROUND = 10.0
@@ -50,16 +53,8 @@ def free_port():
         return s.getsockname()[1]
 
 
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for l in f:
-            if l.startswith("VmRSS:"):
-                return int(l.split()[1])
-    return 0
-
-
-def nfds(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
+rss_kb = procstat.rss_kb
+nfds = procstat.fd_count
 
 
 class Srv:
