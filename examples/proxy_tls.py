@@ -29,24 +29,8 @@ import threading
 import time
 
 PROG = sys.argv[1]
-failures = []
-
-
-def check(cond, name, detail=""):
-    print(("ok - " if cond else "FAIL - ") + name +
-          ("" if cond else ": " + str(detail)[:600]))
-    if not cond:
-        failures.append(name)
-
-
-def make_cert(d, name):
-    cert, key = os.path.join(d, name + ".pem"), os.path.join(d, name + ".key")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
-                    "-subj", "/CN=localhost", "-addext",
-                    "subjectAltName=DNS:localhost", "-keyout", key, "-out",
-                    cert], check=True, capture_output=True)
-    return cert, key
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tls_check import check, failures, make_cert  # noqa: E402
 
 
 class Quiet(http.server.SimpleHTTPRequestHandler):
