@@ -295,6 +295,12 @@ struct weft__wring {
 	                                     * worker; free reads it) */
 	bool live_local;                    /* as live, for the worker */
 	bool efd_armed;
+	/* the last enter's task work may have been cut short: the kernel
+	 * runs at most 20 deferred task-work items per io_uring_enter
+	 * (IO_LOCAL_TW_DEFAULT_MAX) and keeps the rest on a retry list
+	 * without setting IORING_SQ_TASKRUN again, so the flag alone would
+	 * leave them waiting (wring.c, ring_pass) */
+	bool tw_more;
 	uint64_t efd_buf;
 	struct weft__bufpool pool;
 	struct weft__rstats stats;

@@ -58,6 +58,11 @@
 #include "reactor/fd.h"
 #include "reactor/reactor.h"
 
+/* A reap of at least this many CQEs may mean the kernel cut the task
+ * work of that enter short (it runs at most 20 items per enter; one item
+ * posts at least one CQE for the receives and sends that dominate). */
+#define WRING_TW_BATCH 16u
+
 #define OP_OF_LINK(l) \
 	((struct weft__op *)((char *)(l) - offsetof(struct weft__op, wl)))
 
@@ -191,7 +196,8 @@ void weft__wring_start(struct weft__reactor *r, unsigned w)
 	atomic_store_explicit(&wr->live, true, memory_order_release);
 }
 
-static void reap(struct weft__reactor *r, struct weft__wring *wr)
+/* Returns how many CQEs it reaped. */
+static unsigned reap(struct weft__reactor *r, struct weft__wring *wr)
 {
 	struct io_uring_cqe *cqe;
 	unsigned head, n = 0;
@@ -233,6 +239,7 @@ static void reap(struct weft__reactor *r, struct weft__wring *wr)
 		for (unsigned k = 0; k < WEFT_CQE_KINDS; k++)
 			if (kinds[k])
 				weft__rstat_add(&wr->stats.cqes[k], kinds[k]);
+	return n;
 }
 
 /* Arms what was staged or pushed, submits, runs the task work, reaps. */
@@ -269,7 +276,7 @@ static void ring_pass(struct weft__reactor *r, struct weft__wring *wr)
 	}
 	/* one io_uring_enter for the tick's submissions and the task work
 	 * the kernel queued for us (TASKRUN_FLAG tells), none when neither */
-	if (io_uring_sq_ready(&wr->ring) ||
+	if (io_uring_sq_ready(&wr->ring) || wr->tw_more ||
 	    (IO_URING_READ_ONCE(*wr->ring.sq.kflags) & IORING_SQ_TASKRUN)) {
 		tail = wr->ring.sq.sqe_tail;
 		io_uring_submit_and_get_events(&wr->ring);
@@ -277,8 +284,11 @@ static void ring_pass(struct weft__reactor *r, struct weft__wring *wr)
 				(unsigned)(tail - wr->stats.sq_tail));
 		wr->stats.sq_tail = tail;
 	}
-	if (io_uring_cq_ready(&wr->ring))
-		reap(r, wr);
+	/* a pass that reaped a kernel batch's worth may have left task work
+	 * on the kernel's retry list (struct weft__wring, tw_more): enter
+	 * again at the next pass, and before parking */
+	wr->tw_more = io_uring_cq_ready(&wr->ring) &&
+		      reap(r, wr) >= WRING_TW_BATCH;
 }
 
 void weft__wring_flush(struct weft__reactor *r, unsigned w)
@@ -313,6 +323,14 @@ bool weft__wring_park(struct weft__reactor *r, unsigned w)
 	if (!r || w >= r->nworkers || !r->wr[w].live_local)
 		return false;
 	wr = &r->wr[w];
+	if (wr->tw_more) {
+		/* run what the last enter left on the kernel's retry list
+		 * before sleeping on it (struct weft__wring, tw_more) */
+		wr->tw_more = false;
+		io_uring_get_events(&wr->ring);
+		if (io_uring_cq_ready(&wr->ring))
+			return true;
+	}
 	if (!wr->efd_armed)
 		arm_eventfd(wr);
 	/* seq_cst: the waiter half of the Dekker pair (file comment) */
