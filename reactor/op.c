@@ -275,6 +275,8 @@ void weft__op_attend(struct weft__reactor *r, struct weft__uq *q,
 			op->flags |= WEFT__OPF_ARMED;
 			if (op->kind != WEFT__OP_TIMER)
 				op->q = q;
+			if (op->kind == WEFT__OP_RECVQ)
+				op->u.rq.probe = true;
 			act = ARM;
 		}
 	}
@@ -355,7 +357,7 @@ void weft__op_complete(struct weft__reactor *r, struct weft__op *op,
 		       struct weft__wake_batch *b)
 {
 	bool more = cqe->flags & IORING_CQE_F_MORE;
-	bool cancel = false, rearm = false, dofree;
+	bool cancel = false, rearm = false, probe = false, dofree;
 	int stray = -1, spare = -1;
 	weft_waker w = WEFT_WAKER_NONE, w2 = WEFT_WAKER_NONE;
 	/* the ring this CQE came from: op stays armed on it until this
@@ -373,7 +375,8 @@ void weft__op_complete(struct weft__reactor *r, struct weft__op *op,
 		stray = weft__accept_complete_locked(r, op, cqe->res, more,
 						     &cancel);
 	} else if (op->kind == WEFT__OP_RECVQ) {
-		weft__recvq_complete_locked(r, op, cqe, more, &cancel, &spare);
+		probe = weft__recvq_complete_locked(r, op, cqe, more, &cancel,
+						    &spare);
 	} else if (op->kind == WEFT__OP_WATCH) {
 		/* wakes only the waits the readiness is for */
 		weft__watch_complete_locked(r, op, cqe->res, more, &w, &w2,
@@ -397,6 +400,8 @@ void weft__op_complete(struct weft__reactor *r, struct weft__op *op,
 
 		weft__pool_put(q->pool, &bid, 1);
 	}
+	if (probe && weft__recvq_probe(op))
+		cancel = true;
 	if (cancel)
 		op_send_cancel(q, op);
 	if (rearm)

@@ -410,6 +410,19 @@ unsigned long weft__reactor_test_single_accepts(weft_rt *rt)
 					memory_order_relaxed) : 0;
 }
 
+unsigned long weft__reactor_test_probe_dead(weft_rt *rt)
+{
+	struct weft__reactor *r = rt ? weft__rt_driver(rt) : NULL;
+	unsigned long n = 0;
+
+	/* relaxed: counts, read after the receives they count ended */
+	for (unsigned w = 0; r && w <= r->nworkers; w++)
+		n += atomic_load_explicit(w ? &r->wr[w - 1].stats.probe_dead
+					    : &r->stats.probe_dead,
+					  memory_order_relaxed);
+	return n;
+}
+
 static void *reactor_main(void *arg)
 {
 	struct weft__reactor *r = arg;

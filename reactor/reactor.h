@@ -157,6 +157,9 @@ struct weft__op {
 			               * the pool has room */
 			bool lent;    /* q[head] is lent (weft__recvq_poll's
 			               * lend) until weft__recvq_consume */
+			bool probe;   /* armed, its first bytes not yet
+			               * seen: look for a reset after them
+			               * (recvq.c, "the reset probe") */
 			struct weft__rxbuf *q; /* ring of cap chunks */
 		} rq;
 		struct {              /* kind WATCH, under lock (watch.c) */
@@ -244,6 +247,7 @@ struct weft__rstats {
 	unsigned sq_tail;                   /* sqe_tail at the last count */
 	_Atomic uint64_t pool_exhausted;    /* multishots ended by ENOBUFS */
 	_Atomic uint64_t pool_spilled;      /* chunks copied out of the pool */
+	_Atomic uint64_t probe_dead;        /* arms the reset probe stopped */
 	_Atomic uint64_t fallbacks __attribute__((aligned(64)));
 };
 
@@ -469,6 +473,9 @@ int weft__reactor_test_policy(weft_rt *rt);
  * single-shot so far; 0 without a reactor. */
 unsigned weft__reactor_test_ring_flags(weft_rt *rt);
 unsigned long weft__reactor_test_single_accepts(weft_rt *rt);
+/* Test hook: arms of stream receives that the reset probe (recvq.c)
+ * found on a reset or hung-up socket, over every ring of rt. */
+unsigned long weft__reactor_test_probe_dead(weft_rt *rt);
 void weft__reactor_stop(struct weft__reactor *r);
 /* Frees r (the last record, or stop, calls it). */
 void weft__reactor_free(struct weft__reactor *r);
@@ -607,10 +614,16 @@ bool weft__pool_has_room(struct weft__bufpool *p);
 /* ---- recvq.c: the RECVQ kind (reactor side) */
 /* One CQE of a RECVQ record; lock held. Sets *ret to a buffer to give back
  * (nobody will read it) or -1, *cancel when the multishot must stop (queue
- * full). */
-void weft__recvq_complete_locked(struct weft__reactor *r, struct weft__op *op,
+ * full). Returns true for the first bytes of an arm that goes on: the
+ * caller, unlocked, calls weft__recvq_probe. */
+bool weft__recvq_complete_locked(struct weft__reactor *r, struct weft__op *op,
 				 const struct io_uring_cqe *cqe, bool more,
 				 bool *cancel, int *ret);
+/* The reset probe (recvq.c): after an arm's first bytes, whether the
+ * socket is already reset or hung up, in which case the record is marked
+ * CANCELING and true returned (send its cancel). On the thread of the
+ * ring the record is armed on, lock not held. */
+bool weft__recvq_probe(struct weft__op *op);
 /* A re-arm refused at shutdown; lock held. */
 void weft__recvq_refuse_locked(struct weft__op *op);
 /* At free: gives the unread chunks' buffers back to the pool. */

@@ -40,6 +40,7 @@
  * record lock (op.c).
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,24 +150,27 @@ static bool recvq_room(struct weft__op *op)
 			       2 * WEFT__RECVQ_HIGH);
 }
 
-void weft__recvq_complete_locked(struct weft__reactor *r, struct weft__op *op,
+bool weft__recvq_complete_locked(struct weft__reactor *r, struct weft__op *op,
 				 const struct io_uring_cqe *cqe, bool more,
 				 bool *cancel, int *ret)
 {
 	int32_t res = cqe->res;
+	bool probe = op->u.rq.probe && more;
 
 	*ret = -1;
 	if (res > 0) {
 		uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
 
-		if (!(cqe->flags & IORING_CQE_F_BUFFER))
-			return; /* cannot happen with BUFFER_SELECT */
 		bool idle;
+
+		op->u.rq.probe = false;
+		if (!(cqe->flags & IORING_CQE_F_BUFFER))
+			return false; /* cannot happen with BUFFER_SELECT */
 
 		weft__pool_note_filled(op->q->pool);
 		if (op->flags & WEFT__OPF_GONE) {
 			*ret = bid;
-			return; /* its cancel is on its way */
+			return false; /* its cancel is on its way */
 		} else if (!recvq_room(op)) {
 			/* out of memory for the queue itself: the bytes are
 			 * lost, so the stream reports it and stops */
@@ -191,14 +195,14 @@ void weft__recvq_complete_locked(struct weft__reactor *r, struct weft__op *op,
 			op->flags |= WEFT__OPF_CANCELING;
 			*cancel = true;
 		}
-		return;
+		return probe && !(op->flags & WEFT__OPF_CANCELING);
 	}
 	if (res == 0) {
 		op->u.rq.eof = true;
-		return;
+		return false;
 	}
 	if (res == -ECANCELED)
-		return; /* our own stop (backpressure, close): re-armed on
+		return false; /* our own stop (backpressure, close): re-armed on
 			 * demand */
 	if (res == -EINVAL && !op->u.rq.len) {
 		/* a kernel without multishot recv: off for good; the owner
@@ -211,6 +215,38 @@ void weft__recvq_complete_locked(struct weft__reactor *r, struct weft__op *op,
 	}
 	if (!op->u.rq.err)
 		op->u.rq.err = res;
+	return false;
+}
+
+/* The reset probe. A multishot receive armed while a peer's bytes and its
+ * reset are both arriving can be left waiting forever: the kernel (seen
+ * on 6.18) receives the bytes, finds nothing more queued (a reset leaves
+ * no FIN to count) and goes back to waiting for a wake-up that the dead
+ * socket has already sent. So after an arm's first bytes, and only then
+ * (once per arm, not per message), a zero-timeout poll(2) asks the socket
+ * whether it is reset (POLLERR) or hung up (POLLHUP); poll consumes
+ * nothing, so the error stays for the next receive to report. If it is,
+ * the arm is cancelled; its -ECANCELED end is our own stop, and the next
+ * receive re-arms, which reports the reset (or the end) at once. A reset
+ * that comes after the poll wakes the armed receive as usual. A FIN alone
+ * (POLLRDHUP) is not a trigger: the kernel reports it. */
+bool weft__recvq_probe(struct weft__op *op)
+{
+	struct pollfd p = { .fd = op->fd->fd, .events = POLLIN };
+	bool dead = false;
+
+	if (poll(&p, 1, 0) != 1 || !(p.revents & (POLLERR | POLLHUP)))
+		return false;
+	weft__op_lock(op);
+	if ((op->flags & (WEFT__OPF_ARMED | WEFT__OPF_CANCELING |
+			  WEFT__OPF_GONE)) == WEFT__OPF_ARMED) {
+		op->flags |= WEFT__OPF_CANCELING;
+		dead = true;
+	}
+	weft__op_unlock(op);
+	if (dead)
+		weft__rstat_add(&op->q->stats->probe_dead, 1);
+	return dead;
 }
 
 void weft__recvq_refuse_locked(struct weft__op *op)
