@@ -131,6 +131,11 @@ static bool wait_armed_on(weft_stream *s, int worker)
 	return eventually(armed_on, &a);
 }
 
+static bool two_live(void *rt)
+{
+	return weft__wring_test_live(rt) == 2;
+}
+
 Test(wring, every_worker_owns_a_ring_and_receives_are_armed_there)
 {
 	weft_rt *rt = test_rt(2);
@@ -142,7 +147,9 @@ Test(wring, every_worker_owns_a_ring_and_receives_are_armed_there)
 
 	if (!(weft__reactor_test_ring_flags(rt) & IORING_SETUP_DEFER_TASKRUN))
 		cr_skip_test("no DEFER_TASKRUN: no worker rings");
-	cr_assert_eq(weft__wring_test_live(rt), 2, "a ring per worker");
+	/* each worker enables its ring when it starts: wait for both */
+	cr_assert(eventually(two_live, rt), "a ring per worker (%d)",
+		  weft__wring_test_live(rt));
 	cr_assert_eq(weft__wring_test_live(ct), 0,
 		     "none in the current-thread flavour");
 	pair(&s, &peer);
