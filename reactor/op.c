@@ -159,6 +159,7 @@ void weft__op_drop(struct weft__op *op)
 {
 	weft_waker w;
 	bool push = false, dofree = false;
+	struct weft__uq *q = NULL;
 
 	weft__op_lock(op);
 	op->flags |= WEFT__OPF_GONE;
@@ -169,54 +170,60 @@ void weft__op_drop(struct weft__op *op)
 	} else if (op->flags & WEFT__OPF_ARMED) {
 		op->flags |= WEFT__OPF_QUEUED;
 		push = true;
+		/* timers are armed in the reactor's wheel (q unset) */
+		q = op->kind == WEFT__OP_TIMER ? NULL : op->q;
 	} else {
 		dofree = true;
 	}
 	weft__op_unlock(op);
 	weft_waker_drop(&w);
 	if (push)
-		weft__reactor_push(op->r, op);
+		weft__reactor_push_cancel(op->r, op, q);
 	if (dofree)
 		weft__op_free(op);
 }
 
 /* Hands a taken waker to the batch, or drops it once the reactor stops
  * (the runtime's workers are gone by then). */
-static void op_wake(struct weft__reactor *r, weft_waker *w,
-		    struct weft__wake_batch *b)
+static void op_wake(struct weft__reactor *r, struct weft__uq *q,
+		    weft_waker *w, struct weft__wake_batch *b)
 {
 	if (!weft_waker_is_set(w))
 		return;
 	/* relaxed: set by weft__reactor_stop before its eventfd write, which
-	 * the reactor observed through the ring before getting here */
-	if (atomic_load_explicit(&r->stopping, memory_order_relaxed))
+	 * the reactor observed through the ring before getting here; a
+	 * worker ring that closes at shutdown drops them too */
+	if (q->closing ||
+	    atomic_load_explicit(&r->stopping, memory_order_relaxed))
 		weft_waker_drop(w);
 	else
 		weft__wake_batch_add(b, w);
 }
 
-static struct io_uring_sqe *reactor_sqe(struct weft__reactor *r)
+static struct io_uring_sqe *ring_sqe(struct weft__uq *q)
 {
 	struct io_uring_sqe *sqe;
 
-	while (!(sqe = io_uring_get_sqe(&r->ring)))
-		io_uring_submit(&r->ring);
+	while (!(sqe = io_uring_get_sqe(q->ring)))
+		io_uring_submit(q->ring);
 	return sqe;
 }
 
-static void op_send_cancel(struct weft__reactor *r, struct weft__op *op)
+/* On q's thread: an ASYNC_CANCEL for op, armed on q. */
+static void op_send_cancel(struct weft__uq *q, struct weft__op *op)
 {
-	struct io_uring_sqe *sqe = reactor_sqe(r);
+	struct io_uring_sqe *sqe = ring_sqe(q);
 
 	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, 0);
 	sqe->user_data = WEFT__UD_CANCEL;
-	r->inflight++;
-	weft__rstat_add(&r->stats.cancels, 1);
+	(*q->inflight)++;
+	weft__rstat_add(&q->stats->cancels, 1);
 }
 
-static void op_arm_io(struct weft__reactor *r, struct weft__op *op)
+static void op_arm_io(struct weft__reactor *r, struct weft__uq *q,
+		      struct weft__op *op)
 {
-	struct io_uring_sqe *sqe = reactor_sqe(r);
+	struct io_uring_sqe *sqe = ring_sqe(q);
 
 	*sqe = op->sqe;
 	if (op->kind == WEFT__OP_ACCEPT)
@@ -224,17 +231,19 @@ static void op_arm_io(struct weft__reactor *r, struct weft__op *op)
 	else if (op->kind == WEFT__OP_WATCH)
 		weft__watch_arm(r, op, sqe);
 	sqe->user_data = (uint64_t)(uintptr_t)op;
-	weft__link_list_add(&r->armed_io, &op->wl);
-	r->inflight++;
+	weft__link_list_add(q->armed, &op->wl);
+	(*q->inflight)++;
 }
 
-void weft__op_attend(struct weft__reactor *r, struct weft__op *op,
-		     struct weft__wake_batch *b)
+void weft__op_attend(struct weft__reactor *r, struct weft__uq *q,
+		     struct weft__op *op, struct weft__wake_batch *b)
 {
 	enum { NOTHING, FREE, CANCEL, UNTIME, ARM, REFUSE } act = NOTHING;
 	weft_waker w = WEFT_WAKER_NONE, w2 = WEFT_WAKER_NONE;
-	/* relaxed: only read on the reactor thread after stop's wake-up */
-	bool stopping = atomic_load_explicit(&r->stopping,
+	/* relaxed: only read on the reactor thread after stop's wake-up; a
+	 * worker's ring refuses arms while it closes */
+	bool stopping = q->closing ||
+			atomic_load_explicit(&r->stopping,
 					     memory_order_relaxed);
 
 	weft__op_lock(op);
@@ -264,6 +273,10 @@ void weft__op_attend(struct weft__reactor *r, struct weft__op *op,
 			act = REFUSE;
 		} else {
 			op->flags |= WEFT__OPF_ARMED;
+			if (op->kind != WEFT__OP_TIMER)
+				op->q = q;
+			if (op->kind == WEFT__OP_RECVQ)
+				op->u.rq.probe = true;
 			act = ARM;
 		}
 	}
@@ -278,11 +291,11 @@ void weft__op_attend(struct weft__reactor *r, struct weft__op *op,
 		weft__op_free(op);
 		break;
 	case CANCEL:
-		op_send_cancel(r, op);
+		op_send_cancel(q, op);
 		break;
 	case ARM:
 		if (op->kind != WEFT__OP_TIMER)
-			op_arm_io(r, op);
+			op_arm_io(r, q, op);
 		else if (!weft__wheel_insert(&r->wheel, &op->wl))
 			weft__op_fire_timer(r, op, b);
 		break;
@@ -312,7 +325,7 @@ void weft__op_fire_timer(struct weft__reactor *r, struct weft__op *op,
 	dofree = (op->flags & (WEFT__OPF_GONE | WEFT__OPF_QUEUED)) ==
 		 WEFT__OPF_GONE;
 	weft__op_unlock(op);
-	op_wake(r, &w, b);
+	op_wake(r, &r->mq, &w, b);
 	if (dofree)
 		weft__op_free(op);
 }
@@ -344,13 +357,16 @@ void weft__op_complete(struct weft__reactor *r, struct weft__op *op,
 		       struct weft__wake_batch *b)
 {
 	bool more = cqe->flags & IORING_CQE_F_MORE;
-	bool cancel = false, rearm = false, dofree;
+	bool cancel = false, rearm = false, probe = false, dofree;
 	int stray = -1, spare = -1;
 	weft_waker w = WEFT_WAKER_NONE, w2 = WEFT_WAKER_NONE;
+	/* the ring this CQE came from: op stays armed on it until this
+	 * thread clears ARMED below, so q does not change under us */
+	struct weft__uq *q = op->q;
 
 	if (!more) {
 		weft__link_list_del(&op->wl);
-		r->inflight--;
+		(*q->inflight)--;
 	}
 	weft__op_lock(op);
 	if (!more)
@@ -359,7 +375,8 @@ void weft__op_complete(struct weft__reactor *r, struct weft__op *op,
 		stray = weft__accept_complete_locked(r, op, cqe->res, more,
 						     &cancel);
 	} else if (op->kind == WEFT__OP_RECVQ) {
-		weft__recvq_complete_locked(r, op, cqe, more, &cancel, &spare);
+		probe = weft__recvq_complete_locked(r, op, cqe, more, &cancel,
+						    &spare);
 	} else if (op->kind == WEFT__OP_WATCH) {
 		/* wakes only the waits the readiness is for */
 		weft__watch_complete_locked(r, op, cqe->res, more, &w, &w2,
@@ -381,14 +398,16 @@ void weft__op_complete(struct weft__reactor *r, struct weft__op *op,
 	if (spare >= 0) {
 		uint16_t bid = (uint16_t)spare;
 
-		weft__pool_put(&r->pool, &bid, 1);
+		weft__pool_put(q->pool, &bid, 1);
 	}
+	if (probe && weft__recvq_probe(op))
+		cancel = true;
 	if (cancel)
-		op_send_cancel(r, op);
+		op_send_cancel(q, op);
 	if (rearm)
-		op_arm_io(r, op);
-	op_wake(r, &w, b);
-	op_wake(r, &w2, b);
+		op_arm_io(r, q, op);
+	op_wake(r, q, &w, b);
+	op_wake(r, q, &w2, b);
 	if (dofree)
 		weft__op_free(op);
 }
@@ -426,6 +445,7 @@ void weft__op_cancel_for_stop(struct weft__reactor *r, struct weft__op *op)
 	send = !(op->flags & WEFT__OPF_CANCELING);
 	op->flags |= WEFT__OPF_CANCELING;
 	weft__op_unlock(op);
+	(void)r;
 	if (send)
-		op_send_cancel(r, op);
+		op_send_cancel(op->q, op);
 }

@@ -150,14 +150,27 @@ void weft__pool_test_scarce_at(weft_rt *rt, unsigned at)
 {
 	struct weft__reactor *r = weft__rt_driver(rt);
 
-	if (r && r->pool.br)
-		atomic_store_explicit(&r->pool.scarce_at, at,
-				      memory_order_relaxed);
+	if (!r)
+		return;
+	/* every ring's pool (the worker rings' ones are set up when the
+	 * runtime is created, before any receive) */
+	for (unsigned w = 0; w <= r->nworkers; w++) {
+		struct weft__bufpool *p = w ? &r->wr[w - 1].pool : &r->pool;
+
+		if (p->br)
+			atomic_store_explicit(&p->scarce_at, at,
+					      memory_order_relaxed);
+	}
 }
 
 unsigned long weft__pool_test_outstanding(weft_rt *rt)
 {
 	struct weft__reactor *r = weft__rt_driver(rt);
+	unsigned long n = 0;
 
-	return r ? weft__pool_in_use(&r->pool) : 0;
+	if (!r)
+		return 0;
+	for (unsigned w = 0; w <= r->nworkers; w++)
+		n += weft__pool_in_use(w ? &r->wr[w - 1].pool : &r->pool);
+	return n;
 }

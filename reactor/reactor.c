@@ -104,7 +104,15 @@ static void wake(struct weft__reactor *r)
 	}
 }
 
-void weft__reactor_push(struct weft__reactor *r, struct weft__op *op)
+void weft__reactor_push_foreign(struct weft__reactor *r, struct weft__op *op)
+{
+	op->next = NULL;
+	push_chain(r, op, op);
+	wake(r);
+}
+
+/* To the reactor's ring: staged by a worker, else pushed. */
+static void push_reactor(struct weft__reactor *r, struct weft__op *op)
 {
 	int w = weft__rt_worker_index(r->rt);
 
@@ -121,6 +129,29 @@ void weft__reactor_push(struct weft__reactor *r, struct weft__op *op)
 	}
 	push_chain(r, op, op);
 	wake(r);
+}
+
+void weft__reactor_push(struct weft__reactor *r, struct weft__op *op)
+{
+	/* an arm request: on the calling worker's own ring when it has one
+	 * and op is a socket operation, else the reactor's */
+	struct weft__wring *wr = weft__wring_eligible(op)
+					 ? weft__wring_self(r) : NULL;
+
+	if (wr)
+		weft__wring_stage(wr, op);
+	else
+		push_reactor(r, op);
+}
+
+void weft__reactor_push_cancel(struct weft__reactor *r, struct weft__op *op,
+			       struct weft__uq *q)
+{
+	if (!q || q->worker < 0) {
+		push_reactor(r, op);
+		return;
+	}
+	weft__wring_push_cancel(r, &r->wr[q->worker], op);
 }
 
 void weft__reactor_flush(struct weft__reactor *r, unsigned worker)
@@ -157,7 +188,7 @@ static void drain(struct weft__reactor *r, struct weft__wake_batch *b)
 	while (fifo) {
 		struct weft__op *n = fifo->next;
 
-		weft__op_attend(r, fifo, b);
+		weft__op_attend(r, &r->mq, fifo, b);
 		fifo = n;
 	}
 }
@@ -190,18 +221,6 @@ static void arm_eventfd(struct weft__reactor *r)
 void (*weft__reactor_test_cqe)(const struct weft__op *op,
 			       struct io_uring_cqe *cqe);
 
-/* The CQE to dispatch: cqe itself, or a copy the test hook rewrote. */
-static inline const struct io_uring_cqe *
-test_cqe(const struct weft__op *op, const struct io_uring_cqe *cqe,
-	 struct io_uring_cqe *copy)
-{
-	if (__builtin_expect(!weft__reactor_test_cqe, 1))
-		return cqe;
-	*copy = *cqe;
-	weft__reactor_test_cqe(op, copy);
-	return copy;
-}
-
 static void reap(struct weft__reactor *r, struct weft__wake_batch *b)
 {
 	struct io_uring_cqe *cqe;
@@ -229,7 +248,8 @@ static void reap(struct weft__reactor *r, struct weft__wake_batch *b)
 			kinds[op->kind == WEFT__OP_ACCEPT  ? WEFT_CQE_ACCEPT
 			      : op->kind == WEFT__OP_RECVQ ? WEFT_CQE_RECVQ
 							   : WEFT_CQE_IO]++;
-			weft__op_complete(r, op, test_cqe(op, cqe, &copy), b);
+			weft__op_complete(
+				r, op, weft__reactor_hooked_cqe(op, cqe, &copy), b);
 		}
 	}
 	io_uring_cq_advance(&r->ring, n);
@@ -390,6 +410,19 @@ unsigned long weft__reactor_test_single_accepts(weft_rt *rt)
 					memory_order_relaxed) : 0;
 }
 
+unsigned long weft__reactor_test_probe_dead(weft_rt *rt)
+{
+	struct weft__reactor *r = rt ? weft__rt_driver(rt) : NULL;
+	unsigned long n = 0;
+
+	/* relaxed: counts, read after the receives they count ended */
+	for (unsigned w = 0; r && w <= r->nworkers; w++)
+		n += atomic_load_explicit(w ? &r->wr[w - 1].stats.probe_dead
+					    : &r->stats.probe_dead,
+					  memory_order_relaxed);
+	return n;
+}
+
 static void *reactor_main(void *arg)
 {
 	struct weft__reactor *r = arg;
@@ -410,6 +443,7 @@ static void *reactor_main(void *arg)
 
 void weft__reactor_free(struct weft__reactor *r)
 {
+	weft__wring_free(r);
 	weft__pool_free(&r->pool);
 	free(r->stage);
 	free(r);
@@ -438,6 +472,22 @@ int weft__reactor_start(weft_rt *rt, unsigned entries, unsigned nworkers,
 		goto out_free;
 	}
 	memset(r->stage, 0, nworkers * sizeof(*r->stage));
+	r->wr = aligned_alloc(64, nworkers * sizeof(*r->wr));
+	if (!r->wr) {
+		ret = -ENOMEM;
+		free(r->stage);
+		goto out_free;
+	}
+	memset(r->wr, 0, nworkers * sizeof(*r->wr));
+	for (unsigned w = 0; w < nworkers; w++) {
+		r->wr[w].efd = -1;
+		atomic_init(&r->wr[w].stack, NULL);
+		atomic_init(&r->wr[w].sleeping, false);
+		atomic_init(&r->wr[w].live, false);
+	}
+	r->mq = (struct weft__uq){ .ring = &r->ring, .inflight = &r->inflight,
+				   .armed = &r->armed_io, .pool = &r->pool,
+				   .stats = &r->stats, .worker = -1 };
 	atomic_init(&r->stack, NULL);
 	atomic_init(&r->sleeping, false);
 	atomic_init(&r->stopping, false);
@@ -471,6 +521,13 @@ int weft__reactor_start(weft_rt *rt, unsigned entries, unsigned nworkers,
 		pthread_join(r->thread, NULL);
 		goto out_sem;
 	}
+	/* worker rings: only for worker threads (not the current-thread
+	 * flavour's block_on thread); features are the probe's, ordered by
+	 * the semaphore */
+	if (weft__rt_head(rt)->host->worker_threads &&
+	    weft__rt_head(rt)->host->worker_threads(rt))
+		for (unsigned w = 0; w < nworkers; w++)
+			weft__wring_create(r, w);
 	*out = r;
 	return 0;
 out_sem:
@@ -478,6 +535,7 @@ out_sem:
 	close(r->efd);
 out_stage:
 	weft__rt_set_create_error(rt, r->init_msg);
+	free(r->wr);
 	free(r->stage);
 out_free:
 	free(r);
@@ -494,6 +552,9 @@ void weft__reactor_stop(struct weft__reactor *r)
 	 * flushed (records of cancelled tasks among them) */
 	for (unsigned w = 0; w < r->nworkers; w++)
 		weft__reactor_flush(r, w);
+	/* ... and what other threads pushed on the worker rings after they
+	 * closed (cancels of records no longer armed) */
+	weft__wring_leftovers(r);
 	/* seq_cst: read by the reactor after the eventfd write below woke it
 	 * (the write is a syscall: a full barrier in practice) */
 	atomic_store_explicit(&r->stopping, true, memory_order_seq_cst);

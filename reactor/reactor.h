@@ -15,6 +15,12 @@
  * The reactor drains `stack` with one exchange, then looks at each record's
  * flags to decide what to do (arm it, cancel it, free it).
  *
+ * Worker rings (wring.c): each worker of the multi-thread flavour also
+ * owns a ring of its own, with the same hand-off in small (its own stage,
+ * a stack for cancels from other threads); socket operations its tasks
+ * submit are armed there, and a record names the ring it is armed on
+ * (`q`). "The reactor" below means the thread of the record's ring.
+ *
  * Operation record (struct weft__op)
  * ----------------------------------
  * A record is shared by its owner (a future, or a listener) and the reactor.
@@ -80,6 +86,7 @@ enum weft__op_kind {
 
 struct weft__fd;
 struct weft__reactor;
+struct weft__uq;
 
 /* Accept queue: at this many unclaimed connections the multishot accept
  * is cancelled (backpressure: the kernel backlog holds the rest). The
@@ -125,7 +132,12 @@ struct weft__op {
 	uint16_t flags;               /* WEFT__OPF_*, under lock */
 	int32_t res;                  /* final CQE res, under lock */
 	weft_waker waker;             /* owner's task; under lock */
-	struct weft__wheel_link wl;   /* wheel or armed-list links: reactor only */
+	struct weft__wheel_link wl;   /* wheel or armed-list links: the thread
+	                               * of the ring it is armed on only */
+	/* the ring the record was last armed on (set under lock with ARMED,
+	 * by that ring's thread; stable while ARMED). A receive queue's
+	 * chunks come from this ring's pool. NULL before the first arm. */
+	struct weft__uq *q;
 	/* ---- timers stop here (they are allocated up to `sqe`) ---- */
 	struct io_uring_sqe sqe;      /* template filled by the owner before the
 	                               * first push; read by the reactor */
@@ -145,6 +157,9 @@ struct weft__op {
 			               * the pool has room */
 			bool lent;    /* q[head] is lent (weft__recvq_poll's
 			               * lend) until weft__recvq_consume */
+			bool probe;   /* armed, its first bytes not yet
+			               * seen: look for a reset after them
+			               * (recvq.c, "the reset probe") */
 			struct weft__rxbuf *q; /* ring of cap chunks */
 		} rq;
 		struct {              /* kind WATCH, under lock (watch.c) */
@@ -232,6 +247,7 @@ struct weft__rstats {
 	unsigned sq_tail;                   /* sqe_tail at the last count */
 	_Atomic uint64_t pool_exhausted;    /* multishots ended by ENOBUFS */
 	_Atomic uint64_t pool_spilled;      /* chunks copied out of the pool */
+	_Atomic uint64_t probe_dead;        /* arms the reset probe stopped */
 	_Atomic uint64_t fallbacks __attribute__((aligned(64)));
 };
 
@@ -241,11 +257,66 @@ static inline void weft__rstat_add(_Atomic uint64_t *c, uint64_t n)
 				      + n, memory_order_relaxed);
 }
 
+/* A ring records are armed on, as op.c sees it: the reactor's ring or a
+ * worker's (struct weft__wring). Every field is touched only by the
+ * ring's issuing thread (the reactor thread, or that worker), except
+ * `pool` (any thread gives buffers back) and `stats` (relaxed reads). */
+struct weft__uq {
+	struct io_uring *ring;
+	unsigned *inflight;                 /* final CQEs due */
+	struct weft__wheel_link *armed;     /* armed I/O records */
+	struct weft__bufpool *pool;         /* its provided buffers */
+	struct weft__rstats *stats;
+	int worker;                         /* -1: the reactor's ring */
+	bool closing;                       /* refuse arms, drop wakers */
+};
+
+/* Worker-owned rings (wring.c). Each worker of the multi-thread flavour
+ * owns one ring (SINGLE_ISSUER | DEFER_TASKRUN | TASKRUN_FLAG, created on
+ * the worker's thread) for the socket operations its tasks submit: the
+ * kernel runs their completions as task work of that worker, which reaps
+ * them at its flush points and waits in the ring when it parks; the
+ * reactor thread keeps timers, files, and whatever is submitted from
+ * other threads. A record is armed on the ring of the worker that asks
+ * for it (stage, flushed by the worker itself); a cancel of a record
+ * armed on ring A from another thread is pushed on A's stack and wakes A
+ * (the eventfd), never submitted on A from that thread. */
+struct weft__wring {
+	struct weft__uq q;
+	/* handoff from other threads (cancels): Dekker pair with sleeping as
+	 * the reactor's stack (reactor.c) */
+	_Atomic(struct weft__op *) stack __attribute__((aligned(64)));
+	atomic_bool sleeping;               /* waiting in the ring */
+	atomic_bool live;                   /* the ring exists (unpark reads
+	                                     * it: eventfd, else futex) */
+	int efd;                            /* wakes the parked worker */
+	/* the worker's thread only */
+	struct weft__stage stage;           /* records to arm on this ring */
+	struct io_uring ring __attribute__((aligned(64)));
+	unsigned inflight;
+	struct weft__wheel_link armed_io;
+	bool created;                       /* ring open (creator, then the
+	                                     * worker; free reads it) */
+	bool live_local;                    /* as live, for the worker */
+	bool efd_armed;
+	/* the last enter's task work may have been cut short: the kernel
+	 * runs at most 20 deferred task-work items per io_uring_enter
+	 * (IO_LOCAL_TW_DEFAULT_MAX) and keeps the rest on a retry list
+	 * without setting IORING_SQ_TASKRUN again, so the flag alone would
+	 * leave them waiting (wring.c, ring_pass) */
+	bool tw_more;
+	uint64_t efd_buf;
+	struct weft__bufpool pool;
+	struct weft__rstats stats;
+} __attribute__((aligned(64)));
+
 struct weft__reactor {
 	/* shared, written once before the thread starts */
 	weft_rt *rt;
 	unsigned nworkers;
 	struct weft__stage *stage;          /* nworkers entries */
+	struct weft__wring *wr;             /* nworkers worker rings */
+	struct weft__uq mq;                 /* the reactor ring's view */
 
 	/* handoff to the reactor (see weft__reactor_push) */
 	_Atomic(struct weft__op *) stack __attribute__((aligned(64)));
@@ -326,6 +397,50 @@ struct weft__reactor *weft__reactor_of(const weft_cx *cx);
  * the calling worker, or pushed and the reactor woken. */
 void weft__reactor_push(struct weft__reactor *r, struct weft__op *op);
 void weft__reactor_flush(struct weft__reactor *r, unsigned worker);
+/* Hands the cancel of op (ARMED on ring q, read under its lock; QUEUED
+ * set by the caller) to q's thread. */
+void weft__reactor_push_cancel(struct weft__reactor *r, struct weft__op *op,
+			       struct weft__uq *q);
+/* push_chain for other files (wring.c): onto the reactor's stack, wakes
+ * it. */
+void weft__reactor_push_foreign(struct weft__reactor *r, struct weft__op *op);
+
+/* ---- wring.c: worker-owned rings (see struct weft__wring) */
+/* At start (creating thread): worker w's ring, disabled; none without
+ * DEFER_TASKRUN or on failure (its tasks then use the reactor's ring). */
+void weft__wring_create(struct weft__reactor *r, unsigned w);
+/* On worker w's thread: enables its ring (w becomes its issuer). */
+void weft__wring_start(struct weft__reactor *r, unsigned w);
+/* On worker w's thread, after its loop: cancels what is armed on its
+ * ring, waits for every final CQE, closes the ring. */
+void weft__wring_stop(struct weft__reactor *r, unsigned w);
+/* On worker w's thread: arms what it staged, submits, reaps, wakes. */
+void weft__wring_flush(struct weft__reactor *r, unsigned w);
+/* On worker w's thread: waits in the ring for a completion, a push or
+ * an unpark; false when w has no ring (the caller uses its futex). */
+bool weft__wring_park(struct weft__reactor *r, unsigned w);
+/* Any thread: wakes worker w's ring wait; false when it has none. */
+bool weft__wring_unpark(struct weft__reactor *r, unsigned w);
+/* Whether op goes to a worker's ring (socket operations). */
+bool weft__wring_eligible(const struct weft__op *op);
+/* The calling thread's worker ring when it is worker of r with one. */
+struct weft__wring *weft__wring_self(struct weft__reactor *r);
+/* A cancel for op, armed on wr, from any thread: staged when the caller
+ * is wr's worker, else pushed on wr's stack and wr woken. */
+void weft__wring_push_cancel(struct weft__reactor *r, struct weft__wring *wr,
+			     struct weft__op *op);
+/* Stage op on wr (its own worker's thread). */
+void weft__wring_stage(struct weft__wring *wr, struct weft__op *op);
+/* Reactor stop: records left on the worker rings' stacks go to the
+ * reactor (none of them is armed any more). */
+void weft__wring_leftovers(struct weft__reactor *r);
+void weft__wring_free(struct weft__reactor *r);
+/* Test hooks: how many worker rings of rt are in use now; the ring the
+ * receive queue of s is armed on (a worker's index, -1 the reactor's, -2
+ * not armed). */
+unsigned weft__wring_test_live(weft_rt *rt);
+struct weft_stream;
+int weft__stream_test_ring(struct weft_stream *s);
 /* batch_sched: run the reactor thread as SCHED_BATCH (reactor.c). */
 int weft__reactor_start(weft_rt *rt, unsigned entries, unsigned nworkers,
 			bool batch_sched, struct weft__reactor **out);
@@ -337,6 +452,19 @@ int weft__reactor_start(weft_rt *rt, unsigned entries, unsigned nworkers,
  * tests (weft__ names are not exported: weft.map). */
 extern void (*weft__reactor_test_cqe)(const struct weft__op *op,
 				      struct io_uring_cqe *cqe);
+/* The CQE to dispatch (every ring's reap): cqe itself, or a copy the
+ * test hook rewrote. */
+static inline const struct io_uring_cqe *
+weft__reactor_hooked_cqe(const struct weft__op *op,
+			 const struct io_uring_cqe *cqe,
+			 struct io_uring_cqe *copy)
+{
+	if (__builtin_expect(!weft__reactor_test_cqe, 1))
+		return cqe;
+	*copy = *cqe;
+	weft__reactor_test_cqe(op, copy);
+	return copy;
+}
 /* Test hook: the scheduling policy the reactor thread of rt runs under
  * (SCHED_OTHER, SCHED_BATCH), or -1 without a reactor. */
 int weft__reactor_test_policy(weft_rt *rt);
@@ -345,6 +473,9 @@ int weft__reactor_test_policy(weft_rt *rt);
  * single-shot so far; 0 without a reactor. */
 unsigned weft__reactor_test_ring_flags(weft_rt *rt);
 unsigned long weft__reactor_test_single_accepts(weft_rt *rt);
+/* Test hook: arms of stream receives that the reset probe (recvq.c)
+ * found on a reset or hung-up socket, over every ring of rt. */
+unsigned long weft__reactor_test_probe_dead(weft_rt *rt);
 void weft__reactor_stop(struct weft__reactor *r);
 /* Frees r (the last record, or stop, calls it). */
 void weft__reactor_free(struct weft__reactor *r);
@@ -388,8 +519,11 @@ void weft__op_resubmit(struct weft__op *op, weft_cx *cx);
 /* The owner lets go: cancels it if armed; freed on its final completion. */
 void weft__op_drop(struct weft__op *op);
 /* Reactor side. */
-void weft__op_attend(struct weft__reactor *r, struct weft__op *op,
-		     struct weft__wake_batch *b);
+/* attend and complete run on q's thread (attend may take a NULL batch on
+ * a worker ring: it wakes nothing but timers, which stay on the reactor;
+ * a worker's batch flushes onto its own deque). */
+void weft__op_attend(struct weft__reactor *r, struct weft__uq *q,
+		     struct weft__op *op, struct weft__wake_batch *b);
 void weft__op_complete(struct weft__reactor *r, struct weft__op *op,
 		       const struct io_uring_cqe *cqe,
 		       struct weft__wake_batch *b);
@@ -398,7 +532,8 @@ void weft__op_fire_timer(struct weft__reactor *r, struct weft__op *op,
 void weft__op_abandon(struct weft__reactor *r, struct weft__op *op,
 		      struct weft__wake_batch *b);
 void weft__op_free(struct weft__op *op);
-/* Shutdown: sends one ASYNC_CANCEL for an armed I/O record. */
+/* Shutdown: sends one ASYNC_CANCEL for an armed I/O record (on the ring
+ * it is armed on, from that ring's thread). */
 void weft__op_cancel_for_stop(struct weft__reactor *r, struct weft__op *op);
 /* Requests a re-arm of an accept record (owner side, lock held: returns
  * whether the caller must push it). */
@@ -479,10 +614,16 @@ bool weft__pool_has_room(struct weft__bufpool *p);
 /* ---- recvq.c: the RECVQ kind (reactor side) */
 /* One CQE of a RECVQ record; lock held. Sets *ret to a buffer to give back
  * (nobody will read it) or -1, *cancel when the multishot must stop (queue
- * full). */
-void weft__recvq_complete_locked(struct weft__reactor *r, struct weft__op *op,
+ * full). Returns true for the first bytes of an arm that goes on: the
+ * caller, unlocked, calls weft__recvq_probe. */
+bool weft__recvq_complete_locked(struct weft__reactor *r, struct weft__op *op,
 				 const struct io_uring_cqe *cqe, bool more,
 				 bool *cancel, int *ret);
+/* The reset probe (recvq.c): after an arm's first bytes, whether the
+ * socket is already reset or hung up, in which case the record is marked
+ * CANCELING and true returned (send its cancel). On the thread of the
+ * ring the record is armed on, lock not held. */
+bool weft__recvq_probe(struct weft__op *op);
 /* A re-arm refused at shutdown; lock held. */
 void weft__recvq_refuse_locked(struct weft__op *op);
 /* At free: gives the unread chunks' buffers back to the pool. */

@@ -40,6 +40,7 @@
  * record lock (op.c).
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,11 +88,14 @@ unsigned weft__stream_test_pooled(weft_stream *s)
 /* ------------------------------------------------ the record (reactor) */
 
 /* The bytes of chunk c. */
-static unsigned char *chunk_data(struct weft__reactor *re,
+static unsigned char *chunk_data(const struct weft__op *op,
 				 const struct weft__rxbuf *c)
 {
+	/* a pool chunk is from the pool of the ring the record is armed on:
+	 * it is re-armed (perhaps on another ring) only once its queue is
+	 * empty */
 	return c->heap ? c->heap
-		       : re->pool.mem + (size_t)c->bid * re->pool.size;
+		       : op->q->pool->mem + (size_t)c->bid * op->q->pool->size;
 }
 
 /* Lets go of an emptied chunk (lock held): a copy is freed, a pool
@@ -111,7 +115,7 @@ static void chunk_done(struct weft__rxbuf *c, uint16_t *bids,
  * stream's own and gives their buffers back (reactor thread, lock held;
  * the pool's lock is a leaf). A chunk that cannot be copied (ENOMEM)
  * stays in the pool. */
-static void recvq_spill_locked(struct weft__reactor *r, struct weft__op *op)
+static void recvq_spill_locked(struct weft__op *op)
 {
 	for (uint32_t i = op->u.rq.lent ? 1 : 0; i < op->u.rq.len; i++) {
 		struct weft__rxbuf *c =
@@ -125,14 +129,14 @@ static void recvq_spill_locked(struct weft__reactor *r, struct weft__op *op)
 		h = malloc(c->len - off);
 		if (!h)
 			return;
-		memcpy(h, chunk_data(r, c) + off, c->len - off);
+		memcpy(h, chunk_data(op, c) + off, c->len - off);
 		bid = c->bid;
 		c->heap = h;
 		c->len -= off;
 		if (i == 0)
 			op->u.rq.off = 0;
-		weft__pool_put(&r->pool, &bid, 1);
-		weft__rstat_add(&r->stats.pool_spilled, 1);
+		weft__pool_put(op->q->pool, &bid, 1);
+		weft__rstat_add(&op->q->stats->pool_spilled, 1);
 	}
 }
 
@@ -146,24 +150,27 @@ static bool recvq_room(struct weft__op *op)
 			       2 * WEFT__RECVQ_HIGH);
 }
 
-void weft__recvq_complete_locked(struct weft__reactor *r, struct weft__op *op,
+bool weft__recvq_complete_locked(struct weft__reactor *r, struct weft__op *op,
 				 const struct io_uring_cqe *cqe, bool more,
 				 bool *cancel, int *ret)
 {
 	int32_t res = cqe->res;
+	bool probe = op->u.rq.probe && more;
 
 	*ret = -1;
 	if (res > 0) {
 		uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
 
-		if (!(cqe->flags & IORING_CQE_F_BUFFER))
-			return; /* cannot happen with BUFFER_SELECT */
 		bool idle;
 
-		weft__pool_note_filled(&r->pool);
+		op->u.rq.probe = false;
+		if (!(cqe->flags & IORING_CQE_F_BUFFER))
+			return false; /* cannot happen with BUFFER_SELECT */
+
+		weft__pool_note_filled(op->q->pool);
 		if (op->flags & WEFT__OPF_GONE) {
 			*ret = bid;
-			return; /* its cancel is on its way */
+			return false; /* its cancel is on its way */
 		} else if (!recvq_room(op)) {
 			/* out of memory for the queue itself: the bytes are
 			 * lost, so the stream reports it and stops */
@@ -180,22 +187,22 @@ void weft__recvq_complete_locked(struct weft__reactor *r, struct weft__op *op,
 		 * lets go of its pool buffers and stops its multishot */
 		idle = r->pool_share &&
 		       !weft_waker_is_set(&op->waker) &&
-		       weft__pool_scarce(&r->pool);
+		       weft__pool_scarce(op->q->pool);
 		if (idle)
-			recvq_spill_locked(r, op);
+			recvq_spill_locked(op);
 		if (more && (op->u.rq.len >= WEFT__RECVQ_HIGH || idle) &&
 		    !(op->flags & WEFT__OPF_CANCELING)) {
 			op->flags |= WEFT__OPF_CANCELING;
 			*cancel = true;
 		}
-		return;
+		return probe && !(op->flags & WEFT__OPF_CANCELING);
 	}
 	if (res == 0) {
 		op->u.rq.eof = true;
-		return;
+		return false;
 	}
 	if (res == -ECANCELED)
-		return; /* our own stop (backpressure, close): re-armed on
+		return false; /* our own stop (backpressure, close): re-armed on
 			 * demand */
 	if (res == -EINVAL && !op->u.rq.len) {
 		/* a kernel without multishot recv: off for good; the owner
@@ -204,10 +211,42 @@ void weft__recvq_complete_locked(struct weft__reactor *r, struct weft__op *op,
 				      memory_order_relaxed);
 		res = -ENOBUFS;
 	} else if (res == -ENOBUFS) {
-		weft__rstat_add(&r->stats.pool_exhausted, 1);
+		weft__rstat_add(&op->q->stats->pool_exhausted, 1);
 	}
 	if (!op->u.rq.err)
 		op->u.rq.err = res;
+	return false;
+}
+
+/* The reset probe. A multishot receive armed while a peer's bytes and its
+ * reset are both arriving can be left waiting forever: the kernel (seen
+ * on 6.18) receives the bytes, finds nothing more queued (a reset leaves
+ * no FIN to count) and goes back to waiting for a wake-up that the dead
+ * socket has already sent. So after an arm's first bytes, and only then
+ * (once per arm, not per message), a zero-timeout poll(2) asks the socket
+ * whether it is reset (POLLERR) or hung up (POLLHUP); poll consumes
+ * nothing, so the error stays for the next receive to report. If it is,
+ * the arm is cancelled; its -ECANCELED end is our own stop, and the next
+ * receive re-arms, which reports the reset (or the end) at once. A reset
+ * that comes after the poll wakes the armed receive as usual. A FIN alone
+ * (POLLRDHUP) is not a trigger: the kernel reports it. */
+bool weft__recvq_probe(struct weft__op *op)
+{
+	struct pollfd p = { .fd = op->fd->fd, .events = POLLIN };
+	bool dead = false;
+
+	if (poll(&p, 1, 0) != 1 || !(p.revents & (POLLERR | POLLHUP)))
+		return false;
+	weft__op_lock(op);
+	if ((op->flags & (WEFT__OPF_ARMED | WEFT__OPF_CANCELING |
+			  WEFT__OPF_GONE)) == WEFT__OPF_ARMED) {
+		op->flags |= WEFT__OPF_CANCELING;
+		dead = true;
+	}
+	weft__op_unlock(op);
+	if (dead)
+		weft__rstat_add(&op->q->stats->probe_dead, 1);
+	return dead;
 }
 
 void weft__recvq_refuse_locked(struct weft__op *op)
@@ -225,8 +264,9 @@ void weft__recvq_release(struct weft__reactor *r, struct weft__op *op)
 		uint16_t bid;
 		unsigned n = 0;
 
+		/* chunks are queued only by arms, which set q */
 		chunk_done(c, &bid, &n);
-		weft__pool_put(&r->pool, &bid, n);
+		weft__pool_put(op->q->pool, &bid, n);
 	}
 	free(op->u.rq.q);
 }
@@ -268,8 +308,7 @@ static struct weft__op *recvq_record(struct weft__fd *f,
 /* Copies queued chunks into r->buf (lock held); the buffers emptied (at
  * most TAKE_MAX) are stored in bids for the caller to give back after
  * unlocking. */
-static size_t recvq_take_locked(void *buf, size_t len,
-				struct weft__reactor *re, struct weft__op *op,
+static size_t recvq_take_locked(void *buf, size_t len, struct weft__op *op,
 				uint16_t *bids, unsigned *nbids)
 {
 	size_t got = 0;
@@ -280,7 +319,7 @@ static size_t recvq_take_locked(void *buf, size_t len,
 
 		if (k > len - got)
 			k = len - got;
-		memcpy((char *)buf + got, chunk_data(re, c) + op->u.rq.off, k);
+		memcpy((char *)buf + got, chunk_data(op, c) + op->u.rq.off, k);
 		got += k;
 		op->u.rq.off += (uint32_t)k;
 		op->u.rq.lent = false;
@@ -296,7 +335,7 @@ static size_t recvq_take_locked(void *buf, size_t len,
 
 /* A peek: copies from the queued chunks into buf without taking them
  * (lock held). */
-static size_t recvq_peek_locked(void *buf, size_t len, struct weft__reactor *re,
+static size_t recvq_peek_locked(void *buf, size_t len,
 				const struct weft__op *op)
 {
 	uint32_t off = op->u.rq.off;
@@ -309,7 +348,7 @@ static size_t recvq_peek_locked(void *buf, size_t len, struct weft__reactor *re,
 
 		if (k > len - got)
 			k = len - got;
-		memcpy((char *)buf + got, chunk_data(re, c) + off, k);
+		memcpy((char *)buf + got, chunk_data(op, c) + off, k);
 		got += k;
 		off = 0;
 	}
@@ -329,6 +368,7 @@ int weft__recvq_poll(struct weft__fd *f, struct weft__reactor *re,
 	uint16_t bids[TAKE_MAX];
 	unsigned nbids = 0;
 	bool push = false, ready = true, fallback = false, unref = false;
+	struct weft__bufpool *pool;
 
 	if (*waiting && !atomic_load_explicit(&f->rx, memory_order_relaxed)) {
 		/* the handle was closed under a waiting receive */
@@ -352,13 +392,13 @@ int weft__recvq_poll(struct weft__fd *f, struct weft__reactor *re,
 	if (op->u.rq.len && lend) {
 		struct weft__rxbuf *c = &op->u.rq.q[op->u.rq.head];
 
-		*lend = chunk_data(re, c) + op->u.rq.off;
+		*lend = chunk_data(op, c) + op->u.rq.off;
 		*res = (intptr_t)(c->len - op->u.rq.off);
 		op->u.rq.lent = true; /* not copied away until consumed */
 	} else if (op->u.rq.len && keep) {
-		*res = (intptr_t)recvq_peek_locked(buf, len, re, op);
+		*res = (intptr_t)recvq_peek_locked(buf, len, op);
 	} else if (op->u.rq.len) {
-		*res = (intptr_t)recvq_take_locked(buf, len, re, op, bids,
+		*res = (intptr_t)recvq_take_locked(buf, len, op, bids,
 						   &nbids);
 	} else if (op->u.rq.err == -ENOBUFS) {
 		/* the pool ran dry under the multishot: single-shot until
@@ -372,7 +412,8 @@ int weft__recvq_poll(struct weft__fd *f, struct weft__reactor *re,
 			op->u.rq.err = 0;
 	} else if (op->u.rq.eof) {
 		*res = 0;
-	} else if (op->u.rq.starved && !weft__pool_has_room(&re->pool)) {
+	} else if (op->u.rq.starved && op->q && op->q->pool &&
+		   !weft__pool_has_room(op->q->pool)) {
 		fallback = true;
 	} else {
 		op->u.rq.starved = false;
@@ -394,10 +435,12 @@ int weft__recvq_poll(struct weft__fd *f, struct weft__reactor *re,
 		*waiting = false;
 		unref = true;
 	}
+	pool = nbids ? op->q->pool : NULL; /* the ring that filled them */
 	weft__op_unlock(op);
 	if (unref)
 		weft__fd_put(f);
-	weft__pool_put(&re->pool, bids, nbids);
+	if (pool)
+		weft__pool_put(pool, bids, nbids);
 	if (push)
 		weft__reactor_push(re, op);
 	if (fallback) {
@@ -418,6 +461,7 @@ void weft__recvq_consume(struct weft__fd *f, struct weft__reactor *re,
 						   memory_order_acquire);
 	uint16_t bids[TAKE_MAX];
 	unsigned nbids = 0;
+	struct weft__bufpool *pool;
 
 	if (!op)
 		return;
@@ -438,8 +482,10 @@ void weft__recvq_consume(struct weft__fd *f, struct weft__reactor *re,
 			op->u.rq.len--;
 		}
 	}
+	pool = nbids ? op->q->pool : NULL;
 	weft__op_unlock(op);
-	weft__pool_put(&re->pool, bids, nbids);
+	if (pool)
+		weft__pool_put(pool, bids, nbids);
 }
 
 size_t weft__recvq_held(struct weft__fd *f)

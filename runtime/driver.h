@@ -30,6 +30,8 @@
 #ifndef WEFT_RUNTIME_DRIVER_H
 #define WEFT_RUNTIME_DRIVER_H
 
+#include <stdbool.h>
+
 #include "weft/metrics.h"
 #include "weft/rt.h"
 
@@ -54,6 +56,9 @@ struct weft__driver_host {
 	void (*wake_batch_add_ref)(struct weft__wake_batch *b,
 				   const weft_waker *w);
 	void (*wake_batch_flush)(struct weft__wake_batch *b);
+	/* how many worker threads rt runs (0: the current-thread flavour,
+	 * whose one worker slot is block_on's thread) */
+	unsigned (*worker_threads)(weft_rt *rt);
 	/* the reason a failing start gives (weft_rt_create_error) */
 	void (*set_create_error)(weft_rt *rt, const char *msg);
 	/* true when nothing of rt can make progress without a wake from the
@@ -80,6 +85,20 @@ struct weft__driver_ops {
 		     void **state);
 	void (*flush)(void *state, unsigned worker);
 	void (*stop)(void *state);
+	/* Worker-owned driver state (all optional: NULL = none). On a
+	 * worker thread of the multi-thread flavour: worker_start before its
+	 * loop, worker_stop after it (before the thread exits; tasks may
+	 * still be alive). park: the worker has nothing to run and is
+	 * counted parked (idle.c); wait in the driver until it has
+	 * completions for the worker, or until unpark(worker) from any
+	 * thread; return false if the driver has no wait for it (the worker
+	 * then waits on its futex). Spurious returns are allowed: the
+	 * worker re-checks its queues. unpark returns false when `worker`
+	 * does not wait in the driver (the runtime uses the futex). */
+	void (*worker_start)(void *state, unsigned worker);
+	void (*worker_stop)(void *state, unsigned worker);
+	bool (*park)(void *state, unsigned worker);
+	bool (*unpark)(void *state, unsigned worker);
 	/* Fills the reactor part of weft_rt_metrics (optional: NULL leaves
 	 * it zero). Any thread, between start and stop; must not block the
 	 * driver (relaxed loads of counters its thread keeps). */

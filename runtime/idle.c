@@ -101,6 +101,11 @@ void weft__worker_unpark(struct weft__worker *w)
 	/* release: our queue pushes before the worker's wake-up; pairs with
 	 * the acquire load of park_word in weft__worker_park */
 	atomic_store_explicit(&w->park_word, 0, memory_order_release);
+	/* a worker that waits in its driver (a worker-owned ring) is woken
+	 * there; the others on the futex */
+	if (w->rt->head.driver && w->rt->driver_ops->unpark &&
+	    w->rt->driver_ops->unpark(w->rt->head.driver, w->index))
+		return;
 	weft__futex_wake(&w->park_word, 1);
 }
 

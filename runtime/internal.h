@@ -399,6 +399,12 @@ struct weft__worker {
 
 void *weft__worker_main(void *arg);
 void weft__worker_schedule(struct weft__task *t, bool yield);
+/* Pushes n next-linked tasks onto w's own deque (w is the calling
+ * thread's worker) with one weft__idle_notify_one (a driver's completions
+ * reaped by the worker that owns them: the wake batch's flush on a
+ * worker). */
+void weft__worker_push_batch(struct weft__worker *w, struct weft__task *head,
+			     size_t n);
 struct weft__worker *weft__worker_current(void);
 bool weft__worker_run_once(struct weft__worker *w);
 bool weft__worker_run_once_ex(struct weft__worker *w,

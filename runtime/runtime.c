@@ -86,6 +86,11 @@ static int host_worker_index(weft_rt *rt)
 	return w && w->rt == rt ? (int)w->index : -1;
 }
 
+static unsigned host_worker_threads(weft_rt *rt)
+{
+	return rt->nthreads;
+}
+
 static void host_set_create_error(weft_rt *rt, const char *msg)
 {
 	(void)rt;
@@ -115,6 +120,7 @@ static const struct weft__driver_host host = {
 	.wake_batch_add = weft__rt_batch_add,
 	.wake_batch_add_ref = weft__rt_batch_add_ref,
 	.wake_batch_flush = weft__rt_batch_flush,
+	.worker_threads = host_worker_threads,
 	.set_create_error = host_set_create_error,
 	.is_idle = host_is_idle,
 };

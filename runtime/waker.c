@@ -146,8 +146,18 @@ void weft__rt_batch_add_ref(struct weft__wake_batch *b, const weft_waker *w)
 
 void weft__rt_batch_flush(struct weft__wake_batch *b)
 {
+	struct weft__worker *w = weft__worker_current();
+
 	if (!b->n)
 		return;
+	if (w && w->rt == b->rt && !w->in_poll) {
+		/* a worker flushing its driver (its own ring's completions):
+		 * onto its own deque */
+		weft__worker_push_batch(w, b->head, b->n);
+		b->head = b->tail = NULL;
+		b->n = 0;
+		return;
+	}
 	weft__injector_push(&b->rt->inj, b->head, b->tail, b->n);
 	weft__idle_notify_one(b->rt);
 	b->head = b->tail = NULL;

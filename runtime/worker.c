@@ -131,6 +131,22 @@ void weft__worker_schedule(struct weft__task *t, bool yield)
 	weft__idle_notify_one(rt);
 }
 
+void weft__worker_push_batch(struct weft__worker *w, struct weft__task *head,
+			     size_t n)
+{
+	while (head) {
+		struct weft__task *next = head->next;
+
+		push_local(w, head);
+		head = next;
+	}
+	/* one notify for the batch, as a spawn does (measured: notifying
+	 * only when more than one task was queued, this worker running the
+	 * first, cost throughput at 16 connections on the loaded host) */
+	if (n)
+		weft__idle_notify_one(w->rt);
+}
+
 static void driver_flush(struct weft__worker *w)
 {
 	weft_rt *rt = w->rt;
@@ -213,6 +229,10 @@ static struct weft__task *next_local(struct weft__worker *w)
 	if (t)
 		return t;
 	driver_flush(w);
+	/* the flush may have reaped completions onto the deque */
+	t = weft__deque_pop(&w->dq);
+	if (t)
+		return t;
 	return take_injected(w);
 }
 
@@ -296,6 +316,15 @@ static struct weft__task *search(struct weft__worker *w,
 		if (!w->searching && !yielding &&
 		    weft__idle_try_searching(&w->rt->idle))
 			w->searching = true;
+		/* completions the driver holds for this worker (its own ring)
+		 * are reaped only by it: look at them between steals, or they
+		 * would wait for the end of the spin */
+		if (w->rt->head.driver && w->rt->driver_ops->park) {
+			driver_flush(w);
+			t = weft__deque_pop(&w->dq);
+			if (t)
+				return t;
+		}
 		/* past the pure spin a worker still steals, uncounted */
 		t = w->searching || yielding ? steal_work(w) : take_injected(w);
 		if (t)
@@ -437,6 +466,24 @@ static bool park_sleep(struct weft__worker *w)
 			woken = false;
 			break;
 		}
+		if (rt->head.driver && rt->driver_ops->park &&
+		    rt->driver_ops->park(rt->head.driver, w->index)) {
+			/* the driver's wait ended: an unpark (park_word 0), or
+			 * completions for this worker, which it reaps at its
+			 * next flush: leave the park ourselves */
+			if (atomic_load_explicit(&w->park_word,
+						 memory_order_acquire) == 0)
+				break;
+			if (weft__idle_park_cancel(&rt->idle, w->index)) {
+				woken = false; /* unparked, not searching */
+				break;
+			}
+			/* a notifier popped us meanwhile: wait for its store */
+			while (atomic_load_explicit(&w->park_word,
+						    memory_order_acquire) != 0)
+				weft__cpu_relax();
+			break;
+		}
 		weft__futex_wait(&w->park_word, 1);
 	}
 	busy_start(w);
@@ -507,6 +554,8 @@ void *weft__worker_main(void *arg)
 	pthread_setname_np(pthread_self(), name);
 	if (!rt->cfg.no_pin)
 		pin_self(w);
+	if (rt->head.driver && rt->driver_ops->worker_start)
+		rt->driver_ops->worker_start(rt->head.driver, w->index);
 	if (rt->cfg.on_thread_start)
 		rt->cfg.on_thread_start(rt->cfg.hook_arg);
 	while (!stopping(w)) {
@@ -514,6 +563,10 @@ void *weft__worker_main(void *arg)
 			weft__worker_park(w, NULL);
 	}
 	weft__poll_idle(&w->stats);
+	if (rt->head.driver && rt->driver_ops->worker_stop) {
+		driver_flush(w);
+		rt->driver_ops->worker_stop(rt->head.driver, w->index);
+	}
 	busy_stop(w);
 	if (rt->cfg.on_thread_stop)
 		rt->cfg.on_thread_stop(rt->cfg.hook_arg);

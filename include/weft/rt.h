@@ -71,7 +71,9 @@ typedef struct weft_long_poll {
 	unsigned line;           /* or for a task spawned by weft_spawn */
 	unsigned worker;         /* the worker running the poll */
 	uint64_t elapsed_ns;     /* how long the poll has run so far (a lower
-	                          * bound, within a quarter of the threshold) */
+	                          * bound: within half the threshold, or up
+	                          * to 8 thresholds for a poll that started
+	                          * on an idle runtime) */
 	const char *task_name;   /* weft_spawn_named's name (weft/group.h),
 	                          * or NULL */
 	/* added in 1.2: with weft_obs_opts.stack_signal, the blocked worker's
@@ -96,10 +98,11 @@ typedef void (*weft_worker_hook)(void *arg, unsigned worker);
  * and a later weft reads only the fields a program's size covers.
  *
  * The long-poll detector: a watcher thread looks at every worker each
- * long_poll_ns / 4 (at least every millisecond) and reports a poll that
- * has been running for long_poll_ns or more, once per poll: on_long_poll
- * (called on the watcher thread, which it must not block for long), or by
- * default one line on stderr:
+ * long_poll_ns / 2 (at least every millisecond; while no worker is in a
+ * poll, less and less often, down to every 8 x long_poll_ns) and reports
+ * a poll that has been running for long_poll_ns or more, once per poll:
+ * on_long_poll (called on the watcher thread, which it must not block
+ * for long), or by default one line on stderr:
  *   weft: long poll: task 0x... (name, sym) spawned at f.c:12 has run
  *   52 ms on worker 1
  * Each worker publishes only a sequence number, the task and its type per

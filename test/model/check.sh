@@ -74,6 +74,12 @@ run_case deque-relaxed-bot deque.pml error -DBROKEN=1
 run_case deque-buf-first   deque.pml error -DBROKEN=2
 # parking (runtime/idle.c, worker.c): 2 workers + a producer
 run_case idle              idle.pml  ok    -DNW=2 -DP=1 -DK=3
+# ... with the worker-owned ring's wait (reactor/wring.c), which may end
+# on a completion with the park word still 1: sequentially consistent
+# (K=1; 2.6 M states, ~40 s on the loaded host; K=2 did not finish in 5
+# minutes), so it checks the park_cancel path's counts, not the fences
+run_case idle-ringwait     idle.pml  ok    -DNW=2 -DP=1 -DK=1 -DRINGWAIT=1
+run_case idle-ringwait-nocancel idle.pml error -DNW=2 -DP=1 -DK=1 -DRINGWAIT=1 -DBROKEN=4
 run_case idle-sc           idle.pml  ok    -DNW=2 -DP=1 -DK=1 -DBROKEN=1
 run_case idle-park-nofence idle.pml  error -DNW=2 -DP=1 -DK=2 -DBROKEN=1
 run_case idle-notify-first idle.pml  error -DNW=2 -DP=1 -DK=2 -DBROKEN=2

@@ -36,7 +36,10 @@
  *     work -> weft__idle_park_cancel (lock; remove index; found -> RMW
  *     state += UNPARK; unlock), not found -> wait for park_word == 0 and
  *     continue searching; no work -> futex-wait while park_word == 1, then
- *     continue searching
+ *     continue searching; with a worker-owned ring (reactor/wring.c) the
+ *     wait is in the ring and may end on a completion with park_word
+ *     still 1: the worker then takes the park_cancel path (modelled once
+ *     per worker: io_left, with -DRINGWAIT; check.sh's idle-ringwait)
  *   weft__idle_notify_one: seq_cst fence; load state (relaxed);
  *     should_wake (searching == 0 && unparked < NW); lock; load state;
  *     should_wake && nsleepers > 0 -> pop sleepers[--nsleepers]; RMW state
@@ -67,6 +70,8 @@
  *   1: park without the seq_cst fence before re-checking the queues.
  *   2: the producer's notify reads state before it publishes the work.
  *   3: notify_one without its seq_cst fence.
+ *   4 (with -DRINGWAIT): a ring wait that ended on a completion goes
+ *      back to work without park_cancel.
  */
 #ifndef NW
 #define NW 2          /* workers */
@@ -103,6 +108,7 @@ bit lock;
 byte sleepers[NW];
 byte nsleepers;
 bit park_word[NW];
+bit io_left[NW];        /* the worker's ring wait may still end early */
 byte ran;               /* tasks run */
 byte producer_done;
 
@@ -322,6 +328,7 @@ loop:
 	atomic { load(WORK, w_) };                  /* work_visible */
 	if
 	:: w_ > 0 ->
+park_cancel:
 		/* weft__idle_park_cancel */
 		lock_acquire();
 		found = 0;
@@ -356,14 +363,34 @@ loop:
 		goto loop
 	:: else
 	fi;
-	/* futex-wait while park_word == 1 */
+	/* futex-wait (or the driver's wait: the worker's ring) while
+	 * park_word == 1 */
 end_wait:
-	atomic {
+	if
+	:: atomic {
 		park_word[me] == 0;
 		join_pw()
-	};
-	searching = 1;
-	goto loop;
+	   };
+	   searching = 1;
+	   goto loop
+	:: atomic { io_left[me] == 1 -> io_left[me] = 0 };
+	   /* park_sleep: the ring wait ended on a completion for this
+	    * worker (once per worker, so that a run can still block): park
+	    * word 0 -> woken; else leave the park ourselves as a re-check
+	    * that found work does (park_cancel) */
+	   if
+	   :: atomic { park_word[me] == 0 -> join_pw() };
+	      searching = 1;
+	      goto loop
+	   :: else ->
+#if BROKEN == 4
+		/* broken: back to work still counted parked, on sleepers */
+		goto loop
+#else
+		goto park_cancel
+#endif
+	   fi
+	fi;
 run_it:
 	ran++;
 	goto loop
@@ -388,7 +415,11 @@ init {
 		hlen[STATE] = 1;
 		i = 0;
 		do
-		:: i < NW -> run worker(i); i++
+		:: i < NW ->
+#ifdef RINGWAIT
+			io_left[i] = 1;
+#endif
+			run worker(i); i++
 		:: else -> break
 		od;
 		run producer();

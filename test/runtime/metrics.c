@@ -8,6 +8,7 @@
  * and unparks seen).
  */
 #include <ctype.h>
+#include <dirent.h>
 #include <regex.h>
 #include <stdio.h>
 
@@ -326,6 +327,68 @@ Test(metrics, long_poll_off_and_short_polls_not_reported,
 	weft_join_drop(j);
 	weft_rt_destroy(rt);
 	cr_assert_eq(lp_count(&l), 0);
+}
+
+/* The voluntary context switches of rt's thread called name (its
+ * wake-ups after sleeping), from /proc; -1 if there is none. */
+static long thread_wakeups(const char *name)
+{
+	char path[300], comm[32], line[128];
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	long n = -1;
+
+	cr_assert_not_null(d);
+	while (n < 0 && (e = readdir(d))) {
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
+			 e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (!fgets(comm, sizeof(comm), f))
+			comm[0] = 0;
+		fclose(f);
+		comm[strcspn(comm, "\n")] = 0;
+		if (strcmp(comm, name))
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/status",
+			 e->d_name);
+		f = fopen(path, "r");
+		cr_assert_not_null(f);
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) == 1)
+				break;
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+/* An idle runtime's watcher backs off: at the default threshold (10 ms)
+ * it looked 400 times a second whatever the runtime did (each wake-up
+ * ~30 us of CPU on a small VM); idle, it now wakes at most ~12 times a
+ * second after the first few. A bound on wake-ups in a second of idling,
+ * not on time: a slower machine only wakes it less. */
+Test(metrics, long_poll_watcher_backs_off_while_idle, .timeout = RT_TIMEOUT)
+{
+	weft_obs_opts o;
+	weft_rt *rt;
+	long a, b;
+
+	weft_obs_opts_init(&o);
+	rt = rt_obs(2, &o);
+	usleep(300 * 1000); /* past the back-off's ramp */
+	a = thread_wakeups("weft-watch");
+	cr_assert_geq(a, 0, "no watcher thread");
+	usleep(1000 * 1000);
+	b = thread_wakeups("weft-watch");
+	weft_rt_destroy(rt);
+	cr_assert_leq(b - a, 40, "the idle watcher woke %ld times in 1 s",
+		      b - a);
 }
 
 /* Shutdown while a poll blocks past the threshold: the shutdown waits for
