@@ -3,8 +3,10 @@
  * set, a bounded set, push from inside a member's poll, drop functions
  * run exactly once (at retire or at destroy, members mid-wait included),
  * a push from a drop function while the set is destroyed, wakers that
- * outlive the set, a next future as a select branch, and members woken
- * from other threads inside a runtime (TSan).
+ * outlive the set, a next future as a select branch, the parent woken
+ * once per wait (and the task now waiting, when that changes), a wake
+ * while the set is polled not lost, and members woken from other threads
+ * inside a runtime, also racing the owner over many rounds (TSan).
  */
 #include "test/runtime/harness.h"
 #include "weft/futset.h"
