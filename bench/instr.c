@@ -17,6 +17,13 @@
  *                        future per item that adds it up): N x (item)
  *   weft-instr recvloop N the same items by a weft_mpsc_recv loop (the
  *                        hand-written baseline of foreach)
+ *   weft-instr futset N  a task owns a future set (weft/futset.h) of 100
+ *                        waiting members and wakes one at a time, in
+ *                        turn, N times; each time it awaits next (only
+ *                        that member is polled: it completes), pushes a
+ *                        replacement and polls the set once so that it
+ *                        registers (bench/stream_wl.c's futset_wake):
+ *                        N x (wake + next + push + registering poll)
  *
  * Current-thread flavour, so the counts do not depend on thread timing.
  * bench/instr.sh runs each at two sizes and prints the difference per
@@ -273,6 +280,76 @@ static weft_poll consume_poll(struct consume *f, weft_cx *cx)
 
 WEFT_FUTURE(consume, struct consume, WEFT_NO_DROP);
 
+enum { FS_MEMBERS = 100 };
+
+struct fs_member {
+	WEFT_ASYNC;
+	weft_waker *slot;
+	uint32_t id;
+	bool waited;
+};
+
+static weft_poll fs_member_poll(struct fs_member *f, weft_cx *cx)
+{
+	if (f->waited) {
+		f->res = f->id;
+		return WEFT_READY;
+	}
+	f->waited = true;
+	*f->slot = weft_waker_clone(&cx->waker);
+	return WEFT_PENDING;
+}
+
+WEFT_FUTURE(fs_member, struct fs_member, WEFT_NO_DROP);
+
+struct fs_driver {
+	WEFT_ASYNC;
+	long n, i;
+	uint32_t id;
+	weft_futset set;
+	weft_futset_next nx;
+	weft_waker w[FS_MEMBERS];
+};
+
+static void fs_push(struct fs_driver *f, uint32_t id)
+{
+	struct fs_member *m = WEFT_FUTSET_PUSH(&f->set, fs_member);
+
+	if (!m)
+		abort();
+	m->slot = &f->w[id];
+	m->id = id;
+}
+
+static weft_poll fs_driver_poll(struct fs_driver *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f, cx);
+	if (WEFT_FUTSET_INIT(&f->set, fs_member, 0))
+		abort();
+	for (f->id = 0; f->id < FS_MEMBERS; f->id++)
+		fs_push(f, f->id);
+	weft_futset_next_init(&f->nx, &f->set);
+	if (weft_futset_next_poll(&f->nx, weft_cx_) != WEFT_PENDING)
+		abort();
+	for (f->i = 0; f->i < f->n; f->i++) {
+		f->id = (uint32_t)(f->i % FS_MEMBERS);
+		weft_waker_wake(&f->w[f->id]);
+		WEFT_AWAIT_INIT(weft_futset_next, &f->nx, &f->set);
+		if (f->nx.res != (intptr_t)f->id)
+			abort();
+		fs_push(f, f->id);
+		weft_futset_next_init(&f->nx, &f->set);
+		if (weft_futset_next_poll(&f->nx, weft_cx_) != WEFT_PENDING)
+			abort();
+	}
+	for (f->id = 0; f->id < FS_MEMBERS; f->id++)
+		weft_waker_drop(&f->w[f->id]);
+	weft_futset_destroy(&f->set);
+	WEFT_END();
+}
+
+WEFT_FUTURE(fs_driver, struct fs_driver, WEFT_NO_DROP);
+
 int main(int argc, char **argv)
 {
 	weft_rt_builder b;
@@ -281,7 +358,7 @@ int main(int argc, char **argv)
 
 	if (argc != 3) {
 		fprintf(stderr, "usage: weft-instr spawn|wake|pingpong|joinset|spawnjoin|"
-				"foreach|recvloop N\n");
+				"foreach|recvloop|futset N\n");
 		return 2;
 	}
 	n = atol(argv[2]);
@@ -319,6 +396,15 @@ int main(int argc, char **argv)
 				     .conc = !strcmp(argv[1], "foreach") };
 
 		WEFT_BLOCK_ON(rt, consume, &c);
+	} else if (!strcmp(argv[1], "futset")) {
+		weft_join_wait w = { 0 };
+		weft_join *j;
+
+		if (WEFT_SPAWN(rt, fs_driver, &j, { .n = n }))
+			return 1;
+		weft_join_wait_init(&w, j);
+		WEFT_BLOCK_ON(rt, weft_join_wait, &w);
+		weft_join_drop(j);
 	} else {
 		return 2;
 	}

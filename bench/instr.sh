@@ -10,7 +10,7 @@ count() {
 	valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$1" "$2" 2>&1 |
 		sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
-for op in spawn wake pingpong; do
+for op in spawn wake pingpong futset; do
 	a=$(count $op $small)
 	b=$(count $op $large)
 	echo "$op: $(( (b - a) / (large - small) )) instructions per operation"

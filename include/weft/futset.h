@@ -16,11 +16,15 @@
  * into itself.
  *
  * Wakes: every member gets its own waker (the slot itself); waking it
- * puts the slot on the set's ready list, under a lock held for the few
- * instructions of the append, and wakes the task polling the set when the
- * list was empty. The next future polls only the slots on that list, so a
- * wake costs the same whatever the set's size. A member woken while it is
- * already listed is listed once.
+ * puts the slot on the set's ready list (two compare-and-swaps, no lock)
+ * and, when the task's last next poll on the set returned PENDING and no
+ * member has been woken since, wakes that task: once per wait, however
+ * many members are woken before it comes back, and not at all while the
+ * task is running between next polls (it looks at the list at its next
+ * poll; a next that returned READY asked for no wake, as the poll
+ * contract has it). The next future polls only the slots on that list,
+ * so a wake costs the same whatever the set's size. A member woken while
+ * it is already listed is listed once.
  *
  * Memory and bounds: with cap 0 the set grows in chunks of slots (16, 32,
  * 64, ..., up to 64 Ki slots a chunk) and reuses retired slots, so at
@@ -148,14 +152,19 @@ size_t weft_futset_len(const weft_futset *set);
  * calling thread, in no particular order), retires the last returned one,
  * and releases the set. The slots' memory goes when the last waker clone
  * does. No next future may be in use on the set. Harmless on a set whose
- * init failed. */
+ * init failed. When another thread is inside a member's wake that is
+ * waking the task, destroy waits for that wake to finish (yielding the
+ * thread: a few instructions, never a wait on the program). */
 void weft_futset_destroy(weft_futset *set);
 
 /* Waits for a member to complete: READY with res = its result and frame
  * at it (see the top), or res = WEFT_FUTSET_EMPTY when the set has no
  * member. Each poll polls the members woken since the last one (and the
  * newly pushed), each with its own waker and the task's coop budget,
- * returning at the first that completes (the others stay listed). */
+ * returning at the first that completes (the others stay listed). A poll
+ * that returns PENDING has the task's waker woken by the next member
+ * wake; when the set is polled by another task than before, the new one
+ * is woken from then on (the old waker is released). */
 typedef struct weft_futset_next {
 	weft_futset *set;
 	void *frame;   /* after READY with a member: the member's frame */

@@ -3,8 +3,10 @@
  * set, a bounded set, push from inside a member's poll, drop functions
  * run exactly once (at retire or at destroy, members mid-wait included),
  * a push from a drop function while the set is destroyed, wakers that
- * outlive the set, a next future as a select branch, and members woken
- * from other threads inside a runtime (TSan).
+ * outlive the set, a next future as a select branch, the parent woken
+ * once per wait (and the task now waiting, when that changes), a wake
+ * while the set is polled not lost, and members woken from other threads
+ * inside a runtime, also racing the owner over many rounds (TSan).
  */
 #include "test/runtime/harness.h"
 #include "weft/futset.h"
@@ -50,6 +52,8 @@ struct mem {
 	int *drops;
 	weft_futset *push_into; /* when set: pushes into it from drop */
 	void **pushed;
+	struct trig *fire_on_poll; /* when set: fired at each poll (a wake
+				    * that lands while the set is polled) */
 };
 
 static weft_poll mem_poll(struct mem *f, weft_cx *cx)
@@ -57,6 +61,8 @@ static weft_poll mem_poll(struct mem *f, weft_cx *cx)
 	bool fired;
 
 	f->polls[f->id]++;
+	if (f->fire_on_poll)
+		trig_fire(f->fire_on_poll);
 	pthread_mutex_lock(&f->t->m);
 	fired = f->t->fired;
 	if (!fired)
@@ -145,11 +151,16 @@ Test(futset, completion_order_and_only_woken_polled)
 	int order[] = { 17, 3, 63, 0, 40 };
 	for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
 		int id = order[k];
-		int wakes = atomic_load(&x.k.t.wakes);
+		int wakes;
 
+		/* the task waits on the set (a wake after READY, with no
+		 * PENDING since, need not wake it: it has not waited) */
+		weft_futset_next_init(&nx, &x.set);
+		cr_assert_eq(weft_futset_next_poll(&nx, x.cx), WEFT_PENDING);
+		wakes = atomic_load(&x.k.t.wakes);
 		trig_fire(&x.t[id]);
 		cr_assert_eq(atomic_load(&x.k.t.wakes), wakes + 1,
-			     "a member's wake wakes the parent");
+			     "a member's wake wakes the waiting parent");
 		weft_futset_next_init(&nx, &x.set);
 		cr_assert_eq(weft_futset_next_poll(&nx, x.cx), WEFT_READY);
 		cr_assert_eq(nx.res, id);
@@ -451,6 +462,106 @@ Test(futset, next_is_a_select_branch)
 	trig_destroy(&other);
 }
 
+/* The parent waker: woken once per wait however many members are woken
+ * before the owner comes back, and, when the set is polled by another
+ * task, that task's waker (the first one released). */
+Test(futset, parent_woken_once_per_wait_and_the_waiting_task_is_woken)
+{
+	struct fix x;
+	weft_futset_next nx;
+	tcx k2;
+	weft_cx *cx2 = tcx_init(&k2);
+	int w0;
+
+	fix_init(&x, 0);
+	for (int i = 0; i < 5; i++)
+		fix_push(&x, i);
+	weft_futset_next_init(&nx, &x.set);
+	cr_assert_eq(weft_futset_next_poll(&nx, x.cx), WEFT_PENDING);
+	w0 = atomic_load(&x.k.t.wakes);
+	trig_fire(&x.t[0]);
+	cr_assert_eq(atomic_load(&x.k.t.wakes), w0 + 1, "the first wake");
+	trig_fire(&x.t[1]);
+	cr_assert_eq(atomic_load(&x.k.t.wakes), w0 + 1,
+		     "a second wake before the owner came back wakes nobody");
+	for (int i = 0; i < 2; i++) {
+		weft_futset_next_init(&nx, &x.set);
+		cr_assert_eq(weft_futset_next_poll(&nx, x.cx), WEFT_READY);
+		cr_assert_eq(nx.res, i, "in wake order");
+	}
+	weft_futset_next_init(&nx, &x.set);
+	cr_assert_eq(weft_futset_next_poll(&nx, x.cx), WEFT_PENDING);
+	trig_fire(&x.t[2]);
+	cr_assert_eq(atomic_load(&x.k.t.wakes), w0 + 2, "a new wait, a wake");
+	weft_futset_next_init(&nx, &x.set);
+	cr_assert_eq(weft_futset_next_poll(&nx, x.cx), WEFT_READY);
+	cr_assert_eq(nx.res, 2);
+	/* another task waits on the set now: it is the one woken */
+	weft_futset_next_init(&nx, &x.set);
+	cr_assert_eq(weft_futset_next_poll(&nx, x.cx), WEFT_PENDING);
+	weft_futset_next_init(&nx, &x.set);
+	cr_assert_eq(weft_futset_next_poll(&nx, cx2), WEFT_PENDING);
+	cr_assert_eq(atomic_load(&x.k.t.live), 0, "the first task released");
+	w0 = atomic_load(&x.k.t.wakes);
+	trig_fire(&x.t[3]);
+	cr_assert_eq(atomic_load(&k2.t.wakes), 1, "the second task woken");
+	cr_assert_eq(atomic_load(&x.k.t.wakes), w0, "not the first");
+	weft_futset_next_init(&nx, &x.set);
+	cr_assert_eq(weft_futset_next_poll(&nx, cx2), WEFT_READY);
+	cr_assert_eq(nx.res, 3);
+	fix_fini(&x);
+	cr_assert_eq(atomic_load(&k2.t.live), 0, "the parent released");
+}
+
+/* A wake that lands while the set is being polled (member 0's poll wakes
+ * member 1, as another thread could at that moment) is not lost: the call
+ * polls member 1 or, returning PENDING, has woken the task to come back. */
+Test(futset, a_wake_while_the_set_is_polled_is_not_lost)
+{
+	struct fix x;
+	weft_futset_next nx;
+	weft_waker w;
+	int before;
+	weft_poll r;
+
+	fix_init(&x, 0);
+	struct mem *a = fix_push(&x, 0);
+	fix_push(&x, 1);
+	weft_futset_next_init(&nx, &x.set);
+	cr_assert_eq(weft_futset_next_poll(&nx, x.cx), WEFT_PENDING);
+	/* wake member 0 without firing it: it waits again at its poll, and
+	 * fires member 1 from inside that poll */
+	a->fire_on_poll = &x.t[1];
+	pthread_mutex_lock(&x.t[0].m);
+	w = weft_waker_clone(&x.t[0].w);
+	pthread_mutex_unlock(&x.t[0].m);
+	weft_waker_wake(&w);
+	before = atomic_load(&x.k.t.wakes);
+	weft_futset_next_init(&nx, &x.set);
+	r = weft_futset_next_poll(&nx, x.cx);
+	a->fire_on_poll = NULL;
+	cr_assert_eq(x.polls[0], 2);
+	if (r == WEFT_PENDING) {
+		cr_assert_gt(atomic_load(&x.k.t.wakes), before,
+			     "PENDING with member 1 woken and no wake of "
+			     "the task: the wake is lost");
+		weft_futset_next_init(&nx, &x.set);
+		r = weft_futset_next_poll(&nx, x.cx);
+	}
+	cr_assert_eq(r, WEFT_READY);
+	cr_assert_eq(nx.res, 1);
+	/* and the set waits properly afterwards */
+	weft_futset_next_init(&nx, &x.set);
+	cr_assert_eq(weft_futset_next_poll(&nx, x.cx), WEFT_PENDING);
+	before = atomic_load(&x.k.t.wakes);
+	trig_fire(&x.t[0]);
+	cr_assert_eq(atomic_load(&x.k.t.wakes), before + 1);
+	weft_futset_next_init(&nx, &x.set);
+	cr_assert_eq(weft_futset_next_poll(&nx, x.cx), WEFT_READY);
+	cr_assert_eq(nx.res, 0);
+	fix_fini(&x);
+}
+
 /* ----------------------------------------------- inside a runtime, TSan */
 
 enum { RN = 200 };
@@ -540,5 +651,147 @@ Test(futset, members_woken_from_other_threads, .timeout = RT_TIMEOUT)
 	free(t);
 	free(polls);
 	free(drops);
+	rt_leak_check();
+}
+
+/* Wakes from other threads racing the owner's polls, many rounds: each of
+ * SM members waits SR times in turn (a member that completes is replaced
+ * by one waiting for the next fire of its trigger), fired by two threads
+ * as soon as it waits. A lost wake leaves the owner waiting for ever (the
+ * test's timeout is the hang guard). */
+enum { SM = 16, SR = 400 };
+
+struct rtrig {
+	pthread_mutex_t m;
+	int fired, waiting;   /* rounds fired, round waited for */
+	weft_waker w;
+};
+
+struct rmem {
+	WEFT_ASYNC;
+	struct rtrig *t;
+	int id, round;
+};
+
+static weft_poll rmem_poll(struct rmem *f, weft_cx *cx)
+{
+	bool ready;
+
+	pthread_mutex_lock(&f->t->m);
+	ready = f->t->fired >= f->round;
+	if (!ready) {
+		weft_waker_register(&f->t->w, cx);
+		f->t->waiting = f->round;
+	}
+	pthread_mutex_unlock(&f->t->m);
+	if (!ready)
+		return WEFT_PENDING;
+	f->res = f->id;
+	return WEFT_READY;
+}
+WEFT_FUTURE(rmem, struct rmem, WEFT_NO_DROP);
+
+struct rowner {
+	WEFT_ASYNC;
+	struct rtrig *t;
+	weft_futset set;
+	weft_futset_next nx;
+	int rounds[SM];
+	long done;
+	int i;
+};
+
+static weft_poll rowner_poll(struct rowner *f, weft_cx *cx)
+{
+	WEFT_BEGIN(f, cx);
+	if (WEFT_FUTSET_INIT(&f->set, rmem, 0))
+		WEFT_RETURN(-ENOMEM);
+	for (f->i = 0; f->i < SM; f->i++) {
+		f->rounds[f->i] = 1;
+		if (!WEFT_FUTSET_PUSH_INIT(&f->set, rmem,
+					   { .t = &f->t[f->i], .id = f->i,
+					     .round = 1 }))
+			WEFT_RETURN(-ENOMEM);
+	}
+	for (;;) {
+		WEFT_AWAIT_INIT(weft_futset_next, &f->nx, &f->set);
+		if (f->nx.res == WEFT_FUTSET_EMPTY)
+			break;
+		f->done++;
+		f->i = (int)f->nx.res;
+		if (f->rounds[f->i] < SR &&
+		    !WEFT_FUTSET_PUSH_INIT(&f->set, rmem,
+					   { .t = &f->t[f->i], .id = f->i,
+					     .round = ++f->rounds[f->i] }))
+			WEFT_RETURN(-ENOMEM);
+	}
+	weft_futset_destroy(&f->set);
+	WEFT_RETURN(f->done);
+	WEFT_END();
+}
+static void rowner_drop(struct rowner *f)
+{
+	weft_futset_destroy(&f->set);
+}
+WEFT_FUTURE(rowner, struct rowner, rowner_drop);
+
+struct rfirer {
+	struct rtrig *t;
+	int from;
+};
+
+static void *rfirer_main(void *p)
+{
+	struct rfirer *fr = p;
+	int left = SM / 2;
+
+	while (left > 0) {
+		left = 0;
+		for (int i = fr->from; i < SM; i += 2) {
+			struct rtrig *t = &fr->t[i];
+			weft_waker w = WEFT_WAKER_NONE;
+
+			pthread_mutex_lock(&t->m);
+			if (t->waiting > t->fired) {
+				t->fired = t->waiting;
+				w = t->w;
+				t->w = WEFT_WAKER_NONE;
+			}
+			if (t->fired < SR)
+				left++;
+			pthread_mutex_unlock(&t->m);
+			weft_waker_wake(&w);
+		}
+		sched_yield();
+	}
+	return NULL;
+}
+
+Test(futset, wakes_racing_the_owner_from_other_threads_are_not_lost,
+     .timeout = RT_TIMEOUT)
+{
+	weft_rt *rt = rt_multi(2);
+	struct rtrig *t = calloc(SM, sizeof(*t));
+	pthread_t th[2];
+	struct rfirer fr[2];
+	weft_join *j;
+
+	for (int i = 0; i < SM; i++)
+		pthread_mutex_init(&t[i].m, NULL);
+	cr_assert_eq(WEFT_SPAWN(rt, rowner, &j, { .t = t }), 0);
+	for (int i = 0; i < 2; i++) {
+		fr[i] = (struct rfirer){ t, i };
+		pthread_create(&th[i], NULL, rfirer_main, &fr[i]);
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	cr_assert_eq(join_on(rt, j), (intptr_t)SM * SR);
+	weft_join_drop(j);
+	weft_rt_destroy(rt);
+	for (int i = 0; i < SM; i++) {
+		weft_waker_drop(&t[i].w);
+		pthread_mutex_destroy(&t[i].m);
+	}
+	free(t);
 	rt_leak_check();
 }
