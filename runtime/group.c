@@ -419,6 +419,13 @@ struct weft_joinset {
 	_Atomic int64_t late;           /* see weft_joinset_destroy */
 };
 
+/* Test hook (test/runtime/group.c): while not 0, a member's notify adds 1
+ * to it and waits until destroy has closed the word, and destroy waits for
+ * such a late notifier to count itself out of `late` before it counts the
+ * pending in: the order in which nothing but the word orders destroy
+ * before the member's free. */
+atomic_int weft__joinset_test_late;
+
 static struct member *member_of(struct weft__task *t)
 {
 	return weft__task_tail(t);
@@ -498,12 +505,27 @@ static void member_notify(struct weft__jw_ext *e, struct weft__task *t)
 {
 	weft_joinset *s = (weft_joinset *)e;
 	struct member *m = member_of(t);
-	uintptr_t old = atomic_load_explicit(&s->word, memory_order_relaxed);
-	uintptr_t nw;
+	uintptr_t old, nw;
 	weft_waker w;
 
+	if (atomic_load_explicit(&weft__joinset_test_late,
+				 memory_order_relaxed)) {
+		/* relaxed, all of the hook: it must order nothing itself */
+		atomic_fetch_add_explicit(&weft__joinset_test_late, 1,
+					  memory_order_relaxed);
+		while (!(atomic_load_explicit(&s->word, memory_order_relaxed) &
+			 JS_CLOSED))
+			weft__cpu_relax();
+	}
+	old = atomic_load_explicit(&s->word, memory_order_relaxed);
 	do {
 		if (old & JS_CLOSED) {
+			/* acquire: pairs with destroy's CAS that closed the
+			 * word: its reads of our record and task (the abort,
+			 * the take) happen before the drop below frees them
+			 * (late may order nothing: we can come first) */
+			(void)atomic_load_explicit(&s->word,
+						   memory_order_acquire);
 			/* destroy counted us in `late`; the task side still
 			 * holds its reference, so t lives through the drop */
 			weft_join_drop((weft_join *)t);
@@ -670,6 +692,12 @@ void weft_joinset_destroy(weft_joinset *s)
 		member_release(m);
 		pending--;
 	}
+	if (pending > 0 && atomic_load_explicit(&weft__joinset_test_late,
+						memory_order_relaxed))
+		/* the test hook: a late notifier goes first */
+		while (atomic_load_explicit(&s->late, memory_order_relaxed) >=
+		       0)
+			weft__cpu_relax();
 	wait_waking(s);
 	if (pending == 0 ||
 	    atomic_fetch_add_explicit(&s->late, pending,

@@ -515,6 +515,9 @@ static inline void weft__owner_unlock(struct weft__owner *o)
 	atomic_flag_clear_explicit(&o->lock, memory_order_release);
 }
 
+/* group.c: test hook, a JoinSet's late notifier goes first (the comment
+ * at its definition). */
+extern atomic_int weft__joinset_test_late;
 /* group.c: task ids. A fresh id (never 0, unique in rt). */
 uint64_t weft__rt_new_id(weft_rt *rt);
 /* Removes t's entry from rt's id table (t's state has HAS_ID). */
