@@ -389,6 +389,8 @@ struct weft__worker {
 	bool in_poll;
 	bool yielded;                  /* a task yielded since the last pick */
 	uint8_t obs;                   /* WEFT__OBS_*: slow paths to take */
+	/* worker.c, search(): how its spins paid */
+	uint8_t pure_credit, spin_credit, probe;
 	struct weft__owner owner;
 	/* futex: 1 while parked, 0 once unparked; written by the waker */
 	_Atomic uint32_t park_word WEFT__ALIGNED;
@@ -400,9 +402,10 @@ struct weft__worker {
 void *weft__worker_main(void *arg);
 void weft__worker_schedule(struct weft__task *t, bool yield);
 /* Pushes n next-linked tasks onto w's own deque (w is the calling
- * thread's worker) with one weft__idle_notify_one (a driver's completions
- * reaped by the worker that owns them: the wake batch's flush on a
- * worker). */
+ * thread's worker, which runs the first of them next) and calls
+ * weft__idle_notify_one once if more than one task is queued there (a
+ * driver's completions reaped by the worker that owns them: the wake
+ * batch's flush on a worker). */
 void weft__worker_push_batch(struct weft__worker *w, struct weft__task *head,
 			     size_t n);
 struct weft__worker *weft__worker_current(void);

@@ -18,7 +18,9 @@
  *   5. searching: steal half of another worker's deque, spinning for up to
  *      spin_ns before parking (a futex wake costs ~60 us here); after the
  *      first SPIN_PURE_NS it yields the CPU between looks and no longer
- *      counts as a searcher (see search()).
+ *      counts as a searcher; a worker with its own ring shortens or skips
+ *      the spin when its spins have not paid (spin credits, see
+ *      search()).
  * After a yield, the injector is looked at before the deque (once), so a
  * yielding task goes behind the tasks woken from outside.
  * Scheduling (weft__worker_schedule): a task woken or spawned by the
@@ -140,10 +142,13 @@ void weft__worker_push_batch(struct weft__worker *w, struct weft__task *head,
 		push_local(w, head);
 		head = next;
 	}
-	/* one notify for the batch, as a spawn does (measured: notifying
-	 * only when more than one task was queued, this worker running the
-	 * first, cost throughput at 16 connections on the loaded host) */
-	if (n)
+	/* this worker runs the first of them next: another is woken only
+	 * when more than that one waits (tokio's rule after its driver
+	 * poll). Waking one for a single completion cost a wake-up and a
+	 * spin per message: at one connection the other worker was woken
+	 * for every message (41 -> 27 us of server CPU per message without
+	 * it, 2026-12-02) */
+	if (n && weft__deque_len(&w->dq) > 1)
 		weft__idle_notify_one(w->rt);
 }
 
@@ -301,17 +306,78 @@ static void end_search(struct weft__worker *w)
 		weft__idle_notify_one(w->rt);
 }
 
+/* How long a search spins (search()). A spin pays when work comes while
+ * it lasts: a park and its wake-up cost a futex or ring round trip
+ * (~60 us of latency here, and CPU on both sides), a spin only its CPU.
+ * Work that other workers or threads make (a steal, the injector) is what
+ * the spin is for (the in-process rows: ping_pong, wake_latency); a
+ * worker whose work comes from its own ring (a network server) pays for
+ * every microsecond it spins while its next completion is tens of
+ * microseconds away (one connection: a worker spinning and yielding for
+ * the whole round trip, 2.3x tokio's CPU per message). So each worker
+ * keeps two small credits, counted by what ended its searches:
+ *   pure   the first SPIN_PURE_NS of pure spinning: up when work came in
+ *          it, down when it passed without; at 0 the worker skips it
+ *          (parks at once) except on every PROBE_EVERYth search;
+ *   yield  the rest of spin_ns, yielding between looks: up (by
+ *          CREDIT_GAIN) when a steal or the injector brought work, down
+ *          when it ended with the worker's own completions or nothing;
+ *          at 0 the worker parks after the pure spin.
+ * A worker without its own ring (the reactor-ring driver, no driver)
+ * always spins the whole of spin_ns: it cannot wait for its I/O in a
+ * ring. */
+#define CREDIT_MAX 16
+#define CREDIT_GAIN 4
+#define PURE_MAX 8
+#define PROBE_EVERY 16
+
+static void credit_up(uint8_t *c, unsigned by, unsigned max)
+{
+	*c = (uint8_t)(*c + by > max ? max : *c + by);
+}
+
+static void credit_down(uint8_t *c)
+{
+	if (*c)
+		(*c)--;
+}
+
+enum found { FOUND_OWN, FOUND_OTHER, FOUND_NOTHING };
+
+/* The search's outcome, for the credits; `spun`: the clock was read (the
+ * first look found nothing), `yielding`: past the pure spin. */
+static void spin_account(struct weft__worker *w, enum found f, bool spun,
+			 bool yielding)
+{
+	if (!spun)
+		return;
+	if (!yielding) {
+		if (f != FOUND_NOTHING)
+			credit_up(&w->pure_credit, 2, PURE_MAX);
+		else
+			credit_down(&w->pure_credit);
+		if (f == FOUND_OTHER)
+			credit_up(&w->spin_credit, CREDIT_GAIN, CREDIT_MAX);
+		return;
+	}
+	if (f == FOUND_OTHER)
+		credit_up(&w->spin_credit, CREDIT_GAIN, CREDIT_MAX);
+	else
+		credit_down(&w->spin_credit);
+}
+
 static struct weft__task *search(struct weft__worker *w,
 				 const _Atomic uint32_t *extra)
 {
-	uint64_t deadline = 0, yield_after = 0;
-	bool yielding = false;
-	unsigned iter = 0;
+	uint64_t deadline = 0, yield_after = 0, pure = SPIN_PURE_NS;
+	bool yielding = false, spun = false;
+	bool own_ring = w->rt->head.driver && w->rt->driver_ops->park;
 
 	/* no task runs while it searches (the detector's view: internal.h) */
 	weft__poll_idle(&w->stats);
 	for (;;) {
 		struct weft__task *t;
+		uint64_t now;
 
 		if (!w->searching && !yielding &&
 		    weft__idle_try_searching(&w->rt->idle))
@@ -319,44 +385,61 @@ static struct weft__task *search(struct weft__worker *w,
 		/* completions the driver holds for this worker (its own ring)
 		 * are reaped only by it: look at them between steals, or they
 		 * would wait for the end of the spin */
-		if (w->rt->head.driver && w->rt->driver_ops->park) {
+		if (own_ring) {
 			driver_flush(w);
 			t = weft__deque_pop(&w->dq);
-			if (t)
+			if (t) {
+				spin_account(w, FOUND_OWN, spun, yielding);
 				return t;
+			}
 		}
 		/* past the pure spin a worker still steals, uncounted */
 		t = w->searching || yielding ? steal_work(w) : take_injected(w);
-		if (t)
+		if (t) {
+			spin_account(w, FOUND_OTHER, spun, yielding);
 			return t;
+		}
 		if (stopping(w) ||
 		    (extra && atomic_load_explicit(extra,
 						   memory_order_acquire)))
 			return NULL;
-		if ((iter++ & 15) == 0) {
-			uint64_t now = weft__rt_now_ns();
+		/* every look (a clock read costs about what one of the 32
+		 * pauses below does here: ~30 ns each) */
+		now = weft__rt_now_ns();
+		if (!spun) {
+			uint64_t all = spin_ns();
 
-			if (!deadline) {
-				deadline = now + spin_ns();
-				yield_after = now + SPIN_PURE_NS;
-			} else if (now >= deadline) {
-				return NULL;
+			spun = true;
+			if (own_ring) {
+				if (!w->pure_credit &&
+				    ++w->probe % PROBE_EVERY != 0)
+					pure = 0;
+				if (!w->spin_credit)
+					all = pure;
 			}
-			/* past the first few microseconds, let other threads
-			 * on this CPU (the reactor, a client) run between
-			 * looks: on a machine with fewer cores than threads
-			 * pure spinning would delay the very work we wait for */
-			if (!yielding && now >= yield_after) {
-				yielding = true;
-				/* ... and stop counting as a searcher: a worker
-				 * in sched_yield may not run again for a whole
-				 * time slice, and notifiers that see a searcher
-				 * wake no one (it made the idle p99.9 of
-				 * wake_latency milliseconds on a busy host) */
-				if (w->searching) {
-					w->searching = false;
-					end_search(w);
-				}
+			deadline = now + all;
+			yield_after = now + pure;
+		}
+		if (now >= deadline) {
+			spin_account(w, FOUND_NOTHING, spun, yielding);
+			return NULL;
+		}
+		/* past the first few microseconds, let other threads on this
+		 * CPU (the reactor, a client) run between looks: on a machine
+		 * with fewer cores than threads pure spinning would delay the
+		 * very work we wait for */
+		if (!yielding && now >= yield_after) {
+			if (pure)  /* a pure spin passed without work */
+				credit_down(&w->pure_credit);
+			yielding = true;
+			/* ... and stop counting as a searcher: a worker in
+			 * sched_yield may not run again for a whole time slice,
+			 * and notifiers that see a searcher wake no one (it made
+			 * the idle p99.9 of wake_latency milliseconds on a busy
+			 * host) */
+			if (w->searching) {
+				w->searching = false;
+				end_search(w);
 			}
 		}
 		if (yielding)
@@ -547,6 +630,8 @@ void *weft__worker_main(void *arg)
 	char name[16];
 
 	tls_worker = w;
+	w->pure_credit = PURE_MAX;
+	w->spin_credit = CREDIT_MAX;
 	busy_start(w);
 	snprintf(name, sizeof(name), "%.10s-%u",
 		 rt->cfg.thread_name ? rt->cfg.thread_name : "weft-w",
