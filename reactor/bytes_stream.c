@@ -231,7 +231,11 @@ static ssize_t ks_write_direct(struct kstream *k, const struct iovec *iov,
 	if (weft__bytes_test_no_direct)
 		return 0;
 	do {
-		if (k->sock) {
+		if (k->sock && iovcnt == 1) {
+			/* send(2): no msghdr or iovec array to copy in */
+			n = send(k->f->fd, iov[0].iov_base, iov[0].iov_len,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+		} else if (k->sock) {
 			struct msghdr msg = { .msg_iov = (struct iovec *)iov,
 					      .msg_iovlen = (size_t)iovcnt };
 

@@ -1,8 +1,9 @@
 /* reactor/stream.c - sending on connected stream sockets (weft/net.h):
  * the weft_stream_send future (send, send_all, writev).
  *
- * A send is tried first with a non-blocking sendmsg(2) from the polling
- * thread (MSG_DONTWAIT | MSG_NOSIGNAL): a socket with room takes the bytes
+ * A send is tried first with a non-blocking send(2) (sendmsg(2) for more
+ * than one buffer) from the polling thread (MSG_DONTWAIT | MSG_NOSIGNAL):
+ * a socket with room takes the bytes
  * at once, with no trip through the reactor. Only when the socket is full
  * are the remaining bytes (at most 256 KiB) copied into a record and sent
  * by the ring, which waits for room; then the direct path is tried again.
@@ -103,8 +104,14 @@ static ssize_t send_direct(weft_stream_send *w)
 	ssize_t n;
 
 	msg.msg_iovlen = (size_t)iov_from(w, v, 64);
+	/* one buffer (a reply, an echo): send(2) spares the kernel the copy
+	 * and checks of a msghdr and an iovec array */
 	do
-		n = sendmsg(FD_OF(w->s)->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+		n = msg.msg_iovlen == 1
+			    ? send(FD_OF(w->s)->fd, v[0].iov_base, v[0].iov_len,
+				   MSG_DONTWAIT | MSG_NOSIGNAL)
+			    : sendmsg(FD_OF(w->s)->fd, &msg,
+				      MSG_DONTWAIT | MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;

@@ -6,7 +6,11 @@
  * outlive the set, a next future as a select branch, the parent woken
  * once per wait (and the task now waiting, when that changes), a wake
  * while the set is polled not lost, and members woken from other threads
- * inside a runtime, also racing the owner over many rounds (TSan).
+ * inside a runtime, also racing the owner over many rounds (TSan), and
+ * wakes made by the owning task itself: the waiting owner woken, the owner
+ * and another thread waking one member, owner wakes inside the set's
+ * poll, destroy with owner-woken members listed, a set handed on mid-poll
+ * (TSan).
  */
 #include "test/runtime/harness.h"
 #include "weft/futset.h"
@@ -793,5 +797,430 @@ Test(futset, wakes_racing_the_owner_from_other_threads_are_not_lost,
 		pthread_mutex_destroy(&t[i].m);
 	}
 	free(t);
+	rt_leak_check();
+}
+
+/* ------------------------------------------ wakes from the owning task */
+
+/* Wakes made by the task that polls the set, in that same poll, on its
+ * worker: the case a shortcut for the owner's own wakes would take (one
+ * was tried: docs/benchmarks.md, session 10), and what such a shortcut
+ * must keep right. */
+enum { ON = 8 };
+
+struct ofix {
+	struct trig t[ON];
+	int polls[ON];
+	int drops[ON];
+};
+
+static struct ofix *ofix_new(void)
+{
+	struct ofix *x = calloc(1, sizeof(*x));
+
+	cr_assert_not_null(x);
+	for (int i = 0; i < ON; i++)
+		trig_init(&x->t[i]);
+	return x;
+}
+
+static void ofix_free(struct ofix *x)
+{
+	for (int i = 0; i < ON; i++)
+		trig_destroy(&x->t[i]);
+	free(x);
+}
+
+static bool opush(weft_futset *set, struct ofix *x, int id,
+		  struct trig *fire_on_poll)
+{
+	return WEFT_FUTSET_PUSH_INIT(set, mem,
+		{ .t = &x->t[id], .id = id, .polls = x->polls,
+		  .drops = x->drops, .fire_on_poll = fire_on_poll }) != NULL;
+}
+
+/* The owner wakes a member of a waiting set and returns PENDING without
+ * any waker of its own kept elsewhere: only the set's parent wake can
+ * poll it again (a hang, caught by the timeout, when it is missing). */
+struct pw_task {
+	WEFT_ASYNC;
+	struct ofix *x;
+	weft_futset set;
+	weft_futset_next nx;
+	int state;
+};
+
+static weft_poll pw_task_poll(struct pw_task *f, weft_cx *cx)
+{
+	if (f->state == 0) {
+		if (WEFT_FUTSET_INIT(&f->set, mem, 0))
+			return (f->res = -ENOMEM), WEFT_READY;
+		for (int i = 0; i < 4; i++)
+			if (!opush(&f->set, f->x, i, NULL))
+				return (f->res = -ENOMEM), WEFT_READY;
+		weft_futset_next_init(&f->nx, &f->set);
+		if (weft_futset_next_poll(&f->nx, cx) != WEFT_PENDING)
+			return (f->res = -100), WEFT_READY;
+		trig_fire(&f->x->t[2]);
+		f->state = 1;
+		return WEFT_PENDING;
+	}
+	if (weft_futset_next_poll(&f->nx, cx) != WEFT_READY)
+		return WEFT_PENDING;
+	f->res = f->nx.res * 10 + f->x->polls[2];
+	weft_futset_destroy(&f->set);
+	return WEFT_READY;
+}
+static void pw_task_drop(struct pw_task *f)
+{
+	weft_futset_destroy(&f->set);
+}
+WEFT_FUTURE(pw_task, struct pw_task, pw_task_drop);
+
+Test(futset, an_owner_wake_wakes_the_waiting_owner, .timeout = RT_TIMEOUT)
+{
+	weft_rt *rt = rt_multi(2);
+	struct ofix *x = ofix_new();
+	weft_join *j;
+
+	cr_assert_eq(WEFT_SPAWN(rt, pw_task, &j, { .x = x }), 0);
+	cr_assert_eq(join_on(rt, j), 2 * 10 + 2,
+		     "member 2 completes at its second poll");
+	weft_join_drop(j);
+	weft_rt_destroy(rt);
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(x->drops[i], 1);
+	ofix_free(x);
+	rt_leak_check();
+}
+
+/* The owner and a plain thread wake the same member, in both orders: it
+ * is listed once and polled once (a member on two lists is polled twice,
+ * or breaks the batch). */
+struct both_task {
+	WEFT_ASYNC;
+	struct ofix *x;
+	weft_futset set;
+	weft_futset_next nx;
+};
+
+static void *wake_thread(void *p)
+{
+	weft_waker_wake(p);
+	return NULL;
+}
+
+/* Clones member id's waker twice and marks its trigger fired. */
+static void two_clones(struct ofix *x, int id, weft_waker *a, weft_waker *b)
+{
+	pthread_mutex_lock(&x->t[id].m);
+	x->t[id].fired = true;
+	*a = weft_waker_clone(&x->t[id].w);
+	*b = weft_waker_clone(&x->t[id].w);
+	pthread_mutex_unlock(&x->t[id].m);
+}
+
+static weft_poll both_task_poll(struct both_task *f, weft_cx *cx)
+{
+	weft_waker a, b;
+	pthread_t th;
+	intptr_t code = 0;
+
+	if (WEFT_FUTSET_INIT(&f->set, mem, 0))
+		return (f->res = -ENOMEM), WEFT_READY;
+	for (int i = 0; i < 4; i++)
+		if (!opush(&f->set, f->x, i, NULL))
+			return (f->res = -ENOMEM), WEFT_READY;
+	weft_futset_next_init(&f->nx, &f->set);
+	if (weft_futset_next_poll(&f->nx, cx) != WEFT_PENDING)
+		code = -1;
+	/* the owner first, then the other thread */
+	two_clones(f->x, 1, &a, &b);
+	weft_waker_wake_by_ref(&a);
+	pthread_create(&th, NULL, wake_thread, &b);
+	pthread_join(th, NULL);
+	if (!code && (weft_futset_next_poll(&f->nx, cx) != WEFT_READY ||
+		      f->nx.res != 1))
+		code = -2;
+	if (!code && weft_futset_next_poll(&f->nx, cx) != WEFT_PENDING)
+		code = -3;
+	/* a wake of the completed member does nothing */
+	weft_waker_wake(&a);
+	/* the other thread first, then the owner */
+	two_clones(f->x, 3, &a, &b);
+	pthread_create(&th, NULL, wake_thread, &b);
+	pthread_join(th, NULL);
+	weft_waker_wake_by_ref(&a);
+	weft_waker_drop(&a);
+	if (!code && (weft_futset_next_poll(&f->nx, cx) != WEFT_READY ||
+		      f->nx.res != 3))
+		code = -4;
+	if (!code && weft_futset_next_poll(&f->nx, cx) != WEFT_PENDING)
+		code = -5;
+	weft_futset_destroy(&f->set);
+	f->res = code ? code
+		      : f->x->polls[0] * 1000 + f->x->polls[1] * 100 +
+				f->x->polls[2] * 10 + f->x->polls[3];
+	return WEFT_READY;
+}
+static void both_task_drop(struct both_task *f)
+{
+	weft_futset_destroy(&f->set);
+}
+WEFT_FUTURE(both_task, struct both_task, both_task_drop);
+
+Test(futset, the_owner_and_another_thread_wake_one_member,
+     .timeout = RT_TIMEOUT)
+{
+	weft_rt *rt = rt_multi(2);
+	struct ofix *x = ofix_new();
+	weft_join *j;
+
+	cr_assert_eq(WEFT_SPAWN(rt, both_task, &j, { .x = x }), 0);
+	cr_assert_eq(join_on(rt, j), 1212,
+		     "members 1 and 3 polled twice, 0 and 2 once");
+	weft_join_drop(j);
+	weft_rt_destroy(rt);
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(x->drops[i], 1);
+	ofix_free(x);
+	rt_leak_check();
+}
+
+/* A member whose poll wakes another (owner's wake, inside the set's own
+ * poll), and a member that wakes itself once (a yield): each polled again
+ * by the same next, no other wake needed. */
+struct ymem {
+	WEFT_ASYNC;
+	int *polls;
+};
+
+static weft_poll ymem_poll(struct ymem *f, weft_cx *cx)
+{
+	if ((*f->polls)++ == 0) {
+		weft_waker_wake_by_ref(&cx->waker);
+		return WEFT_PENDING;
+	}
+	f->res = 77;
+	return WEFT_READY;
+}
+WEFT_FUTURE(ymem, struct ymem, WEFT_NO_DROP);
+
+struct inpoll_task {
+	WEFT_ASYNC;
+	struct ofix *x;
+	int *ypolls;
+	weft_futset set, yset;
+	weft_futset_next nx;
+};
+
+static weft_poll inpoll_task_poll(struct inpoll_task *f, weft_cx *cx)
+{
+	intptr_t code = 0;
+
+	if (WEFT_FUTSET_INIT(&f->set, mem, 0) ||
+	    WEFT_FUTSET_INIT(&f->yset, ymem, 0))
+		return (f->res = -ENOMEM), WEFT_READY;
+	/* 0 waits; 1, polled after it, fires 0's trigger */
+	if (!opush(&f->set, f->x, 0, NULL) ||
+	    !opush(&f->set, f->x, 1, &f->x->t[0]) ||
+	    !WEFT_FUTSET_PUSH_INIT(&f->yset, ymem, { .polls = f->ypolls }))
+		return (f->res = -ENOMEM), WEFT_READY;
+	weft_futset_next_init(&f->nx, &f->set);
+	if (weft_futset_next_poll(&f->nx, cx) != WEFT_READY || f->nx.res != 0)
+		code = -1;
+	weft_futset_next_init(&f->nx, &f->yset);
+	if (!code && (weft_futset_next_poll(&f->nx, cx) != WEFT_READY ||
+		      f->nx.res != 77))
+		code = -2;
+	weft_futset_destroy(&f->set);
+	weft_futset_destroy(&f->yset);
+	f->res = code ? code : f->x->polls[0] * 10 + *f->ypolls;
+	return WEFT_READY;
+}
+static void inpoll_task_drop(struct inpoll_task *f)
+{
+	weft_futset_destroy(&f->set);
+	weft_futset_destroy(&f->yset);
+}
+WEFT_FUTURE(inpoll_task, struct inpoll_task, inpoll_task_drop);
+
+Test(futset, owner_wakes_inside_the_sets_poll_are_polled_by_that_next,
+     .timeout = RT_TIMEOUT)
+{
+	weft_rt *rt = rt_multi(2);
+	struct ofix *x = ofix_new();
+	int ypolls = 0;
+	weft_join *j;
+
+	cr_assert_eq(WEFT_SPAWN(rt, inpoll_task, &j,
+				{ .x = x, .ypolls = &ypolls }), 0);
+	cr_assert_eq(join_on(rt, j), 2 * 10 + 2,
+		     "member 0 and the yielding member polled twice");
+	weft_join_drop(j);
+	weft_rt_destroy(rt);
+	cr_assert_eq(x->drops[0], 1);
+	cr_assert_eq(x->drops[1], 1);
+	ofix_free(x);
+	rt_leak_check();
+}
+
+/* The owner wakes members and destroys the set without polling it: each
+ * drop runs once, and a waker kept past the set wakes nothing (ASan and
+ * LSan: nothing freed twice, nothing left). */
+struct odestroy_task {
+	WEFT_ASYNC;
+	struct ofix *x;
+	weft_waker *kept;
+	weft_futset set;
+	weft_futset_next nx;
+};
+
+static weft_poll odestroy_task_poll(struct odestroy_task *f, weft_cx *cx)
+{
+	if (WEFT_FUTSET_INIT(&f->set, mem, 0))
+		return (f->res = -ENOMEM), WEFT_READY;
+	for (int i = 0; i < 5; i++)
+		if (!opush(&f->set, f->x, i, NULL))
+			return (f->res = -ENOMEM), WEFT_READY;
+	weft_futset_next_init(&f->nx, &f->set);
+	if (weft_futset_next_poll(&f->nx, cx) != WEFT_PENDING)
+		return (f->res = -1), WEFT_READY;
+	pthread_mutex_lock(&f->x->t[4].m);
+	*f->kept = weft_waker_clone(&f->x->t[4].w);
+	pthread_mutex_unlock(&f->x->t[4].m);
+	for (int i = 0; i < 3; i++)
+		trig_fire(&f->x->t[i]);
+	weft_futset_destroy(&f->set);
+	/* the owner list is gone with the set: this wake finds no member */
+	weft_waker_wake_by_ref(f->kept);
+	f->res = 0;
+	return WEFT_READY;
+}
+static void odestroy_task_drop(struct odestroy_task *f)
+{
+	weft_futset_destroy(&f->set);
+}
+WEFT_FUTURE(odestroy_task, struct odestroy_task, odestroy_task_drop);
+
+Test(futset, destroy_with_owner_woken_members_listed, .timeout = RT_TIMEOUT)
+{
+	weft_rt *rt = rt_multi(2);
+	struct ofix *x = ofix_new();
+	weft_waker kept = WEFT_WAKER_NONE;
+	weft_join *j;
+
+	cr_assert_eq(WEFT_SPAWN(rt, odestroy_task, &j,
+				{ .x = x, .kept = &kept }), 0);
+	cr_assert_eq(join_on(rt, j), 0);
+	weft_join_drop(j);
+	weft_rt_destroy(rt);
+	for (int i = 0; i < 5; i++) {
+		cr_assert_eq(x->drops[i], 1, "member %d dropped once", i);
+		cr_assert_eq(x->polls[i], 1, "member %d not polled again", i);
+	}
+	/* the last reference on the set's memory */
+	weft_waker_wake(&kept);
+	ofix_free(x);
+	rt_leak_check();
+}
+
+/* A set handed, in the middle of its owner's poll, to a plain thread that
+ * polls it while the old owner goes on waking its members: the new poller
+ * gets every member, each polled twice and dropped once (TSan: no race
+ * between the old owner's wakes and the new poller). */
+enum { HK = 32 };
+
+struct handoff {
+	struct ofix x[HK / ON];
+	weft_futset set;
+	_Atomic(weft_futset *) handed;
+	long sum;
+	int got, live;
+};
+
+struct ho_task {
+	WEFT_ASYNC;
+	struct handoff *h;
+	weft_futset_next nx;
+};
+
+static weft_poll ho_task_poll(struct ho_task *f, weft_cx *cx)
+{
+	struct handoff *h = f->h;
+
+	if (WEFT_FUTSET_INIT(&h->set, mem, 0))
+		return (f->res = -ENOMEM), WEFT_READY;
+	for (int i = 0; i < HK; i++)
+		if (!opush(&h->set, &h->x[i / ON], i % ON, NULL))
+			return (f->res = -ENOMEM), WEFT_READY;
+	weft_futset_next_init(&f->nx, &h->set);
+	if (weft_futset_next_poll(&f->nx, cx) != WEFT_PENDING)
+		return (f->res = -1), WEFT_READY;
+	atomic_store_explicit(&h->handed, &h->set, memory_order_release);
+	for (int i = 0; i < HK; i++)
+		trig_fire(&h->x[i / ON].t[i % ON]);
+	f->res = 0;
+	return WEFT_READY;
+}
+WEFT_FUTURE(ho_task, struct ho_task, WEFT_NO_DROP);
+
+static void *ho_poller(void *p)
+{
+	struct handoff *h = p;
+	weft_futset *set;
+	weft_futset_next nx;
+	tcx k;
+	weft_cx *cx = tcx_init(&k);
+
+	while (!(set = atomic_load_explicit(&h->handed, memory_order_acquire)))
+		sched_yield();
+	while (h->got < HK) {
+		weft_futset_next_init(&nx, set);
+		if (weft_futset_next_poll(&nx, cx) == WEFT_PENDING) {
+			sched_yield();
+			continue;
+		}
+		h->sum += nx.res;
+		h->got++;
+	}
+	weft_futset_destroy(set);
+	h->live = atomic_load(&k.t.live);
+	return NULL;
+}
+
+Test(futset, a_set_handed_on_mid_poll_waits_for_the_old_owner,
+     .timeout = RT_TIMEOUT)
+{
+	for (int round = 0; round < STRESS(20, 200); round++) {
+		weft_rt *rt = rt_multi(2);
+		struct handoff *h = calloc(1, sizeof(*h));
+		long want = 0;
+		pthread_t th;
+		weft_join *j;
+
+		cr_assert_not_null(h);
+		for (int c = 0; c < HK / ON; c++)
+			for (int i = 0; i < ON; i++) {
+				trig_init(&h->x[c].t[i]);
+				want += i;
+			}
+		pthread_create(&th, NULL, ho_poller, h);
+		cr_assert_eq(WEFT_SPAWN(rt, ho_task, &j, { .h = h }), 0);
+		cr_assert_eq(join_on(rt, j), 0);
+		pthread_join(th, NULL);
+		cr_assert_eq(h->got, HK);
+		cr_assert_eq(h->sum, want, "every member once");
+		cr_assert_eq(h->live, 0, "the parent waker released");
+		for (int c = 0; c < HK / ON; c++)
+			for (int i = 0; i < ON; i++) {
+				cr_assert_eq(h->x[c].polls[i], 2);
+				cr_assert_eq(h->x[c].drops[i], 1);
+				trig_destroy(&h->x[c].t[i]);
+			}
+		weft_join_drop(j);
+		weft_rt_destroy(rt);
+		free(h);
+	}
 	rt_leak_check();
 }
