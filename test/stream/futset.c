@@ -831,6 +831,24 @@ static void ofix_free(struct ofix *x)
 	free(x);
 }
 
+/* Runs one task of `type` (frame `init`) on a 2-worker runtime, returns
+ * its output, and checks that members 0..n-1 of x were dropped once. */
+static intptr_t ofix_run(const weft_future_type *type, const void *init,
+			 const struct ofix *x, int n)
+{
+	weft_rt *rt = rt_multi(2);
+	weft_join *j;
+	intptr_t res;
+
+	cr_assert_eq(weft_spawn_at(rt, type, init, &j, __FILE__, __LINE__), 0);
+	res = join_on(rt, j);
+	weft_join_drop(j);
+	weft_rt_destroy(rt);
+	for (int i = 0; i < n; i++)
+		cr_assert_eq(x->drops[i], 1, "member %d dropped once", i);
+	return res;
+}
+
 static bool opush(weft_futset *set, struct ofix *x, int id,
 		  struct trig *fire_on_poll)
 {
@@ -879,17 +897,11 @@ WEFT_FUTURE(pw_task, struct pw_task, pw_task_drop);
 
 Test(futset, an_owner_wake_wakes_the_waiting_owner, .timeout = RT_TIMEOUT)
 {
-	weft_rt *rt = rt_multi(2);
 	struct ofix *x = ofix_new();
-	weft_join *j;
 
-	cr_assert_eq(WEFT_SPAWN(rt, pw_task, &j, { .x = x }), 0);
-	cr_assert_eq(join_on(rt, j), 2 * 10 + 2,
-		     "member 2 completes at its second poll");
-	weft_join_drop(j);
-	weft_rt_destroy(rt);
-	for (int i = 0; i < 4; i++)
-		cr_assert_eq(x->drops[i], 1);
+	cr_assert_eq(ofix_run(&pw_task_future, &(pw_task_frame){ .x = x }, x,
+			      4),
+		     2 * 10 + 2, "member 2 completes at its second poll");
 	ofix_free(x);
 	rt_leak_check();
 }
@@ -972,17 +984,11 @@ WEFT_FUTURE(both_task, struct both_task, both_task_drop);
 Test(futset, the_owner_and_another_thread_wake_one_member,
      .timeout = RT_TIMEOUT)
 {
-	weft_rt *rt = rt_multi(2);
 	struct ofix *x = ofix_new();
-	weft_join *j;
 
-	cr_assert_eq(WEFT_SPAWN(rt, both_task, &j, { .x = x }), 0);
-	cr_assert_eq(join_on(rt, j), 1212,
-		     "members 1 and 3 polled twice, 0 and 2 once");
-	weft_join_drop(j);
-	weft_rt_destroy(rt);
-	for (int i = 0; i < 4; i++)
-		cr_assert_eq(x->drops[i], 1);
+	cr_assert_eq(ofix_run(&both_task_future, &(both_task_frame){ .x = x },
+			      x, 4),
+		     1212, "members 1 and 3 polled twice, 0 and 2 once");
 	ofix_free(x);
 	rt_leak_check();
 }
@@ -1048,19 +1054,13 @@ WEFT_FUTURE(inpoll_task, struct inpoll_task, inpoll_task_drop);
 Test(futset, owner_wakes_inside_the_sets_poll_are_polled_by_that_next,
      .timeout = RT_TIMEOUT)
 {
-	weft_rt *rt = rt_multi(2);
 	struct ofix *x = ofix_new();
 	int ypolls = 0;
-	weft_join *j;
 
-	cr_assert_eq(WEFT_SPAWN(rt, inpoll_task, &j,
-				{ .x = x, .ypolls = &ypolls }), 0);
-	cr_assert_eq(join_on(rt, j), 2 * 10 + 2,
-		     "member 0 and the yielding member polled twice");
-	weft_join_drop(j);
-	weft_rt_destroy(rt);
-	cr_assert_eq(x->drops[0], 1);
-	cr_assert_eq(x->drops[1], 1);
+	cr_assert_eq(ofix_run(&inpoll_task_future,
+			      &(inpoll_task_frame){ .x = x, .ypolls = &ypolls },
+			      x, 2),
+		     2 * 10 + 2, "member 0 and the yielding member polled twice");
 	ofix_free(x);
 	rt_leak_check();
 }
@@ -1105,20 +1105,15 @@ WEFT_FUTURE(odestroy_task, struct odestroy_task, odestroy_task_drop);
 
 Test(futset, destroy_with_owner_woken_members_listed, .timeout = RT_TIMEOUT)
 {
-	weft_rt *rt = rt_multi(2);
 	struct ofix *x = ofix_new();
 	weft_waker kept = WEFT_WAKER_NONE;
-	weft_join *j;
 
-	cr_assert_eq(WEFT_SPAWN(rt, odestroy_task, &j,
-				{ .x = x, .kept = &kept }), 0);
-	cr_assert_eq(join_on(rt, j), 0);
-	weft_join_drop(j);
-	weft_rt_destroy(rt);
-	for (int i = 0; i < 5; i++) {
-		cr_assert_eq(x->drops[i], 1, "member %d dropped once", i);
+	cr_assert_eq(ofix_run(&odestroy_task_future,
+			      &(odestroy_task_frame){ .x = x, .kept = &kept },
+			      x, 5),
+		     0);
+	for (int i = 0; i < 5; i++)
 		cr_assert_eq(x->polls[i], 1, "member %d not polled again", i);
-	}
 	/* the last reference on the set's memory */
 	weft_waker_wake(&kept);
 	ofix_free(x);
