@@ -1092,7 +1092,8 @@ static weft_poll odestroy_task_poll(struct odestroy_task *f, weft_cx *cx)
 	for (int i = 0; i < 3; i++)
 		trig_fire(&f->x->t[i]);
 	weft_futset_destroy(&f->set);
-	/* the owner list is gone with the set: this wake finds no member */
+	/* the set is gone: this wake finds no member (the memory lives on
+	 * for the waker) */
 	weft_waker_wake_by_ref(f->kept);
 	f->res = 0;
 	return WEFT_READY;
