@@ -570,7 +570,7 @@ weft_poll weft__futset_poll(weft_futset *set, weft_cx *cx, void **frame,
 	}
 	for (;;) {
 		while ((n = set->batch) != NULL) {
-			weft_cx mcx;
+			weft_waker parent_w;
 			weft_poll p;
 			unsigned char e = FS_LIVE;
 
@@ -587,13 +587,14 @@ weft_poll weft__futset_poll(weft_futset *set, weft_cx *cx, void **frame,
 				/* seq_cst: see the top */
 				atomic_store(&n->st, FS_LIVE);
 			}
-			mcx = *cx;
-			mcx.waker = (weft_waker){ &fs_vt, n };
+			/* the member runs in the caller's context with its
+			 * own waker in it (budget and flags are shared) */
+			parent_w = cx->waker;
+			cx->waker = (weft_waker){ &fs_vt, n };
 			sh->in_poll = true;
-			p = set->type->poll(node_frame(n), &mcx);
+			p = set->type->poll(node_frame(n), cx);
 			sh->in_poll = false;
-			cx->budget = mcx.budget;
-			cx->flags |= mcx.flags;
+			cx->waker = parent_w;
 			if (p != WEFT_READY)
 				continue;
 			/* queued by a wake meanwhile: leave it QUEUED, it is
