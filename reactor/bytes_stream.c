@@ -231,18 +231,10 @@ static ssize_t ks_write_direct(struct kstream *k, const struct iovec *iov,
 	if (weft__bytes_test_no_direct)
 		return 0;
 	do {
-		if (k->sock && iovcnt == 1) {
-			/* send(2): no msghdr or iovec array to copy in */
-			n = send(k->f->fd, iov[0].iov_base, iov[0].iov_len,
-				 MSG_DONTWAIT | MSG_NOSIGNAL);
-		} else if (k->sock) {
-			struct msghdr msg = { .msg_iov = (struct iovec *)iov,
-					      .msg_iovlen = (size_t)iovcnt };
-
-			n = sendmsg(k->f->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-		} else {
+		if (k->sock)
+			n = weft__sock_send_nb(k->f->fd, iov, (size_t)iovcnt);
+		else
 			n = writev(k->f->fd, iov, iovcnt);
-		}
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;

@@ -542,6 +542,21 @@ bool weft__op_want_locked(struct weft__op *op);
 bool weft__ring_grow(void **q, uint32_t *head, uint32_t *cap, uint32_t len,
 		     size_t esz, uint32_t first);
 
+/* One non-blocking send of iov[0..n) on socket fd (MSG_DONTWAIT |
+ * MSG_NOSIGNAL): send(2) for one buffer (no msghdr or iovec array for the
+ * kernel to copy in), sendmsg(2) for more. The caller loops on EINTR. */
+static inline ssize_t weft__sock_send_nb(int fd, const struct iovec *iov,
+					 size_t n)
+{
+	struct msghdr msg = { .msg_iov = (struct iovec *)(uintptr_t)iov,
+			      .msg_iovlen = n };
+
+	if (n == 1)
+		return send(fd, iov[0].iov_base, iov[0].iov_len,
+			    MSG_DONTWAIT | MSG_NOSIGNAL);
+	return sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
 static inline void weft__op_lock(struct weft__op *op)
 {
 	/* acquire: sees everything the previous holder wrote before its

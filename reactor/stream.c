@@ -100,18 +100,11 @@ static int iov_from(const weft_stream_send *w, struct iovec *out, int max)
 static ssize_t send_direct(weft_stream_send *w)
 {
 	struct iovec v[64];
-	struct msghdr msg = { .msg_iov = v };
+	size_t nv = (size_t)iov_from(w, v, 64);
 	ssize_t n;
 
-	msg.msg_iovlen = (size_t)iov_from(w, v, 64);
-	/* one buffer (a reply, an echo): send(2) spares the kernel the copy
-	 * and checks of a msghdr and an iovec array */
 	do
-		n = msg.msg_iovlen == 1
-			    ? send(FD_OF(w->s)->fd, v[0].iov_base, v[0].iov_len,
-				   MSG_DONTWAIT | MSG_NOSIGNAL)
-			    : sendmsg(FD_OF(w->s)->fd, &msg,
-				      MSG_DONTWAIT | MSG_NOSIGNAL);
+		n = weft__sock_send_nb(FD_OF(w->s)->fd, v, nv);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
