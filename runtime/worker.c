@@ -353,28 +353,22 @@ enum found { FOUND_OWN, FOUND_OTHER, FOUND_NOTHING };
 static void spin_account(struct weft__worker *w, enum found f, bool spun,
 			 bool yielding)
 {
-	if (!spun) {
-		/* the first look found work another worker or thread made:
-		 * after an unpark, what a spin would have caught */
-		if (f == FOUND_OTHER) {
+	if (f == FOUND_OTHER) {
+		/* a spin's work (or, at the first look, what one would have
+		 * caught); past the pure spin it pays the yield part only */
+		if (!yielding)
 			credit_up(&w->pure_credit, 2, PURE_MAX);
-			credit_up(&w->spin_credit, CREDIT_GAIN, CREDIT_MAX);
-		}
-		return;
-	}
-	if (!yielding) {
-		if (f != FOUND_NOTHING)
-			credit_up(&w->pure_credit, 2, PURE_MAX);
-		else
-			credit_down(&w->pure_credit);
-		if (f == FOUND_OTHER)
-			credit_up(&w->spin_credit, CREDIT_GAIN, CREDIT_MAX);
-		return;
-	}
-	if (f == FOUND_OTHER)
 		credit_up(&w->spin_credit, CREDIT_GAIN, CREDIT_MAX);
-	else
+		return;
+	}
+	if (!spun)          /* own completions at the first look: no spin */
+		return;
+	if (yielding)
 		credit_down(&w->spin_credit);
+	else if (f == FOUND_OWN)
+		credit_up(&w->pure_credit, 2, PURE_MAX);
+	else
+		credit_down(&w->pure_credit);
 }
 
 static struct weft__task *search(struct weft__worker *w,
